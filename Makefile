@@ -1,0 +1,31 @@
+# The two commands of the README. Each does its own set-up on a fresh
+# Debian 12 machine: packages (packaging/install-deps.sh), configure, build.
+BUILD ?= build
+MESON ?= meson
+
+.PHONY: all deps build demo check format clean
+
+all: build
+
+deps:
+	@bash packaging/install-deps.sh
+
+$(BUILD)/build.ninja: | deps
+	$(MESON) setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	$(MESON) compile -C $(BUILD)
+
+# The main job: a real qemu-dm@5 in a private systemd test bed.
+demo: build
+	bash tests/testbed/demo.sh $(BUILD)
+
+# Every suite: unit, generator, userdb, integration (test bed), format.
+check: build
+	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD)
