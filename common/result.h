@@ -18,7 +18,7 @@
 
 namespace qemudm {
 
-class [[nodiscard]] Error final
+class Error final
 {
 public:
 	Error() = default;
