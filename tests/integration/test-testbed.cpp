@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * Proves the test bed itself: it is a real, private systemd; a transient unit
+ * started over D-Bus inside it really runs confined (asserted from outside the
+ * unit); and it leaves nothing behind, also when its owner crashes.
+ */
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <systemd/sd-bus.h>
+
+#include "c_ptr.h"
+#include "testbed_fixture.h"
+
+using namespace qemudm;
+using namespace qemudm::testbed;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+namespace {
+
+using BusPtr = CPtr<sd_bus, sd_bus_flush_close_unref>;
+using MessagePtr = CPtr<sd_bus_message, sd_bus_message_unref>;
+
+std::string slurp(const fs::path &p)
+{
+	std::ifstream f(p);
+	std::stringstream ss;
+	ss << f.rdbuf();
+	return ss.str();
+}
+
+std::string statusField(const std::string &status, const std::string &key)
+{
+	std::istringstream is(status);
+	for (std::string line; std::getline(is, line);) {
+		if (line.rfind(key + ":", 0) == 0) {
+			auto v = line.substr(key.size() + 1);
+			v.erase(0, v.find_first_not_of(" \t"));
+			return v;
+		}
+	}
+	return {};
+}
+
+std::string nsLink(pid_t pid, const char *ns)
+{
+	return fs::read_symlink(fs::path("/proc") / (pid ? std::to_string(pid) : "self") / "ns" / ns).string();
+}
+
+class TestBedTest : public TestBedSuite
+{
+protected:
+	std::string show(const std::string &unit, const std::string &prop)
+	{
+		auto r = bed().run({ "systemctl", "show", "-P", prop, unit });
+		return r.ok() ? r->out.substr(0, r->out.find('\n')) : "";
+	}
+
+	/* StartTransientUnit over the bed's private systemd socket, waiting for the job. */
+	void startConfined(const std::string &unit, const std::vector<std::string> &argv)
+	{
+		sd_bus *raw = nullptr;
+		ASSERT_GE(sd_bus_new(&raw), 0);
+		BusPtr bus(raw);
+		std::string address = fmt::format("unix:path=/proc/{}/root/run/systemd/private", bed().pid());
+		ASSERT_GE(sd_bus_set_address(bus.get(), address.c_str()), 0);
+		ASSERT_GE(sd_bus_start(bus.get()), 0) << "cannot connect to " << address;
+
+		sd_bus_message *m = nullptr;
+		ASSERT_GE(sd_bus_message_new_method_call(bus.get(), &m, "org.freedesktop.systemd1",
+							 "/org/freedesktop/systemd1",
+							 "org.freedesktop.systemd1.Manager", "StartTransientUnit"),
+			  0);
+		MessagePtr msg(m);
+		ASSERT_GE(sd_bus_message_append(m, "ss", unit.c_str(), "fail"), 0);
+		ASSERT_GE(sd_bus_message_open_container(m, 'a', "(sv)"), 0);
+		ASSERT_GE(sd_bus_message_append(m, "(sv)", "Description", "s", "test bed confinement probe"), 0);
+		ASSERT_GE(sd_bus_message_append(m, "(sv)", "ProtectSystem", "s", "strict"), 0);
+		ASSERT_GE(sd_bus_message_append(m, "(sv)", "PrivateDevices", "b", 1), 0);
+		ASSERT_GE(sd_bus_message_append(m, "(sv)", "User", "s", "xen-qemuuser-5"), 0);
+		ASSERT_GE(sd_bus_message_append(m, "(sv)", "SystemCallFilter", "(bas)", 1, 1, "@system-service"), 0);
+		ASSERT_GE(sd_bus_message_open_container(m, 'r', "sv"), 0);
+		ASSERT_GE(sd_bus_message_append(m, "s", "ExecStart"), 0);
+		ASSERT_GE(sd_bus_message_open_container(m, 'v', "a(sasb)"), 0);
+		ASSERT_GE(sd_bus_message_open_container(m, 'a', "(sasb)"), 0);
+		ASSERT_GE(sd_bus_message_open_container(m, 'r', "sasb"), 0);
+		ASSERT_GE(sd_bus_message_append(m, "s", argv[0].c_str()), 0);
+		ASSERT_GE(sd_bus_message_open_container(m, 'a', "s"), 0);
+		for (const auto &a : argv)
+			ASSERT_GE(sd_bus_message_append(m, "s", a.c_str()), 0);
+		ASSERT_GE(sd_bus_message_close_container(m), 0);
+		ASSERT_GE(sd_bus_message_append(m, "b", 0), 0);
+		for (int i = 0; i < 4; i++)
+			ASSERT_GE(sd_bus_message_close_container(m), 0);
+		ASSERT_GE(sd_bus_message_append(m, "a(sa(sv))", 0), 0);
+
+		sd_bus_error error = SD_BUS_ERROR_NULL;
+		sd_bus_message *reply = nullptr;
+		int r = sd_bus_call(bus.get(), m, 10 * 1000 * 1000, &error, &reply);
+		MessagePtr rep(reply);
+		std::string err = error.message ? error.message : "";
+		sd_bus_error_free(&error);
+		ASSERT_GE(r, 0) << "StartTransientUnit failed: " << err;
+		ASSERT_TRUE(waitUntil([&] { return show(unit, "ActiveState") == "active"; }))
+			<< "unit never became active: " << bed().journal(unit);
+	}
+};
+
+} /* namespace */
+
+TEST_F(TestBedTest, RunsAPrivateSystemdAsPid1)
+{
+	auto r = bed().run({ "systemctl", "is-system-running" });
+	ASSERT_TRUE(r.ok()) << r.error().message();
+	EXPECT_THAT(r->out, ::testing::AnyOf(HasSubstr("running"), HasSubstr("degraded")));
+	EXPECT_EQ(slurp(fmt::format("/proc/{}/comm", bed().pid())), "systemd\n");
+	for (const char *ns : { "pid", "mnt", "cgroup", "ipc", "uts", "net" })
+		EXPECT_NE(nsLink(bed().pid(), ns), nsLink(0, ns)) << ns << " namespace is the host's";
+	auto status = slurp(fmt::format("/proc/{}/status", bed().pid()));
+	EXPECT_THAT(statusField(status, "NSpid"), ::testing::EndsWith("\t1"));
+}
+
+TEST_F(TestBedTest, RunAndTmpHaveTheRealSystemsModes)
+{
+	struct stat st;
+	ASSERT_EQ(::stat(bed().hostPath("/run").c_str(), &st), 0);
+	EXPECT_EQ(st.st_mode & 07777, 0755u);
+	ASSERT_EQ(::stat(bed().hostPath("/tmp").c_str(), &st), 0);
+	EXPECT_EQ(st.st_mode & 07777, 01777u);
+}
+
+TEST_F(TestBedTest, WritesInsideDoNotReachTheHost)
+{
+	std::string marker = fmt::format("qemu-dm-testbed-probe-{}", ::getpid());
+	auto r = bed().sh("set -e; for d in /etc /var/lib /tmp /run /var/tmp; do echo x > $d/" + marker + "; done");
+	ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
+	for (const char *d : { "/etc", "/var/lib", "/tmp", "/run", "/var/tmp" }) {
+		EXPECT_TRUE(fs::exists(bed().hostPath(fs::path(d) / marker)));
+		EXPECT_FALSE(fs::exists(fs::path(d) / marker)) << d << " of the host was written";
+	}
+}
+
+TEST_F(TestBedTest, TheInstalledProjectIsVisibleInside)
+{
+	/* The build's `meson install --destdir` tree is overlaid on /usr. */
+	auto r = bed().sh("test -d /usr/lib/systemd/system && ls /usr/lib/systemd/system-generators/");
+	ASSERT_TRUE(r.ok() && r->ok());
+	const char *build = std::getenv("QEMU_DM_BUILD_ROOT");
+	ASSERT_NE(build, nullptr);
+	fs::path gen = fs::path(build) / "testbed-root/usr/lib/systemd/system-generators";
+	std::error_code ec;
+	for (const auto &e : fs::directory_iterator(gen, ec))
+		EXPECT_THAT(r->out, HasSubstr(e.path().filename().string()));
+}
+
+TEST_F(TestBedTest, TransientUnitOverDBusRunsConfined)
+{
+	/* A userdb record resolves the unit's User= (DESIGN.md fact 3). */
+	ASSERT_TRUE(bed().writeFile("/run/userdb/xen-qemuuser-5.user",
+				    R"({"userName":"xen-qemuuser-5","uid":131077,"gid":131077,)"
+				    R"("disposition":"regular","homeDirectory":"/","shell":"/usr/sbin/nologin"})")
+			    .ok());
+	ASSERT_TRUE(bed().writeFile("/run/userdb/xen-qemuuser-5.group",
+				    R"({"groupName":"xen-qemuuser-5","gid":131077})")
+			    .ok());
+	auto r = bed().run({ "getent", "passwd", "xen-qemuuser-5" });
+	ASSERT_TRUE(r.ok() && r->ok()) << "userdb record does not resolve";
+	EXPECT_THAT(r->out, HasSubstr(":131077:131077:"));
+
+	const std::string unit = "bedprobe@5.service";
+	startConfined(unit, { "/bin/sleep", "300" });
+	int mainPid = std::atoi(show(unit, "MainPID").c_str());
+	ASSERT_GT(mainPid, 0);
+
+	/* Everything below is read from outside the unit, through the bed's /proc. */
+	fs::path proc = bed().hostPath(fmt::format("/proc/{}", mainPid));
+	auto status = slurp(proc / "status");
+	EXPECT_EQ(statusField(status, "Uid"), "131077\t131077\t131077\t131077");
+	EXPECT_EQ(statusField(status, "Gid"), "131077\t131077\t131077\t131077");
+	EXPECT_EQ(statusField(status, "NoNewPrivs"), "1");
+	EXPECT_EQ(statusField(status, "Seccomp"), "2");
+	EXPECT_EQ(statusField(status, "CapEff"), "0000000000000000");
+
+	/* ProtectSystem=strict: / is read-only in the unit's mount namespace. */
+	auto mountinfo = slurp(proc / "mountinfo");
+	bool rootRo = false, devTmpfs = false, usrRw = false;
+	std::istringstream is(mountinfo);
+	for (std::string line; std::getline(is, line);) {
+		std::istringstream ls(line);
+		std::string id, parent, devno, root, mp, opts;
+		ls >> id >> parent >> devno >> root >> mp >> opts;
+		if (mp == "/" && opts.rfind("ro", 0) == 0)
+			rootRo = true;
+		if (mp == "/usr" && opts.rfind("rw", 0) == 0)
+			usrRw = true;
+		if (mp == "/dev" && line.find(" - tmpfs ") != std::string::npos)
+			devTmpfs = true;
+	}
+	EXPECT_TRUE(rootRo) << mountinfo;
+	EXPECT_FALSE(usrRw) << mountinfo;
+	EXPECT_TRUE(devTmpfs) << "PrivateDevices= did not give a private /dev:\n" << mountinfo;
+	EXPECT_NE(nsLink(0, "mnt"), fs::read_symlink(proc / "ns/mnt").string());
+
+	/* PrivateDevices=: no /dev/mem, no block devices in the unit's /dev. */
+	std::error_code ec;
+	fs::path root = proc / "root";
+	EXPECT_FALSE(fs::exists(root / "dev/mem", ec));
+	EXPECT_TRUE(fs::exists(root / "dev/null", ec));
+
+	/* Its cgroup is the unit's own. */
+	EXPECT_THAT(slurp(proc / "cgroup"), HasSubstr("/system.slice/system-bedprobe.slice/bedprobe@5.service"));
+
+	/* Stopping leaves no process and no unit behind. */
+	auto stop = bed().run({ "systemctl", "stop", unit });
+	ASSERT_TRUE(stop.ok() && stop->ok());
+	EXPECT_FALSE(fs::exists(proc));
+	EXPECT_THAT(show(unit, "ActiveState"), ::testing::AnyOf("inactive", ""));
+}
+
+TEST_F(TestBedTest, ConfinedUnitCannotWriteTheSystem)
+{
+	/* Tries it for real: a root unit under ProtectSystem=strict writes /usr and /etc. */
+	auto r = bed().run({ "systemd-run", "--wait", "--pipe", "-q", "-p", "ProtectSystem=strict", "/bin/sh", "-c",
+			     "touch /usr/qemu-dm-probe; echo usr=$?; touch /etc/qemu-dm-probe; echo etc=$?" });
+	ASSERT_TRUE(r.ok());
+	EXPECT_THAT(r->out, HasSubstr("usr=1"));
+	EXPECT_THAT(r->out, HasSubstr("etc=1"));
+	EXPECT_THAT(r->err, HasSubstr("Read-only file system"));
+}
+
+TEST(TestBedLifetime, CrashedOwnerLeavesNothingBehind)
+{
+	if (::geteuid() != 0) {
+		if (ciMode())
+			FAIL() << "needs root";
+		GTEST_SKIP() << "needs root";
+	}
+	const char *build = std::getenv("QEMU_DM_BUILD_ROOT");
+	ASSERT_NE(build, nullptr);
+	auto root = installTree(build);
+	ASSERT_TRUE(root.ok()) << root.error().message();
+
+	/* A child boots a bed, reports its PIDs, then dies by SIGKILL (no teardown). */
+	int p[2];
+	ASSERT_EQ(::pipe(p), 0);
+	pid_t child = ::fork();
+	if (child == 0) {
+		::close(p[0]);
+		Options o;
+		o.root = *root;
+		auto bed = TestBed::boot(o);
+		if (!bed.ok())
+			::_exit(1);
+		std::string s = fmt::format("{} {}\n", (*bed)->supervisorPid(), (*bed)->pid());
+		(void)!::write(p[1], s.data(), s.size());
+		::raise(SIGKILL);
+	}
+	::close(p[1]);
+	char buf[64] = {};
+	ssize_t n = ::read(p[0], buf, sizeof(buf) - 1);
+	::close(p[0]);
+	int st;
+	::waitpid(child, &st, 0);
+	ASSERT_GT(n, 0) << "child could not boot a test bed";
+	pid_t supervisor = 0, init = 0;
+	ASSERT_EQ(std::sscanf(buf, "%d %d", &supervisor, &init), 2);
+
+	auto gone = [&] {
+		if (::kill(supervisor, 0) == 0 || ::kill(init, 0) == 0)
+			return false;
+		for (const auto &l : findLeftovers())
+			if (l.find(fmt::format("qemu-dm-testbed-{}", supervisor)) != std::string::npos)
+				return false;
+		return true;
+	};
+	auto deadline = std::chrono::steady_clock::now() + 20s;
+	while (!gone() && std::chrono::steady_clock::now() < deadline)
+		std::this_thread::sleep_for(50ms);
+	EXPECT_TRUE(gone()) << "supervisor " << supervisor << " / systemd " << init << " or its cgroups survived";
+}

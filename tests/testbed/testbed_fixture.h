@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * GoogleTest access to the test bed: one private systemd per test suite.
+ *
+ *   class Confinement : public qemudm::testbed::TestBedSuite {};
+ *   TEST_F(Confinement, X) { auto r = bed().run({"systemctl", "is-system-running"}); ... }
+ *
+ * The bed boots in SetUpTestSuite() from the build's `meson install --destdir`
+ * tree (QEMU_DM_BUILD_ROOT, set by meson test) and stops in TearDownTestSuite().
+ * When it cannot boot (not root, no unshare): with CI=true every test fails;
+ * otherwise every test is skipped with the reason.
+ */
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "testbed.h"
+
+namespace qemudm::testbed {
+
+bool ciMode();
+
+class TestBedSuite : public ::testing::Test
+{
+public:
+	static void SetUpTestSuite();
+	static void TearDownTestSuite();
+
+protected:
+	void SetUp() override;
+
+	static TestBed &bed() { return *bed_; }
+	/* The unit-text-free way to wait: poll until pred() or timeout. */
+	static bool waitUntil(const std::function<bool()> &pred,
+			      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+private:
+	static std::unique_ptr<TestBed> bed_;
+	static std::string bootError_;
+};
+
+} /* namespace qemudm::testbed */
