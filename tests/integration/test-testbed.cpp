@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -68,51 +69,65 @@ protected:
 		return r.ok() ? r->out.substr(0, r->out.find('\n')) : "";
 	}
 
-	/* StartTransientUnit over the bed's private systemd socket, waiting for the job. */
-	void startConfined(const std::string &unit, const std::vector<std::string> &argv)
+	/*
+	 * StartTransientUnit over systemd's private socket, from a process that
+	 * joined the bed's namespaces (systemd refuses peers it cannot see).
+	 * Returns "" or the reason it failed.
+	 */
+	static std::string startTransient(const std::string &unit, const std::vector<std::string> &argv)
 	{
 		sd_bus *raw = nullptr;
-		ASSERT_GE(sd_bus_new(&raw), 0);
+		if (sd_bus_new(&raw) < 0)
+			return "sd_bus_new failed";
 		BusPtr bus(raw);
-		std::string address = fmt::format("unix:path=/proc/{}/root/run/systemd/private", bed().pid());
-		ASSERT_GE(sd_bus_set_address(bus.get(), address.c_str()), 0);
-		ASSERT_GE(sd_bus_start(bus.get()), 0) << "cannot connect to " << address;
+		if (sd_bus_set_address(bus.get(), "unix:path=/run/systemd/private") < 0 || sd_bus_start(bus.get()) < 0)
+			return "cannot connect to /run/systemd/private";
 
 		sd_bus_message *m = nullptr;
-		ASSERT_GE(sd_bus_message_new_method_call(bus.get(), &m, "org.freedesktop.systemd1",
-							 "/org/freedesktop/systemd1",
-							 "org.freedesktop.systemd1.Manager", "StartTransientUnit"),
-			  0);
+		if (sd_bus_message_new_method_call(bus.get(), &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+						   "org.freedesktop.systemd1.Manager", "StartTransientUnit") < 0)
+			return "cannot create the message";
 		MessagePtr msg(m);
-		ASSERT_GE(sd_bus_message_append(m, "ss", unit.c_str(), "fail"), 0);
-		ASSERT_GE(sd_bus_message_open_container(m, 'a', "(sv)"), 0);
-		ASSERT_GE(sd_bus_message_append(m, "(sv)", "Description", "s", "test bed confinement probe"), 0);
-		ASSERT_GE(sd_bus_message_append(m, "(sv)", "ProtectSystem", "s", "strict"), 0);
-		ASSERT_GE(sd_bus_message_append(m, "(sv)", "PrivateDevices", "b", 1), 0);
-		ASSERT_GE(sd_bus_message_append(m, "(sv)", "User", "s", "xen-qemuuser-5"), 0);
-		ASSERT_GE(sd_bus_message_append(m, "(sv)", "SystemCallFilter", "(bas)", 1, 1, "@system-service"), 0);
-		ASSERT_GE(sd_bus_message_open_container(m, 'r', "sv"), 0);
-		ASSERT_GE(sd_bus_message_append(m, "s", "ExecStart"), 0);
-		ASSERT_GE(sd_bus_message_open_container(m, 'v', "a(sasb)"), 0);
-		ASSERT_GE(sd_bus_message_open_container(m, 'a', "(sasb)"), 0);
-		ASSERT_GE(sd_bus_message_open_container(m, 'r', "sasb"), 0);
-		ASSERT_GE(sd_bus_message_append(m, "s", argv[0].c_str()), 0);
-		ASSERT_GE(sd_bus_message_open_container(m, 'a', "s"), 0);
+		int r = 0;
+		auto ok = [&](int v) { r = r < 0 ? r : v; };
+		ok(sd_bus_message_append(m, "ss", unit.c_str(), "fail"));
+		ok(sd_bus_message_open_container(m, 'a', "(sv)"));
+		ok(sd_bus_message_append(m, "(sv)", "Description", "s", "test bed confinement probe"));
+		ok(sd_bus_message_append(m, "(sv)", "ProtectSystem", "s", "strict"));
+		ok(sd_bus_message_append(m, "(sv)", "PrivateDevices", "b", 1));
+		ok(sd_bus_message_append(m, "(sv)", "User", "s", "xen-qemuuser-5"));
+		ok(sd_bus_message_append(m, "(sv)", "SystemCallFilter", "(bas)", 1, 1, "@system-service"));
+		ok(sd_bus_message_open_container(m, 'r', "sv"));
+		ok(sd_bus_message_append(m, "s", "ExecStart"));
+		ok(sd_bus_message_open_container(m, 'v', "a(sasb)"));
+		ok(sd_bus_message_open_container(m, 'a', "(sasb)"));
+		ok(sd_bus_message_open_container(m, 'r', "sasb"));
+		ok(sd_bus_message_append(m, "s", argv[0].c_str()));
+		ok(sd_bus_message_open_container(m, 'a', "s"));
 		for (const auto &a : argv)
-			ASSERT_GE(sd_bus_message_append(m, "s", a.c_str()), 0);
-		ASSERT_GE(sd_bus_message_close_container(m), 0);
-		ASSERT_GE(sd_bus_message_append(m, "b", 0), 0);
-		for (int i = 0; i < 4; i++)
-			ASSERT_GE(sd_bus_message_close_container(m), 0);
-		ASSERT_GE(sd_bus_message_append(m, "a(sa(sv))", 0), 0);
+			ok(sd_bus_message_append(m, "s", a.c_str()));
+		ok(sd_bus_message_close_container(m));
+		ok(sd_bus_message_append(m, "b", 0));
+		for (int i = 0; i < 5; i++) /* r(sasb), a, v, r(sv), a(sv) */
+			ok(sd_bus_message_close_container(m));
+		ok(sd_bus_message_append(m, "a(sa(sv))", 0));
+		if (r < 0)
+			return fmt::format("cannot build the message: {}", strerror(-r));
 
 		sd_bus_error error = SD_BUS_ERROR_NULL;
 		sd_bus_message *reply = nullptr;
-		int r = sd_bus_call(bus.get(), m, 10 * 1000 * 1000, &error, &reply);
+		r = sd_bus_call(bus.get(), m, 10 * 1000 * 1000, &error, &reply);
 		MessagePtr rep(reply);
-		std::string err = error.message ? error.message : "";
+		std::string err = error.message ? error.message : strerror(-r);
 		sd_bus_error_free(&error);
-		ASSERT_GE(r, 0) << "StartTransientUnit failed: " << err;
+		return r < 0 ? "StartTransientUnit failed: " + err : "";
+	}
+
+	void startConfined(const std::string &unit, const std::vector<std::string> &argv)
+	{
+		auto r = bed().inside([&] { return startTransient(unit, argv); });
+		ASSERT_TRUE(r.ok()) << r.error().message();
+		ASSERT_EQ(*r, "");
 		ASSERT_TRUE(waitUntil([&] { return show(unit, "ActiveState") == "active"; }))
 			<< "unit never became active: " << bed().journal(unit);
 	}
@@ -181,6 +196,7 @@ TEST_F(TestBedTest, TransientUnitOverDBusRunsConfined)
 
 	const std::string unit = "bedprobe@5.service";
 	startConfined(unit, { "/bin/sleep", "300" });
+	ASSERT_FALSE(HasFatalFailure());
 	int mainPid = std::atoi(show(unit, "MainPID").c_str());
 	ASSERT_GT(mainPid, 0);
 

@@ -260,6 +260,79 @@ Result<CommandResult> TestBed::sh(const std::string &script, std::chrono::millis
 	return run({ "/bin/sh", "-c", script }, timeout);
 }
 
+Result<std::string> TestBed::inside(const std::function<std::string()> &fn, std::chrono::milliseconds timeout) const
+{
+	if (pid_ < 0)
+		return makeError(ESRCH, "Test bed is not running");
+	std::vector<UniqueFd> nsFds;
+	for (const char *ns : { "cgroup", "ipc", "uts", "net", "pid", "mnt" }) {
+		std::string p = fmt::format("/proc/{}/ns/{}", pid_, ns);
+		UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+		if (!fd)
+			return errnoError(errno, "Failed to open {}", p);
+		nsFds.push_back(std::move(fd));
+	}
+	int pp[2];
+	if (::pipe2(pp, O_CLOEXEC) < 0)
+		return errnoError(errno, "Failed to create a pipe");
+	UniqueFd rd(pp[0]), wr(pp[1]);
+
+	pid_t child = ::fork();
+	if (child < 0)
+		return errnoError(errno, "Failed to fork");
+	if (child == 0) {
+		rd.reset();
+		for (auto &fd : nsFds)
+			if (::setns(fd.get(), 0) < 0)
+				::_exit(120);
+		if (::chdir("/") < 0)
+			::_exit(121);
+		pid_t grandchild = ::fork(); /* only children enter the new pid namespace */
+		if (grandchild < 0)
+			::_exit(122);
+		if (grandchild == 0) {
+			std::string out = fn();
+			size_t off = 0;
+			while (off < out.size()) {
+				ssize_t n = ::write(wr.get(), out.data() + off, out.size() - off);
+				if (n <= 0)
+					::_exit(123);
+				off += static_cast<size_t>(n);
+			}
+			::_exit(0);
+		}
+		wr.reset();
+		int st;
+		while (::waitpid(grandchild, &st, 0) < 0 && errno == EINTR)
+			;
+		::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 124);
+	}
+	wr.reset();
+
+	std::string out;
+	auto deadline = Clock::now() + timeout;
+	for (;;) {
+		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+		if (left <= 0ms) {
+			(void)::kill(child, SIGKILL);
+			(void)waitFor(child, 5s);
+			return makeError(ETIMEDOUT, "Code run inside the test bed timed out");
+		}
+		pollfd p = { rd.get(), POLLIN, 0 };
+		if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+			continue;
+		char buf[4096];
+		ssize_t n = ::read(rd.get(), buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		out.append(buf, static_cast<size_t>(n));
+	}
+	auto st = waitFor(child, timeout);
+	if (!st || *st != 0)
+		return makeError(EIO, "Code run inside the test bed failed (status {})", st.value_or(-1));
+	return out;
+}
+
 fs::path TestBed::hostPath(const fs::path &path) const
 {
 	return fs::path("/proc") / std::to_string(pid_) / "root" / path.relative_path();

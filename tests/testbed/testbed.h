@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,6 +66,16 @@ public:
 	/* Run a shell snippet with /bin/sh -c inside the test bed. */
 	Result<CommandResult> sh(const std::string &script,
 				 std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+
+	/*
+	 * Run fn in a child process that has joined the test bed's namespaces
+	 * (mount, pid, ...), and return what it returned. For in-process clients:
+	 * systemd's private socket refuses peers from outside its pid namespace
+	 * (their PID reads as 0), so sd-bus code under test must run in here.
+	 * fn's std::string result travels back through a pipe; a crash is an Error.
+	 */
+	Result<std::string> inside(const std::function<std::string()> &fn,
+				   std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
 
 	/* Write a file inside the test bed (through /proc/PID/root). */
 	Status writeFile(const std::filesystem::path &path, const std::string &content,
