@@ -6,7 +6,7 @@ set -euo pipefail
 build=(meson ninja-build pkgconf g++ libsystemd-dev libfmt-dev libxen-dev
        googletest libgtest-dev libgmock-dev libdbus-1-dev)
 test=(systemd systemd-container dbus util-linux iproute2 procps psmisc
-      qemu-system-x86 qemu-system-xen python3 clang-format socat)
+      qemu-system-x86 qemu-system-xen python3 clang-format socat bc)
 
 missing=()
 for p in "${build[@]}" "${test[@]}"; do
