@@ -11,9 +11,9 @@
 
 namespace qemudm {
 
-template<auto Fn>
+template <auto Fn>
 struct CDeleter {
-	template<typename T>
+	template <typename T>
 	void operator()(T *p) const noexcept
 	{
 		if (p)
@@ -21,10 +21,10 @@ struct CDeleter {
 	}
 };
 
-template<typename T, auto Fn>
+template <typename T, auto Fn>
 using CPtr = std::unique_ptr<T, CDeleter<Fn>>;
 
-template<typename T>
+template <typename T>
 using MallocPtr = CPtr<T, std::free>;
 
 } /* namespace qemudm */

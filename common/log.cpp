@@ -30,9 +30,8 @@ State &state()
 bool parseLevel(std::string_view s, Level &ret)
 {
 	static constexpr std::pair<std::string_view, Level> table[] = {
-		{ "err", Level::Error },	 { "error", Level::Error },
-		{ "warning", Level::Warning }, { "notice", Level::Notice },
-		{ "info", Level::Info },	 { "debug", Level::Debug },
+		{ "err", Level::Error },     { "error", Level::Error }, { "warning", Level::Warning },
+		{ "notice", Level::Notice }, { "info", Level::Info },	{ "debug", Level::Debug },
 	};
 	for (const auto &[name, lvl] : table) {
 		if (s == name) {
@@ -77,11 +76,20 @@ void setup(std::string_view program, Target target)
 	}
 }
 
-void setLevel(Level level) { state().level = level; }
+void setLevel(Level level)
+{
+	state().level = level;
+}
 
-Level level() { return state().level; }
+Level level()
+{
+	return state().level;
+}
 
-bool enabled(Level l) { return static_cast<int>(l) <= static_cast<int>(state().level); }
+bool enabled(Level l)
+{
+	return static_cast<int>(l) <= static_cast<int>(state().level);
+}
 
 void write(Level l, std::string_view message)
 {

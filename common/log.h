@@ -32,9 +32,9 @@ enum class Level : int {
 };
 
 enum class Target {
-	Auto,    /* journal-style prefixes if JOURNAL_STREAM is set, else console */
+	Auto,	 /* journal-style prefixes if JOURNAL_STREAM is set, else console */
 	Console, /* "program: message" */
-	Kmsg,    /* /dev/kmsg, falling back to Console (generators) */
+	Kmsg,	 /* /dev/kmsg, falling back to Console (generators) */
 };
 
 /* Call once from main(): program name, target, and QEMU_DM_LOG_LEVEL. */
@@ -45,35 +45,35 @@ bool enabled(Level level);
 
 void write(Level level, std::string_view message);
 
-template<typename... Args>
+template <typename... Args>
 void debug(fmt::format_string<Args...> f, Args &&...args)
 {
 	if (enabled(Level::Debug))
 		write(Level::Debug, fmt::format(f, std::forward<Args>(args)...));
 }
 
-template<typename... Args>
+template <typename... Args>
 void info(fmt::format_string<Args...> f, Args &&...args)
 {
 	if (enabled(Level::Info))
 		write(Level::Info, fmt::format(f, std::forward<Args>(args)...));
 }
 
-template<typename... Args>
+template <typename... Args>
 void notice(fmt::format_string<Args...> f, Args &&...args)
 {
 	if (enabled(Level::Notice))
 		write(Level::Notice, fmt::format(f, std::forward<Args>(args)...));
 }
 
-template<typename... Args>
+template <typename... Args>
 void warning(fmt::format_string<Args...> f, Args &&...args)
 {
 	if (enabled(Level::Warning))
 		write(Level::Warning, fmt::format(f, std::forward<Args>(args)...));
 }
 
-template<typename... Args>
+template <typename... Args>
 void error(fmt::format_string<Args...> f, Args &&...args)
 {
 	write(Level::Error, fmt::format(f, std::forward<Args>(args)...));

@@ -22,20 +22,14 @@ class Error final
 {
 public:
 	Error() = default;
-	Error(int errnum, std::string message)
-		: errno_(errnum < 0 ? -errnum : errnum), message_(std::move(message))
-	{
-	}
+	Error(int errnum, std::string message) : errno_(errnum < 0 ? -errnum : errnum), message_(std::move(message)) {}
 
 	/* Positive errno value (EINVAL, ENOENT, ...). */
 	int code() const { return errno_; }
 	const std::string &message() const { return message_; }
 
 	/* Prefix context: Error(ENOENT, "x").wrap("Failed to y") -> "Failed to y: x". */
-	Error wrap(std::string_view context) const
-	{
-		return Error(errno_, fmt::format("{}: {}", context, message_));
-	}
+	Error wrap(std::string_view context) const { return Error(errno_, fmt::format("{}: {}", context, message_)); }
 
 private:
 	int errno_ = EINVAL;
@@ -43,25 +37,24 @@ private:
 };
 
 /* Build an Error from errno-style values. */
-template<typename... Args>
+template <typename... Args>
 Error makeError(int errnum, fmt::format_string<Args...> f, Args &&...args)
 {
 	return Error(errnum, fmt::format(f, std::forward<Args>(args)...));
 }
 
 /* An Error for a failed libc call: appends strerror(errnum). */
-template<typename... Args>
+template <typename... Args>
 Error errnoError(int errnum, fmt::format_string<Args...> f, Args &&...args)
 {
 	errnum = errnum < 0 ? -errnum : errnum;
-	return Error(errnum, fmt::format("{}: {}", fmt::format(f, std::forward<Args>(args)...),
-					 std::strerror(errnum)));
+	return Error(errnum, fmt::format("{}: {}", fmt::format(f, std::forward<Args>(args)...), std::strerror(errnum)));
 }
 
 struct Ok {
 };
 
-template<typename T = Ok>
+template <typename T = Ok>
 class [[nodiscard]] Result final
 {
 public:
@@ -87,6 +80,9 @@ private:
 
 using Status = Result<Ok>;
 
-inline Status success() { return Ok{}; }
+inline Status success()
+{
+	return Ok{};
+}
 
 } /* namespace qemudm */

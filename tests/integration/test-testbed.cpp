@@ -84,8 +84,9 @@ protected:
 			return "cannot connect to /run/systemd/private";
 
 		sd_bus_message *m = nullptr;
-		if (sd_bus_message_new_method_call(bus.get(), &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-						   "org.freedesktop.systemd1.Manager", "StartTransientUnit") < 0)
+		if (sd_bus_message_new_method_call(bus.get(), &m, "org.freedesktop.systemd1",
+						   "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+						   "StartTransientUnit") < 0)
 			return "cannot create the message";
 		MessagePtr msg(m);
 		int r = 0;
@@ -129,7 +130,7 @@ protected:
 		ASSERT_TRUE(r.ok()) << r.error().message();
 		ASSERT_EQ(*r, "");
 		ASSERT_TRUE(waitUntil([&] { return show(unit, "ActiveState") == "active"; }))
-			<< "unit never became active: " << bed().journal(unit);
+		    << "unit never became active: " << bed().journal(unit);
 	}
 };
 
@@ -183,13 +184,13 @@ TEST_F(TestBedTest, TheInstalledProjectIsVisibleInside)
 TEST_F(TestBedTest, TransientUnitOverDBusRunsConfined)
 {
 	/* A userdb record resolves the unit's User= (DESIGN.md fact 3). */
-	ASSERT_TRUE(bed().writeFile("/run/userdb/xen-qemuuser-5.user",
-				    R"({"userName":"xen-qemuuser-5","uid":131077,"gid":131077,)"
-				    R"("disposition":"regular","homeDirectory":"/","shell":"/usr/sbin/nologin"})")
-			    .ok());
-	ASSERT_TRUE(bed().writeFile("/run/userdb/xen-qemuuser-5.group",
-				    R"({"groupName":"xen-qemuuser-5","gid":131077})")
-			    .ok());
+	ASSERT_TRUE(bed()
+			.writeFile("/run/userdb/xen-qemuuser-5.user",
+				   R"({"userName":"xen-qemuuser-5","uid":131077,"gid":131077,)"
+				   R"("disposition":"regular","homeDirectory":"/","shell":"/usr/sbin/nologin"})")
+			.ok());
+	ASSERT_TRUE(
+	    bed().writeFile("/run/userdb/xen-qemuuser-5.group", R"({"groupName":"xen-qemuuser-5","gid":131077})").ok());
 	auto r = bed().run({ "getent", "passwd", "xen-qemuuser-5" });
 	ASSERT_TRUE(r.ok() && r->ok()) << "userdb record does not resolve";
 	EXPECT_THAT(r->out, HasSubstr(":131077:131077:"));

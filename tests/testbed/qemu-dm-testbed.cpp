@@ -118,9 +118,9 @@ std::vector<Hierarchy> hierarchies()
 					ctrls = { o };
 					break;
 				}
-				if (o != "rw" && o != "ro" && o.find('=') == std::string::npos &&
-				    o != "nosuid" && o != "nodev" && o != "noexec" && o != "relatime" &&
-				    o != "clone_children" && o != "noprefix" && o != "cpuset_v2_mode")
+				if (o != "rw" && o != "ro" && o.find('=') == std::string::npos && o != "nosuid" &&
+				    o != "nodev" && o != "noexec" && o != "relatime" && o != "clone_children" &&
+				    o != "noprefix" && o != "cpuset_v2_mode")
 					ctrls.push_back(o);
 				if (o == "cpuset")
 					cpuset = true;
@@ -150,14 +150,13 @@ bool removeCgroupTree(const fs::path &dir, std::chrono::milliseconds timeout)
 		std::error_code ec;
 		if (!fs::exists(dir, ec))
 			return true;
-		for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-		     it.increment(ec)) {
+		for (auto it = fs::recursive_directory_iterator(dir, ec);
+		     !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
 			if (it->is_directory(ec))
 				dirs.push_back(it->path());
 		}
-		std::sort(dirs.begin(), dirs.end(), [](const fs::path &a, const fs::path &b) {
-			return a.string().size() > b.string().size();
-		});
+		std::sort(dirs.begin(), dirs.end(),
+			  [](const fs::path &a, const fs::path &b) { return a.string().size() > b.string().size(); });
 		dirs.push_back(dir);
 		bool allGone = true;
 		for (const auto &d : dirs) {
@@ -232,8 +231,8 @@ Result<std::vector<fs::path>> makeCgroups(const std::vector<Hierarchy> &hs)
 
 pid_t findInit(pid_t unsharePid)
 {
-	std::string children = readFile(fs::path("/proc") / std::to_string(unsharePid) / "task" /
-					 std::to_string(unsharePid) / "children");
+	std::string children =
+	    readFile(fs::path("/proc") / std::to_string(unsharePid) / "task" / std::to_string(unsharePid) / "children");
 	if (children.empty())
 		return -1;
 	return std::atoi(children.c_str());
@@ -276,9 +275,9 @@ int supervise(const SuperviseArgs &args)
 		return 1;
 	}
 
-	std::vector<std::string> argv = { "unshare", "--fork", "--pid", "--mount", "--mount-proc", "--cgroup",
-					   "--ipc", "--uts", "--net", "--kill-child=SIGKILL", "--",
-					   "/bin/sh", TESTBED_INIT, args.root };
+	std::vector<std::string> argv = { "unshare",  "--fork",	 "--pid",      "--mount", "--mount-proc",
+					  "--cgroup", "--ipc",	 "--uts",      "--net",	  "--kill-child=SIGKILL",
+					  "--",	      "/bin/sh", TESTBED_INIT, args.root };
 	std::vector<char *> cargv;
 	for (auto &a : argv)
 		cargv.push_back(a.data());
@@ -338,8 +337,8 @@ int supervise(const SuperviseArgs &args)
 		if (init < 0) {
 			init = findInit(child);
 		} else if (readFile(fmt::format("/proc/{}/comm", init)) == "systemd\n") {
-			auto r = runHost({ "nsenter", "-t", std::to_string(init), "-m", "-p", "--",
-					   "systemctl", "is-system-running" },
+			auto r = runHost({ "nsenter", "-t", std::to_string(init), "-m", "-p", "--", "systemctl",
+					   "is-system-running" },
 					 2s);
 			if (r.ok()) {
 				std::string s = r->out.substr(0, r->out.find('\n'));
@@ -484,8 +483,21 @@ int execCommand(int argc, char **argv)
 {
 	if (argc < 5 || std::string(argv[3]) != "--")
 		return usage("exec: expected PID -- CMD...");
-	std::vector<std::string> a = { "nsenter", "-t", argv[2], "-m", "-u", "-i", "-n", "-p", "-C", "--wd=/", "--",
-					"env", "SYSTEMD_PAGER=", "SYSTEMD_COLORS=0", "LC_ALL=C.UTF-8" };
+	std::vector<std::string> a = { "nsenter",
+				       "-t",
+				       argv[2],
+				       "-m",
+				       "-u",
+				       "-i",
+				       "-n",
+				       "-p",
+				       "-C",
+				       "--wd=/",
+				       "--",
+				       "env",
+				       "SYSTEMD_PAGER=",
+				       "SYSTEMD_COLORS=0",
+				       "LC_ALL=C.UTF-8" };
 	for (int i = 4; i < argc; i++)
 		a.push_back(argv[i]);
 	std::vector<char *> c;

@@ -248,8 +248,22 @@ Result<CommandResult> TestBed::run(const std::vector<std::string> &argv, std::ch
 	if (pid_ < 0)
 		return makeError(ESRCH, "Test bed is not running");
 	std::vector<std::string> full = {
-		"nsenter", "-t", std::to_string(pid_), "-m", "-u", "-i", "-n", "-p", "-C", "--wd=/", "--",
-		"env", "SYSTEMD_PAGER=", "SYSTEMD_COLORS=0", "SYSTEMD_LESS=", "LC_ALL=C.UTF-8",
+		"nsenter",
+		"-t",
+		std::to_string(pid_),
+		"-m",
+		"-u",
+		"-i",
+		"-n",
+		"-p",
+		"-C",
+		"--wd=/",
+		"--",
+		"env",
+		"SYSTEMD_PAGER=",
+		"SYSTEMD_COLORS=0",
+		"SYSTEMD_LESS=",
+		"LC_ALL=C.UTF-8",
 	};
 	full.insert(full.end(), argv.begin(), argv.end());
 	return runHost(full, timeout, input);
@@ -381,9 +395,9 @@ Result<fs::path> installTree(const fs::path &buildDir)
 			return root;
 	}
 	fs::remove_all(root, ec);
-	auto r = runHost({ "meson", "install", "-C", buildDir.string(), "--destdir", root.string(),
-			   "--no-rebuild", "--quiet" },
-			 std::chrono::minutes(5));
+	auto r = runHost(
+	    { "meson", "install", "-C", buildDir.string(), "--destdir", root.string(), "--no-rebuild", "--quiet" },
+	    std::chrono::minutes(5));
 	if (!r.ok())
 		return r.error();
 	if (!r->ok())
@@ -422,12 +436,11 @@ std::vector<std::string> findLeftovers()
 
 	std::error_code ec;
 	for (const auto &h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-		for (auto it = fs::recursive_directory_iterator(h.path(), ec);
-		     it != fs::recursive_directory_iterator(); it.increment(ec)) {
+		for (auto it = fs::recursive_directory_iterator(h.path(), ec); it != fs::recursive_directory_iterator();
+		     it.increment(ec)) {
 			if (ec)
 				break;
-			if (it->is_directory(ec) &&
-			    it->path().filename().string().rfind("qemu-dm-testbed-", 0) == 0) {
+			if (it->is_directory(ec) && it->path().filename().string().rfind("qemu-dm-testbed-", 0) == 0) {
 				found.push_back("cgroup: " + it->path().string());
 				it.disable_recursion_pending();
 			}

@@ -78,8 +78,7 @@ public:
 				   std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
 
 	/* Write a file inside the test bed (through /proc/PID/root). */
-	Status writeFile(const std::filesystem::path &path, const std::string &content,
-			 mode_t mode = 0644) const;
+	Status writeFile(const std::filesystem::path &path, const std::string &content, mode_t mode = 0644) const;
 
 	/* The journal of one unit, message text only. */
 	std::string journal(const std::string &unit, int lines = 200) const;
@@ -101,8 +100,8 @@ private:
 };
 
 /* Run a command on the host, capturing output (used by the test bed itself). */
-Result<CommandResult> runHost(const std::vector<std::string> &argv,
-			      std::chrono::milliseconds timeout, const std::string &input = {});
+Result<CommandResult> runHost(const std::vector<std::string> &argv, std::chrono::milliseconds timeout,
+			      const std::string &input = {});
 
 /*
  * `meson install --destdir` of a build tree into BUILD/testbed-root, once per

@@ -36,9 +36,9 @@ void TestBedSuite::SetUpTestSuite()
 	}
 	Options opts;
 	opts.root = *root;
-	opts.consoleLog = std::filesystem::path(build) / "meson-logs" /
-			  ("testbed-" + std::string(::testing::UnitTest::GetInstance()->current_test_suite()->name()) +
-			   ".log");
+	opts.consoleLog =
+	    std::filesystem::path(build) / "meson-logs" /
+	    ("testbed-" + std::string(::testing::UnitTest::GetInstance()->current_test_suite()->name()) + ".log");
 	auto bed = TestBed::boot(opts);
 	if (!bed.ok()) {
 		bootError_ = bed.error().message();
