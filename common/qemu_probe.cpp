@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "qemu_probe.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+
+#include <fmt/ranges.h>
+
+#include "build_config.h"
+#include "log.h"
+#include "unique_fd.h"
+
+namespace qemudm {
+
+namespace {
+
+constexpr std::string_view kCacheMagic = "qemu-dm-probe 1";
+constexpr size_t kMaxOutput = 1024 * 1024; /* per QEMU run */
+constexpr off_t kMaxCacheFile = 256 * 1024;
+
+std::vector<std::string_view> splitLines(std::string_view text)
+{
+	std::vector<std::string_view> lines;
+	while (!text.empty()) {
+		size_t nl = text.find('\n');
+		lines.push_back(text.substr(0, nl));
+		if (nl == std::string_view::npos)
+			break;
+		text.remove_prefix(nl + 1);
+	}
+	return lines;
+}
+
+std::vector<std::string_view> splitOn(std::string_view s, char sep)
+{
+	std::vector<std::string_view> parts;
+	size_t start = 0;
+	for (;;) {
+		size_t pos = s.find(sep, start);
+		parts.push_back(s.substr(start, pos - start));
+		if (pos == std::string_view::npos)
+			break;
+		start = pos + 1;
+	}
+	return parts;
+}
+
+std::string_view trim(std::string_view s)
+{
+	while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+		s.remove_prefix(1);
+	while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+		s.remove_suffix(1);
+	return s;
+}
+
+bool parseUnsigned(std::string_view s, unsigned int &ret)
+{
+	if (s.empty())
+		return false;
+	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), ret);
+	return ec == std::errc() && p == s.data() + s.size();
+}
+
+bool isOptionName(std::string_view token)
+{
+	if (token.size() < 2 || token[0] != '-' || token[1] == '-')
+		return false;
+	return std::all_of(token.begin() + 1, token.end(), [](char c) {
+		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		       c == '_';
+	});
+}
+
+/*
+ * Options whose help line puts a one-word-spaced description right after
+ * the name, so the synopsis heuristic below would take the first word for an
+ * argument. QEMU's help is written for people, not parsers.
+ */
+constexpr std::string_view kNoArgDespiteHelp[] = {
+	"async-teardown", /* "-async-teardown enable asynchronous teardown" (7.2, 8.x) */
+};
+
+/* "16 chars of synopsis, then the description": the synopsis ends at the first double space. */
+std::string_view synopsisOf(std::string_view line)
+{
+	size_t pos = line.find("  ");
+	return pos == std::string_view::npos ? line : line.substr(0, pos);
+}
+
+} /* namespace */
+
+std::string QemuVersion::toString() const
+{
+	return fmt::format("{}.{}.{}", major, minor, micro);
+}
+
+bool QemuCaps::hasAccelerator(std::string_view name) const
+{
+	return std::find(accelerators.begin(), accelerators.end(), name) != accelerators.end();
+}
+
+Result<QemuVersion> parseQemuVersion(std::string_view text)
+{
+	static constexpr std::string_view marker = "QEMU emulator version ";
+	for (std::string_view line : splitLines(text)) {
+		size_t pos = line.find(marker);
+		if (pos == std::string_view::npos)
+			continue;
+		std::string_view v = line.substr(pos + marker.size());
+		v = v.substr(0, v.find_first_not_of("0123456789."));
+		std::vector<std::string_view> parts = splitOn(v, '.');
+		QemuVersion version;
+		if (parts.size() < 2 || parts.size() > 3 || !parseUnsigned(parts[0], version.major) ||
+		    !parseUnsigned(parts[1], version.minor) ||
+		    (parts.size() == 3 && !parseUnsigned(parts[2], version.micro)))
+			return makeError(EBADMSG, "unparsable QEMU version '{}'", v);
+		return version;
+	}
+	return makeError(EBADMSG, "no 'QEMU emulator version' line in the -version output");
+}
+
+Result<QemuHelp> parseQemuHelp(std::string_view text)
+{
+	QemuHelp help;
+	bool inRunWith = false;
+
+	for (std::string_view line : splitLines(text)) {
+		if (line.empty() || line[0] != '-') {
+			/* A continuation line belongs to the option above it. */
+			if (inRunWith && !line.empty() && line[0] == ' ') {
+				help.runWithChroot |= line.find("chroot=") != std::string_view::npos;
+				help.runWithUser |= line.find("user=") != std::string_view::npos;
+			} else {
+				inRunWith = false;
+			}
+			continue;
+		}
+
+		/* "-name[/-alias] [or -name2] [argument]" */
+		std::vector<std::string_view> tokens;
+		for (std::string_view t : splitOn(synopsisOf(line), ' '))
+			if (!t.empty())
+				tokens.push_back(t);
+		if (tokens.empty())
+			continue;
+
+		std::vector<std::string_view> names;
+		bool valid = true;
+		for (std::string_view n : splitOn(tokens[0], '/')) {
+			if (!isOptionName(n))
+				valid = false;
+			names.push_back(n.substr(1));
+		}
+		if (!valid)
+			continue;
+		size_t idx = 1;
+		while (idx + 1 < tokens.size() && tokens[idx] == "or" && isOptionName(tokens[idx + 1])) {
+			names.push_back(tokens[idx + 1].substr(1));
+			idx += 2;
+		}
+		bool takesArg = idx < tokens.size();
+
+		inRunWith = false;
+		for (std::string_view n : names) {
+			bool arg = takesArg;
+			if (std::find(std::begin(kNoArgDespiteHelp), std::end(kNoArgDespiteHelp), n) !=
+			    std::end(kNoArgDespiteHelp))
+				arg = false;
+			auto [it, inserted] = help.options.emplace(std::string(n), arg);
+			if (!inserted)
+				it->second = it->second || arg; /* -display has one line per backend */
+			if (n == "run-with")
+				inRunWith = true;
+		}
+		if (inRunWith) {
+			help.runWithChroot |= line.find("chroot=") != std::string_view::npos;
+			help.runWithUser |= line.find("user=") != std::string_view::npos;
+		}
+	}
+
+	if (help.options.size() < 10)
+		return makeError(EBADMSG, "the -help output lists {} options; not a QEMU system emulator?",
+				 help.options.size());
+	return help;
+}
+
+Result<std::vector<std::string>> parseAccelHelp(std::string_view text)
+{
+	std::vector<std::string> accels;
+	bool header = false;
+	for (std::string_view line : splitLines(text)) {
+		line = trim(line);
+		if (line.empty())
+			continue;
+		if (line.find("ccelerators supported") != std::string_view::npos) {
+			header = true;
+			continue;
+		}
+		if (!header)
+			continue;
+		if (line.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string_view::npos)
+			continue;
+		accels.emplace_back(line);
+	}
+	if (!header)
+		return makeError(EBADMSG, "unexpected '-accel help' output");
+	return accels;
+}
+
+/* ---- cache format ---- */
+
+std::string serializeQemuCaps(const QemuCaps &caps)
+{
+	std::string out = fmt::format("{}\nversion {}\n", kCacheMagic, caps.version.toString());
+	out += "accelerators";
+	for (const std::string &a : caps.accelerators)
+		out += " " + a;
+	out += fmt::format("\nsandbox {}\nrun-with-chroot {}\nrun-with-user {}\noptions", caps.sandbox ? 1 : 0,
+			   caps.help.runWithChroot ? 1 : 0, caps.help.runWithUser ? 1 : 0);
+	for (const auto &[name, arg] : caps.help.options)
+		out += fmt::format(" {}:{}", name, arg ? 1 : 0);
+	out += "\n";
+	return out;
+}
+
+Result<QemuCaps> deserializeQemuCaps(std::string_view text)
+{
+	std::vector<std::string_view> lines = splitLines(text);
+	if (lines.empty() || lines[0] != kCacheMagic)
+		return makeError(EBADMSG, "not a qemu-dm probe cache file");
+
+	QemuCaps caps;
+	unsigned int seen = 0;
+	auto parseFlag = [](std::string_view v, bool &ret) {
+		if (v != "0" && v != "1")
+			return false;
+		ret = v == "1";
+		return true;
+	};
+	for (size_t i = 1; i < lines.size(); i++) {
+		std::string_view line = lines[i];
+		size_t sp = line.find(' ');
+		std::string_view key = line.substr(0, sp);
+		std::string_view value = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+		bool ok = true;
+		if (key == "version") {
+			auto v = parseQemuVersion(fmt::format("QEMU emulator version {}", value));
+			ok = v.ok();
+			if (ok)
+				caps.version = *v;
+			seen |= 1;
+		} else if (key == "accelerators") {
+			for (std::string_view a : splitOn(value, ' '))
+				if (!a.empty())
+					caps.accelerators.emplace_back(a);
+			seen |= 2;
+		} else if (key == "sandbox") {
+			ok = parseFlag(value, caps.sandbox);
+			seen |= 4;
+		} else if (key == "run-with-chroot") {
+			ok = parseFlag(value, caps.help.runWithChroot);
+			seen |= 8;
+		} else if (key == "run-with-user") {
+			ok = parseFlag(value, caps.help.runWithUser);
+			seen |= 16;
+		} else if (key == "options") {
+			for (std::string_view o : splitOn(value, ' ')) {
+				size_t colon = o.rfind(':');
+				bool arg = false;
+				if (colon == std::string_view::npos || colon == 0 ||
+				    !parseFlag(o.substr(colon + 1), arg)) {
+					ok = false;
+					break;
+				}
+				caps.help.options.emplace(std::string(o.substr(0, colon)), arg);
+			}
+			seen |= 32;
+		} else if (!line.empty()) {
+			ok = false;
+		}
+		if (!ok)
+			return makeError(EBADMSG, "bad line {} in the probe cache file", i + 1);
+	}
+	if (seen != 63)
+		return makeError(EBADMSG, "incomplete probe cache file");
+	return caps;
+}
+
+/* ---- running QEMU ---- */
+
+namespace {
+
+struct RunOutput {
+	std::string output; /* stdout and stderr, merged */
+	int status = 0;	    /* waitpid() status */
+};
+
+void closeFromInChild(int first)
+{
+#ifdef SYS_close_range
+	if (::syscall(SYS_close_range, static_cast<unsigned int>(first), ~0U, 0U) == 0)
+		return;
+#endif
+	/* Old kernel: close what a child could plausibly have inherited. */
+	long max = ::sysconf(_SC_OPEN_MAX);
+	for (int fd = first; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+		(void)::close(fd);
+}
+
+Result<RunOutput> runCapture(const std::string &path, const std::vector<std::string> &args,
+			     std::chrono::milliseconds timeout)
+{
+	std::vector<char *> argv;
+	argv.push_back(const_cast<char *>(path.c_str()));
+	for (const std::string &a : args)
+		argv.push_back(const_cast<char *>(a.c_str()));
+	argv.push_back(nullptr);
+
+	int p[2];
+	if (::pipe2(p, O_CLOEXEC) < 0)
+		return errnoError(errno, "Failed to create a pipe");
+	UniqueFd readEnd(p[0]), writeEnd(p[1]);
+	UniqueFd devNull(::open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY));
+	if (!devNull)
+		return errnoError(errno, "Failed to open /dev/null");
+
+	pid_t pid = ::fork();
+	if (pid < 0)
+		return errnoError(errno, "Failed to fork");
+	if (pid == 0) {
+		/* Child: only async-signal-safe calls from here on. */
+		if (::dup2(devNull.get(), STDIN_FILENO) < 0 || ::dup2(writeEnd.get(), STDOUT_FILENO) < 0 ||
+		    ::dup2(writeEnd.get(), STDERR_FILENO) < 0)
+			::_exit(127);
+		closeFromInChild(3);
+		::execv(argv[0], argv.data());
+		::_exit(127);
+	}
+	writeEnd.reset();
+
+	RunOutput out;
+	auto deadline = std::chrono::steady_clock::now() + timeout;
+	bool timedOut = false, tooLong = false;
+	char buf[8192];
+	for (;;) {
+		auto left =
+		    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+		if (left.count() <= 0) {
+			timedOut = true;
+			break;
+		}
+		struct pollfd pfd = { readEnd.get(), POLLIN, 0 };
+		int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			timedOut = true;
+			break;
+		}
+		ssize_t n = ::read(readEnd.get(), buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (out.output.size() + static_cast<size_t>(n) > kMaxOutput) {
+			tooLong = true;
+			break;
+		}
+		out.output.append(buf, static_cast<size_t>(n));
+	}
+	if (timedOut || tooLong)
+		(void)::kill(pid, SIGKILL);
+	while (::waitpid(pid, &out.status, 0) < 0) {
+		if (errno != EINTR)
+			return errnoError(errno, "Failed to wait for {}", path);
+	}
+	if (timedOut)
+		return makeError(ETIMEDOUT, "'{} {}' did not finish within {} ms", path, fmt::join(args, " "),
+				 timeout.count());
+	if (tooLong)
+		return makeError(EFBIG, "'{} {}' printed more than {} bytes", path, fmt::join(args, " "), kMaxOutput);
+	return out;
+}
+
+std::string describeStatus(int status)
+{
+	if (WIFEXITED(status))
+		return fmt::format("exited with status {}", WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		return fmt::format("was killed by signal {}", WTERMSIG(status));
+	return "ended abnormally";
+}
+
+std::string firstLine(std::string_view s)
+{
+	s = trim(s.substr(0, s.find('\n')));
+	return s.empty() ? std::string("no output") : std::string(s);
+}
+
+/* Run QEMU with `args`; fail unless it exits 0. */
+Result<std::string> runQemu(const std::string &qemu, const std::vector<std::string> &args,
+			    std::chrono::milliseconds timeout)
+{
+	auto r = runCapture(qemu, args, timeout);
+	if (!r)
+		return r.error();
+	if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
+		return makeError(EIO, "'{} {}' {}: {}", qemu, fmt::join(args, " "), describeStatus(r->status),
+				 firstLine(r->output));
+	return std::move(r->output);
+}
+
+/* ---- cache ---- */
+
+struct CacheKey {
+	std::string file;     /* name inside the cache directory */
+	std::string identity; /* the full key, stored in the file and compared on load */
+};
+
+CacheKey cacheKey(const std::string &qemu, const struct stat &st)
+{
+	std::string identity = fmt::format(
+	    "{} {} {} {} {} {}.{:09} {}.{:09} {}", PROJECT_VERSION, qemu, static_cast<uint64_t>(st.st_dev),
+	    static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size), static_cast<int64_t>(st.st_mtim.tv_sec),
+	    st.st_mtim.tv_nsec, static_cast<int64_t>(st.st_ctim.tv_sec), st.st_ctim.tv_nsec, st.st_mode & 07777);
+	/* FNV-1a 64: a file name, not a security boundary (the identity is compared on load). */
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (unsigned char c : identity) {
+		h ^= c;
+		h *= 0x100000001b3ULL;
+	}
+	return { fmt::format("{:016x}", h), identity };
+}
+
+/* A cache directory is used only if it is ours and nobody else can write to it. */
+Result<UniqueFd> openCacheDir(const std::string &dir)
+{
+	UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+	if (!fd)
+		return errnoError(errno, "cannot open {}", dir);
+	struct stat st;
+	if (::fstat(fd.get(), &st) < 0)
+		return errnoError(errno, "cannot stat {}", dir);
+	if (st.st_uid != ::geteuid() || (st.st_mode & 022))
+		return makeError(EPERM, "{} is not owned by uid {} or is writable by others", dir, ::geteuid());
+	return fd;
+}
+
+Result<QemuCaps> loadCache(int dirFd, const CacheKey &key)
+{
+	UniqueFd fd(::openat(dirFd, key.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+	if (!fd)
+		return errnoError(errno, "no cache entry {}", key.file);
+	struct stat st;
+	if (::fstat(fd.get(), &st) < 0)
+		return errnoError(errno, "cannot stat cache entry {}", key.file);
+	if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 022) || st.st_size > kMaxCacheFile)
+		return makeError(EPERM, "cache entry {} is not a private regular file", key.file);
+	std::string text(static_cast<size_t>(st.st_size), '\0');
+	size_t done = 0;
+	while (done < text.size()) {
+		ssize_t n = ::read(fd.get(), text.data() + done, text.size() - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return makeError(EIO, "short read of cache entry {}", key.file);
+		done += static_cast<size_t>(n);
+	}
+	/* Line 2 is the identity of the binary the entry describes. */
+	size_t nl1 = text.find('\n');
+	size_t nl2 = nl1 == std::string::npos ? nl1 : text.find('\n', nl1 + 1);
+	if (nl2 == std::string::npos || text.substr(nl1 + 1, nl2 - nl1 - 1) != "identity " + key.identity)
+		return makeError(ESTALE, "cache entry {} describes another binary", key.file);
+	return deserializeQemuCaps(text.substr(0, nl1 + 1) + text.substr(nl2 + 1));
+}
+
+Status storeCache(int dirFd, const CacheKey &key, const QemuCaps &caps)
+{
+	std::string text = serializeQemuCaps(caps);
+	size_t nl = text.find('\n');
+	text.insert(nl + 1, "identity " + key.identity + "\n");
+
+	std::string tmp = fmt::format("{}.tmp.{}", key.file, ::getpid());
+	(void)::unlinkat(dirFd, tmp.c_str(), 0);
+	UniqueFd fd(::openat(dirFd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+	if (!fd)
+		return errnoError(errno, "cannot create cache entry {}", tmp);
+	std::string_view rest = text;
+	while (!rest.empty()) {
+		ssize_t n = ::write(fd.get(), rest.data(), rest.size());
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? errno : EIO;
+			(void)::unlinkat(dirFd, tmp.c_str(), 0);
+			return errnoError(err, "cannot write cache entry {}", tmp);
+		}
+		rest.remove_prefix(static_cast<size_t>(n));
+	}
+	if (::close(fd.release()) < 0 || ::renameat(dirFd, tmp.c_str(), dirFd, key.file.c_str()) < 0) {
+		int err = errno;
+		(void)::unlinkat(dirFd, tmp.c_str(), 0);
+		return errnoError(err, "cannot commit cache entry {}", key.file);
+	}
+	return success();
+}
+
+Result<QemuCaps> runProbe(const std::string &qemu, std::chrono::milliseconds timeout)
+{
+	QemuCaps caps;
+
+	auto versionText = runQemu(qemu, { "-version" }, timeout);
+	if (!versionText)
+		return versionText.error();
+	auto version = parseQemuVersion(*versionText);
+	if (!version)
+		return version.error();
+	caps.version = *version;
+
+	auto helpText = runQemu(qemu, { "-help" }, timeout);
+	if (!helpText)
+		return helpText.error();
+	auto help = parseQemuHelp(*helpText);
+	if (!help)
+		return help.error();
+	caps.help = std::move(*help);
+
+	auto accelText = runQemu(qemu, { "-accel", "help" }, timeout);
+	if (!accelText)
+		return accelText.error();
+	auto accels = parseAccelHelp(*accelText);
+	if (!accels)
+		return accels.error();
+	caps.accelerators = std::move(*accels);
+
+	/* -help lists -sandbox even when QEMU was built without libseccomp
+	 * (Debian 12's Xen QEMU); only trying it tells. Option parsing stops
+	 * at -version, so no filter is ever loaded here. */
+	if (caps.sandboxListed()) {
+		auto sb = runCapture(qemu, { "-sandbox", "on", "-version" }, timeout);
+		if (!sb)
+			return sb.error();
+		caps.sandbox = WIFEXITED(sb->status) && WEXITSTATUS(sb->status) == 0;
+	}
+	return caps;
+}
+
+} /* namespace */
+
+Result<QemuProbe> probeQemu(const std::string &qemu, const QemuProbeOptions &options)
+{
+	if (qemu.empty() || qemu[0] != '/')
+		return makeError(EINVAL, "QEMU path '{}' is not absolute", qemu);
+	struct stat st;
+	if (::stat(qemu.c_str(), &st) < 0)
+		return errnoError(errno, "Failed to stat {}", qemu);
+
+	CacheKey key = cacheKey(qemu, st);
+	UniqueFd dirFd;
+	if (!options.cacheDir.empty()) {
+		auto d = openCacheDir(options.cacheDir);
+		if (d) {
+			dirFd = std::move(*d);
+			auto cached = loadCache(dirFd.get(), key);
+			if (cached) {
+				log::debug("Using cached probe of {} ({}/{})", qemu, options.cacheDir, key.file);
+				return QemuProbe{ std::move(*cached), true };
+			}
+			log::debug("Probe cache miss for {}: {}", qemu, cached.error().message());
+		} else {
+			log::debug("Not using probe cache {}: {}", options.cacheDir, d.error().message());
+		}
+	}
+
+	auto caps = runProbe(qemu, options.timeout);
+	if (!caps)
+		return caps.error();
+
+	if (dirFd) {
+		Status s = storeCache(dirFd.get(), key, *caps);
+		if (!s)
+			log::debug("Not caching the probe of {}: {}", qemu, s.error().message());
+	}
+	return QemuProbe{ std::move(*caps), false };
+}
+
+} /* namespace qemudm */
