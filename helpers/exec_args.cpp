@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "exec_args.h"
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <map>
+#include <optional>
+
+#include <fmt/ranges.h>
+
+namespace qemudm {
+
+namespace {
+
+bool allDigits(std::string_view s)
+{
+	return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/* Lenient unsigned parse for values found in a QEMU argv (QEMU accepts leading zeros). */
+std::optional<uint32_t> parseQemuUnsigned(std::string_view s)
+{
+	uint32_t v = 0;
+	if (!allDigits(s))
+		return std::nullopt;
+	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+	if (ec != std::errc() || p != s.data() + s.size())
+		return std::nullopt;
+	return v;
+}
+
+bool validUserName(std::string_view s)
+{
+	if (s.empty() || s.size() > 256 || s[0] == '-' || allDigits(s))
+		return false;
+	return std::all_of(s.begin(), s.end(), [](char c) {
+		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		       c == '-' || c == '.';
+	});
+}
+
+/* The options qemu-dm-exec manages, and whether each takes an argument. These
+ * override the help-derived table, which they must never depend on. */
+const std::map<std::string, bool, std::less<>> kManagedOptions = {
+	{ "xen-domid", true }, { "xen-domid-restrict", false },
+	{ "runas", true },     { "chroot", true },
+	{ "run-with", true },  { "sandbox", true },
+};
+
+std::optional<std::string_view> optionName(std::string_view token)
+{
+	if (token.size() < 2 || token[0] != '-')
+		return std::nullopt;
+	std::string_view name = token.substr(token[1] == '-' ? 2 : 1);
+	if (name.empty())
+		return std::nullopt;
+	return name;
+}
+
+bool isManagedSpelling(std::string_view token)
+{
+	auto name = optionName(token);
+	return name && kManagedOptions.count(*name);
+}
+
+std::string normalisedDir(std::string_view path)
+{
+	while (path.size() > 1 && path.back() == '/')
+		path.remove_suffix(1);
+	return std::string(path);
+}
+
+struct Occurrence {
+	std::string option; /* as spelled, e.g. "-runas" */
+	std::string name;   /* "runas" */
+	std::string value;
+};
+
+} /* namespace */
+
+std::string_view guestTypeName(GuestType type)
+{
+	switch (type) {
+	case GuestType::Hvm:
+		return "hvm";
+	case GuestType::Pv:
+		return "pv";
+	case GuestType::Pvh:
+		return "pvh";
+	}
+	return "?";
+}
+
+std::string UserId::toString() const
+{
+	return fmt::format("{}:{}", uid, gid);
+}
+
+Result<uint32_t> parseDecimal(std::string_view s, uint32_t max)
+{
+	if (!allDigits(s))
+		return makeError(EINVAL, "'{}' is not a decimal number", s);
+	if (s.size() > 1 && s[0] == '0')
+		return makeError(EINVAL, "'{}' has leading zeros", s);
+	uint32_t v = 0;
+	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+	if (ec != std::errc() || p != s.data() + s.size() || v > max)
+		return makeError(ERANGE, "'{}' is out of range (maximum {})", s, max);
+	return v;
+}
+
+Result<uint32_t> parseDomid(std::string_view s)
+{
+	auto v = parseDecimal(s, kMaxDomid);
+	if (!v || *v == 0)
+		return makeError(EINVAL, "invalid domain id '{}': expected a decimal number from 1 to {}", s,
+				 kMaxDomid);
+	return v;
+}
+
+Result<UserId> parseRunas(std::string_view s, const UserResolver &resolve)
+{
+	UserId id;
+	size_t colon = s.find(':');
+	if (colon != std::string_view::npos) {
+		constexpr uint32_t maxId = UINT32_MAX - 1; /* (uid_t)-1 means "unchanged" */
+		auto uid = parseDecimal(s.substr(0, colon), maxId);
+		auto gid = parseDecimal(s.substr(colon + 1), maxId);
+		if (!uid || !gid)
+			return makeError(EINVAL, "'{}' is not UID:GID with decimal ids", s);
+		id = { *uid, *gid };
+	} else {
+		if (!validUserName(s))
+			return makeError(EINVAL, "'{}' is neither UID:GID nor a user name", s);
+		auto r = resolve(std::string(s));
+		if (!r)
+			return r.error();
+		id = *r;
+	}
+	if (id.uid == 0)
+		return makeError(EPERM, "'{}' is root (uid 0); the device model never runs as root", s);
+	if (id.gid == 0)
+		return makeError(EPERM, "'{}' has gid 0 (root's group); the device model never runs in it", s);
+	return id;
+}
+
+Status checkAbsolutePath(std::string_view path)
+{
+	if (path.empty() || path[0] != '/')
+		return makeError(EINVAL, "'{}' is not an absolute path", path);
+	if (path == "/")
+		return makeError(EINVAL, "'/' is not allowed here");
+	if (path.back() == '/')
+		return makeError(EINVAL, "'{}' ends with '/'", path);
+	if (path.find_first_of(std::string_view("\0\n", 2)) != std::string_view::npos)
+		return makeError(EINVAL, "path contains a control character");
+	size_t start = 1;
+	for (;;) {
+		size_t slash = path.find('/', start);
+		std::string_view comp = path.substr(start, slash - start);
+		if (comp.empty() || comp == "." || comp == "..")
+			return makeError(EINVAL, "'{}' is not a normalised path", path);
+		if (slash == std::string_view::npos)
+			break;
+		start = slash + 1;
+	}
+	return success();
+}
+
+std::string defaultChrootDir(uint32_t domid)
+{
+	return fmt::format("{}/{}/root", kRuntimeRoot, domid);
+}
+
+std::string execUsage()
+{
+	return fmt::format("Usage: qemu-dm-exec [OPTIONS] -- QEMU [QEMU-ARGS...]\n"
+			   "\n"
+			   "Check a Xen domain, make sure the QEMU device model's argv carries the\n"
+			   "Xen restriction and privilege-drop arguments, close stray file\n"
+			   "descriptors and execute QEMU. Runs as the ExecStart= of qemu-dm@DOMID.service.\n"
+			   "\n"
+			   "Options:\n"
+			   "  --domid N               domain id the device model serves (1-{})\n"
+			   "  --type hvm|pv|pvh       guest type\n"
+			   "  --runas UID:GID|USER    user QEMU drops to (never uid or gid 0)\n"
+			   "  --chroot DIR|auto       empty root-owned directory QEMU chroots into\n"
+			   "                          (default: auto = {}/DOMID/root)\n"
+			   "  --keep-fd N             keep file descriptor N (>= 3) open for QEMU;\n"
+			   "                          repeatable. 0, 1 and 2 are always kept\n"
+			   "  --no-domain-check       skip the Xen domain check (stand-in device\n"
+			   "                          models without Xen only)\n"
+			   "  --no-restrict           do not add -xen-domid-restrict\n"
+			   "  --probe-cache DIR|none  QEMU probe cache (default: {})\n"
+			   "  -v, --verbose           log debug messages\n"
+			   "  -h, --help              show this help\n"
+			   "      --version           show the version\n"
+			   "\n"
+			   "Exit status:\n"
+			   "  64  usage error, or QEMU is not an absolute path to an executable\n"
+			   "  65  the domain does not exist, is dying or is shut down\n"
+			   "  66  the Xen control interface cannot be opened (no hypervisor?)\n"
+			   "  67  the device model's uid already owns processes\n"
+			   "  68  probing QEMU failed, or QEMU's argv conflicts with the options\n"
+			   "  69  the chroot directory is unusable\n"
+			   "  70  executing QEMU failed\n"
+			   "  71  other system error\n"
+			   "On success qemu-dm-exec does not return: QEMU replaces it.\n"
+			   "See docs/qemu-dm-exec.md.\n",
+			   kMaxDomid, kRuntimeRoot, kDefaultProbeCache);
+}
+
+Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const UserResolver &resolve)
+{
+	ExecOptions o;
+	bool haveDomid = false, haveType = false, haveRunas = false, haveChroot = false, haveCache = false,
+	     haveDashes = false;
+	std::string chrootArg = "auto";
+
+	size_t i = 0;
+	for (; i < args.size(); i++) {
+		std::string_view arg = args[i];
+		if (arg == "--") {
+			haveDashes = true;
+			i++;
+			break;
+		}
+		if (arg == "-h" || arg == "--help") {
+			o.help = true;
+			return o;
+		}
+		if (arg == "--version") {
+			o.version = true;
+			return o;
+		}
+		if (arg == "-v" || arg == "--verbose") {
+			o.verbose = true;
+			continue;
+		}
+		if (arg == "--no-domain-check") {
+			o.domainCheck = false;
+			continue;
+		}
+		if (arg == "--no-restrict") {
+			o.restrict = false;
+			continue;
+		}
+		if (arg.substr(0, 2) != "--")
+			return makeError(EINVAL, "unexpected argument '{}' (the QEMU command line goes after '--')",
+					 arg);
+
+		/* Options with a value: "--name VALUE" or "--name=VALUE", names matched exactly. */
+		std::string_view name = arg;
+		std::string value;
+		size_t eq = arg.find('=');
+		if (eq != std::string_view::npos) {
+			name = arg.substr(0, eq);
+			value = std::string(arg.substr(eq + 1));
+		}
+		static constexpr std::string_view withValue[] = { "--domid",  "--type",	   "--runas",
+								  "--chroot", "--keep-fd", "--probe-cache" };
+		if (std::find(std::begin(withValue), std::end(withValue), name) == std::end(withValue))
+			return makeError(EINVAL, "unknown option '{}'", name);
+		if (eq == std::string_view::npos) {
+			if (i + 1 >= args.size())
+				return makeError(EINVAL, "option '{}' needs a value", name);
+			value = args[++i];
+		}
+
+		auto once = [&](bool &seen) -> Status {
+			if (seen)
+				return makeError(EINVAL, "option '{}' given twice", name);
+			seen = true;
+			return success();
+		};
+		Status s = success();
+		if (name == "--domid") {
+			if (!(s = once(haveDomid)))
+				return s.error();
+			auto d = parseDomid(value);
+			if (!d)
+				return d.error().wrap("--domid");
+			o.domid = *d;
+		} else if (name == "--type") {
+			if (!(s = once(haveType)))
+				return s.error();
+			if (value == "hvm")
+				o.type = GuestType::Hvm;
+			else if (value == "pv")
+				o.type = GuestType::Pv;
+			else if (value == "pvh")
+				o.type = GuestType::Pvh;
+			else
+				return makeError(EINVAL, "--type: '{}' is not hvm, pv or pvh", value);
+		} else if (name == "--runas") {
+			if (!(s = once(haveRunas)))
+				return s.error();
+			o.runasSpec = value;
+		} else if (name == "--chroot") {
+			if (!(s = once(haveChroot)))
+				return s.error();
+			chrootArg = value;
+		} else if (name == "--keep-fd") {
+			auto fd = parseDecimal(value, INT_MAX);
+			if (!fd)
+				return fd.error().wrap("--keep-fd");
+			if (*fd < 3)
+				return makeError(EINVAL, "--keep-fd {}: descriptors 0, 1 and 2 are always kept", *fd);
+			int n = static_cast<int>(*fd);
+			if (std::find(o.keepFds.begin(), o.keepFds.end(), n) != o.keepFds.end())
+				return makeError(EINVAL, "--keep-fd {} given twice", n);
+			o.keepFds.push_back(n);
+		} else if (name == "--probe-cache") {
+			if (!(s = once(haveCache)))
+				return s.error();
+			if (value == "none") {
+				o.probeCache.clear();
+			} else {
+				Status p = checkAbsolutePath(value);
+				if (!p)
+					return p.error().wrap("--probe-cache");
+				o.probeCache = value;
+			}
+		}
+	}
+
+	if (!haveDomid)
+		return makeError(EINVAL, "missing --domid");
+	if (!haveType)
+		return makeError(EINVAL, "missing --type");
+	if (!haveRunas)
+		return makeError(EINVAL, "missing --runas");
+	if (!haveDashes || i >= args.size())
+		return makeError(EINVAL, "missing '-- QEMU [QEMU-ARGS...]'");
+
+	o.qemuArgv.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+	Status q = checkAbsolutePath(o.qemuArgv[0]);
+	if (!q)
+		return q.error().wrap("QEMU must be given by absolute path (no PATH search)");
+
+	auto runas = parseRunas(o.runasSpec, resolve);
+	if (!runas)
+		return runas.error().wrap("--runas");
+	o.runas = *runas;
+
+	if (chrootArg == "auto") {
+		o.chrootAuto = true;
+		o.chrootDir = defaultChrootDir(o.domid);
+	} else {
+		Status c = checkAbsolutePath(chrootArg);
+		if (!c)
+			return c.error().wrap("--chroot");
+		o.chrootAuto = false;
+		o.chrootDir = chrootArg;
+	}
+
+	std::sort(o.keepFds.begin(), o.keepFds.end());
+	return o;
+}
+
+std::vector<std::string> splitQemuOpts(std::string_view value)
+{
+	std::vector<std::string> parts(1);
+	for (size_t i = 0; i < value.size(); i++) {
+		if (value[i] == ',') {
+			if (i + 1 < value.size() && value[i + 1] == ',') {
+				parts.back() += ',';
+				i++;
+			} else {
+				parts.emplace_back();
+			}
+		} else {
+			parts.back() += value[i];
+		}
+	}
+	return parts;
+}
+
+std::string escapeQemuOptValue(std::string_view value)
+{
+	std::string out;
+	for (char c : value) {
+		out += c;
+		if (c == ',')
+			out += ',';
+	}
+	return out;
+}
+
+Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps &caps, const UserResolver &resolve)
+{
+	const std::vector<std::string> &argv = options.qemuArgv;
+	const std::string &qemu = argv.at(0);
+
+	/* 1. Walk the argv the way QEMU does, so that a value is never taken for an option. */
+	std::vector<Occurrence> found;
+	for (size_t i = 1; i < argv.size(); i++) {
+		auto name = optionName(argv[i]);
+		if (!name)
+			continue; /* positional (a disk image) */
+		bool takesArg = false;
+		if (auto m = kManagedOptions.find(*name); m != kManagedOptions.end())
+			takesArg = m->second;
+		else if (auto h = caps.help.options.find(*name); h != caps.help.options.end())
+			takesArg = h->second;
+		/* else: not in -help; assume no argument and let QEMU judge it. */
+
+		Occurrence occ{ argv[i], std::string(*name), {} };
+		if (takesArg) {
+			if (i + 1 >= argv.size())
+				return makeError(EINVAL, "QEMU option {} has no value", argv[i]);
+			occ.value = argv[++i];
+			if (isManagedSpelling(occ.value))
+				return makeError(EINVAL, "ambiguous QEMU argv: '{}' is the value of {}", occ.value,
+						 occ.option);
+		}
+		if (kManagedOptions.count(occ.name))
+			found.push_back(std::move(occ));
+	}
+
+	QemuArgvPlan plan;
+	plan.argv = argv;
+
+	/* 2. -xen-domid must name our domain. */
+	bool haveDomid = false;
+	for (const Occurrence &o : found) {
+		if (o.name != "xen-domid")
+			continue;
+		auto d = parseQemuUnsigned(o.value);
+		if (!d || *d != options.domid)
+			return makeError(EINVAL, "{} {} does not match --domid {}", o.option, o.value, options.domid);
+		haveDomid = true;
+	}
+	if (!haveDomid && options.domainCheck)
+		return makeError(EINVAL, "QEMU argv has no -xen-domid {}", options.domid);
+
+	/* 3. -xen-domid-restrict. */
+	bool haveRestrict =
+	    std::any_of(found.begin(), found.end(), [](const Occurrence &o) { return o.name == "xen-domid-restrict"; });
+	if (haveRestrict && !caps.xenDomidRestrict())
+		return makeError(
+		    ENOTSUP, "QEMU argv has -xen-domid-restrict, which {} does not support (no Xen accelerator)", qemu);
+	if (options.restrict && !haveRestrict) {
+		if (caps.xenDomidRestrict()) {
+			plan.added.push_back("-xen-domid-restrict");
+		} else if (!options.domainCheck) {
+			plan.warnings.push_back(
+			    fmt::format("{} has no Xen accelerator, so it cannot restrict Xen handles; not adding "
+					"-xen-domid-restrict for this stand-in device model",
+					qemu));
+		} else {
+			return makeError(ENOTSUP,
+					 "{} does not support -xen-domid-restrict (no Xen accelerator); refusing to "
+					 "run an unrestricted device model",
+					 qemu);
+		}
+	}
+
+	/* 4. The user: every -runas and -run-with user= must be ours, never root. */
+	bool haveUser = false, haveChroot = false;
+	auto checkUser = [&](const Occurrence &o, std::string_view value) -> Status {
+		UserId id;
+		size_t colon = value.find(':');
+		if (colon != std::string_view::npos) {
+			auto u = parseQemuUnsigned(value.substr(0, colon));
+			auto g = parseQemuUnsigned(value.substr(colon + 1));
+			if (!u || !g)
+				return makeError(EINVAL, "cannot interpret {} {}", o.option, o.value);
+			id = { *u, *g };
+		} else {
+			auto r = resolve(std::string(value));
+			if (!r)
+				return r.error().wrap(fmt::format("cannot interpret {} {}", o.option, o.value));
+			id = *r;
+		}
+		if (id.uid == 0 || id.gid == 0)
+			return makeError(EPERM, "{} {} would run the device model as root", o.option, o.value);
+		if (id != options.runas)
+			return makeError(EINVAL, "{} {} conflicts with --runas {}", o.option, o.value,
+					 options.runas.toString());
+		haveUser = true;
+		return success();
+	};
+	auto checkChroot = [&](const Occurrence &o, std::string_view value) -> Status {
+		if (normalisedDir(value) != options.chrootDir)
+			return makeError(EINVAL, "{} {} conflicts with the chroot directory {}", o.option, o.value,
+					 options.chrootDir);
+		haveChroot = true;
+		return success();
+	};
+
+	for (const Occurrence &o : found) {
+		Status s = success();
+		if (o.name == "runas") {
+			if (!caps.runas())
+				return makeError(ENOTSUP, "QEMU argv has -runas, which {} (QEMU {}) does not support",
+						 qemu, caps.version.toString());
+			s = checkUser(o, o.value);
+		} else if (o.name == "chroot") {
+			if (!caps.chroot())
+				return makeError(ENOTSUP, "QEMU argv has -chroot, which {} (QEMU {}) does not support",
+						 qemu, caps.version.toString());
+			s = checkChroot(o, o.value);
+		} else if (o.name == "run-with") {
+			if (!caps.runWith())
+				return makeError(ENOTSUP,
+						 "QEMU argv has -run-with, which {} (QEMU {}) does not support", qemu,
+						 caps.version.toString());
+			for (const std::string &kv : splitQemuOpts(o.value)) {
+				size_t eq = kv.find('=');
+				std::string_view key = std::string_view(kv).substr(0, eq);
+				std::string_view val =
+				    eq == std::string::npos ? std::string_view() : std::string_view(kv).substr(eq + 1);
+				if (key == "user") {
+					if (!caps.runWithUser())
+						return makeError(ENOTSUP, "{} (QEMU {}) has no -run-with user=", qemu,
+								 caps.version.toString());
+					s = checkUser(o, val);
+				} else if (key == "chroot") {
+					if (!caps.runWithChroot())
+						return makeError(ENOTSUP, "{} (QEMU {}) has no -run-with chroot=", qemu,
+								 caps.version.toString());
+					s = checkChroot(o, val);
+				}
+				if (!s)
+					break;
+			}
+		}
+		if (!s)
+			return s.error();
+	}
+
+	/* 5. Add what is missing, preferring -run-with where QEMU has the key
+	 * (-chroot is deprecated in 8.1 and gone in 9.0, -runas deprecated in 9.1
+	 * and gone in 10.0). For every guest type: libxl omits -runas for PV. */
+	std::vector<std::string> runWith;
+	if (!haveUser) {
+		if (caps.runWithUser())
+			runWith.push_back("user=" + options.runas.toString());
+		else if (caps.runas()) {
+			plan.added.push_back("-runas");
+			plan.added.push_back(options.runas.toString());
+		} else
+			return makeError(ENOTSUP, "{} (QEMU {}) has neither -run-with user= nor -runas", qemu,
+					 caps.version.toString());
+	}
+	if (!haveChroot) {
+		if (caps.runWithChroot())
+			runWith.push_back("chroot=" + escapeQemuOptValue(options.chrootDir));
+		else if (caps.chroot()) {
+			plan.added.push_back("-chroot");
+			plan.added.push_back(options.chrootDir);
+		} else
+			return makeError(ENOTSUP, "{} (QEMU {}) has neither -run-with chroot= nor -chroot", qemu,
+					 caps.version.toString());
+	}
+	if (!runWith.empty()) {
+		plan.added.push_back("-run-with");
+		plan.added.push_back(fmt::format("{}", fmt::join(runWith, ",")));
+	}
+
+	plan.argv.insert(plan.argv.end(), plan.added.begin(), plan.added.end());
+	return plan;
+}
+
+} /* namespace qemudm */

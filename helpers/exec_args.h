@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * qemu-dm-exec's pure logic: its own command line, and the QEMU argv it
+ * makes sure carries the Xen restriction and privilege-drop arguments.
+ * No system calls here; user-name lookups come in through a UserResolver.
+ * See docs/qemu-dm-exec.md.
+ */
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "qemu_probe.h"
+#include "result.h"
+
+namespace qemudm {
+
+/* Exit codes of qemu-dm-exec (documented in docs/qemu-dm-exec.md and --help). */
+enum ExecExit : int {
+	kExitUsage = 64,	/* bad command line, QEMU not an absolute executable */
+	kExitDomain = 65,	/* the domain does not exist, is dying or shut down */
+	kExitNoHypervisor = 66, /* the Xen control interface cannot be opened */
+	kExitUidBusy = 67,	/* the DM's uid already owns processes */
+	kExitQemu = 68,		/* QEMU probe failed, or its argv conflicts with ours */
+	kExitChroot = 69,	/* the chroot directory is unusable */
+	kExitExec = 70,		/* execv() of QEMU failed */
+	kExitOs = 71,		/* other system error (closing fds, /proc) */
+};
+
+enum class GuestType {
+	Hvm,
+	Pv,
+	Pvh,
+};
+
+std::string_view guestTypeName(GuestType type);
+
+struct UserId {
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	bool operator==(const UserId &) const = default;
+	std::string toString() const; /* "uid:gid" */
+};
+
+/* Resolves a user name to its uid and primary gid (getpwnam_r in production). */
+using UserResolver = std::function<Result<UserId>(const std::string &name)>;
+
+constexpr uint32_t kMaxDomid = 32751; /* DOMID_FIRST_RESERVED - 1 */
+constexpr const char *kDefaultProbeCache = "/var/cache/qemu-dm/probe";
+constexpr const char *kRuntimeRoot = "/run/qemu-dm";
+
+struct ExecOptions {
+	bool help = false;
+	bool version = false;
+	bool verbose = false;
+
+	uint32_t domid = 0;
+	GuestType type = GuestType::Hvm;
+	std::string runasSpec; /* as given */
+	UserId runas;	       /* resolved, never root */
+	std::string chrootDir; /* absolute, normalised; `auto` already resolved */
+	bool chrootAuto = true;
+	std::vector<int> keepFds; /* sorted, unique, >= 3 */
+	bool domainCheck = true;
+	bool restrict = true;
+	std::string probeCache = kDefaultProbeCache; /* empty: no cache */
+
+	std::vector<std::string> qemuArgv; /* [0] is the absolute QEMU path */
+};
+
+/* Strict decimal parsers: no sign, no leading zeros, no spaces. */
+[[nodiscard]] Result<uint32_t> parseDomid(std::string_view s);
+[[nodiscard]] Result<uint32_t> parseDecimal(std::string_view s, uint32_t max);
+/* "UID:GID" (both decimal, nonzero) or a user name resolved through `resolve`. */
+[[nodiscard]] Result<UserId> parseRunas(std::string_view s, const UserResolver &resolve);
+/* Absolute, no "." / ".." / empty components, no trailing slash, not "/". */
+[[nodiscard]] Status checkAbsolutePath(std::string_view path);
+
+/* The default chroot directory: /run/qemu-dm/<domid>/root, inside the unit's
+ * RuntimeDirectory=qemu-dm/<domid>. */
+std::string defaultChrootDir(uint32_t domid);
+
+/* Parse qemu-dm-exec's arguments (without argv[0]). */
+[[nodiscard]] Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const UserResolver &resolve);
+
+std::string execUsage();
+
+/* What rewriteQemuArgv() decided. */
+struct QemuArgvPlan {
+	std::vector<std::string> argv;	   /* the final argv; [0] is the QEMU path */
+	std::vector<std::string> added;	   /* arguments appended, for the log */
+	std::vector<std::string> warnings; /* non-fatal remarks, logged as warnings */
+};
+
+/*
+ * Make the restriction and privilege-drop arguments present and right for
+ * the QEMU described by `caps`: -xen-domid-restrict (when restricting),
+ * the user (-runas or -run-with user=) and the chroot (-chroot or
+ * -run-with chroot=), for every guest type. Arguments already present must
+ * agree with `options` (same user, same directory, never root); anything
+ * else is refused, never rewritten. Nothing is removed.
+ */
+[[nodiscard]] Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps &caps,
+						   const UserResolver &resolve);
+
+/* "a=b,,c,d" -> {"a=b,c", "d"} (QEMU option syntax: ",," is a literal comma). */
+std::vector<std::string> splitQemuOpts(std::string_view value);
+std::string escapeQemuOptValue(std::string_view value);
+
+} /* namespace qemudm */

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * qemu-dm-exec's contact with the system: the user database, /proc, file
+ * descriptors, the chroot directory. The chroot decision is pure logic over
+ * injected operations (ChrootDirOps) so tests can drive every branch.
+ */
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "exec_args.h"
+#include "result.h"
+
+namespace qemudm {
+
+/* getpwnam_r(): uid and primary gid of a user (NSS, so userdb records too). */
+[[nodiscard]] Result<UserId> resolveUserName(const std::string &name);
+
+/*
+ * The first process whose real, effective, saved or filesystem uid is `uid`
+ * (from <procRoot>/<pid>/status), or nullopt. Inside a unit with
+ * ProtectProc=invisible, other users' processes are hidden: this check is a
+ * last line of defence; the C API checks from outside before starting.
+ */
+[[nodiscard]] Result<std::optional<pid_t>> findProcessOfUid(uid_t uid, const std::string &procRoot = "/proc");
+
+/* Fails unless `fd` is an open file descriptor. */
+[[nodiscard]] Status checkFdOpen(int fd);
+/* Close every descriptor except 0, 1, 2 and `keep` (sorted): close_range(2),
+ * or /proc/self/fd where the kernel or the syscall filter refuses it. */
+[[nodiscard]] Status closeFdsExcept(const std::vector<int> &keep);
+/* Let `fd` survive execve(). */
+[[nodiscard]] Status clearCloexec(int fd);
+
+/* Absolute, executable regular file (after symlinks). */
+[[nodiscard]] Status checkExecutable(const std::string &path);
+
+struct PathInfo {
+	bool exists = false;
+	mode_t mode = 0; /* st_mode of lstat(): type and permission bits */
+	uid_t uid = 0;
+};
+
+struct ChrootDirOps {
+	std::function<Result<PathInfo>(const std::string &)> lstat;
+	std::function<Status(const std::string &, mode_t)> mkdir;
+	std::function<Status(const std::string &, mode_t)> chmod;
+	std::function<Result<bool>(const std::string &)> isEmpty;
+};
+
+ChrootDirOps systemChrootDirOps();
+
+/* The mode of the chroot directory: root may search it without
+ * CAP_DAC_*, nobody else may do anything (xen-lab-systemd-dm.md §4.1). */
+constexpr mode_t kChrootDirMode = 0100;
+
+/*
+ * Make `dir` a usable chroot for QEMU. Its parent must exist, be a real
+ * directory owned by root and not writable by group or others. A missing
+ * `dir` is created with mode 0100; an existing one must be a real directory,
+ * owned by root, not writable by group or others, and empty; its mode is
+ * then set to 0100 (libxl creates it 0000, which only CAP_DAC_* can enter).
+ * Returns what was done, for the log.
+ */
+[[nodiscard]] Result<std::string> prepareChrootDir(const std::string &dir, const ChrootDirOps &ops);
+
+} /* namespace qemudm */

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * qemu-dm-exec: the ExecStart= of qemu-dm@<domid>.service, in front of QEMU.
+ * Runs inside the unit's sandbox. Checks the domain and the DM's uid, closes
+ * stray file descriptors, makes the Xen restriction and privilege-drop
+ * arguments present and right for the QEMU found, then execs QEMU.
+ * Every failure is one log line and a documented exit code
+ * (docs/qemu-dm-exec.md).
+ */
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <fmt/ranges.h>
+
+#include "build_config.h"
+#include "exec_args.h"
+#include "exec_system.h"
+#include "exec_xen.h"
+#include "log.h"
+#include "qemu_probe.h"
+
+using namespace qemudm;
+
+namespace {
+
+int fail(int code, const Error &err)
+{
+	log::error(err);
+	return code;
+}
+
+int run(int argc, char **argv)
+{
+	log::setup("qemu-dm-exec");
+
+	/* 1. The command line. */
+	std::vector<std::string> args(argv + 1, argv + argc);
+	auto parsed = parseExecArgs(args, resolveUserName);
+	if (!parsed)
+		return fail(kExitUsage, parsed.error().wrap("Invalid command line"));
+	ExecOptions &opts = *parsed;
+	if (opts.help) {
+		std::fputs(execUsage().c_str(), stdout);
+		return EXIT_SUCCESS;
+	}
+	if (opts.version) {
+		std::puts("qemu-dm-exec " PROJECT_VERSION);
+		return EXIT_SUCCESS;
+	}
+	if (opts.verbose)
+		log::setLevel(log::Level::Debug);
+
+	const std::string &qemu = opts.qemuArgv[0];
+	Status s = checkExecutable(qemu);
+	if (!s)
+		return fail(kExitUsage, s.error().wrap("Invalid command line: QEMU"));
+	for (int fd : opts.keepFds) {
+		s = checkFdOpen(fd);
+		if (!s)
+			return fail(kExitUsage, s.error().wrap("Invalid command line: --keep-fd"));
+	}
+
+	/* 2. The domain exists and is alive. */
+	if (opts.domainCheck) {
+		auto xc = openXenControl();
+		if (!xc)
+			return fail(kExitNoHypervisor, xc.error());
+		s = checkDomain(**xc, opts.domid);
+		if (!s)
+			return fail(kExitDomain, s.error().wrap("Refusing to start the device model"));
+	} else {
+		log::debug("Not checking domain {} (--no-domain-check: stand-in device model)", opts.domid);
+	}
+
+	/* 3. The DM's uid is not in use. */
+	auto busy = findProcessOfUid(opts.runas.uid);
+	if (!busy)
+		return fail(kExitOs, busy.error().wrap("Failed to check for processes of the device model's uid"));
+	if (*busy)
+		return fail(kExitUidBusy,
+			    makeError(EBUSY, "Refusing to start the device model: uid {} already owns process {}",
+				      opts.runas.uid, **busy));
+
+	/* 4. Only stdio and the kept descriptors go on. Everything opened
+	 * from here on is O_CLOEXEC. */
+	s = closeFdsExcept(opts.keepFds);
+	if (!s)
+		return fail(kExitOs, s.error());
+
+	/* 5. What this QEMU can do, and the argv it needs. */
+	QemuProbeOptions probeOpts;
+	probeOpts.cacheDir = opts.probeCache;
+	auto probe = probeQemu(qemu, probeOpts);
+	if (!probe)
+		return fail(kExitQemu, probe.error().wrap(fmt::format("Failed to probe {}", qemu)));
+	const QemuCaps &caps = probe->caps;
+	log::debug("{}: QEMU {}{}, accelerators: {}", qemu, caps.version.toString(),
+		   probe->fromCache ? " (cached)" : "", fmt::join(caps.accelerators, " "));
+
+	auto plan = rewriteQemuArgv(opts, caps, resolveUserName);
+	if (!plan)
+		return fail(kExitQemu, plan.error().wrap("Failed to prepare the QEMU command line"));
+	for (const std::string &w : plan->warnings)
+		log::warning("{}", w);
+	if (!opts.restrict)
+		log::warning("Not restricting the device model's Xen handles (--no-restrict)");
+
+	auto chroot = prepareChrootDir(opts.chrootDir, systemChrootDirOps());
+	if (!chroot) {
+		Error err =
+		    chroot.error().wrap(fmt::format("Failed to prepare the chroot directory {}", opts.chrootDir));
+		if (opts.chrootAuto && chroot.error().code() == ENOENT)
+			err = Error(err.code(),
+				    fmt::format("{} (is RuntimeDirectory=qemu-dm/{} set?)", err.message(), opts.domid));
+		return fail(kExitChroot, err);
+	}
+	log::debug("Chroot directory: {}", *chroot);
+
+	/* 6. Exec. */
+	for (int fd : opts.keepFds) {
+		s = clearCloexec(fd);
+		if (!s)
+			return fail(kExitOs, s.error());
+	}
+	log::info("Starting the {} device model for domain {}: {} (added: {})", guestTypeName(opts.type), opts.domid,
+		  qemu, plan->added.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(plan->added, " ")));
+
+	std::vector<char *> cargv;
+	for (std::string &a : plan->argv)
+		cargv.push_back(a.data());
+	cargv.push_back(nullptr);
+	::execv(qemu.c_str(), cargv.data());
+	return fail(kExitExec, errnoError(errno, "Failed to execute {}", qemu));
+}
+
+} /* namespace */
+
+int main(int argc, char **argv)
+{
+	int r = run(argc, argv);
+	return r < 0 ? EXIT_FAILURE : r;
+}
