@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Where the user database service learns about everybody else's users and
+ * groups: the range base user, and whether a uid/gid or name in our range is
+ * already owned by another source (then we must not answer for it).
+ *
+ * NssAccounts asks NSS (files, LDAP, nss-systemd's other userdb services and
+ * drop-ins); the daemon sets SYSTEMD_BYPASS_USERDB to its own service name
+ * first, so nss-systemd never asks us back (see docs/userdb.md).
+ * FileAccounts reads passwd/group-format files with fgetpwent/fgetgrent; the
+ * daemon's --passwd-file/--group-file test options use it, and so do tests.
+ */
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "result.h"
+
+namespace qemudm::userdb {
+
+/* One passwd or group entry. For groups, gid == id. */
+struct Account {
+	std::string name;
+	uint32_t id = 0;
+	uint32_t gid = 0;
+};
+
+class Accounts
+{
+public:
+	virtual ~Accounts() = default;
+
+	/* Found: the entry; not found: std::nullopt; lookup failure: Error. */
+	virtual Result<std::optional<Account>> userByName(const std::string &name) = 0;
+	virtual Result<std::optional<Account>> userById(uint32_t uid) = 0;
+	virtual Result<std::optional<Account>> groupByName(const std::string &name) = 0;
+	virtual Result<std::optional<Account>> groupById(uint32_t gid) = 0;
+};
+
+class NssAccounts final : public Accounts
+{
+public:
+	Result<std::optional<Account>> userByName(const std::string &name) override;
+	Result<std::optional<Account>> userById(uint32_t uid) override;
+	Result<std::optional<Account>> groupByName(const std::string &name) override;
+	Result<std::optional<Account>> groupById(uint32_t gid) override;
+};
+
+class FileAccounts final : public Accounts
+{
+public:
+	/* Either path may be empty: that database is then empty. Files are
+	 * re-read on every lookup, like NSS "files" does. */
+	FileAccounts(std::string passwdPath, std::string groupPath);
+
+	Result<std::optional<Account>> userByName(const std::string &name) override;
+	Result<std::optional<Account>> userById(uint32_t uid) override;
+	Result<std::optional<Account>> groupByName(const std::string &name) override;
+	Result<std::optional<Account>> groupById(uint32_t gid) override;
+
+private:
+	Result<std::optional<Account>> findUser(const std::string *name, std::optional<uint32_t> uid);
+	Result<std::optional<Account>> findGroup(const std::string *name, std::optional<uint32_t> gid);
+
+	std::string passwdPath_;
+	std::string groupPath_;
+};
+
+} /* namespace qemudm::userdb */
