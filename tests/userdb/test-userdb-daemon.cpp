@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * The real qemu-dm-userdb binary over real AF_UNIX sockets: socket
+ * activation (LISTEN_FDS), the fuzz corpus replay, framing abuse, idle
+ * timeouts, and a soak test watching the daemon's fd count and RSS.
+ * Other users come from --passwd-file/--group-file, so nothing depends on
+ * the host's user database and no root is needed.
+ */
+
+#include <gtest/gtest.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "json.h"
+#include "unique_fd.h"
+
+using namespace qemudm;
+using json::Value;
+
+namespace {
+
+constexpr const char *kService = QEMU_DM_USERDB_SERVICE;
+
+std::string binary()
+{
+	const char *p = getenv("QEMU_DM_USERDB_BIN");
+	return p ? p : "";
+}
+
+std::string lookupUid(uint32_t uid)
+{
+	return fmt::format(
+	    R"({{"method":"io.systemd.UserDatabase.GetUserRecord","parameters":{{"uid":{},"service":"{}"}}}})", uid,
+	    kService);
+}
+
+std::string lookupName(const std::string &name)
+{
+	return fmt::format(
+	    R"({{"method":"io.systemd.UserDatabase.GetUserRecord","parameters":{{"userName":"{}","service":"{}"}}}})",
+	    name, kService);
+}
+
+bool sendAll(int fd, std::string_view data)
+{
+	while (!data.empty()) {
+		ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		data.remove_prefix(static_cast<size_t>(n));
+	}
+	return true;
+}
+
+/* One NUL-terminated reply; std::nullopt on EOF or timeout. */
+std::optional<std::string> readReply(int fd, std::string &buffer, int timeoutMs = 5000)
+{
+	for (;;) {
+		auto nul = buffer.find('\0');
+		if (nul != std::string::npos) {
+			std::string msg = buffer.substr(0, nul);
+			buffer.erase(0, nul + 1);
+			return msg;
+		}
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (poll(&p, 1, timeoutMs) <= 0)
+			return std::nullopt;
+		char buf[65536];
+		ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			return std::nullopt;
+		buffer.append(buf, static_cast<size_t>(n));
+	}
+}
+
+std::string errorOf(const std::string &reply)
+{
+	auto v = json::parse(reply);
+	if (!v || !v->isObject())
+		return "<unparseable reply>";
+	const Value *e = v->find("error");
+	return e && e->asString() ? *e->asString() : "";
+}
+
+std::string userNameOf(const std::string &reply)
+{
+	auto v = json::parse(reply);
+	if (!v || !v->isObject() || !v->find("parameters"))
+		return "";
+	const Value *rec = v->find("parameters")->find("record");
+	if (!rec || !rec->find("userName"))
+		return "";
+	return *rec->find("userName")->asString();
+}
+
+class TempDir
+{
+public:
+	TempDir()
+	{
+		char tmpl[] = "/tmp/qemu-dm-userdb-test.XXXXXX";
+		const char *p = mkdtemp(tmpl);
+		path_ = p ? p : "";
+	}
+	~TempDir()
+	{
+		if (!path_.empty())
+			(void)std::system(("rm -rf '" + path_ + "'").c_str());
+	}
+	const std::string &path() const { return path_; }
+
+private:
+	std::string path_;
+};
+
+/* The daemon under test, started with --listen or with a passed socket. */
+class Daemon
+{
+public:
+	explicit Daemon(std::string dir) : dir_(std::move(dir))
+	{
+		std::ofstream(dir_ + "/passwd") << "root:x:0:0:root:/root:/bin/sh\n"
+						   "xen-qemuuser-range-base:x:131072:131000::/:/usr/sbin/nologin\n"
+						   "squatter:x:131079:100::/:/bin/sh\n";
+		std::ofstream(dir_ + "/group") << "root:x:0:\nxen-qemuuser-range-base:x:131000:\n";
+		socket_ = dir_ + "/" + kService;
+	}
+	~Daemon() { stop(); }
+
+	/* mode "listen": --listen PATH; mode "activation": LISTEN_FDS=1 on fd 3. */
+	bool start(const std::vector<std::string> &extra = {}, bool activation = false)
+	{
+		std::vector<std::string> args = { binary(), "--passwd-file", dir_ + "/passwd", "--group-file",
+						  dir_ + "/group" };
+		UniqueFd listenFd;
+		if (activation) {
+			listenFd = UniqueFd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+			struct sockaddr_un sa = {};
+			sa.sun_family = AF_UNIX;
+			snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_.c_str());
+			if (bind(listenFd.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) < 0 ||
+			    listen(listenFd.get(), 64) < 0)
+				return false;
+		} else {
+			args.push_back("--listen");
+			args.push_back(socket_);
+		}
+		args.insert(args.end(), extra.begin(), extra.end());
+
+		pid_ = fork();
+		if (pid_ < 0)
+			return false;
+		if (pid_ == 0) {
+			if (activation) {
+				/* dup2() onto itself would keep O_CLOEXEC */
+				if (listenFd.get() == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(listenFd.get(), 3) < 0)
+					_exit(126);
+				setenv("LISTEN_FDS", "1", 1);
+				setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
+			}
+			std::vector<char *> argv;
+			for (auto &a : args)
+				argv.push_back(a.data());
+			argv.push_back(nullptr);
+			execv(argv[0], argv.data());
+			_exit(127);
+		}
+		listenFd.reset(); /* only the daemon holds the socket now */
+
+		/* Wait until it answers. */
+		for (int i = 0; i < 200 && alive(); i++) {
+			UniqueFd fd = connect();
+			if (fd) {
+				std::string buf;
+				if (sendAll(fd.get(), lookupUid(131073) + '\0') && readReply(fd.get(), buf, 1000))
+					return true;
+			}
+			std::this_thread::sleep_for(std::chrono::milliseconds(10));
+		}
+		return false;
+	}
+
+	void stop()
+	{
+		if (pid_ <= 0)
+			return;
+		(void)kill(pid_, SIGTERM);
+		int status;
+		(void)waitpid(pid_, &status, 0);
+		pid_ = -1;
+	}
+
+	/* Reaps the daemon if it has exited (then never signals its pid again). */
+	bool alive()
+	{
+		int status;
+		if (pid_ <= 0)
+			return false;
+		if (waitpid(pid_, &status, WNOHANG) == 0)
+			return true;
+		pid_ = -1;
+		return false;
+	}
+
+	UniqueFd connect() const
+	{
+		UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+		struct sockaddr_un sa = {};
+		sa.sun_family = AF_UNIX;
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_.c_str());
+		if (::connect(fd.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) < 0)
+			return UniqueFd();
+		return fd;
+	}
+
+	/* One request on a fresh connection, like nss-systemd does. */
+	std::optional<std::string> call(const std::string &request)
+	{
+		UniqueFd fd = connect();
+		if (!fd)
+			return std::nullopt;
+		std::string buf;
+		if (!sendAll(fd.get(), request + '\0'))
+			return std::nullopt;
+		return readReply(fd.get(), buf);
+	}
+
+	size_t fdCount() const
+	{
+		size_t n = 0;
+		DIR *d = opendir(fmt::format("/proc/{}/fd", pid_).c_str());
+		if (!d)
+			return 0;
+		while (struct dirent *e = readdir(d))
+			n += e->d_name[0] != '.';
+		closedir(d);
+		return n;
+	}
+
+	/* The fd count once closed connections are reaped: the smallest of a
+	 * second's samples (the daemon sees a client's close asynchronously). */
+	size_t settledFdCount() const
+	{
+		size_t best = fdCount();
+		for (int i = 0; i < 50 && best > 0; i++) {
+			std::this_thread::sleep_for(std::chrono::milliseconds(20));
+			best = std::min(best, fdCount());
+		}
+		return best;
+	}
+
+	/* VmRSS in KiB. */
+	long rssKiB() const
+	{
+		std::ifstream f(fmt::format("/proc/{}/status", pid_));
+		std::string line;
+		while (std::getline(f, line)) {
+			if (line.rfind("VmRSS:", 0) == 0)
+				return std::strtol(line.c_str() + 6, nullptr, 10);
+		}
+		return -1;
+	}
+
+private:
+	std::string dir_;
+	std::string socket_;
+	pid_t pid_ = -1;
+};
+
+class UserdbDaemon : public ::testing::Test
+{
+protected:
+	void SetUp() override
+	{
+		if (binary().empty())
+			GTEST_SKIP() << "QEMU_DM_USERDB_BIN not set";
+		daemon_ = std::make_unique<Daemon>(dir_.path());
+	}
+
+	TempDir dir_;
+	std::unique_ptr<Daemon> daemon_;
+};
+
+} /* namespace */
+
+TEST_F(UserdbDaemon, AnswersThroughSocketActivation)
+{
+	ASSERT_TRUE(daemon_->start({}, true));
+	auto r = daemon_->call(lookupUid(131077));
+	ASSERT_TRUE(r);
+	EXPECT_EQ(userNameOf(*r), "xen-qemuuser-5");
+	r = daemon_->call(lookupName("xen-qemuuser-32751"));
+	ASSERT_TRUE(r);
+	EXPECT_EQ(userNameOf(*r), "xen-qemuuser-32751");
+	/* uid 131079 belongs to "squatter" in the passwd file */
+	r = daemon_->call(lookupUid(131079));
+	ASSERT_TRUE(r);
+	EXPECT_EQ(errorOf(*r), "io.systemd.UserDatabase.NoRecordFound");
+}
+
+TEST_F(UserdbDaemon, RefusesToStartWithoutASocket)
+{
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		unsetenv("LISTEN_FDS");
+		execl(binary().c_str(), binary().c_str(), static_cast<char *>(nullptr));
+		_exit(127);
+	}
+	int status;
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), EXIT_FAILURE);
+}
+
+TEST_F(UserdbDaemon, ReplaysTheFuzzCorpusAndKeepsServing)
+{
+	const char *dir = getenv("USERDB_CORPUS");
+	if (!dir)
+		GTEST_SKIP() << "USERDB_CORPUS not set";
+	ASSERT_TRUE(daemon_->start());
+
+	std::vector<std::string> files;
+	DIR *d = opendir(dir);
+	ASSERT_NE(d, nullptr);
+	while (struct dirent *e = readdir(d)) {
+		if (e->d_name[0] != '.')
+			files.push_back(std::string(dir) + "/" + e->d_name);
+	}
+	closedir(d);
+	std::sort(files.begin(), files.end());
+	ASSERT_GE(files.size(), 40u);
+
+	UniqueFd shared = daemon_->connect();
+	std::string sharedBuf;
+	for (const auto &file : files) {
+		std::ifstream f(file, std::ios::binary);
+		std::stringstream ss;
+		ss << f.rdbuf();
+		std::string request = ss.str();
+		ASSERT_EQ(request.find('\0'), std::string::npos) << file << ": corpus entries hold one message";
+
+		/* On its own connection ... */
+		auto r = daemon_->call(request);
+		ASSERT_TRUE(r) << file << ": no reply";
+		EXPECT_NE(errorOf(*r), "") << file << ": expected a varlink error, got " << *r;
+
+		/* ... and pipelined on one long-lived connection, followed by a good call. */
+		ASSERT_TRUE(sendAll(shared.get(), request + '\0' + lookupUid(131074) + '\0')) << file;
+		auto bad = readReply(shared.get(), sharedBuf);
+		ASSERT_TRUE(bad) << file;
+		EXPECT_EQ(errorOf(*bad), errorOf(*r)) << file;
+		auto good = readReply(shared.get(), sharedBuf);
+		ASSERT_TRUE(good) << file << ": connection died";
+		EXPECT_EQ(userNameOf(*good), "xen-qemuuser-2") << file;
+	}
+	EXPECT_TRUE(daemon_->alive());
+}
+
+TEST_F(UserdbDaemon, ResynchronisesAfterAnOversizedMessage)
+{
+	ASSERT_TRUE(daemon_->start());
+	UniqueFd fd = daemon_->connect();
+	std::string buf;
+	/* 1 MiB without a NUL, then the terminator and a good request */
+	std::string junk(1 << 20, 'x');
+	std::thread writer([&] { sendAll(fd.get(), junk + '\0' + lookupUid(131075) + '\0'); });
+	auto r = readReply(fd.get(), buf);
+	ASSERT_TRUE(r);
+	EXPECT_EQ(errorOf(*r), "org.xenproject.QemuDm.ProtocolError");
+	r = readReply(fd.get(), buf);
+	writer.join();
+	ASSERT_TRUE(r);
+	EXPECT_EQ(userNameOf(*r), "xen-qemuuser-3");
+}
+
+TEST_F(UserdbDaemon, AnswersEveryPipelinedRequestInOrder)
+{
+	ASSERT_TRUE(daemon_->start());
+	UniqueFd fd = daemon_->connect();
+	std::string batch;
+	for (uint32_t d = 1; d <= 500; d++)
+		batch += lookupUid(131072 + d) + '\0';
+	std::thread writer([&] { sendAll(fd.get(), batch); });
+	std::string buf;
+	for (uint32_t d = 1; d <= 500; d++) {
+		auto r = readReply(fd.get(), buf);
+		ASSERT_TRUE(r) << d;
+		if (d == 7)
+			EXPECT_EQ(errorOf(*r), "io.systemd.UserDatabase.NoRecordFound");
+		else
+			EXPECT_EQ(userNameOf(*r), fmt::format("xen-qemuuser-{}", d));
+	}
+	writer.join();
+}
+
+TEST_F(UserdbDaemon, StreamsEnumerationWithBackPressure)
+{
+	ASSERT_TRUE(daemon_->start({ "--enumerate" }));
+	UniqueFd fd = daemon_->connect();
+	std::string req = fmt::format(
+	    R"({{"method":"io.systemd.UserDatabase.GetUserRecord","parameters":{{"service":"{}"}},"more":true}})",
+	    kService);
+	ASSERT_TRUE(sendAll(fd.get(), req + '\0'));
+	/* Don't read for a while: the daemon must not buffer 32751 records. */
+	std::this_thread::sleep_for(std::chrono::milliseconds(200));
+	std::string buf;
+	size_t n = 0;
+	bool sawLast = false;
+	while (auto r = readReply(fd.get(), buf)) {
+		n++;
+		auto v = json::parse(*r);
+		ASSERT_TRUE(v.ok());
+		if (!v->find("continues")) {
+			sawLast = true;
+			break;
+		}
+	}
+	EXPECT_TRUE(sawLast);
+	EXPECT_EQ(n, 32750u); /* every domid but 7 */
+	/* the connection still serves */
+	ASSERT_TRUE(sendAll(fd.get(), lookupUid(131080) + '\0'));
+	auto r = readReply(fd.get(), buf);
+	ASSERT_TRUE(r);
+	EXPECT_EQ(userNameOf(*r), "xen-qemuuser-8");
+}
+
+TEST_F(UserdbDaemon, ClosesIdleConnections)
+{
+	ASSERT_TRUE(daemon_->start({ "--connection-timeout=1" }));
+	UniqueFd fd = daemon_->connect();
+	ASSERT_TRUE(sendAll(fd.get(), "{\"method\":")); /* half a message, then silence */
+	auto start = std::chrono::steady_clock::now();
+	std::string buf;
+	EXPECT_FALSE(readReply(fd.get(), buf, 5000));
+	auto elapsed = std::chrono::steady_clock::now() - start;
+	EXPECT_LT(elapsed, std::chrono::seconds(4));
+	EXPECT_TRUE(daemon_->call(lookupUid(131073)));
+}
+
+TEST_F(UserdbDaemon, AnswersAClientThatClosesItsWriteSide)
+{
+	ASSERT_TRUE(daemon_->start());
+	UniqueFd fd = daemon_->connect();
+	ASSERT_TRUE(sendAll(fd.get(), lookupUid(131076) + '\0'));
+	ASSERT_EQ(shutdown(fd.get(), SHUT_WR), 0);
+	std::string buf;
+	auto r = readReply(fd.get(), buf);
+	ASSERT_TRUE(r);
+	EXPECT_EQ(userNameOf(*r), "xen-qemuuser-4");
+	EXPECT_FALSE(readReply(fd.get(), buf)); /* then EOF */
+}
+
+TEST_F(UserdbDaemon, ExitsWhenIdle)
+{
+	ASSERT_TRUE(daemon_->start({ "--exit-on-idle=1" }));
+	for (int i = 0; i < 50 && daemon_->alive(); i++)
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	EXPECT_FALSE(daemon_->alive());
+}
+
+TEST_F(UserdbDaemon, SoakKeepsFdsAndMemoryFlat)
+{
+	ASSERT_TRUE(daemon_->start());
+	auto round = [&](int n) {
+		for (int i = 0; i < n; i++) {
+			uint32_t domid = 1 + static_cast<uint32_t>(i) % 32751;
+			auto r = daemon_->call(i % 2 ? lookupUid(131072 + domid)
+						     : lookupName(fmt::format("xen-qemuuser-{}", domid)));
+			ASSERT_TRUE(r) << i;
+		}
+		/* a few abandoned half-messages and abrupt closes too */
+		for (int i = 0; i < 20; i++) {
+			UniqueFd fd = daemon_->connect();
+			(void)sendAll(fd.get(), "{\"method\":\"io.systemd");
+		}
+	};
+	round(500); /* warm-up */
+	size_t fds = daemon_->settledFdCount();
+	long rss = daemon_->rssKiB();
+	ASSERT_GT(fds, 0u);
+	ASSERT_GT(rss, 0);
+
+	round(3000);
+
+	EXPECT_LE(daemon_->settledFdCount(), fds) << "fd leak";
+	EXPECT_LE(daemon_->rssKiB(), rss + 512) << "RSS grew from " << rss << " KiB";
+	RecordProperty("fds", static_cast<int>(fds));
+	RecordProperty("rss_kib", static_cast<int>(rss));
+}
