@@ -278,8 +278,10 @@ TEST(TestBedLifetime, CrashedOwnerLeavesNothingBehind)
 		Options o;
 		o.root = *root;
 		auto bed = TestBed::boot(o);
-		if (!bed.ok())
+		if (!bed.ok()) {
+			fmt::print(stderr, "child: {}\n", bed.error().message());
 			::_exit(1);
+		}
 		std::string s = fmt::format("{} {}\n", (*bed)->supervisorPid(), (*bed)->pid());
 		(void)!::write(p[1], s.data(), s.size());
 		::raise(SIGKILL);

@@ -37,6 +37,7 @@ protected:
 	void SetUp() override;
 
 	static TestBed &bed() { return *bed_; }
+	static bool hasBed() { return bed_ != nullptr; }
 	/* The unit-text-free way to wait: poll until pred() or timeout. */
 	static bool waitUntil(const std::function<bool()> &pred,
 			      std::chrono::milliseconds timeout = std::chrono::seconds(10));
