@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "host_policy.h"
+
+#include <fmt/format.h>
+
+namespace qemudm {
+
+namespace {
+
+/*
+ * The Xen device nodes an HVM device model needs (lab, xen-lab-systemd-dm.md
+ * §4.1.3): privcmd and evtchn, and hypercall because without it libxencall
+ * falls back to locked memory, which LimitMEMLOCK=0 forbids. gntdev and
+ * xenbus are not needed.
+ */
+constexpr std::string_view kXenDevices[] = {
+	"/dev/xen/privcmd",
+	"/dev/xen/evtchn",
+	"/dev/xen/hypercall",
+};
+
+void add(std::vector<UnitProperty> &v, std::string_view name, std::string value)
+{
+	v.push_back(UnitProperty{ std::string(name), std::move(value) });
+}
+
+std::string sanitize(std::string_view s)
+{
+	std::string out;
+	for (char c : s)
+		out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+	return out;
+}
+
+} /* namespace */
+
+std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
+{
+	std::vector<UnitProperty> p;
+	/* One complete line: on the bus a second one replaces the first. */
+	add(p, "CapabilityBoundingSet", "CAP_SETUID CAP_SETGID CAP_SYS_CHROOT");
+	add(p, "NoNewPrivileges", "yes");
+	add(p, "ProtectSystem", "strict");
+	/* ProtectKernelTunables=/ProtectControlGroups= leave /run writable (systemd 252). */
+	add(p, "ReadOnlyPaths", "/run");
+	add(p, "ReadWritePaths", "-/run/xen");
+	add(p, "ProtectHome", "yes");
+	add(p, "PrivateTmp", "yes");
+	add(p, "PrivateDevices", "yes");
+	for (auto dev : kXenDevices)
+		add(p, "DeviceAllow", fmt::format("{} rw", dev));
+	for (const auto &d : config.extraDevices)
+		add(p, "DeviceAllow", fmt::format("{} {}", d.path, d.permissions));
+	/* "-": a missing node is no error (a host without Xen, the test bed). */
+	for (auto dev : kXenDevices)
+		add(p, "BindPaths", fmt::format("-{}", dev));
+	for (const auto &d : config.extraDevices)
+		add(p, "BindPaths", fmt::format("-{}", d.path));
+	add(p, "PrivateIPC", "yes");
+	add(p, "IPAddressDeny", "any");
+	add(p, "ProtectHostname", "yes");
+	add(p, "ProtectClock", "yes");
+	add(p, "ProtectKernelTunables", "yes");
+	add(p, "ProtectKernelModules", "yes");
+	add(p, "ProtectKernelLogs", "yes");
+	add(p, "ProtectControlGroups", "yes");
+	add(p, "ProtectProc", "invisible");
+	add(p, "ProcSubset", "pid");
+	add(p, "RestrictAddressFamilies", "AF_UNIX");
+	add(p, "RestrictNamespaces", "yes");
+	add(p, "LockPersonality", "yes");
+	add(p, "MemoryDenyWriteExecute", "yes");
+	add(p, "RestrictRealtime", "yes");
+	add(p, "RestrictSUIDSGID", "yes");
+	add(p, "KeyringMode", "private");
+	add(p, "UMask", "0077");
+	add(p, "SystemCallArchitectures", "native");
+	add(p, "SystemCallFilter", "@system-service @setuid @chown chroot");
+	add(p, "SystemCallFilter",
+	    "~@privileged @resources @mount @debug @module @reboot @swap @raw-io @cpu-emulation "
+	    "@obsolete @clock @keyring @memlock");
+	/* ~@privileged and ~@mount also remove these; QEMU's -chroot and -runas need them. */
+	add(p, "SystemCallFilter", "chroot setuid setgroups");
+	return p;
+}
+
+std::vector<UnitProperty> buildLimitsPolicy(const Config &config)
+{
+	std::vector<UnitProperty> p;
+	add(p, "LimitCORE", formatLimit(config.limitCore));
+	add(p, "LimitFSIZE", formatLimit(config.limitFsize));
+	add(p, "LimitMSGQUEUE", formatLimit(config.limitMsgqueue));
+	add(p, "LimitLOCKS", formatLimit(config.limitLocks));
+	add(p, "LimitMEMLOCK", formatLimit(config.limitMemlock));
+	add(p, "TasksMax", formatLimit(config.tasksMax));
+	if (config.memoryMax)
+		add(p, "MemoryMax", formatLimit(*config.memoryMax));
+	if (config.cpuWeight)
+		add(p, "CPUWeight", std::to_string(*config.cpuWeight));
+	return p;
+}
+
+std::vector<UnitProperty> buildServicePolicy(const Config &config)
+{
+	std::vector<UnitProperty> p;
+	add(p, "Slice", std::string(kDmSlice));
+	add(p, "KillMode", "control-group");
+	/* xl destroy / libxl's reaper SIGKILLs the device model: that is a normal end. */
+	add(p, "SuccessExitStatus", "SIGKILL");
+	add(p, "LogRateLimitIntervalSec", formatTimespan(config.logRateLimitIntervalUSec));
+	add(p, "LogRateLimitBurst", std::to_string(config.logRateLimitBurst));
+	return p;
+}
+
+std::vector<UnitProperty> buildHostPolicy(const Config &config)
+{
+	std::vector<UnitProperty> p = buildHardeningPolicy(config);
+	for (auto &part : { buildLimitsPolicy(config), buildServicePolicy(config) })
+		p.insert(p.end(), part.begin(), part.end());
+	return p;
+}
+
+std::vector<UnitProperty> buildDomainDefaults([[maybe_unused]] const Config &config)
+{
+	return { { "PrivateNetwork", "yes" } };
+}
+
+std::vector<PolicyDropIn> buildHostDropIns(const Config &config)
+{
+	return {
+		{ "50-qemu-dm-hardening.conf", {}, buildHardeningPolicy(config) },
+		{ "50-qemu-dm-limits.conf", {}, buildLimitsPolicy(config) },
+		{ "50-qemu-dm-service.conf",
+		  { { "Documentation", "man:qemu-dm.conf(5)" } },
+		  buildServicePolicy(config) },
+	};
+}
+
+PolicyDropIn buildConfigInvalidDropIn(std::string_view reason)
+{
+	std::string r = sanitize(reason);
+
+	/* Description= is shown verbatim: escape specifiers, double backslashes (no line continuation). */
+	std::string desc;
+	for (char c : escapeSpecifiers(fmt::format("qemu-dm REFUSES TO START, invalid configuration: {}", r)))
+		desc += c == '\\' ? std::string("\\\\") : std::string(1, c);
+
+	/*
+	 * ExecStartPre=: the reason is one double-quoted argument (C escapes
+	 * undone by systemd) handed to a fixed script as $1, never part of the
+	 * script; ":" turns off systemd's $VAR expansion.
+	 */
+	std::string arg;
+	for (char c : fmt::format("qemu-dm: refusing to start, invalid configuration: {}", r)) {
+		if (c == '\\' || c == '"')
+			arg += '\\';
+		arg += c;
+	}
+	std::string exec =
+	    fmt::format(":/bin/sh -c 'printf \"%%s\\\\n\" \"$1\" >&2; exit 1' qemu-dm \"{}\"", escapeSpecifiers(arg));
+
+	return { "50-qemu-dm-config-invalid.conf", { { "Description", desc } }, { { "ExecStartPre", exec } } };
+}
+
+std::string escapeSpecifiers(std::string_view s)
+{
+	std::string out;
+	out.reserve(s.size());
+	for (char c : s) {
+		if (c == '%')
+			out += '%';
+		out += c;
+	}
+	return out;
+}
+
+std::string renderDropIn(const PolicyDropIn &dropIn, std::string_view generator, std::string_view sourcePath,
+			 const std::vector<std::string> &comments)
+{
+	std::string out = fmt::format("# Automatically generated by {}\n", generator);
+	if (!comments.empty()) {
+		out += "#\n";
+		for (const auto &c : comments)
+			out += c.empty() ? std::string("#\n") : fmt::format("# {}\n", sanitize(c));
+	}
+	out += "\n[Unit]\n";
+	if (!sourcePath.empty())
+		out += fmt::format("SourcePath={}\n", escapeSpecifiers(sanitize(sourcePath)));
+	for (const auto &p : dropIn.unit)
+		out += fmt::format("{}={}\n", p.name, p.value);
+	if (!dropIn.service.empty()) {
+		out += "\n[Service]\n";
+		for (const auto &p : dropIn.service)
+			out += fmt::format("{}={}\n", p.name, p.value);
+	}
+	return out;
+}
+
+} /* namespace qemudm */

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "user_lookup.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include "log.h"
+
+namespace qemudm {
+
+namespace {
+
+/* getpwnam_r/getpwuid_r with a buffer that grows on ERANGE (up to 1 MiB). */
+template <typename Fn>
+Result<std::optional<PasswdEntry>> lookupPasswd(Fn call, std::string_view what)
+{
+	long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+	size_t size = hint > 0 ? static_cast<size_t>(hint) : 4096;
+	while (true) {
+		std::vector<char> buf(size);
+		struct passwd pw;
+		struct passwd *result = nullptr;
+		int r = call(&pw, buf.data(), buf.size(), &result);
+		if (r == ERANGE && size < 1024 * 1024) {
+			size *= 2;
+			continue;
+		}
+		/* getpwnam_r(3): these all mean "not found" in some NSS module. */
+		if (r == 0 || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM) {
+			if (!result)
+				return std::optional<PasswdEntry>();
+			return std::optional<PasswdEntry>(PasswdEntry{ pw.pw_name, pw.pw_uid, pw.pw_gid });
+		}
+		return errnoError(r, "Failed to look up {}", what);
+	}
+}
+
+/* Read a small text file; std::nullopt if it vanished (a process exiting). */
+Result<std::optional<std::string>> readSmallFile(const std::filesystem::path &path)
+{
+	std::ifstream in(path);
+	if (!in) {
+		int e = errno;
+		if (e == ENOENT || e == ESRCH)
+			return std::optional<std::string>();
+		return errnoError(e ? e : EIO, "Failed to open {}", path.string());
+	}
+	std::ostringstream ss;
+	ss << in.rdbuf();
+	if (in.bad())
+		return makeError(EIO, "Failed to read {}", path.string());
+	return std::optional<std::string>(ss.str());
+}
+
+bool isPid(const std::string &name)
+{
+	return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+Result<std::optional<std::vector<uid_t>>> uidsOfPid(const std::filesystem::path &procRoot, const std::string &pid)
+{
+	auto text = readSmallFile(procRoot / pid / "status");
+	if (!text)
+		return text.error();
+	if (!*text)
+		return std::optional<std::vector<uid_t>>();
+	auto uids = parseStatusUids(**text);
+	if (!uids)
+		return makeError(EBADMSG, "Failed to parse {}: no valid Uid: line",
+				 (procRoot / pid / "status").string());
+	return uids;
+}
+
+} /* namespace */
+
+std::optional<std::vector<uid_t>> parseStatusUids(std::string_view text)
+{
+	while (!text.empty()) {
+		size_t nl = text.find('\n');
+		std::string_view line = text.substr(0, nl);
+		text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+		if (!line.starts_with("Uid:"))
+			continue;
+		std::istringstream ss{ std::string(line.substr(4)) };
+		std::vector<uid_t> uids;
+		unsigned long v;
+		while (ss >> v) {
+			if (v > static_cast<unsigned long>(static_cast<uid_t>(-1)))
+				return std::nullopt;
+			uids.push_back(static_cast<uid_t>(v));
+		}
+		if (uids.size() != 4 || !ss.eof())
+			return std::nullopt;
+		return uids;
+	}
+	return std::nullopt;
+}
+
+SystemUserLookup::SystemUserLookup(std::filesystem::path procRoot, std::filesystem::path sliceCgroup)
+    : procRoot_(std::move(procRoot)), sliceCgroup_(std::move(sliceCgroup))
+{
+}
+
+Result<std::optional<PasswdEntry>> SystemUserLookup::byName(const std::string &name)
+{
+	return lookupPasswd([&](struct passwd *pw, char *buf, size_t n,
+				struct passwd **res) { return ::getpwnam_r(name.c_str(), pw, buf, n, res); },
+			    fmt::format("user {}", name));
+}
+
+Result<std::optional<PasswdEntry>> SystemUserLookup::byUid(uid_t uid)
+{
+	return lookupPasswd([&](struct passwd *pw, char *buf, size_t n,
+				struct passwd **res) { return ::getpwuid_r(uid, pw, buf, n, res); },
+			    fmt::format("uid {}", uid));
+}
+
+Result<bool> SystemUserLookup::uidHasProcesses(uid_t uid)
+{
+	std::error_code ec;
+	std::filesystem::directory_iterator it(procRoot_, ec);
+	if (ec)
+		return errnoError(ec.value(), "Failed to list {}", procRoot_.string());
+	for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+		if (ec)
+			return errnoError(ec.value(), "Failed to list {}", procRoot_.string());
+		std::string name = it->path().filename().string();
+		if (!isPid(name))
+			continue;
+		auto uids = uidsOfPid(procRoot_, name);
+		if (!uids)
+			return uids.error();
+		if (*uids && std::find((*uids)->begin(), (*uids)->end(), uid) != (*uids)->end()) {
+			log::debug("uid {} owns process {}", uid, name);
+			return true;
+		}
+	}
+	return false;
+}
+
+Result<std::vector<uid_t>> SystemUserLookup::runningDmUids()
+{
+	std::vector<uid_t> result;
+	std::error_code ec;
+	std::filesystem::directory_iterator it(sliceCgroup_, ec);
+	if (ec) {
+		if (ec.value() == ENOENT)
+			return result; /* no device model has ever run */
+		return errnoError(ec.value(), "Failed to list {}", sliceCgroup_.string());
+	}
+	for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+		if (ec)
+			return errnoError(ec.value(), "Failed to list {}", sliceCgroup_.string());
+		std::string unit = it->path().filename().string();
+		if (!unit.starts_with("qemu-dm@") || !unit.ends_with(".service"))
+			continue;
+		auto procs = readSmallFile(it->path() / "cgroup.procs");
+		if (!procs)
+			return procs.error();
+		if (!*procs)
+			continue; /* the unit went away meanwhile */
+		std::istringstream ss(**procs);
+		std::string pid;
+		while (ss >> pid) {
+			if (!isPid(pid))
+				return makeError(EBADMSG, "Failed to parse {}: '{}' is not a pid",
+						 (it->path() / "cgroup.procs").string(), pid);
+			auto uids = uidsOfPid(procRoot_, pid);
+			if (!uids)
+				return uids.error();
+			if (!*uids)
+				continue;
+			for (uid_t u : **uids)
+				if (std::find(result.begin(), result.end(), u) == result.end())
+					result.push_back(u);
+		}
+	}
+	std::sort(result.begin(), result.end());
+	return result;
+}
+
+} /* namespace qemudm */

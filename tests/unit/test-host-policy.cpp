@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "host_policy.h"
+
+using namespace qemudm;
+
+namespace {
+
+std::vector<std::string> valuesOf(const std::vector<UnitProperty> &p, std::string_view name)
+{
+	std::vector<std::string> v;
+	for (const auto &x : p)
+		if (x.name == name)
+			v.push_back(x.value);
+	return v;
+}
+
+size_t indexOf(const std::vector<UnitProperty> &p, std::string_view name, std::string_view value)
+{
+	for (size_t i = 0; i < p.size(); i++)
+		if (p[i].name == name && p[i].value == value)
+			return i;
+	return SIZE_MAX;
+}
+
+} /* namespace */
+
+TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
+{
+	auto p = buildHostPolicy(Config());
+	/* The proven set (xen-lab-dm/guest/props/recommended.props), minus what we change on purpose. */
+	const std::vector<UnitProperty> expected = {
+		{ "CapabilityBoundingSet", "CAP_SETUID CAP_SETGID CAP_SYS_CHROOT" },
+		{ "NoNewPrivileges", "yes" },
+		{ "ProtectSystem", "strict" },
+		{ "ReadOnlyPaths", "/run" },
+		{ "ReadWritePaths", "-/run/xen" },
+		{ "ProtectHome", "yes" },
+		{ "PrivateTmp", "yes" },
+		{ "PrivateDevices", "yes" },
+		{ "DeviceAllow", "/dev/xen/privcmd rw" },
+		{ "DeviceAllow", "/dev/xen/evtchn rw" },
+		{ "DeviceAllow", "/dev/xen/hypercall rw" },
+		{ "BindPaths", "-/dev/xen/privcmd" },
+		{ "BindPaths", "-/dev/xen/evtchn" },
+		{ "BindPaths", "-/dev/xen/hypercall" },
+		{ "PrivateIPC", "yes" },
+		{ "IPAddressDeny", "any" },
+		{ "ProtectHostname", "yes" },
+		{ "ProtectClock", "yes" },
+		{ "ProtectKernelTunables", "yes" },
+		{ "ProtectKernelModules", "yes" },
+		{ "ProtectKernelLogs", "yes" },
+		{ "ProtectControlGroups", "yes" },
+		{ "ProtectProc", "invisible" },
+		{ "ProcSubset", "pid" },
+		{ "RestrictAddressFamilies", "AF_UNIX" },
+		{ "RestrictNamespaces", "yes" },
+		{ "LockPersonality", "yes" },
+		{ "MemoryDenyWriteExecute", "yes" },
+		{ "RestrictRealtime", "yes" },
+		{ "RestrictSUIDSGID", "yes" },
+		{ "KeyringMode", "private" },
+		{ "UMask", "0077" },
+		{ "SystemCallArchitectures", "native" },
+		{ "SystemCallFilter", "@system-service @setuid @chown chroot" },
+		{ "SystemCallFilter", "~@privileged @resources @mount @debug @module @reboot @swap @raw-io "
+				      "@cpu-emulation @obsolete @clock @keyring @memlock" },
+		{ "SystemCallFilter", "chroot setuid setgroups" },
+		{ "LimitCORE", "0" },
+		{ "LimitFSIZE", "infinity" },
+		{ "LimitMSGQUEUE", "0" },
+		{ "LimitLOCKS", "0" },
+		{ "LimitMEMLOCK", "0" },
+		{ "TasksMax", "128" },
+		{ "Slice", "qemu-dm.slice" },
+		{ "KillMode", "control-group" },
+		{ "SuccessExitStatus", "SIGKILL" },
+		{ "LogRateLimitIntervalSec", "30s" },
+		{ "LogRateLimitBurst", "1000" },
+	};
+	EXPECT_EQ(p, expected);
+}
+
+TEST(HostPolicy, OneCompleteCapabilityBoundingSetLine)
+{
+	Config c;
+	c.extraDevices = { { "/dev/net/tun", "rw" } };
+	EXPECT_EQ(valuesOf(buildHostPolicy(c), "CapabilityBoundingSet").size(), 1u);
+}
+
+TEST(HostPolicy, ReallowLineComesAfterTheDenyLine)
+{
+	auto p = buildHostPolicy(Config());
+	auto filters = valuesOf(p, "SystemCallFilter");
+	ASSERT_EQ(filters.size(), 3u);
+	EXPECT_TRUE(filters[1].starts_with("~"));
+	EXPECT_EQ(filters[2], "chroot setuid setgroups");
+}
+
+TEST(HostPolicy, ReadOnlyRunPrecedesTheWritableXenDir)
+{
+	auto p = buildHostPolicy(Config());
+	EXPECT_LT(indexOf(p, "ReadOnlyPaths", "/run"), indexOf(p, "ReadWritePaths", "-/run/xen"));
+}
+
+TEST(HostPolicy, ExtraDevicesAddDeviceAllowAndBindPaths)
+{
+	Config c;
+	c.extraDevices = { { "/dev/net/tun", "rw" }, { "/dev/dri/renderD128", "r" } };
+	auto p = buildHardeningPolicy(c);
+	EXPECT_EQ(valuesOf(p, "DeviceAllow"),
+		  (std::vector<std::string>{ "/dev/xen/privcmd rw", "/dev/xen/evtchn rw", "/dev/xen/hypercall rw",
+					     "/dev/net/tun rw", "/dev/dri/renderD128 r" }));
+	EXPECT_EQ(valuesOf(p, "BindPaths"),
+		  (std::vector<std::string>{ "-/dev/xen/privcmd", "-/dev/xen/evtchn", "-/dev/xen/hypercall",
+					     "-/dev/net/tun", "-/dev/dri/renderD128" }));
+}
+
+TEST(HostPolicy, LimitsFollowTheConfig)
+{
+	Config c;
+	c.limitFsize = 262144;
+	c.tasksMax = std::nullopt;
+	c.memoryMax = Limit(1ULL << 30);
+	c.cpuWeight = 50;
+	c.limitCore = std::nullopt;
+	auto p = buildLimitsPolicy(c);
+	EXPECT_EQ(p, (std::vector<UnitProperty>{ { "LimitCORE", "infinity" },
+						 { "LimitFSIZE", "262144" },
+						 { "LimitMSGQUEUE", "0" },
+						 { "LimitLOCKS", "0" },
+						 { "LimitMEMLOCK", "0" },
+						 { "TasksMax", "infinity" },
+						 { "MemoryMax", "1073741824" },
+						 { "CPUWeight", "50" } }));
+	c.memoryMax = Limit(std::nullopt);
+	EXPECT_EQ(valuesOf(buildLimitsPolicy(c), "MemoryMax"), (std::vector<std::string>{ "infinity" }));
+}
+
+TEST(HostPolicy, LoggingFollowsTheConfig)
+{
+	Config c;
+	c.logRateLimitIntervalUSec = 0;
+	c.logRateLimitBurst = 5;
+	auto p = buildServicePolicy(c);
+	EXPECT_EQ(valuesOf(p, "LogRateLimitIntervalSec"), (std::vector<std::string>{ "0" }));
+	EXPECT_EQ(valuesOf(p, "LogRateLimitBurst"), (std::vector<std::string>{ "5" }));
+}
+
+TEST(HostPolicy, NoPropertyTheDomainMayRelaxIsInTheHostSet)
+{
+	auto host = buildHostPolicy(Config());
+	for (const auto &d : buildDomainDefaults(Config()))
+		EXPECT_TRUE(valuesOf(host, d.name).empty()) << d.name;
+	EXPECT_EQ(buildDomainDefaults(Config()), (std::vector<UnitProperty>{ { "PrivateNetwork", "yes" } }));
+}
+
+TEST(HostPolicy, DropInsPartitionTheHostSet)
+{
+	Config c;
+	std::vector<UnitProperty> all;
+	std::vector<std::string> names;
+	for (const auto &d : buildHostDropIns(c)) {
+		names.push_back(d.fileName);
+		all.insert(all.end(), d.service.begin(), d.service.end());
+	}
+	EXPECT_EQ(names, (std::vector<std::string>{ "50-qemu-dm-hardening.conf", "50-qemu-dm-limits.conf",
+						    "50-qemu-dm-service.conf" }));
+	EXPECT_EQ(all, buildHostPolicy(c));
+}
+
+TEST(HostPolicy, EscapeSpecifiers)
+{
+	EXPECT_EQ(escapeSpecifiers("100% %n %%"), "100%% %%n %%%%");
+	EXPECT_EQ(escapeSpecifiers("plain"), "plain");
+}
+
+TEST(HostPolicy, ConfigInvalidDropInEscapesTheReason)
+{
+	auto d = buildConfigInvalidDropIn("/etc/x.conf:3: Invalid value '5%\"\\' for Y=\x01");
+	EXPECT_EQ(d.fileName, "50-qemu-dm-config-invalid.conf");
+	ASSERT_EQ(d.unit.size(), 1u);
+	EXPECT_EQ(d.unit[0].name, "Description");
+	EXPECT_EQ(d.unit[0].value,
+		  "qemu-dm REFUSES TO START, invalid configuration: /etc/x.conf:3: Invalid value '5%%\"\\\\' for Y=?");
+	ASSERT_EQ(d.service.size(), 1u);
+	EXPECT_EQ(d.service[0].name, "ExecStartPre");
+	EXPECT_EQ(d.service[0].value,
+		  ":/bin/sh -c 'printf \"%%s\\\\n\" \"$1\" >&2; exit 1' qemu-dm \"qemu-dm: refusing to start, invalid "
+		  "configuration: /etc/x.conf:3: Invalid value '5%%\\\"\\\\' for Y=?\"");
+}
+
+TEST(HostPolicy, RenderDropIn)
+{
+	PolicyDropIn d{ "50-x.conf", { { "Documentation", "man:x(5)" } }, { { "A", "1" }, { "B", "2" } } };
+	EXPECT_EQ(renderDropIn(d, "gen", "/etc/x%.conf", { "line one", "", "bad\nline" }),
+		  "# Automatically generated by gen\n"
+		  "#\n"
+		  "# line one\n"
+		  "#\n"
+		  "# bad?line\n"
+		  "\n[Unit]\n"
+		  "SourcePath=/etc/x%%.conf\n"
+		  "Documentation=man:x(5)\n"
+		  "\n[Service]\n"
+		  "A=1\n"
+		  "B=2\n");
+}

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "uid_policy.h"
+
+using namespace qemudm;
+using testing::Return;
+
+namespace {
+
+/* A user database and process table in memory; any lookup can be made to fail. */
+class FakeLookup final : public UserLookup
+{
+public:
+	std::vector<PasswdEntry> users;
+	std::set<uid_t> uidsWithProcesses;
+	std::vector<uid_t> dmUids;
+	std::set<std::string> failName;
+	bool failUid = false, failProcesses = false, failRunning = false;
+
+	Result<std::optional<PasswdEntry>> byName(const std::string &name) override
+	{
+		if (failName.count(name))
+			return Error(EIO, "I/O error");
+		for (const auto &u : users)
+			if (u.name == name)
+				return std::optional<PasswdEntry>(u);
+		return std::optional<PasswdEntry>();
+	}
+	Result<std::optional<PasswdEntry>> byUid(uid_t uid) override
+	{
+		if (failUid)
+			return Error(EIO, "I/O error");
+		for (const auto &u : users)
+			if (u.uid == uid)
+				return std::optional<PasswdEntry>(u);
+		return std::optional<PasswdEntry>();
+	}
+	Result<bool> uidHasProcesses(uid_t uid) override
+	{
+		if (failProcesses)
+			return Error(EIO, "I/O error");
+		return uidsWithProcesses.count(uid) > 0;
+	}
+	Result<std::vector<uid_t>> runningDmUids() override
+	{
+		if (failRunning)
+			return Error(EIO, "I/O error");
+		return dmUids;
+	}
+};
+
+class MockLookup : public UserLookup
+{
+public:
+	MOCK_METHOD(Result<std::optional<PasswdEntry>>, byName, (const std::string &), (override));
+	MOCK_METHOD(Result<std::optional<PasswdEntry>>, byUid, (uid_t), (override));
+	MOCK_METHOD(Result<bool>, uidHasProcesses, (uid_t), (override));
+	MOCK_METHOD(Result<std::vector<uid_t>>, runningDmUids, (), (override));
+};
+
+const PasswdEntry kBase{ "xen-qemuuser-range-base", 131072, 997 };
+const PasswdEntry kShared{ "xen-qemuuser-shared", 990, 990 };
+const PasswdEntry kAlice{ "alice", 2000, 2000 };
+
+struct Case {
+	const char *name;
+	/* set up */
+	std::function<void(FakeLookup &, Config &)> setup;
+	DmUserRequest request;
+	/* expected: an error (code + message) or an identity */
+	int errnum;
+	std::string message;
+	DmIdentity identity;
+};
+
+class UidPolicy : public testing::TestWithParam<Case>
+{
+};
+
+TEST_P(UidPolicy, Resolves)
+{
+	const Case &c = GetParam();
+	FakeLookup lookup;
+	Config config;
+	lookup.users = { kBase, kShared, kAlice };
+	if (c.setup)
+		c.setup(lookup, config);
+
+	auto r = resolveDmIdentity(config, c.request, lookup);
+	if (c.errnum) {
+		ASSERT_FALSE(r.ok()) << "expected an error, got runas '" << r->runas << "'";
+		EXPECT_EQ(r.error().code(), c.errnum);
+		EXPECT_EQ(r.error().message(), c.message);
+		return;
+	}
+	ASSERT_TRUE(r.ok()) << r.error().message();
+	EXPECT_EQ(r->uid, c.identity.uid);
+	EXPECT_EQ(r->gid, c.identity.gid);
+	EXPECT_EQ(r->runas, c.identity.runas);
+	EXPECT_EQ(r->killByUid, c.identity.killByUid);
+	EXPECT_EQ(r->warnings, c.identity.warnings);
+	EXPECT_EQ(r->runsAsRoot(), c.identity.runas.empty());
+}
+
+DmUserRequest req(uint32_t domid, std::string user = {}, std::optional<bool> restrict = true)
+{
+	return DmUserRequest{ domid, std::move(user), restrict };
+}
+
+DmIdentity ident(uid_t uid, gid_t gid, std::string runas, bool kill, std::vector<std::string> warnings = {})
+{
+	return DmIdentity{ uid, gid, std::move(runas), kill, std::move(warnings) };
+}
+
+void removeUser(FakeLookup &l, const std::string &name)
+{
+	std::erase_if(l.users, [&](const PasswdEntry &u) { return u.name == name; });
+}
+
+void setBase(FakeLookup &l, uid_t uid, gid_t gid)
+{
+	removeUser(l, "xen-qemuuser-range-base");
+	l.users.push_back({ "xen-qemuuser-range-base", uid, gid });
+}
+
+const std::string kFallback = "Could not find user xen-qemuuser-range-base, falling back to shared user "
+			      "xen-qemuuser-shared: all device models share one uid";
+
+INSTANTIATE_TEST_SUITE_P(
+    All, UidPolicy,
+    testing::Values(
+	/* ---- domid ---- */
+	Case{ "DomidAboveReserved", {}, req(32752), EINVAL, "Domain id 32752 is out of range, expected 0..32751" },
+	Case{ "DomidAboveReservedEvenWithUser",
+	      {},
+	      req(70000, "alice"),
+	      EINVAL,
+	      "Domain id 70000 is out of range, expected 0..32751" },
+
+	/* ---- device_model_user ---- */
+	Case{ "UserByName", {}, req(5, "alice"), 0, "", ident(2000, 2000, "alice", true) },
+	Case{ "UserEvenWithoutRestrict", {}, req(5, "alice", false), 0, "", ident(2000, 2000, "alice", true) },
+	Case{ "UserForDomid0", {}, req(0, "alice"), 0, "", ident(2000, 2000, "alice", true) },
+	Case{ "UserLookupFails", [](FakeLookup &l, Config &) { l.failName = { "alice" }; }, req(5, "alice"), EIO,
+	      "Failed to look up device_model_user alice: I/O error" },
+	Case{ "UserMissing", {}, req(5, "bob"), ENOENT, "Could not find device_model_user bob" },
+	Case{ "UserIsRoot",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "toor", 0, 5 });
+	      },
+	      req(5, "toor"), EINVAL,
+	      "device_model_user toor is uid 0 (root), refusing to run the device model as root" },
+	Case{ "UserHasGroupRoot",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "carol", 3000, 0 });
+	      },
+	      req(5, "carol"), EINVAL,
+	      "device_model_user carol has primary group gid 0 (root), refusing to run the device model with gid 0" },
+	Case{ "UserAlreadyRunning",
+	      [](FakeLookup &l, Config &) {
+		      l.dmUids = { 0, 131073, 2000 };
+	      },
+	      req(5, "alice"), EBUSY,
+	      "device_model_user alice (uid 2000) is already used by a running device model, every domain needs "
+	      "a user of its own" },
+	Case{ "UserRunningListFails", [](FakeLookup &l, Config &) { l.failRunning = true; }, req(5, "alice"), EIO,
+	      "Failed to list the users of running device models: I/O error" },
+	Case{ "UserOtherDmsRunning",
+	      [](FakeLookup &l, Config &) {
+		      l.dmUids = { 0, 131073 };
+	      },
+	      req(5, "alice"), 0, "", ident(2000, 2000, "alice", true) },
+
+	/* ---- no restriction: root, as upstream ---- */
+	Case{ "RestrictOffRunsAsRoot", {}, req(5, {}, false), 0, "", ident(0, 0, "", false) },
+	Case{ "RestrictDefaultOff", [](FakeLookup &, Config &c) { c.restrictByDefault = false; },
+	      req(5, {}, std::nullopt), 0, "", ident(0, 0, "", false) },
+	Case{ "RestrictDefaultOnIsUsed", {}, req(5, {}, std::nullopt), 0, "", ident(131077, 997, "131077:997", true) },
+	Case{ "RestrictOnOverridesDefaultOff", [](FakeLookup &, Config &c) { c.restrictByDefault = false; },
+	      req(5, {}, true), 0, "", ident(131077, 997, "131077:997", true) },
+
+	/* ---- the uid range ---- */
+	Case{ "Range", {}, req(5), 0, "", ident(131077, 997, "131077:997", true) },
+	Case{ "RangeFirstDomid", {}, req(1), 0, "", ident(131073, 997, "131073:997", true) },
+	Case{ "RangeLastDomid", {}, req(32751), 0, "", ident(163823, 997, "163823:997", true) },
+	Case{ "RangeCustomBaseName",
+	      [](FakeLookup &l, Config &c) {
+		      c.rangeBaseUser = "qemu-base";
+		      l.users.push_back({ "qemu-base", 262144, 50 });
+	      },
+	      req(3), 0, "", ident(262147, 50, "262147:50", true) },
+	Case{ "RangeBaseLookupFails", [](FakeLookup &l, Config &) { l.failName = { "xen-qemuuser-range-base" }; },
+	      req(5), EIO, "Failed to look up range base user xen-qemuuser-range-base: I/O error" },
+	Case{ "RangeDomid0",
+	      {},
+	      req(0),
+	      EINVAL,
+	      "Domain id 0 has no uid in the range of xen-qemuuser-range-base, expected a domid between 1 and 32751" },
+	Case{ "RangeBaseIsRoot", [](FakeLookup &l, Config &) { setBase(l, 0, 997); }, req(5), EINVAL,
+	      "Range base user xen-qemuuser-range-base is uid 0 (root), refusing: the range would cover system users" },
+	Case{ "RangeGroupIsRoot", [](FakeLookup &l, Config &) { setBase(l, 131072, 0); }, req(5), EINVAL,
+	      "Range base user xen-qemuuser-range-base has primary group gid 0 (root), refusing to run device "
+	      "models with gid 0" },
+	Case{ "RangeOverflows", [](FakeLookup &l, Config &) { setBase(l, 4294934543u, 997); }, req(5), ERANGE,
+	      "Range base user xen-qemuuser-range-base has uid 4294934543: the range 4294934543..4294967294 "
+	      "overflows the uid space (the last usable uid is 4294967293)" },
+	Case{ "RangeAtTheTop", [](FakeLookup &l, Config &) { setBase(l, 4294934542u, 997); }, req(32751), 0, "",
+	      ident(4294967293u, 997, "4294967293:997", true,
+		    { "Range base user xen-qemuuser-range-base has uid 4294934542, which is not a multiple of "
+		      "65536; container tools may read the upper 16 bits of a uid as a container id" }) },
+	Case{ "RangeCoversNobody", [](FakeLookup &l, Config &) { setBase(l, 40000, 997); }, req(5), ERANGE,
+	      "Range base user xen-qemuuser-range-base has uid 40000: the range 40000..72751 contains the special "
+	      "uid 65534 (nobody)" },
+	Case{ "RangeCovers16BitInvalid", [](FakeLookup &l, Config &) { setBase(l, 65535, 997); }, req(5), ERANGE,
+	      "Range base user xen-qemuuser-range-base has uid 65535: the range 65535..98286 contains the special "
+	      "uid 65535 (the 16-bit invalid uid)" },
+	Case{ "RangeJustBelowNobody", [](FakeLookup &l, Config &) { setBase(l, 32782, 997); }, req(1), 0, "",
+	      ident(32783, 997, "32783:997", true,
+		    { "Range base user xen-qemuuser-range-base has uid 32782, which is not a multiple of 65536; "
+		      "container tools may read the upper 16 bits of a uid as a container id" }) },
+	Case{ "RangeNotAligned", [](FakeLookup &l, Config &) { setBase(l, 100000, 997); }, req(5), 0, "",
+	      ident(100005, 997, "100005:997", true,
+		    { "Range base user xen-qemuuser-range-base has uid 100000, which is not a multiple of 65536; "
+		      "container tools may read the upper 16 bits of a uid as a container id" }) },
+	Case{ "RangeUidTakenByNamedUser",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "mallory", 131077, 5 });
+	      },
+	      req(5), EEXIST, "Wanted to use uid 131077 (xen-qemuuser-range-base + 5) but that is user mallory" },
+	Case{ "RangeUidIsOurOwnUserdbRecord",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "xen-qemuuser-5", 131077, 997 });
+	      },
+	      req(5), 0, "", ident(131077, 997, "131077:997", true) },
+	Case{ "RangeUidIsAnotherDomainsRecordName",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "xen-qemuuser-6", 131077, 997 });
+	      },
+	      req(5), EEXIST,
+	      "Wanted to use uid 131077 (xen-qemuuser-range-base + 5) but that is user xen-qemuuser-6" },
+	Case{ "RangeUidLookupFails", [](FakeLookup &l, Config &) { l.failUid = true; }, req(5), EIO,
+	      "Failed to look up uid 131077: I/O error" },
+	Case{ "RangeUidStillOwnsProcesses", [](FakeLookup &l, Config &) { l.uidsWithProcesses = { 131077 }; }, req(5),
+	      EBUSY,
+	      "uid 131077 for domain 5 still owns processes (a device model of an earlier domain 5 may still be "
+	      "running)" },
+	Case{ "RangeOtherUidsOwnProcesses",
+	      [](FakeLookup &l, Config &) {
+		      l.uidsWithProcesses = { 131076, 131078 };
+	      },
+	      req(5), 0, "", ident(131077, 997, "131077:997", true) },
+	Case{ "RangeProcessCheckFails", [](FakeLookup &l, Config &) { l.failProcesses = true; }, req(5), EIO,
+	      "Failed to check the processes of uid 131077: I/O error" },
+
+	/* ---- the shared user ---- */
+	Case{ "SharedFallback", [](FakeLookup &l, Config &) { removeUser(l, "xen-qemuuser-range-base"); }, req(5), 0,
+	      "", ident(990, 990, "xen-qemuuser-shared", false, { kFallback }) },
+	Case{ "SharedLookupFails",
+	      [](FakeLookup &l, Config &) {
+		      removeUser(l, "xen-qemuuser-range-base");
+		      l.failName = { "xen-qemuuser-shared" };
+	      },
+	      req(5), EIO, "Failed to look up shared user xen-qemuuser-shared: I/O error" },
+	Case{ "SharedIsRoot",
+	      [](FakeLookup &l, Config &) {
+		      removeUser(l, "xen-qemuuser-range-base");
+		      removeUser(l, "xen-qemuuser-shared");
+		      l.users.push_back({ "xen-qemuuser-shared", 0, 990 });
+	      },
+	      req(5), EINVAL,
+	      "Shared user xen-qemuuser-shared is uid 0 (root), refusing to run the device model as root" },
+	Case{ "SharedGroupIsRoot",
+	      [](FakeLookup &l, Config &) {
+		      removeUser(l, "xen-qemuuser-range-base");
+		      removeUser(l, "xen-qemuuser-shared");
+		      l.users.push_back({ "xen-qemuuser-shared", 990, 0 });
+	      },
+	      req(5), EINVAL,
+	      "Shared user xen-qemuuser-shared has primary group gid 0 (root), refusing to run the device model "
+	      "with gid 0" },
+	Case{ "SharedDomid0", [](FakeLookup &l, Config &) { removeUser(l, "xen-qemuuser-range-base"); }, req(0), 0, "",
+	      ident(990, 990, "xen-qemuuser-shared", false, { kFallback }) },
+	Case{ "NeitherUserRefuses",
+	      [](FakeLookup &l, Config &) {
+		      removeUser(l, "xen-qemuuser-range-base");
+		      removeUser(l, "xen-qemuuser-shared");
+	      },
+	      req(5), ENOENT,
+	      "Could not find user xen-qemuuser-shared or range base user xen-qemuuser-range-base, cannot restrict "
+	      "the device model of domain 5" },
+	Case{ "NeitherCustomNames",
+	      [](FakeLookup &, Config &c) {
+		      c.rangeBaseUser = "b";
+		      c.sharedUser = "s";
+	      },
+	      req(5), ENOENT,
+	      "Could not find user s or range base user b, cannot restrict the device model of domain 5" }),
+    [](const testing::TestParamInfo<Case> &p) { return std::string(p.param.name); });
+
+TEST(UidPolicyOrder, RestrictOffLooksNothingUp)
+{
+	testing::StrictMock<MockLookup> lookup;
+	auto r = resolveDmIdentity(Config(), req(5, {}, false), lookup);
+	ASSERT_TRUE(r.ok());
+	EXPECT_TRUE(r->runsAsRoot());
+}
+
+TEST(UidPolicyOrder, DeviceModelUserSkipsTheRange)
+{
+	testing::StrictMock<MockLookup> lookup;
+	EXPECT_CALL(lookup, byName("alice")).WillOnce(Return(std::optional<PasswdEntry>(kAlice)));
+	EXPECT_CALL(lookup, runningDmUids()).WillOnce(Return(std::vector<uid_t>{}));
+	auto r = resolveDmIdentity(Config(), req(5, "alice"), lookup);
+	ASSERT_TRUE(r.ok());
+	EXPECT_EQ(r->runas, "alice");
+}
+
+TEST(UidPolicyOrder, RangeChecksClashBeforeProcesses)
+{
+	testing::StrictMock<MockLookup> lookup;
+	testing::InSequence seq;
+	EXPECT_CALL(lookup, byName("xen-qemuuser-range-base")).WillOnce(Return(std::optional<PasswdEntry>(kBase)));
+	EXPECT_CALL(lookup, byUid(131077)).WillOnce(Return(std::optional<PasswdEntry>()));
+	EXPECT_CALL(lookup, uidHasProcesses(131077)).WillOnce(Return(false));
+	auto r = resolveDmIdentity(Config(), req(5), lookup);
+	ASSERT_TRUE(r.ok());
+}
+
+TEST(UidPolicyOrder, SharedFallbackDoesNotCheckProcesses)
+{
+	testing::StrictMock<MockLookup> lookup;
+	testing::InSequence seq;
+	EXPECT_CALL(lookup, byName("xen-qemuuser-range-base")).WillOnce(Return(std::optional<PasswdEntry>()));
+	EXPECT_CALL(lookup, byName("xen-qemuuser-shared")).WillOnce(Return(std::optional<PasswdEntry>(kShared)));
+	auto r = resolveDmIdentity(Config(), req(5), lookup);
+	ASSERT_TRUE(r.ok());
+	EXPECT_FALSE(r->killByUid);
+}
+
+TEST(UidPolicy, PerDomainUserName)
+{
+	EXPECT_EQ(perDomainUserName(5), "xen-qemuuser-5");
+	EXPECT_EQ(perDomainUserName(32751), "xen-qemuuser-32751");
+}
+
+} /* namespace */
