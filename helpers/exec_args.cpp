@@ -80,44 +80,9 @@ struct Occurrence {
 
 } /* namespace */
 
-std::string_view guestTypeName(GuestType type)
-{
-	switch (type) {
-	case GuestType::Hvm:
-		return "hvm";
-	case GuestType::Pv:
-		return "pv";
-	case GuestType::Pvh:
-		return "pvh";
-	}
-	return "?";
-}
-
 std::string UserId::toString() const
 {
 	return fmt::format("{}:{}", uid, gid);
-}
-
-Result<uint32_t> parseDecimal(std::string_view s, uint32_t max)
-{
-	if (!allDigits(s))
-		return makeError(EINVAL, "'{}' is not a decimal number", s);
-	if (s.size() > 1 && s[0] == '0')
-		return makeError(EINVAL, "'{}' has leading zeros", s);
-	uint32_t v = 0;
-	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-	if (ec != std::errc() || p != s.data() + s.size() || v > max)
-		return makeError(ERANGE, "'{}' is out of range (maximum {})", s, max);
-	return v;
-}
-
-Result<uint32_t> parseDomid(std::string_view s)
-{
-	auto v = parseDecimal(s, kMaxDomid);
-	if (!v || *v == 0)
-		return makeError(EINVAL, "invalid domain id '{}': expected a decimal number from 1 to {}", s,
-				 kMaxDomid);
-	return v;
 }
 
 Result<UserId> parseRunas(std::string_view s, const UserResolver &resolve)
@@ -286,14 +251,10 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 		} else if (name == "--type") {
 			if (!(s = once(haveType)))
 				return s.error();
-			if (value == "hvm")
-				o.type = GuestType::Hvm;
-			else if (value == "pv")
-				o.type = GuestType::Pv;
-			else if (value == "pvh")
-				o.type = GuestType::Pvh;
-			else
-				return makeError(EINVAL, "--type: '{}' is not hvm, pv or pvh", value);
+			auto t = parseGuestType(value);
+			if (!t)
+				return t.error().wrap("--type");
+			o.type = *t;
 		} else if (name == "--runas") {
 			if (!(s = once(haveRunas)))
 				return s.error();

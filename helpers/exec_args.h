@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "domain.h"
 #include "qemu_probe.h"
 #include "result.h"
 
@@ -33,14 +34,6 @@ enum ExecExit : int {
 	kExitOs = 71,		/* other system error (closing fds, /proc) */
 };
 
-enum class GuestType {
-	Hvm,
-	Pv,
-	Pvh,
-};
-
-std::string_view guestTypeName(GuestType type);
-
 struct UserId {
 	uid_t uid = 0;
 	gid_t gid = 0;
@@ -52,7 +45,6 @@ struct UserId {
 /* Resolves a user name to its uid and primary gid (getpwnam_r in production). */
 using UserResolver = std::function<Result<UserId>(const std::string &name)>;
 
-constexpr uint32_t kMaxDomid = 32751; /* DOMID_FIRST_RESERVED - 1 */
 constexpr const char *kDefaultProbeCache = "/var/cache/qemu-dm/probe";
 constexpr const char *kRuntimeRoot = "/run/qemu-dm";
 
@@ -75,9 +67,7 @@ struct ExecOptions {
 	std::vector<std::string> qemuArgv; /* [0] is the absolute QEMU path */
 };
 
-/* Strict decimal parsers: no sign, no leading zeros, no spaces. */
-[[nodiscard]] Result<uint32_t> parseDomid(std::string_view s);
-[[nodiscard]] Result<uint32_t> parseDecimal(std::string_view s, uint32_t max);
+/* parseDomid, parseDecimal, GuestType: common/domain.h */
 /* "UID:GID" (both decimal, nonzero) or a user name resolved through `resolve`. */
 [[nodiscard]] Result<UserId> parseRunas(std::string_view s, const UserResolver &resolve);
 /* Absolute, no "." / ".." / empty components, no trailing slash, not "/". */

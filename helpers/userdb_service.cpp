@@ -66,29 +66,6 @@ std::string description(uint32_t domid)
 
 } /* namespace */
 
-std::optional<uint32_t> parseDomainUserName(std::string_view name)
-{
-	if (!name.starts_with(kNamePrefix))
-		return std::nullopt;
-	std::string_view digits = name.substr(kNamePrefix.size());
-	if (digits.empty() || digits.size() > 5 || digits[0] == '0')
-		return std::nullopt;
-	uint32_t v = 0;
-	for (char c : digits) {
-		if (c < '0' || c > '9')
-			return std::nullopt;
-		v = v * 10 + static_cast<uint32_t>(c - '0');
-	}
-	if (v < 1 || v > kMaxDomid)
-		return std::nullopt;
-	return v;
-}
-
-std::string domainUserName(uint32_t domid)
-{
-	return fmt::format("{}{}", kNamePrefix, domid);
-}
-
 std::string Service::errorReply(std::string_view error, Value parameters)
 {
 	Value msg = Value::object();
@@ -205,7 +182,7 @@ Result<bool> Service::isOurs(const Range &range, uint32_t domid)
 	 * group name is defined by another source, we answer for neither.
 	 */
 	const uint32_t id32 = static_cast<uint32_t>(id);
-	const std::string name = domainUserName(domid);
+	const std::string name = perDomainUserName(domid);
 	const std::pair<std::string_view, Result<std::optional<Account>>> checks[] = {
 		{ "uid", accounts_.userById(id32) },
 		{ "user name", accounts_.userByName(name) },
@@ -229,7 +206,7 @@ Value Service::record(Kind kind, const Range &range, uint32_t domid) const
 	uint32_t id = range.baseUid + domid;
 	Value r = Value::object();
 	if (kind == Kind::User) {
-		r.set("userName", Value::string(domainUserName(domid)));
+		r.set("userName", Value::string(perDomainUserName(domid)));
 		r.set("uid", Value::unsignedInteger(id));
 		r.set("gid", Value::unsignedInteger(range.primaryGid));
 		r.set("realName", Value::string(description(domid)));
@@ -237,7 +214,7 @@ Value Service::record(Kind kind, const Range &range, uint32_t domid) const
 		r.set("shell", Value::string(std::string(kShell)));
 		r.set("locked", Value::boolean(true));
 	} else {
-		r.set("groupName", Value::string(domainUserName(domid)));
+		r.set("groupName", Value::string(perDomainUserName(domid)));
 		r.set("gid", Value::unsignedInteger(id));
 		r.set("description", Value::string(description(domid)));
 	}
@@ -259,7 +236,7 @@ bool Service::matchesFilters(Kind kind, const Query &query, const Range &range, 
 					       kDisposition) == query.dispositionMask->end())
 		return false;
 	if (!query.fuzzyNames.empty()) {
-		std::string name = domainUserName(domid);
+		std::string name = perDomainUserName(domid);
 		std::string desc = description(domid);
 		bool any = std::any_of(query.fuzzyNames.begin(), query.fuzzyNames.end(), [&](const std::string &f) {
 			return containsCaseless(name, f) || containsCaseless(desc, f);
@@ -371,7 +348,7 @@ Response Service::getRecord(Kind kind, const Value &params, bool more)
 	if (query.id)
 		byId = domidForId(**range, *query.id);
 	if (query.name)
-		byName = parseDomainUserName(*query.name);
+		byName = domidFromUserName(*query.name);
 	for (auto *d : { &byId, &byName }) {
 		if (!*d)
 			continue;

@@ -23,14 +23,13 @@
 #include <string_view>
 #include <vector>
 
+#include "domain.h"
 #include "json.h"
 #include "userdb_accounts.h"
 
 namespace qemudm::userdb {
 
 /* DOMID_FIRST_RESERVED - 1: domids 1..32751 get a user; dom0 does not. */
-constexpr uint32_t kMaxDomid = 32751;
-constexpr std::string_view kNamePrefix = "xen-qemuuser-";
 constexpr std::string_view kDefaultRangeBaseUser = "xen-qemuuser-range-base";
 
 /* Request messages larger than this are refused (ProtocolError). */
@@ -60,9 +59,7 @@ struct ServiceOptions {
 	bool enumerate = false;
 };
 
-/* "xen-qemuuser-5" -> 5. Strict: no sign, no leading zero, 1..kMaxDomid. */
-std::optional<uint32_t> parseDomainUserName(std::string_view name);
-std::string domainUserName(uint32_t domid);
+/* Names and the domid range: common/domain.h (domidFromUserName, perDomainUserName). */
 
 /* The remaining replies of a call made with "more": true. */
 class ReplyStream

@@ -139,15 +139,15 @@ protected:
 
 TEST(DomainUserName, ParsesOnlyCanonicalNames)
 {
-	EXPECT_EQ(parseDomainUserName("xen-qemuuser-1"), 1u);
-	EXPECT_EQ(parseDomainUserName("xen-qemuuser-5"), 5u);
-	EXPECT_EQ(parseDomainUserName("xen-qemuuser-32751"), 32751u);
+	EXPECT_EQ(domidFromUserName("xen-qemuuser-1"), 1u);
+	EXPECT_EQ(domidFromUserName("xen-qemuuser-5"), 5u);
+	EXPECT_EQ(domidFromUserName("xen-qemuuser-32751"), 32751u);
 	for (const char *bad :
 	     { "xen-qemuuser-0", "xen-qemuuser-32752", "xen-qemuuser-05", "xen-qemuuser-+5", "xen-qemuuser--5",
 	       "xen-qemuuser-5 ", "xen-qemuuser-", "xen-qemuuser-5a", "xen-qemuuser-99999999999", "XEN-QEMUUSER-5",
 	       "xen-qemuuser-range-base", "xen-qemuuser-shared", "xen-qemuuser-reaper", "qemuuser-5", "" })
-		EXPECT_FALSE(parseDomainUserName(bad)) << bad;
-	EXPECT_EQ(domainUserName(42), "xen-qemuuser-42");
+		EXPECT_FALSE(domidFromUserName(bad)) << bad;
+	EXPECT_EQ(perDomainUserName(42), "xen-qemuuser-42");
 }
 
 TEST_F(UserdbService, AnswersUserByUid)

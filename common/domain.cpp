@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "domain.h"
+
+#include <charconv>
+
+namespace qemudm {
+
+std::string_view guestTypeName(GuestType type)
+{
+	switch (type) {
+	case GuestType::Hvm:
+		return "hvm";
+	case GuestType::Pv:
+		return "pv";
+	case GuestType::Pvh:
+		return "pvh";
+	}
+	return "?";
+}
+
+Result<GuestType> parseGuestType(std::string_view s)
+{
+	if (s == "hvm")
+		return GuestType::Hvm;
+	if (s == "pv")
+		return GuestType::Pv;
+	if (s == "pvh")
+		return GuestType::Pvh;
+	return makeError(EINVAL, "'{}' is not a guest type: expected hvm, pv or pvh", s);
+}
+
+Result<uint32_t> parseDecimal(std::string_view s, uint32_t max)
+{
+	if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos)
+		return makeError(EINVAL, "'{}' is not a decimal number", s);
+	if (s.size() > 1 && s[0] == '0')
+		return makeError(EINVAL, "'{}' has leading zeros", s);
+	uint32_t v = 0;
+	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+	if (ec != std::errc() || p != s.data() + s.size() || v > max)
+		return makeError(ERANGE, "'{}' is out of range (maximum {})", s, max);
+	return v;
+}
+
+Result<uint32_t> parseDomid(std::string_view s)
+{
+	auto v = parseDecimal(s, kMaxDomid);
+	if (!v || *v == 0)
+		return makeError(EINVAL, "invalid domain id '{}': expected a decimal number from 1 to {}", s,
+				 kMaxDomid);
+	return v;
+}
+
+std::string perDomainUserName(uint32_t domid)
+{
+	return fmt::format("{}{}", kDomainUserPrefix, domid);
+}
+
+std::optional<uint32_t> domidFromUserName(std::string_view name)
+{
+	if (!name.starts_with(kDomainUserPrefix))
+		return std::nullopt;
+	auto d = parseDomid(name.substr(kDomainUserPrefix.size()));
+	if (!d)
+		return std::nullopt;
+	return *d;
+}
+
+std::string dmUnitName(uint32_t domid)
+{
+	return fmt::format("qemu-dm@{}.service", domid);
+}
+
+std::optional<uint32_t> domidFromUnitName(std::string_view unit)
+{
+	constexpr std::string_view prefix = "qemu-dm@", suffix = ".service";
+	if (!unit.starts_with(prefix) || !unit.ends_with(suffix))
+		return std::nullopt;
+	auto d = parseDomid(unit.substr(prefix.size(), unit.size() - prefix.size() - suffix.size()));
+	if (!d)
+		return std::nullopt;
+	return *d;
+}
+
+} /* namespace qemudm */

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Facts about Xen domains that every part of qemu-dm shares: the domid range,
+ * guest types, the per-domain user and unit names. One definition here; the
+ * generator, the C API, the CLI, qemu-dm-exec and the userdb service use it.
+ */
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "result.h"
+
+namespace qemudm {
+
+/* Domids 1..32751: DOMID_FIRST_RESERVED is 0x7FF0 = 32752; dom0 never gets a DM. */
+constexpr uint32_t kMaxDomid = 32751;
+constexpr uint32_t kUidRangeSize = kMaxDomid + 1;
+
+/* "xen-qemuuser-<domid>", the name of the per-domain DM user (and group). */
+constexpr std::string_view kDomainUserPrefix = "xen-qemuuser-";
+
+enum class GuestType {
+	Hvm,
+	Pv,
+	Pvh,
+};
+
+std::string_view guestTypeName(GuestType type);
+[[nodiscard]] Result<GuestType> parseGuestType(std::string_view s);
+
+/* Strict decimal: no sign, no leading zeros, no spaces, value <= max. */
+[[nodiscard]] Result<uint32_t> parseDecimal(std::string_view s, uint32_t max);
+/* A domid 1..kMaxDomid, strictly decimal. */
+[[nodiscard]] Result<uint32_t> parseDomid(std::string_view s);
+
+std::string perDomainUserName(uint32_t domid);
+/* "xen-qemuuser-5" -> 5; nullopt unless exactly prefix + a valid strict domid. */
+std::optional<uint32_t> domidFromUserName(std::string_view name);
+
+/* "qemu-dm@5.service". */
+std::string dmUnitName(uint32_t domid);
+/* "qemu-dm@5.service" -> 5. */
+std::optional<uint32_t> domidFromUnitName(std::string_view unit);
+
+} /* namespace qemudm */
