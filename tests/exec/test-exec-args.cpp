@@ -101,7 +101,7 @@ TEST(ExecOptionsParse, RejectsBadCommandLines)
 		{ std::string(base) + " -- qemu-system-i386", "absolute path" },
 		{ std::string(base) + " --domid 6 -- /q", "given twice" },
 		{ "--domid 05 --type hvm --runas 131077:997 -- /q", "invalid domain id" },
-		{ "--domid 5 --type hvm2 --runas 131077:997 -- /q", "not hvm, pv or pvh" },
+		{ "--domid 5 --type hvm2 --runas 131077:997 -- /q", "expected hvm, pv or pvh" },
 		{ "--domid 5 --type hvm --runas 0:0 -- /q", "root" },
 		{ std::string(base) + " --keep-fd 2 -- /q", "always kept" },
 		{ std::string(base) + " --keep-fd 5 --keep-fd 5 -- /q", "given twice" },
