@@ -23,15 +23,10 @@
 #include <vector>
 
 #include "config.h"
+#include "unit_property.h" /* UnitProperty */
 
 namespace qemudm {
 
-struct UnitProperty {
-	std::string name;
-	std::string value;
-
-	bool operator==(const UnitProperty &) const = default;
-};
 
 /* One generated drop-in: qemu-dm@.service.d/<fileName>, [Unit] and [Service] parts. */
 struct PolicyDropIn {

@@ -39,8 +39,13 @@
 
 namespace qemudm {
 
-/* One unit-file line, split: { "ProtectSystem", "strict" }. */
-using UnitProperty = std::pair<std::string, std::string>;
+/* One property in unit-file syntax, what `systemd-run -p NAME=VALUE` takes: { "ProtectSystem", "strict" }. */
+struct UnitProperty {
+	std::string name;
+	std::string value;
+
+	bool operator==(const UnitProperty &) const = default;
+};
 using UnitProperties = std::vector<UnitProperty>;
 
 /* Whether appendUnitProperty() accepts this name (case-sensitive, as systemd). */

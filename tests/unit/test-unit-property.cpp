@@ -304,8 +304,8 @@ TEST(UnitProperty, RecommendedSetConvertsAsSystemdExpects)
 	for (std::string line; std::getline(is, line);) {
 		auto assignment = parseUnitPropertyAssignment(line);
 		ASSERT_TRUE(assignment.ok()) << line;
-		ASSERT_TRUE(isKnownUnitProperty(assignment->first)) << line;
-		auto r = appendUnitProperty(msg.get(), assignment->first, assignment->second);
+		ASSERT_TRUE(isKnownUnitProperty(assignment->name)) << line;
+		auto r = appendUnitProperty(msg.get(), assignment->name, assignment->value);
 		ASSERT_TRUE(r.ok()) << line << ": " << r.error().message();
 	}
 	const std::string v4any = "(2,0x00000000,0)";
@@ -397,11 +397,11 @@ TEST(UnitProperty, ParseAssignment)
 {
 	auto a = parseUnitPropertyAssignment("Environment=A=1 B=2");
 	ASSERT_TRUE(a.ok());
-	EXPECT_EQ(a->first, "Environment");
-	EXPECT_EQ(a->second, "A=1 B=2");
+	EXPECT_EQ(a->name, "Environment");
+	EXPECT_EQ(a->value, "A=1 B=2");
 	auto empty = parseUnitPropertyAssignment("DeviceAllow=");
 	ASSERT_TRUE(empty.ok());
-	EXPECT_EQ(empty->second, "");
+	EXPECT_EQ(empty->value, "");
 	EXPECT_FALSE(parseUnitPropertyAssignment("NoEquals").ok());
 	EXPECT_FALSE(parseUnitPropertyAssignment("=value").ok());
 }
