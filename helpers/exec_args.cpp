@@ -155,6 +155,8 @@ std::string execUsage()
 			   "                          (default: auto = {}/DOMID/root)\n"
 			   "  --keep-fd N             keep file descriptor N (>= 3) open for QEMU;\n"
 			   "                          repeatable. 0, 1 and 2 are always kept\n"
+			   "  --stdin-fd N            hand the unit's stdin (e.g. libxl's QMP socket)\n"
+			   "                          to QEMU as fd N (>= 3); stdin becomes /dev/null\n"
 			   "  --no-domain-check       skip the Xen domain check (stand-in device\n"
 			   "                          models without Xen only)\n"
 			   "  --no-restrict           do not add -xen-domid-restrict\n"
@@ -224,8 +226,8 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 			name = arg.substr(0, eq);
 			value = std::string(arg.substr(eq + 1));
 		}
-		static constexpr std::string_view withValue[] = { "--domid",  "--type",	   "--runas",
-								  "--chroot", "--keep-fd", "--probe-cache" };
+		static constexpr std::string_view withValue[] = { "--domid",   "--type",	"--runas",   "--chroot",
+								  "--keep-fd", "--probe-cache", "--stdin-fd" };
 		if (std::find(std::begin(withValue), std::end(withValue), name) == std::end(withValue))
 			return makeError(EINVAL, "unknown option '{}'", name);
 		if (eq == std::string_view::npos) {
@@ -273,6 +275,16 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 			if (std::find(o.keepFds.begin(), o.keepFds.end(), n) != o.keepFds.end())
 				return makeError(EINVAL, "--keep-fd {} given twice", n);
 			o.keepFds.push_back(n);
+		} else if (name == "--stdin-fd") {
+			if (o.stdinFd >= 0)
+				return makeError(EINVAL, "--stdin-fd given twice");
+			auto fd = parseDecimal(value, 1023);
+			if (!fd)
+				return fd.error().wrap("--stdin-fd");
+			if (*fd < 3)
+				return makeError(EINVAL, "--stdin-fd {}: expected a descriptor number of 3 or more",
+						 *fd);
+			o.stdinFd = static_cast<int>(*fd);
 		} else if (name == "--probe-cache") {
 			if (!(s = once(haveCache)))
 				return s.error();

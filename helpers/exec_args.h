@@ -60,6 +60,7 @@ struct ExecOptions {
 	std::string chrootDir; /* absolute, normalised; `auto` already resolved */
 	bool chrootAuto = true;
 	std::vector<int> keepFds; /* sorted, unique, >= 3 */
+	int stdinFd = -1;	  /* --stdin-fd: stdin moves to this fd (>= 3), kept */
 	bool domainCheck = true;
 	bool restrict = true;
 	std::string probeCache = kDefaultProbeCache; /* empty: no cache */

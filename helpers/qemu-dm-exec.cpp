@@ -9,8 +9,10 @@
  * (docs/qemu-dm-exec.md).
  */
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -64,6 +66,21 @@ int run(int argc, char **argv)
 		s = checkFdOpen(fd);
 		if (!s)
 			return fail(kExitUsage, s.error().wrap("Invalid command line: --keep-fd"));
+	}
+	if (opts.stdinFd >= 0) {
+		/* The caller's fd (systemd gave it to us as stdin) goes where QEMU's argv expects it. */
+		if (std::find(opts.keepFds.begin(), opts.keepFds.end(), opts.stdinFd) != opts.keepFds.end())
+			return fail(
+			    kExitUsage,
+			    makeError(EINVAL, "Invalid command line: --stdin-fd {} is also a --keep-fd", opts.stdinFd));
+		if (::dup2(STDIN_FILENO, opts.stdinFd) < 0)
+			return fail(kExitOs, errnoError(errno, "Failed to move stdin to fd {}", opts.stdinFd));
+		int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null < 0 || ::dup2(null, STDIN_FILENO) < 0)
+			return fail(kExitOs, errnoError(errno, "Failed to reopen stdin on /dev/null"));
+		::close(null);
+		opts.keepFds.push_back(opts.stdinFd);
+		std::sort(opts.keepFds.begin(), opts.keepFds.end());
 	}
 
 	/* 2. The domain exists and is alive. */

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "dm_control.h"
+
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include <systemd/sd-journal.h>
+
+#include "c_ptr.h"
+#include "log.h"
+
+namespace qemudm {
+
+namespace {
+
+using JournalPtr = CPtr<sd_journal, sd_journal_close>;
+
+std::string userName(uid_t uid)
+{
+	struct passwd pw, *res = nullptr;
+	char buf[4096];
+	if (::getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+		return res->pw_name;
+	return std::to_string(uid);
+}
+
+bool isRunning(const std::string &state)
+{
+	return state == "active" || state == "activating" || state == "reloading" || state == "deactivating";
+}
+
+} /* namespace */
+
+Result<DmController> DmController::open(std::optional<std::string> address)
+{
+	auto m = SystemdManager::connect(std::move(address));
+	if (!m)
+		return m.error().wrap("Failed to connect to systemd");
+	return DmController(std::move(*m));
+}
+
+Result<DmUnitPlan> DmController::plan(const DmRequest &request)
+{
+	auto config = loadDefaultConfig();
+	if (!config)
+		return config.error().wrap(fmt::format("domain {}: invalid qemu-dm configuration", request.domid));
+	SystemUserLookup lookup;
+	return planDmUnit(*config, request, lookup);
+}
+
+std::string DmController::journalExcerpt(const std::string &unit, int lines)
+{
+	sd_journal *raw = nullptr;
+	if (sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM) < 0)
+		return {};
+	JournalPtr j(raw);
+	std::string m1 = "_SYSTEMD_UNIT=" + unit, m2 = "UNIT=" + unit;
+	if (sd_journal_add_match(j.get(), m1.c_str(), 0) < 0 || sd_journal_add_disjunction(j.get()) < 0 ||
+	    sd_journal_add_match(j.get(), m2.c_str(), 0) < 0)
+		return {};
+	if (sd_journal_seek_tail(j.get()) < 0)
+		return {};
+	std::vector<std::string> msgs;
+	while (static_cast<int>(msgs.size()) < lines && sd_journal_previous(j.get()) > 0) {
+		const void *data;
+		size_t len;
+		if (sd_journal_get_data(j.get(), "MESSAGE", &data, &len) < 0)
+			continue;
+		std::string_view s(static_cast<const char *>(data), len);
+		s.remove_prefix(std::min<size_t>(s.size(), strlen("MESSAGE=")));
+		msgs.emplace_back(s);
+	}
+	std::string out;
+	for (auto it = msgs.rbegin(); it != msgs.rend(); ++it)
+		out += (out.empty() ? "" : "\n") + *it;
+	return out;
+}
+
+Status DmController::start(const DmRequest &request, const DmStartOptions &options)
+{
+	const uint32_t domid = request.domid;
+	auto p = plan(request);
+	if (!p)
+		return p.error();
+	const std::string &unit = p->unit;
+
+	auto state = manager_.activeState(unit);
+	if (state && isRunning(*state))
+		return makeError(EEXIST, "domain {}: a device model is already running ({} is {})", domid, unit,
+				 *state);
+	if (state && *state == "failed")
+		(void)manager_.resetFailed(unit);
+
+	if (request.qmpFdTarget >= 3 && options.qmpFd < 0)
+		return makeError(EINVAL, "domain {}: a QMP fd number for QEMU was given but no fd to hand over", domid);
+
+	TransientExtras extras;
+	extras.execStart = p->execStart;
+	extras.stdinFd = options.qmpFd;
+	for (const auto &w : p->warnings)
+		log::warning("{}", w);
+
+	auto cleanup = [&]() {
+		(void)manager_.stopUnit(unit, std::chrono::seconds(10));
+		(void)manager_.resetFailed(unit);
+	};
+
+	auto job = manager_.startTransientUnit(unit, "fail", p->properties, extras, options.jobTimeout);
+	if (!job) {
+		if (job.error().code() == EEXIST)
+			return makeError(EEXIST, "domain {}: a device model is already running ({} exists)", domid,
+					 unit);
+		cleanup();
+		return job.error().wrap(fmt::format("domain {}: Failed to start the device model", domid));
+	}
+
+	/* The job completes at exec; a DM that dies right away (no domain, no hypervisor) fails here. */
+	auto deadline = std::chrono::steady_clock::now() + options.settle;
+	std::string now = *job == "done" ? "active" : *job;
+	while (*job == "done" && std::chrono::steady_clock::now() < deadline) {
+		auto s = manager_.activeState(unit);
+		now = s ? *s : "inactive";
+		if (!isRunning(now))
+			break;
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+	}
+	if (*job == "done" && isRunning(now))
+		return success();
+
+	std::string journal = journalExcerpt(unit, 8);
+	cleanup();
+	return makeError(EIO, "domain {}: the device model failed to start (job {}, unit {}){}{}", domid, *job, now,
+			 journal.empty() ? "" : ":\n", journal);
+}
+
+Status DmController::stop(uint32_t domid, std::chrono::milliseconds timeout)
+{
+	if (domid < 1 || domid > kMaxDomid)
+		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
+	const std::string unit = dmUnitName(domid);
+	auto state = manager_.activeState(unit);
+	if (!state || *state == "inactive") {
+		auto procs = manager_.unitProcesses(unit);
+		if (!procs || procs->empty())
+			return makeError(ESRCH, "domain {}: no device model is running", domid);
+	}
+	auto s = manager_.stopUnit(unit, timeout);
+	if (!s)
+		return s.error().wrap(fmt::format("domain {}: Failed to stop the device model", domid));
+	(void)manager_.resetFailed(unit);
+	return success();
+}
+
+Status DmController::kill(uint32_t domid, int signal)
+{
+	if (domid < 1 || domid > kMaxDomid)
+		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
+	if (signal < 1 || signal >= NSIG)
+		return makeError(EINVAL, "domain {}: invalid signal {}", domid, signal);
+	const std::string unit = dmUnitName(domid);
+	auto state = manager_.activeState(unit);
+	if (!state || !isRunning(*state))
+		return makeError(ESRCH, "domain {}: no device model is running", domid);
+	auto s = manager_.killUnit(unit, "all", signal);
+	if (!s)
+		return s.error().wrap(fmt::format("domain {}: Failed to signal the device model", domid));
+	return success();
+}
+
+Result<DmStatus> DmController::status(uint32_t domid)
+{
+	if (domid < 1 || domid > kMaxDomid)
+		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
+	DmStatus st;
+	st.domid = domid;
+	st.unit = dmUnitName(domid);
+	auto active = manager_.activeState(st.unit);
+	st.activeState = active ? *active : "inactive";
+	if (!active)
+		return st;
+	if (auto v = manager_.subState(st.unit))
+		st.subState = *v;
+	if (auto v = manager_.serviceResult(st.unit))
+		st.result = *v;
+	if (auto v = manager_.mainPid(st.unit))
+		st.mainPid = *v;
+	if (auto v = manager_.controlGroup(st.unit))
+		st.controlGroup = *v;
+	if (auto v = manager_.unitProperty<std::string>(st.unit, "org.freedesktop.systemd1.Unit", "Description"))
+		st.description = *v;
+	if (auto v = manager_.unitProperty<uint64_t>(st.unit, "org.freedesktop.systemd1.Service", "TasksCurrent"))
+		st.tasks = *v;
+	if (st.mainPid) {
+		struct stat sb;
+		if (::stat(fmt::format("/proc/{}", st.mainPid).c_str(), &sb) == 0) {
+			st.uid = sb.st_uid;
+			st.user = userName(sb.st_uid);
+		}
+	}
+	return st;
+}
+
+Result<std::vector<DmStatus>> DmController::list()
+{
+	auto units = manager_.listUnitsByPatterns({ "qemu-dm@*.service" });
+	if (!units)
+		return units.error().wrap("Failed to list device models");
+	std::vector<DmStatus> out;
+	for (const auto &u : *units) {
+		auto domid = domidFromUnitName(u.name);
+		if (!domid)
+			continue;
+		auto st = status(*domid);
+		if (st)
+			out.push_back(*st);
+	}
+	std::sort(out.begin(), out.end(), [](const DmStatus &a, const DmStatus &b) { return a.domid < b.domid; });
+	return out;
+}
+
+} /* namespace qemudm */

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Starting, stopping and inspecting device models: the one core behind the
+ * C API (dbus/libqemu-dm) and qemu-dmctl. Blocking, with explicit timeouts;
+ * one DmController per thread (it owns one sd-bus connection).
+ *
+ * Every error names the domain and the reason; a failed start leaves nothing
+ * behind (the unit is stopped and its failed state reset).
+ */
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "dm_unit.h"
+#include "result.h"
+#include "systemd_bus.h"
+
+namespace qemudm {
+
+struct DmStartOptions {
+	int qmpFd = -1; /* caller's fd: becomes the unit's stdin, then fd request.qmpFdTarget for QEMU */
+	/* After the job: how long the DM must stay up to count as started. */
+	std::chrono::milliseconds settle{ 1000 };
+	std::chrono::milliseconds jobTimeout{ 30000 };
+};
+
+struct DmStatus {
+	uint32_t domid = 0;
+	std::string unit;
+	std::string activeState; /* "inactive" when no unit is loaded */
+	std::string subState;
+	std::string result;
+	uint32_t mainPid = 0;
+	std::string user; /* resolved name of the main process's uid, or the uid */
+	uid_t uid = 0;
+	std::string controlGroup;
+	uint64_t tasks = 0;
+	std::string description;
+};
+
+class DmController final
+{
+public:
+	/* Connect to systemd (see SystemdManager::connect for the address rules). */
+	[[nodiscard]] static Result<DmController> open(std::optional<std::string> address = {});
+
+	[[nodiscard]] Result<DmUnitPlan> plan(const DmRequest &request);
+	[[nodiscard]] Status start(const DmRequest &request, const DmStartOptions &options = {});
+	/* Returns once the unit is inactive and every process of it is gone. */
+	[[nodiscard]] Status stop(uint32_t domid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+	[[nodiscard]] Status kill(uint32_t domid, int signal);
+	[[nodiscard]] Result<DmStatus> status(uint32_t domid);
+	[[nodiscard]] Result<std::vector<DmStatus>> list();
+
+	/* The last `lines` journal messages of the unit (its output and systemd's). */
+	static std::string journalExcerpt(const std::string &unit, int lines = 10);
+
+private:
+	explicit DmController(SystemdManager manager) : manager_(std::move(manager)) {}
+	SystemdManager manager_;
+};
+
+} /* namespace qemudm */

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The per-domain unit of one device model: from what the caller declares
+ * (libxl through the C API, or qemu-dmctl), the exact properties and
+ * ExecStart= of the transient qemu-dm@<domid>.service. Host-wide policy is
+ * not repeated here: it reaches the unit as the generator's drop-ins
+ * (common/host_policy). planDmUnit() is pure apart from the user lookups and
+ * a stat() of each declared path, so `qemu-dmctl policy` prints exactly what
+ * `qemu-dmctl start` sends.
+ */
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "domain.h"
+#include "result.h"
+#include "uid_policy.h"
+#include "unit_property.h"
+#include "user_lookup.h"
+
+namespace qemudm {
+
+struct DiskSpec {
+	std::string path; /* absolute; must exist */
+	bool readOnly = false;
+};
+
+struct PathSpec {
+	std::string path; /* absolute; must exist */
+	bool writable = false;
+};
+
+struct DmRequest {
+	uint32_t domid = 0;
+	std::string name; /* the domain's name; optional */
+	GuestType type = GuestType::Hvm;
+	std::string deviceModelUser;  /* xl.cfg device_model_user=; empty: not given */
+	std::optional<bool> restrict; /* xl.cfg dm_restrict=; nullopt: the config's default */
+	std::vector<DiskSpec> disks;
+	std::vector<PathSpec> paths;
+	std::vector<DeviceNode> devices;   /* extra device nodes for this domain */
+	std::vector<std::string> taps;	   /* tap interfaces QEMU creates (emulated NICs) */
+	bool domainCheck = true;	   /* false: stand-in DM without Xen (tests, demo) */
+	bool allowWriteExecute = false;	   /* TCG stand-in: its JIT needs W+X memory */
+	int qmpFdTarget = -1;		   /* >= 3: the unit's stdin becomes this fd number for QEMU */
+	std::vector<std::string> qemuArgv; /* [0]: absolute path of QEMU */
+};
+
+struct DmUnitPlan {
+	uint32_t domid = 0;
+	std::string unit; /* qemu-dm@<domid>.service */
+	DmIdentity identity;
+	UnitProperties properties;	    /* per-domain, unit-file syntax, in order */
+	std::vector<std::string> execStart; /* qemu-dm-exec ... -- QEMU ... */
+	std::vector<std::string> warnings;
+};
+
+/* Path of qemu-dm-exec; $QEMU_DM_EXEC overrides it (docs/ENVIRONMENT.md). */
+std::string qemuDmExecPath();
+
+/*
+ * Build the plan. Errors name the domain and the reason
+ * ("domain 5: disk /x: No such file or directory").
+ */
+[[nodiscard]] Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &request, UserLookup &lookup);
+
+/* One argv element in unit-file (and POSIX shell) quoting. */
+std::string quoteArgument(const std::string &arg);
+
+/* The plan as lines "Name=Value", then "ExecStart=..." (qemu-dmctl policy). */
+std::string formatPlan(const DmUnitPlan &plan);
+
+} /* namespace qemudm */

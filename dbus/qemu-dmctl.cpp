@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * qemu-dmctl: the administrator's view of Xen device models run by qemu-dm.
+ * Same core as the C API (common/dm_control); see `qemu-dmctl --help`.
+ */
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "build_config.h"
+#include "dm_control.h"
+#include "domain.h"
+#include "log.h"
+
+using namespace qemudm;
+
+namespace {
+
+constexpr const char *kUsage = "Usage: qemu-dmctl COMMAND [OPTIONS]\n"
+			       "\n"
+			       "Start, stop and inspect the QEMU device models of Xen domains. Each runs as\n"
+			       "the confined transient unit qemu-dm@DOMID.service (systemctl status qemu-dm@5,\n"
+			       "journalctl -u qemu-dm@5).\n"
+			       "\n"
+			       "Commands:\n"
+			       "  start DOMID [START OPTIONS] -- QEMU [ARG...]\n"
+			       "                         start the device model of domain DOMID\n"
+			       "  stop DOMID [--timeout SEC]\n"
+			       "                         stop it; returns when every process of it is gone\n"
+			       "  kill DOMID [--signal SIG]\n"
+			       "                         send a signal (default SIGTERM) to every process of it\n"
+			       "  status DOMID           state, main process, user and cgroup of one device model\n"
+			       "  list                   every device model qemu-dm runs\n"
+			       "  policy DOMID [START OPTIONS] -- QEMU [ARG...]\n"
+			       "                         print the exact unit properties `start` would send\n"
+			       "                         (nothing is started)\n"
+			       "  check                  host readiness report\n"
+			       "\n"
+			       "Start options:\n"
+			       "  --name NAME            the domain's name (journal field XEN_DOMAIN_NAME)\n"
+			       "  --user USER            device_model_user: run QEMU as USER instead of the\n"
+			       "                         per-domain user xen-qemuuser-DOMID\n"
+			       "  --type hvm|pv|pvh      guest type (default hvm)\n"
+			       "  --no-restrict          do not pass -xen-domid-restrict (dm_restrict=0)\n"
+			       "  --disk PATH[:ro]       a disk image or device QEMU may open (read-write\n"
+			       "                         unless :ro); repeatable\n"
+			       "  --path PATH[:rw]       another file QEMU may read (or write with :rw)\n"
+			       "  --device NODE[:PERMS]  an extra device node (PERMS from rwm, default rw)\n"
+			       "  --qmp-fd N             hand our stdin (a QMP socket) to QEMU as fd N\n"
+			       "  --no-domain-check      skip the Xen domain check: for stand-in device models\n"
+			       "                         without Xen (tests, demos) only\n"
+			       "  --allow-jit            allow W+X memory: for TCG stand-in device models only\n"
+			       "\n"
+			       "Exit status: 0 success, 1 failure, 2 usage error; `check`: 0 all pass,\n"
+			       "1 warnings, 2 failures.\n";
+
+int usageError(const std::string &msg)
+{
+	log::error("{}", msg);
+	log::error("See 'qemu-dmctl --help'.");
+	return 2;
+}
+
+struct StartArgs {
+	DmRequest request;
+	bool ok = false;
+};
+
+/* Parse "start"/"policy" arguments: DOMID [options] -- QEMU [ARG...]. */
+Result<DmRequest> parseStart(const std::vector<std::string> &args)
+{
+	if (args.empty())
+		return makeError(EINVAL, "missing DOMID");
+	auto domid = parseDomid(args[0]);
+	if (!domid)
+		return domid.error();
+	DmRequest req;
+	req.domid = *domid;
+	size_t i = 1;
+	auto value = [&](const std::string &opt) -> Result<std::string> {
+		if (i + 1 >= args.size())
+			return makeError(EINVAL, "{} needs a value", opt);
+		return args[++i];
+	};
+	for (; i < args.size(); i++) {
+		const std::string &a = args[i];
+		if (a == "--") {
+			i++;
+			break;
+		}
+		if (a == "--name" || a == "--user" || a == "--type" || a == "--disk" || a == "--path" ||
+		    a == "--device" || a == "--qmp-fd") {
+			auto v = value(a);
+			if (!v)
+				return v.error();
+			if (a == "--name") {
+				req.name = *v;
+			} else if (a == "--user") {
+				if (v->empty())
+					return makeError(EINVAL, "--user needs a user name");
+				req.deviceModelUser = *v;
+			} else if (a == "--type") {
+				auto t = parseGuestType(*v);
+				if (!t)
+					return t.error();
+				req.type = *t;
+			} else if (a == "--disk") {
+				DiskSpec d{ *v, false };
+				if (v->ends_with(":ro")) {
+					d.path = v->substr(0, v->size() - 3);
+					d.readOnly = true;
+				} else if (v->ends_with(":rw")) {
+					d.path = v->substr(0, v->size() - 3);
+				}
+				req.disks.push_back(d);
+			} else if (a == "--path") {
+				PathSpec p{ *v, false };
+				if (v->ends_with(":rw")) {
+					p.path = v->substr(0, v->size() - 3);
+					p.writable = true;
+				} else if (v->ends_with(":ro")) {
+					p.path = v->substr(0, v->size() - 3);
+				}
+				req.paths.push_back(p);
+			} else if (a == "--device") {
+				DeviceNode n{ *v, "rw" };
+				if (auto c = v->rfind(':'); c != std::string::npos) {
+					n.path = v->substr(0, c);
+					n.permissions = v->substr(c + 1);
+				}
+				req.devices.push_back(n);
+			} else if (a == "--qmp-fd") {
+				auto n = parseDecimal(*v, 1023);
+				if (!n || *n < 3)
+					return makeError(EINVAL,
+							 "--qmp-fd: '{}' is not a descriptor number of 3 or more", *v);
+				req.qmpFdTarget = static_cast<int>(*n);
+			}
+		} else if (a == "--no-restrict") {
+			req.restrict = false;
+		} else if (a == "--no-domain-check") {
+			req.domainCheck = false;
+		} else if (a == "--allow-jit") {
+			req.allowWriteExecute = true;
+		} else {
+			return makeError(EINVAL, "unknown option '{}'", a);
+		}
+	}
+	if (i >= args.size())
+		return makeError(EINVAL, "missing the device model command line after '--'");
+	req.qemuArgv.assign(args.begin() + static_cast<long>(i), args.end());
+	return req;
+}
+
+int cmdStart(const std::vector<std::string> &args, bool dryRun)
+{
+	auto req = parseStart(args);
+	if (!req)
+		return usageError(req.error().message());
+	if (dryRun) {
+		auto config = loadDefaultConfig();
+		if (!config) {
+			log::error(config.error());
+			return 1;
+		}
+		SystemUserLookup lookup;
+		auto plan = planDmUnit(*config, *req, lookup);
+		if (!plan) {
+			log::error(plan.error());
+			return 1;
+		}
+		for (const auto &w : plan->warnings)
+			log::warning("{}", w);
+		std::fputs(formatPlan(*plan).c_str(), stdout);
+		return 0;
+	}
+	auto ctl = DmController::open();
+	if (!ctl) {
+		log::error(ctl.error());
+		return 1;
+	}
+	DmStartOptions opts;
+	if (req->qmpFdTarget >= 3)
+		opts.qmpFd = STDIN_FILENO;
+	auto s = ctl->start(*req, opts);
+	if (!s) {
+		log::error(s.error());
+		return 1;
+	}
+	fmt::print("Started {} for domain {}.\n", dmUnitName(req->domid), req->domid);
+	return 0;
+}
+
+Result<int> parseSignal(const std::string &s)
+{
+	if (auto n = parseDecimal(s, NSIG - 1); n && *n > 0)
+		return static_cast<int>(*n);
+	std::string name = s.starts_with("SIG") ? s.substr(3) : s;
+	for (int i = 1; i < NSIG; i++) {
+		const char *abbrev = sigabbrev_np(i);
+		if (abbrev && name == abbrev)
+			return i;
+	}
+	return makeError(EINVAL, "'{}' is not a signal name or number", s);
+}
+
+int cmdStopKill(const std::vector<std::string> &args, bool kill)
+{
+	if (args.empty())
+		return usageError("missing DOMID");
+	auto domid = parseDomid(args[0]);
+	if (!domid)
+		return usageError(domid.error().message());
+	int timeout = 30, sig = SIGTERM;
+	for (size_t i = 1; i < args.size(); i++) {
+		if (!kill && args[i] == "--timeout" && i + 1 < args.size()) {
+			auto t = parseDecimal(args[++i], 86400);
+			if (!t || *t == 0)
+				return usageError(fmt::format("--timeout: '{}' is not a number of seconds", args[i]));
+			timeout = static_cast<int>(*t);
+		} else if (kill && args[i] == "--signal" && i + 1 < args.size()) {
+			auto s = parseSignal(args[++i]);
+			if (!s)
+				return usageError(s.error().message());
+			sig = *s;
+		} else {
+			return usageError(fmt::format("unexpected argument '{}'", args[i]));
+		}
+	}
+	auto ctl = DmController::open();
+	if (!ctl) {
+		log::error(ctl.error());
+		return 1;
+	}
+	Status s = kill ? ctl->kill(*domid, sig) : ctl->stop(*domid, std::chrono::seconds(timeout));
+	if (!s) {
+		log::error(s.error());
+		return 1;
+	}
+	return 0;
+}
+
+void printStatus(const DmStatus &st)
+{
+	fmt::print("{} - {}\n", st.unit, st.description.empty() ? "(not loaded)" : st.description);
+	fmt::print("     State: {}{}{}\n", st.activeState, st.subState.empty() ? "" : " (" + st.subState + ")",
+		   st.result.empty() || st.result == "success" ? "" : ", result " + st.result);
+	if (st.mainPid) {
+		fmt::print("  Main PID: {}\n", st.mainPid);
+		fmt::print("      User: {} ({})\n", st.user, st.uid);
+	}
+	if (st.tasks && st.tasks != UINT64_MAX)
+		fmt::print("     Tasks: {}\n", st.tasks);
+	if (!st.controlGroup.empty())
+		fmt::print("    CGroup: {}\n", st.controlGroup);
+}
+
+int cmdStatus(const std::vector<std::string> &args)
+{
+	if (args.size() != 1)
+		return usageError("status takes exactly one DOMID");
+	auto domid = parseDomid(args[0]);
+	if (!domid)
+		return usageError(domid.error().message());
+	auto ctl = DmController::open();
+	if (!ctl) {
+		log::error(ctl.error());
+		return 1;
+	}
+	auto st = ctl->status(*domid);
+	if (!st) {
+		log::error(st.error());
+		return 1;
+	}
+	printStatus(*st);
+	return st->activeState == "active" ? 0 : 3;
+}
+
+int cmdList()
+{
+	auto ctl = DmController::open();
+	if (!ctl) {
+		log::error(ctl.error());
+		return 1;
+	}
+	auto l = ctl->list();
+	if (!l) {
+		log::error(l.error());
+		return 1;
+	}
+	fmt::print("{:>6}  {:<24} {:<10} {:<10} {:>8}  {}\n", "DOMID", "UNIT", "STATE", "SUB", "PID", "USER");
+	for (const auto &st : *l)
+		fmt::print("{:>6}  {:<24} {:<10} {:<10} {:>8}  {}\n", st.domid, st.unit, st.activeState, st.subState,
+			   st.mainPid, st.user);
+	return 0;
+}
+
+int run(int argc, char **argv)
+{
+	log::setup("qemu-dmctl", log::Target::Console);
+	if (argc < 2)
+		return usageError("missing command");
+	std::string cmd = argv[1];
+	std::vector<std::string> args(argv + 2, argv + argc);
+	if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+		std::fputs(kUsage, stdout);
+		return 0;
+	}
+	if (cmd == "--version") {
+		std::puts("qemu-dmctl " PROJECT_VERSION);
+		return 0;
+	}
+	if (cmd == "start")
+		return cmdStart(args, false);
+	if (cmd == "policy")
+		return cmdStart(args, true);
+	if (cmd == "stop")
+		return cmdStopKill(args, false);
+	if (cmd == "kill")
+		return cmdStopKill(args, true);
+	if (cmd == "status")
+		return cmdStatus(args);
+	if (cmd == "list")
+		return cmdList();
+	return usageError(fmt::format("unknown command '{}'", cmd));
+}
+
+} /* namespace */
+
+int main(int argc, char **argv)
+{
+	return run(argc, argv);
+}
