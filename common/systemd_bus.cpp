@@ -93,12 +93,12 @@ int BusError::errnum(int r) const
 /* ---- SystemdManager ---- */
 
 struct SystemdManager::JobWatch {
-	std::string path;		  /* the job we wait for; empty: none */
+	std::string path;		   /* the job we wait for; empty: none */
 	std::optional<std::string> result; /* set by onJobRemoved */
 };
 
 SystemdManager::SystemdManager(BusPtr bus, std::string address, bool direct)
-	: bus_(std::move(bus)), jobs_(std::make_unique<JobWatch>()), address_(std::move(address)), direct_(direct)
+    : bus_(std::move(bus)), jobs_(std::make_unique<JobWatch>()), address_(std::move(address)), direct_(direct)
 {
 }
 
@@ -179,8 +179,8 @@ Status SystemdManager::subscribe()
 			       nullptr, nullptr);
 	if (r < 0) {
 		if (busClient)
-			return Error(error.errnum(r),
-				     fmt::format("Failed to subscribe to systemd at {}: {}", address_, error.describe(r)));
+			return Error(error.errnum(r), fmt::format("Failed to subscribe to systemd at {}: {}", address_,
+								  error.describe(r)));
 		log::debug("Subscribe failed on {}: {}, ignoring.", address_, error.describe(r));
 	}
 	return success();
@@ -253,8 +253,8 @@ Result<std::string> SystemdManager::waitForJob(const std::string &jobPath, const
 }
 
 Result<std::string> SystemdManager::startTransientUnit(const std::string &name, const std::string &mode,
-						       const UnitProperties &properties,
-						       const TransientExtras &extras, std::chrono::milliseconds timeout)
+						       const UnitProperties &properties, const TransientExtras &extras,
+						       std::chrono::milliseconds timeout)
 {
 	const auto deadline = Clock::now() + timeout;
 	const std::string what = fmt::format("start transient unit {}", name);
@@ -417,7 +417,7 @@ Result<std::string> SystemdManager::unitObjectPath(const std::string &name)
 	return makeError(ENOENT, "Failed to look up unit {}", name);
 }
 
-template<typename T>
+template <typename T>
 Result<T> SystemdManager::unitProperty(const std::string &name, const std::string &interface,
 				       const std::string &property)
 {
@@ -446,8 +446,8 @@ Result<T> SystemdManager::unitProperty(const std::string &name, const std::strin
 				    error.get(), &raw, signature);
 	MessagePtr reply(raw);
 	if (r < 0)
-		return Error(error.errnum(r),
-			     fmt::format("Failed to read {}.{} of {}: {}", interface, property, name, error.describe(r)));
+		return Error(error.errnum(r), fmt::format("Failed to read {}.{} of {}: {}", interface, property, name,
+							  error.describe(r)));
 
 	T value{};
 	if constexpr (std::is_same_v<T, std::string>) {
@@ -479,8 +479,7 @@ Result<T> SystemdManager::unitProperty(const std::string &name, const std::strin
 
 template Result<std::string> SystemdManager::unitProperty<std::string>(const std::string &, const std::string &,
 								       const std::string &);
-template Result<bool> SystemdManager::unitProperty<bool>(const std::string &, const std::string &,
-							 const std::string &);
+template Result<bool> SystemdManager::unitProperty<bool>(const std::string &, const std::string &, const std::string &);
 template Result<int32_t> SystemdManager::unitProperty<int32_t>(const std::string &, const std::string &,
 							       const std::string &);
 template Result<uint32_t> SystemdManager::unitProperty<uint32_t>(const std::string &, const std::string &,
@@ -488,8 +487,7 @@ template Result<uint32_t> SystemdManager::unitProperty<uint32_t>(const std::stri
 template Result<uint64_t> SystemdManager::unitProperty<uint64_t>(const std::string &, const std::string &,
 								 const std::string &);
 template Result<std::vector<std::string>>
-SystemdManager::unitProperty<std::vector<std::string>>(const std::string &, const std::string &,
-						       const std::string &);
+SystemdManager::unitProperty<std::vector<std::string>>(const std::string &, const std::string &, const std::string &);
 
 Result<std::string> SystemdManager::activeState(const std::string &name)
 {
@@ -574,8 +572,8 @@ Result<std::vector<UnitInfo>> SystemdManager::listUnitsByPatterns(const std::vec
 					&following, &path, &jobId, &jobType, &jobPath);
 		if (r <= 0)
 			break;
-		units.push_back(UnitInfo{ name, description, load, active, sub, following, path, jobId, jobType,
-					  jobPath });
+		units.push_back(
+		    UnitInfo{ name, description, load, active, sub, following, path, jobId, jobType, jobPath });
 	}
 	if (r >= 0)
 		r = sd_bus_message_exit_container(reply->get());

@@ -169,7 +169,7 @@ public:
 	 * unit's object). T is one of std::string ("s"), bool ("b"), int32_t
 	 * ("i"), uint32_t ("u"), uint64_t ("t"), std::vector<std::string> ("as").
 	 */
-	template<typename T>
+	template <typename T>
 	[[nodiscard]] Result<T> unitProperty(const std::string &name, const std::string &interface,
 					     const std::string &property);
 
@@ -215,8 +215,7 @@ private:
 	std::chrono::microseconds methodTimeout_{ 25000000 };
 };
 
-extern template Result<std::string> SystemdManager::unitProperty<std::string>(const std::string &,
-									      const std::string &,
+extern template Result<std::string> SystemdManager::unitProperty<std::string>(const std::string &, const std::string &,
 									      const std::string &);
 extern template Result<bool> SystemdManager::unitProperty<bool>(const std::string &, const std::string &,
 								const std::string &);

@@ -65,8 +65,8 @@ char lower(char c)
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b)
 {
-	return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-						  [](char x, char y) { return lower(x) == lower(y); });
+	return a.size() == b.size() &&
+	       std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 bool startsWith(std::string_view s, std::string_view prefix)
@@ -118,14 +118,30 @@ std::optional<std::vector<std::string>> splitWords(std::string_view s, bool cEsc
 			return true;
 		}
 		switch (c) {
-		case 'a': word += '\a'; break;
-		case 'b': word += '\b'; break;
-		case 'f': word += '\f'; break;
-		case 'n': word += '\n'; break;
-		case 'r': word += '\r'; break;
-		case 't': word += '\t'; break;
-		case 'v': word += '\v'; break;
-		case 's': word += ' '; break;
+		case 'a':
+			word += '\a';
+			break;
+		case 'b':
+			word += '\b';
+			break;
+		case 'f':
+			word += '\f';
+			break;
+		case 'n':
+			word += '\n';
+			break;
+		case 'r':
+			word += '\r';
+			break;
+		case 't':
+			word += '\t';
+			break;
+		case 'v':
+			word += '\v';
+			break;
+		case 's':
+			word += ' ';
+			break;
 		case 'x': {
 			if (i + 2 >= n)
 				return false;
@@ -206,7 +222,7 @@ std::optional<bool> parseBoolean(std::string_view v)
 	return std::nullopt;
 }
 
-template<typename T>
+template <typename T>
 std::optional<T> parseNumber(std::string_view v, int base = 10)
 {
 	T out{};
@@ -255,8 +271,8 @@ std::optional<uint64_t> parseScaledDecimal(std::string_view s, uint64_t scale, s
 		return std::nullopt;
 	uint64_t result = whole * scale;
 	/* frac/fracScale * scale without overflowing for the scales we use */
-	long double part = static_cast<long double>(frac) / static_cast<long double>(fracScale) *
-			   static_cast<long double>(scale);
+	long double part =
+	    static_cast<long double>(frac) / static_cast<long double>(fracScale) * static_cast<long double>(scale);
 	uint64_t add = static_cast<uint64_t>(part);
 	if (result > kInfinity - add)
 		return std::nullopt;
@@ -268,16 +284,36 @@ std::optional<uint64_t> parseScaledDecimal(std::string_view s, uint64_t scale, s
 std::optional<uint64_t> parseTimespan(std::string_view v, uint64_t defaultUnit)
 {
 	static const std::array<std::pair<std::string_view, uint64_t>, 30> units = { {
-		{ "seconds", 1000000ULL }, { "second", 1000000ULL }, { "sec", 1000000ULL }, { "s", 1000000ULL },
-		{ "minutes", 60000000ULL }, { "minute", 60000000ULL }, { "min", 60000000ULL }, { "m", 60000000ULL },
-		{ "months", 2629800000000ULL }, { "month", 2629800000000ULL }, { "M", 2629800000000ULL },
-		{ "msec", 1000ULL }, { "ms", 1000ULL },
-		{ "usec", 1ULL }, { "us", 1ULL }, { "µs", 1ULL },
-		{ "nsec", 0ULL }, { "ns", 0ULL },
-		{ "hours", 3600000000ULL }, { "hour", 3600000000ULL }, { "hr", 3600000000ULL }, { "h", 3600000000ULL },
-		{ "days", 86400000000ULL }, { "day", 86400000000ULL }, { "d", 86400000000ULL },
-		{ "weeks", 604800000000ULL }, { "week", 604800000000ULL }, { "w", 604800000000ULL },
-		{ "years", 31557600000000ULL }, { "y", 31557600000000ULL },
+	    { "seconds", 1000000ULL },
+	    { "second", 1000000ULL },
+	    { "sec", 1000000ULL },
+	    { "s", 1000000ULL },
+	    { "minutes", 60000000ULL },
+	    { "minute", 60000000ULL },
+	    { "min", 60000000ULL },
+	    { "m", 60000000ULL },
+	    { "months", 2629800000000ULL },
+	    { "month", 2629800000000ULL },
+	    { "M", 2629800000000ULL },
+	    { "msec", 1000ULL },
+	    { "ms", 1000ULL },
+	    { "usec", 1ULL },
+	    { "us", 1ULL },
+	    { "µs", 1ULL },
+	    { "nsec", 0ULL },
+	    { "ns", 0ULL },
+	    { "hours", 3600000000ULL },
+	    { "hour", 3600000000ULL },
+	    { "hr", 3600000000ULL },
+	    { "h", 3600000000ULL },
+	    { "days", 86400000000ULL },
+	    { "day", 86400000000ULL },
+	    { "d", 86400000000ULL },
+	    { "weeks", 604800000000ULL },
+	    { "week", 604800000000ULL },
+	    { "w", 604800000000ULL },
+	    { "years", 31557600000000ULL },
+	    { "y", 31557600000000ULL },
 	} };
 
 	v = trim(v);
@@ -306,8 +342,8 @@ std::optional<uint64_t> parseTimespan(std::string_view v, uint64_t defaultUnit)
 		uint64_t scale = defaultUnit;
 		bool nanoseconds = false;
 		if (!unit.empty()) {
-			auto it = std::find_if(units.begin(), units.end(),
-					       [&](const auto &e) { return e.first == unit; });
+			auto it =
+			    std::find_if(units.begin(), units.end(), [&](const auto &e) { return e.first == unit; });
 			if (it == units.end())
 				return std::nullopt;
 			scale = it->second;
@@ -373,9 +409,9 @@ std::optional<uint64_t> parsePermyriad(std::string_view v, bool unbounded = fals
 		int decimals;
 	};
 	static const std::array<Suffix, 3> suffixes = { {
-		{ "%", 100, 2 },
-		{ "\u2030", 10, 1 }, /* ‰ */
-		{ "\u2031", 1, 0 },  /* ‱ */
+	    { "%", 100, 2 },
+	    { "\u2030", 10, 1 }, /* ‰ */
+	    { "\u2031", 1, 0 },	 /* ‱ */
 	} };
 	for (const auto &suffix : suffixes) {
 		if (!endsWith(v, suffix.text))
@@ -454,16 +490,46 @@ std::optional<int> parseErrno(std::string_view v)
 
 /* Capability names by number, as in <linux/capability.h> (CAP_LAST_CAP = 40 in Linux 6.1). */
 constexpr std::array<std::string_view, 41> kCapabilities = {
-	"cap_chown",		"cap_dac_override",    "cap_dac_read_search", "cap_fowner",
-	"cap_fsetid",		"cap_kill",	       "cap_setgid",	      "cap_setuid",
-	"cap_setpcap",		"cap_linux_immutable", "cap_net_bind_service", "cap_net_broadcast",
-	"cap_net_admin",	"cap_net_raw",	       "cap_ipc_lock",	      "cap_ipc_owner",
-	"cap_sys_module",	"cap_sys_rawio",       "cap_sys_chroot",      "cap_sys_ptrace",
-	"cap_sys_pacct",	"cap_sys_admin",       "cap_sys_boot",	      "cap_sys_nice",
-	"cap_sys_resource",	"cap_sys_time",	       "cap_sys_tty_config",  "cap_mknod",
-	"cap_lease",		"cap_audit_write",     "cap_audit_control",   "cap_setfcap",
-	"cap_mac_override",	"cap_mac_admin",       "cap_syslog",	      "cap_wake_alarm",
-	"cap_block_suspend",	"cap_audit_read",      "cap_perfmon",	      "cap_bpf",
+	"cap_chown",
+	"cap_dac_override",
+	"cap_dac_read_search",
+	"cap_fowner",
+	"cap_fsetid",
+	"cap_kill",
+	"cap_setgid",
+	"cap_setuid",
+	"cap_setpcap",
+	"cap_linux_immutable",
+	"cap_net_bind_service",
+	"cap_net_broadcast",
+	"cap_net_admin",
+	"cap_net_raw",
+	"cap_ipc_lock",
+	"cap_ipc_owner",
+	"cap_sys_module",
+	"cap_sys_rawio",
+	"cap_sys_chroot",
+	"cap_sys_ptrace",
+	"cap_sys_pacct",
+	"cap_sys_admin",
+	"cap_sys_boot",
+	"cap_sys_nice",
+	"cap_sys_resource",
+	"cap_sys_time",
+	"cap_sys_tty_config",
+	"cap_mknod",
+	"cap_lease",
+	"cap_audit_write",
+	"cap_audit_control",
+	"cap_setfcap",
+	"cap_mac_override",
+	"cap_mac_admin",
+	"cap_syslog",
+	"cap_wake_alarm",
+	"cap_block_suspend",
+	"cap_audit_read",
+	"cap_perfmon",
+	"cap_bpf",
 	"cap_checkpoint_restore",
 };
 
@@ -484,17 +550,17 @@ struct NamespaceFlag {
 
 /* systemd 252's NAMESPACE_FLAGS_ALL: no time namespace yet. */
 constexpr std::array<NamespaceFlag, 7> kNamespaces = { {
-	{ "cgroup", CLONE_NEWCGROUP },
-	{ "ipc", CLONE_NEWIPC },
-	{ "net", CLONE_NEWNET },
-	{ "mnt", CLONE_NEWNS },
-	{ "pid", CLONE_NEWPID },
-	{ "user", CLONE_NEWUSER },
-	{ "uts", CLONE_NEWUTS },
+    { "cgroup", CLONE_NEWCGROUP },
+    { "ipc", CLONE_NEWIPC },
+    { "net", CLONE_NEWNET },
+    { "mnt", CLONE_NEWNS },
+    { "pid", CLONE_NEWPID },
+    { "user", CLONE_NEWUSER },
+    { "uts", CLONE_NEWUTS },
 } };
 
-constexpr uint64_t kNamespacesAll = CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID |
-				    CLONE_NEWUSER | CLONE_NEWUTS;
+constexpr uint64_t kNamespacesAll =
+    CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWUTS;
 
 std::optional<int> parseExitStatus(std::string_view v)
 {
@@ -502,14 +568,14 @@ std::optional<int> parseExitStatus(std::string_view v)
 		return (*n >= 0 && *n <= 255) ? n : std::nullopt;
 	/* The LSB names (systemd.exec(5), "Process Exit Codes"). */
 	static const std::array<std::pair<std::string_view, int>, 8> names = { {
-		{ "SUCCESS", 0 },
-		{ "FAILURE", 1 },
-		{ "INVALIDARGUMENT", 2 },
-		{ "NOTIMPLEMENTED", 3 },
-		{ "NOPERMISSION", 4 },
-		{ "NOTINSTALLED", 5 },
-		{ "NOTCONFIGURED", 6 },
-		{ "NOTRUNNING", 7 },
+	    { "SUCCESS", 0 },
+	    { "FAILURE", 1 },
+	    { "INVALIDARGUMENT", 2 },
+	    { "NOTIMPLEMENTED", 3 },
+	    { "NOPERMISSION", 4 },
+	    { "NOTINSTALLED", 5 },
+	    { "NOTCONFIGURED", 6 },
+	    { "NOTRUNNING", 7 },
 	} };
 	for (const auto &[name, status] : names)
 		if (v == name)
@@ -541,7 +607,7 @@ int closeProperty(sd_bus_message *m)
 }
 
 /* "(sv)" with a basic type: type is one of "s", "b", "t", "u", "i", "x". */
-template<typename T>
+template <typename T>
 Status appendBasic(sd_bus_message *m, std::string_view name, char type, T value)
 {
 	std::string n(name);
@@ -611,7 +677,7 @@ Status handleBoolean(sd_bus_message *m, std::string_view name, std::string_view 
 }
 
 /* An enumerated string, checked here so the error names the choices. */
-template<const auto &Choices, bool AcceptBoolean>
+template <const auto &Choices, bool AcceptBoolean>
 Status handleEnum(sd_bus_message *m, std::string_view name, std::string_view value)
 {
 	constexpr size_t N = std::size(Choices);
@@ -642,8 +708,8 @@ constexpr std::string_view kCollectMode[] = { "inactive", "inactive-or-failed" }
 constexpr std::string_view kKillMode[] = { "control-group", "mixed", "process", "none" };
 constexpr std::string_view kServiceType[] = { "simple", "exec", "forking", "oneshot", "dbus", "notify", "idle" };
 constexpr std::string_view kExitType[] = { "main", "cgroup" };
-constexpr std::string_view kRestart[] = { "no", "on-success", "on-failure", "on-abnormal",
-					  "on-watchdog", "on-abort", "always" };
+constexpr std::string_view kRestart[] = { "no",		 "on-success", "on-failure", "on-abnormal",
+					  "on-watchdog", "on-abort",   "always" };
 constexpr std::string_view kNotifyAccess[] = { "none", "main", "exec", "all" };
 constexpr std::string_view kOOMPolicy[] = { "continue", "stop", "kill" };
 constexpr std::string_view kTimeoutFailureMode[] = { "terminate", "abort", "kill" };
@@ -810,11 +876,11 @@ Status handleMountFlags(sd_bus_message *m, std::string_view name, std::string_vi
  * Sent as LimitX (hard) and LimitXSoft (soft), as systemd does.
  */
 enum class LimitKind {
-	Size,    /* bytes, with K/M/G... suffixes */
-	Number,  /* a count */
+	Size,	 /* bytes, with K/M/G... suffixes */
+	Number,	 /* a count */
 	Seconds, /* LimitCPU: a time span, rounded up to seconds */
-	USec,    /* LimitRTTIME: a time span in microseconds */
-	Nice,    /* LimitNICE: raw 0..40, or a nice level with an explicit sign */
+	USec,	 /* LimitRTTIME: a time span in microseconds */
+	Nice,	 /* LimitNICE: raw 0..40, or a nice level with an explicit sign */
 };
 
 LimitKind limitKind(std::string_view resource)
@@ -936,7 +1002,8 @@ Status handleWeight(sd_bus_message *m, std::string_view name, std::string_view v
 	else {
 		auto n = parseNumber<uint64_t>(value);
 		if (!n || *n < 1 || *n > 10000)
-			return invalid(name, value, cpu ? "a weight from 1 to 10000 or \"idle\"" : "a weight from 1 to 10000");
+			return invalid(name, value,
+				       cpu ? "a weight from 1 to 10000 or \"idle\"" : "a weight from 1 to 10000");
 		weight = *n;
 	}
 	return appendBasic<uint64_t>(m, name, 't', weight);
@@ -1058,7 +1125,7 @@ struct BindPath {
 Status handleBindPaths(sd_bus_message *m, std::string_view name, std::string_view value)
 {
 	static constexpr std::string_view expected =
-		"space-separated [-]SOURCE[:DESTINATION[:rbind|norbind]] with absolute paths";
+	    "space-separated [-]SOURCE[:DESTINATION[:rbind|norbind]] with absolute paths";
 	auto words = splitWords(value, false);
 	if (!words)
 		return invalid(name, value, expected);
@@ -1069,7 +1136,8 @@ Status handleBindPaths(sd_bus_message *m, std::string_view name, std::string_vie
 		size_t start = 0;
 		while (true) {
 			auto colon = w.find(':', start);
-			parts.push_back(w.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+			parts.push_back(
+			    w.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
 			if (colon == std::string::npos)
 				break;
 			start = colon + 1;
@@ -1135,8 +1203,9 @@ Status handleDeviceAllow(sd_bus_message *m, std::string_view name, std::string_v
 		bool pathOk = startsWith(path, "/dev/") || startsWith(path, "block-") || startsWith(path, "char-");
 		bool rwmOk = rwm.find_first_not_of("rwm") == std::string::npos;
 		if (!pathOk || !rwmOk)
-			return invalid(name, value, "a device node path (/dev/...), block-NAME or char-NAME, "
-						    "then optional access flags from \"rwm\"");
+			return invalid(name, value,
+				       "a device node path (/dev/...), block-NAME or char-NAME, "
+				       "then optional access flags from \"rwm\"");
 		r = openProperty(m, n, "a(ss)");
 		if (r >= 0)
 			r = sd_bus_message_append(m, "a(ss)", 1, path.c_str(), rwm.c_str());
@@ -1199,36 +1268,50 @@ IPPrefix ipv6Prefix(std::initializer_list<uint8_t> leading, uint32_t length)
 	return p;
 }
 
-/* IPAddressAllow=, IPAddressDeny=: any, localhost, link-local, multicast, or addresses/prefixes -> "a(iayu)". */
-Status handleIPAddressAccess(sd_bus_message *m, std::string_view name, std::string_view value)
+/* The shortcuts systemd knows: each stands for an IPv4 and an IPv6 prefix. */
+bool ipKeyword(std::string_view word, std::vector<IPPrefix> &out)
 {
-	std::vector<IPPrefix> prefixes;
-	if (value == "any") {
-		prefixes.push_back(ipv4Prefix(0, 0));
-		prefixes.push_back(ipv6Prefix({}, 0));
-	} else if (value == "localhost") {
-		prefixes.push_back(ipv4Prefix(0x7f000000, 8));
+	if (word == "any") {
+		out.push_back(ipv4Prefix(0, 0));
+		out.push_back(ipv6Prefix({}, 0));
+	} else if (word == "localhost") {
+		out.push_back(ipv4Prefix(0x7f000000, 8));
 		IPPrefix lo = ipv6Prefix({}, 128);
 		lo.address[15] = 1;
-		prefixes.push_back(lo);
-	} else if (value == "link-local") {
-		prefixes.push_back(ipv4Prefix(0xa9fe0000, 16));
-		prefixes.push_back(ipv6Prefix({ 0xfe, 0x80 }, 64));
-	} else if (value == "multicast") {
-		prefixes.push_back(ipv4Prefix(0xe0000000, 4));
-		prefixes.push_back(ipv6Prefix({ 0xff }, 8));
+		out.push_back(lo);
+	} else if (word == "link-local") {
+		out.push_back(ipv4Prefix(0xa9fe0000, 16));
+		out.push_back(ipv6Prefix({ 0xfe, 0x80 }, 64));
+	} else if (word == "multicast") {
+		out.push_back(ipv4Prefix(0xe0000000, 4));
+		out.push_back(ipv6Prefix({ 0xff }, 8));
 	} else {
-		auto words = splitWords(value, false);
-		if (!words)
-			return invalid(name, value, "any, localhost, link-local, multicast, or IP addresses/prefixes");
-		for (const auto &w : *words) {
-			auto p = parseIPPrefix(w);
-			if (!p)
-				return invalid(name, value,
-					       "any, localhost, link-local, multicast, or IP addresses/prefixes "
-					       "(e.g. 10.0.0.0/8 ::1)");
-			prefixes.push_back(*p);
-		}
+		return false;
+	}
+	return true;
+}
+
+/*
+ * IPAddressAllow=, IPAddressDeny=: addresses, prefixes and the shortcuts any,
+ * localhost, link-local, multicast -> "a(iayu)". Like a unit file (and unlike
+ * systemd-run 252, which takes a shortcut only as the whole value) shortcuts
+ * may be mixed with addresses.
+ */
+Status handleIPAddressAccess(sd_bus_message *m, std::string_view name, std::string_view value)
+{
+	static constexpr std::string_view expected =
+	    "any, localhost, link-local, multicast, or IP addresses/prefixes (e.g. 10.0.0.0/8 ::1)";
+	std::vector<IPPrefix> prefixes;
+	auto words = splitWords(value, false);
+	if (!words)
+		return invalid(name, value, expected);
+	for (const auto &w : *words) {
+		if (ipKeyword(w, prefixes))
+			continue;
+		auto p = parseIPPrefix(w);
+		if (!p)
+			return invalid(name, value, expected);
+		prefixes.push_back(*p);
 	}
 
 	std::string n(name);
@@ -1354,11 +1437,11 @@ int appendExecCommand(sd_bus_message *m, const std::string &busName, bool ex, co
 		if (r >= 0) {
 			if (ex) {
 				static const std::array<std::pair<unsigned, const char *>, 5> names = { {
-					{ IgnoreFailure, "ignore-failure" },
-					{ FullyPrivileged, "privileged" },
-					{ NoSetuid, "no-setuid" },
-					{ AmbientMagic, "ambient" },
-					{ NoEnvExpand, "no-env-expand" },
+				    { IgnoreFailure, "ignore-failure" },
+				    { FullyPrivileged, "privileged" },
+				    { NoSetuid, "no-setuid" },
+				    { AmbientMagic, "ambient" },
+				    { NoEnvExpand, "no-env-expand" },
 				} };
 				r = sd_bus_message_open_container(m, 'a', "s");
 				for (const auto &[bit, flagName] : names) {
@@ -1464,10 +1547,10 @@ const char *streamName(StdStream stream)
 Status handleStandardStream(sd_bus_message *m, std::string_view name, std::string_view value)
 {
 	static const std::array<std::pair<std::string_view, std::string_view>, 4> prefixed = { {
-		{ "fd:", "FileDescriptorName" },
-		{ "file:", "File" },
-		{ "append:", "FileToAppend" },
-		{ "truncate:", "FileToTruncate" },
+	    { "fd:", "FileDescriptorName" },
+	    { "file:", "File" },
+	    { "append:", "FileToAppend" },
+	    { "truncate:", "FileToTruncate" },
 	} };
 	bool input = name == "StandardInput";
 	for (const auto &[prefix, suffix] : prefixed) {
@@ -1475,16 +1558,17 @@ Status handleStandardStream(sd_bus_message *m, std::string_view name, std::strin
 			continue;
 		std::string_view arg = value.substr(prefix.size());
 		if (input && prefix != "fd:" && prefix != "file:")
-			return invalid(name, value, "null, tty, tty-force, tty-fail, data, socket, file:PATH or fd:NAME");
+			return invalid(name, value,
+				       "null, tty, tty-force, tty-fail, data, socket, file:PATH or fd:NAME");
 		if (prefix != "fd:" && (arg.empty() || arg[0] != '/'))
 			return invalid(name, value, fmt::format("an absolute path after '{}'", prefix));
 		return appendString(m, std::string(name) + std::string(suffix), arg);
 	}
 
 	static constexpr std::string_view inputs[] = { "null", "tty", "tty-force", "tty-fail", "data", "socket" };
-	static constexpr std::string_view outputs[] = { "inherit",	 "null",	  "tty",
-							"journal",	 "kmsg",	  "journal+console",
-							"kmsg+console", "socket",	  "syslog",
+	static constexpr std::string_view outputs[] = { "inherit",	 "null",   "tty",
+							"journal",	 "kmsg",   "journal+console",
+							"kmsg+console",	 "socket", "syslog",
 							"syslog+console" };
 	bool ok = false;
 	if (input)
@@ -1522,14 +1606,13 @@ const std::unordered_map<std::string_view, Handler> &handlers()
 		      "FailureAction", "SuccessAction" },
 		    handleString);
 		add({ "CollectMode" }, handleEnum<kCollectMode, false>);
-		add({ "StopWhenUnneeded", "RefuseManualStart", "RefuseManualStop", "DefaultDependencies",
-		      "AddRef" },
+		add({ "StopWhenUnneeded", "RefuseManualStart", "RefuseManualStop", "DefaultDependencies", "AddRef" },
 		    handleBoolean);
 		add({ "JobTimeoutSec", "JobRunningTimeoutSec", "StartLimitIntervalSec" }, handleSecRename);
 		add({ "StartLimitBurst" }, handleUnsigned);
-		add({ "After", "Before", "Wants", "Requires", "Requisite", "BindsTo", "PartOf", "Conflicts",
-		      "Upholds", "OnFailure", "OnSuccess", "PropagatesReloadTo", "ReloadPropagatedFrom",
-		      "JoinsNamespaceOf", "Documentation" },
+		add({ "After", "Before", "Wants", "Requires", "Requisite", "BindsTo", "PartOf", "Conflicts", "Upholds",
+		      "OnFailure", "OnSuccess", "PropagatesReloadTo", "ReloadPropagatedFrom", "JoinsNamespaceOf",
+		      "Documentation" },
 		    handleStrv);
 		add({ "RequiresMountsFor" }, handlePathList);
 
@@ -1554,8 +1637,7 @@ const std::unordered_map<std::string_view, Handler> &handlers()
 		      "ExecStopPost", "ExecConditionEx", "ExecStartPreEx", "ExecStartEx", "ExecStartPostEx",
 		      "ExecReloadEx", "ExecStopEx", "ExecStopPostEx" },
 		    handleExec);
-		add({ "SuccessExitStatus", "RestartPreventExitStatus", "RestartForceExitStatus" },
-		    handleExitStatusSet);
+		add({ "SuccessExitStatus", "RestartPreventExitStatus", "RestartForceExitStatus" }, handleExitStatusSet);
 
 		/* [Service] kill settings */
 		add({ "KillMode" }, handleEnum<kKillMode, false>);
@@ -1572,11 +1654,30 @@ const std::unordered_map<std::string_view, Handler> &handlers()
 		add({ "ProtectProc" }, handleEnum<kProtectProc, false>);
 		add({ "ProcSubset" }, handleEnum<kProcSubset, false>);
 		add({ "KeyringMode" }, handleEnum<kKeyringMode, false>);
-		add({ "IgnoreSIGPIPE", "TTYVHangup", "TTYReset", "TTYVTDisallocate", "PrivateTmp", "PrivateDevices",
-		      "PrivateNetwork", "PrivateUsers", "PrivateMounts", "PrivateIPC", "NoNewPrivileges",
-		      "SyslogLevelPrefix", "MemoryDenyWriteExecute", "RestrictRealtime", "DynamicUser", "RemoveIPC",
-		      "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs", "ProtectClock",
-		      "ProtectControlGroups", "MountAPIVFS", "LockPersonality", "ProtectHostname",
+		add({ "IgnoreSIGPIPE",
+		      "TTYVHangup",
+		      "TTYReset",
+		      "TTYVTDisallocate",
+		      "PrivateTmp",
+		      "PrivateDevices",
+		      "PrivateNetwork",
+		      "PrivateUsers",
+		      "PrivateMounts",
+		      "PrivateIPC",
+		      "NoNewPrivileges",
+		      "SyslogLevelPrefix",
+		      "MemoryDenyWriteExecute",
+		      "RestrictRealtime",
+		      "DynamicUser",
+		      "RemoveIPC",
+		      "ProtectKernelTunables",
+		      "ProtectKernelModules",
+		      "ProtectKernelLogs",
+		      "ProtectClock",
+		      "ProtectControlGroups",
+		      "MountAPIVFS",
+		      "LockPersonality",
+		      "ProtectHostname",
 		      "RestrictSUIDSGID" },
 		    handleBoolean);
 		add({ "ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths", "ExecPaths", "NoExecPaths" },

@@ -142,7 +142,7 @@ std::vector<std::string> words(const std::string &s)
 	return out;
 }
 
-template<typename T>
+template <typename T>
 std::string text(const Result<T> &r)
 {
 	if (!r.ok())
@@ -159,7 +159,7 @@ std::string text(const Result<T> &r)
 class Report
 {
 public:
-	template<typename T>
+	template <typename T>
 	Report &add(const std::string &key, const T &value)
 	{
 		std::string v = fmt::format("{}", value);
@@ -168,7 +168,7 @@ public:
 		out_ += key + "=" + v + "\n";
 		return *this;
 	}
-	template<typename T>
+	template <typename T>
 	Report &add(const std::string &key, const Result<T> &value)
 	{
 		return add(key, text(value));
@@ -192,18 +192,18 @@ protected:
 						       std::optional<std::string> address = std::string(kPrivate))
 	{
 		auto r = bed().inside(
-			[&] {
-				auto m = SystemdManager::connect(address);
-				if (!m.ok())
-					return Report().add("connect", m.error().message()).str();
-				return Report()
-					.add("connect", "ok")
-					.add("address", m->address())
-					.add("direct", m->isDirect())
-					.str() +
-				       fn(*m).str();
-			},
-			120s);
+		    [&] {
+			    auto m = SystemdManager::connect(address);
+			    if (!m.ok())
+				    return Report().add("connect", m.error().message()).str();
+			    return Report()
+				       .add("connect", "ok")
+				       .add("address", m->address())
+				       .add("direct", m->isDirect())
+				       .str() +
+				   fn(*m).str();
+		    },
+		    120s);
 		EXPECT_TRUE(r.ok()) << r.error().message();
 		if (!r.ok())
 			return {};
@@ -252,15 +252,15 @@ TEST_F(SystemdBusTest, ConnectsDirectlyToPrivateSocketByDefault)
 {
 	/* As root with no address and no QEMU_DM_SYSTEMD_ADDRESS: PID 1's private socket. */
 	auto r = withSystemd(
-		[](SystemdManager &systemd) {
-			auto units = systemd.listUnitsByPatterns({ "basic.target" });
-			Report report;
-			report.add("list", units.ok() ? std::to_string(units->size()) : text(units));
-			if (units.ok() && units->size() == 1)
-				report.add("name", (*units)[0].name).add("active", (*units)[0].activeState);
-			return report;
-		},
-		std::nullopt);
+	    [](SystemdManager &systemd) {
+		    auto units = systemd.listUnitsByPatterns({ "basic.target" });
+		    Report report;
+		    report.add("list", units.ok() ? std::to_string(units->size()) : text(units));
+		    if (units.ok() && units->size() == 1)
+			    report.add("name", (*units)[0].name).add("active", (*units)[0].activeState);
+		    return report;
+	    },
+	    std::nullopt);
 	EXPECT_EQ(r["address"], kPrivate);
 	EXPECT_EQ(r["direct"], "true");
 	EXPECT_EQ(r["list"], "1");
@@ -299,7 +299,8 @@ TEST_F(SystemdBusTest, AddressFromEnvironmentAndSystemBus)
 	auto report = parseShow(*r);
 	EXPECT_EQ(report["env"], kPrivate);
 	EXPECT_EQ(report["env.state"], "active");
-	EXPECT_THAT(report["bad"], HasSubstr("Failed to connect to systemd at 'unix:path=/nonexistent/systemd/private'"));
+	EXPECT_THAT(report["bad"],
+		    HasSubstr("Failed to connect to systemd at 'unix:path=/nonexistent/systemd/private'"));
 	EXPECT_EQ(report["system"], "system bus");
 	EXPECT_EQ(report["system.direct"], "false");
 	EXPECT_EQ(report["system.state"], "active");
@@ -385,7 +386,8 @@ TEST_F(SystemdBusTest, RecommendedSetTakesEffectAndStopLeavesNothing)
 	const std::string cgroup = started["cgroup"];
 	EXPECT_THAT(cgroup, testing::EndsWith("/" + unit));
 
-	auto stopped = withSystemd([&](SystemdManager &systemd) { return Report().add("stop", systemd.stopUnit(unit, 30s)); });
+	auto stopped =
+	    withSystemd([&](SystemdManager &systemd) { return Report().add("stop", systemd.stopUnit(unit, 30s)); });
 	ASSERT_EQ(stopped["stop"], "ok");
 	expectGone(unit, "sleep 300");
 	auto cg = bed().run({ "test", "-e", "/sys/fs/cgroup" + cgroup });
@@ -402,12 +404,13 @@ TEST_F(SystemdBusTest, BadPropertyIsAClearErrorAndStartsNothing)
 		extras.execStart = { "/bin/sleep", "302" };
 		Report report;
 		report.add("bad", systemd.startTransientUnit(
-					  unit, "fail", { { "ProtectSystem", "strict" }, { "ProtectHome", "bogus" } }, extras, 10s));
+				      unit, "fail", { { "ProtectSystem", "strict" }, { "ProtectHome", "bogus" } },
+				      extras, 10s));
 		report.add("unknown",
 			   systemd.startTransientUnit(unit, "fail", { { "ProtectEverything", "yes" } }, extras, 10s));
 		/* A value only systemd can judge: its own error text comes back. */
-		report.add("refused", systemd.startTransientUnit(unit, "fail", { { "RestrictAddressFamilies", "AF_NOPE" } },
-								 extras, 10s));
+		report.add("refused", systemd.startTransientUnit(
+					  unit, "fail", { { "RestrictAddressFamilies", "AF_NOPE" } }, extras, 10s));
 		return report;
 	});
 	EXPECT_EQ(r["bad"], "error 22: Failed to start transient unit qemu-dm-bus-test@2.service: "
@@ -433,8 +436,9 @@ TEST_F(SystemdBusTest, FailingExecStartIsReported)
 	auto r = withSystemd([&](SystemdManager &systemd) {
 		Report report;
 		/* oneshot: the start job itself fails. */
-		report.add("oneshot.job", systemd.startTransientUnit(
-						  oneshot, "fail", { { "Type", "oneshot" }, { "ExecStart", "/bin/false" } }, {}, 30s));
+		report.add("oneshot.job",
+			   systemd.startTransientUnit(
+			       oneshot, "fail", { { "Type", "oneshot" }, { "ExecStart", "/bin/false" } }, {}, 30s));
 		report.add("oneshot.state", systemd.activeState(oneshot));
 		report.add("oneshot.result", systemd.serviceResult(oneshot));
 		report.add("oneshot.status", systemd.execMainStatus(oneshot));
@@ -450,8 +454,9 @@ TEST_F(SystemdBusTest, FailingExecStartIsReported)
 		/* exec: a missing binary fails the job (203/EXEC). */
 		report.add("missing.job",
 			   systemd.startTransientUnit(
-				   missing, "fail",
-				   { { "Type", "exec" }, { "ExecStart", "/nonexistent/qemu-system-i386 -M xenfv" } }, {}, 30s));
+			       missing, "fail",
+			       { { "Type", "exec" }, { "ExecStart", "/nonexistent/qemu-system-i386 -M xenfv" } }, {},
+			       30s));
 		report.add("missing.status", systemd.execMainStatus(missing));
 		return report;
 	});
@@ -481,8 +486,8 @@ TEST_F(SystemdBusTest, SameNameTwiceIsAlreadyExists)
 		TransientExtras extras;
 		extras.execStart = { "/bin/sleep", "304" };
 		Report report;
-		report.add("first",
-			   systemd.startTransientUnit(unit, "fail", { { "CollectMode", "inactive-or-failed" } }, extras, 30s));
+		report.add("first", systemd.startTransientUnit(
+					unit, "fail", { { "CollectMode", "inactive-or-failed" } }, extras, 30s));
 		report.add("second", systemd.startTransientUnit(unit, "fail", {}, extras, 30s));
 		report.add("stop", systemd.stopUnit(unit, 30s));
 		return report;
@@ -530,13 +535,17 @@ TEST_F(SystemdBusTest, KillListAndGetters)
 		report.add("user", systemd.user(unit));
 		report.add("killSignal",
 			   systemd.unitProperty<int32_t>(unit, "org.freedesktop.systemd1.Service", "KillSignal"));
-		report.add("nnp", systemd.unitProperty<bool>(unit, "org.freedesktop.systemd1.Service", "NoNewPrivileges"));
+		report.add("nnp",
+			   systemd.unitProperty<bool>(unit, "org.freedesktop.systemd1.Service", "NoNewPrivileges"));
 		report.add("limitCore",
 			   systemd.unitProperty<uint64_t>(unit, "org.freedesktop.systemd1.Service", "LimitCORE"));
-		report.add("tasksMax", systemd.unitProperty<uint64_t>(unit, "org.freedesktop.systemd1.Service", "TasksMax"));
-		auto names = systemd.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit", "Names");
+		report.add("tasksMax",
+			   systemd.unitProperty<uint64_t>(unit, "org.freedesktop.systemd1.Service", "TasksMax"));
+		auto names =
+		    systemd.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit", "Names");
 		report.add("names", names.ok() ? fmt::format("{}", fmt::join(*names, ",")) : text(names));
-		report.add("bogus", systemd.unitProperty<std::string>(unit, "org.freedesktop.systemd1.Service", "NoSuchProperty"));
+		report.add("bogus", systemd.unitProperty<std::string>(unit, "org.freedesktop.systemd1.Service",
+								      "NoSuchProperty"));
 		auto pid = systemd.mainPid(unit);
 		report.add("pid", pid);
 		auto procs = systemd.unitProcesses(unit);
@@ -548,7 +557,8 @@ TEST_F(SystemdBusTest, KillListAndGetters)
 
 		/* SIGKILL counts as success here (SuccessExitStatus=SIGKILL, as for `xl destroy`). */
 		report.add("kill", systemd.killUnit(unit, "all", SIGKILL));
-		for (int i = 0; i < 500 && systemd.activeState(unit).ok() && *systemd.activeState(unit) == "active"; i++)
+		for (int i = 0; i < 500 && systemd.activeState(unit).ok() && *systemd.activeState(unit) == "active";
+		     i++)
 			::usleep(10000);
 		report.add("afterKill", systemd.activeState(unit));
 		report.add("killMissing", systemd.killUnit("qemu-dm-bus-test@999.service", "all", SIGTERM));
@@ -586,7 +596,8 @@ TEST_F(SystemdBusTest, StandardOutputDescriptorReachesTheUnit)
 		TransientExtras extras;
 		extras.execStart = { "/bin/echo", "hello from", "the unit" };
 		extras.stdoutFd = writeEnd.get();
-		return Report().add("job", systemd.startTransientUnit(unit, "fail", { { "Type", "oneshot" } }, extras, 30s));
+		return Report().add("job",
+				    systemd.startTransientUnit(unit, "fail", { { "Type", "oneshot" } }, extras, 30s));
 	});
 	EXPECT_EQ(r["job"], "done");
 	writeEnd.reset();
@@ -614,8 +625,8 @@ TEST_F(SystemdBusTest, StopTimesOutOnAUnitThatWillNotDie)
 		TransientExtras extras;
 		extras.execStart = { "/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done; : marker309" };
 		Report report;
-		report.add("job", systemd.startTransientUnit(unit, "fail", { { "Type", "exec" }, { "TimeoutStopSec", "60" } },
-							     extras, 30s));
+		report.add("job", systemd.startTransientUnit(
+				      unit, "fail", { { "Type", "exec" }, { "TimeoutStopSec", "60" } }, extras, 30s));
 		/* Once a "sleep 1" runs, the shell has set its trap. */
 		for (int i = 0; i < 500; i++) {
 			auto procs = systemd.unitProcesses(unit);
@@ -629,7 +640,8 @@ TEST_F(SystemdBusTest, StopTimesOutOnAUnitThatWillNotDie)
 		return report;
 	});
 	EXPECT_EQ(r["job"], "done");
-	EXPECT_THAT(r["stop"], StartsWith(fmt::format("error {}: Failed to stop unit qemu-dm-bus-test@9.service", ETIMEDOUT)));
+	EXPECT_THAT(r["stop"],
+		    StartsWith(fmt::format("error {}: Failed to stop unit qemu-dm-bus-test@9.service", ETIMEDOUT)));
 	EXPECT_EQ(r["kill"], "ok");
 	EXPECT_EQ(r["again"], "ok");
 	expectGone(unit, "marker309");
@@ -690,25 +702,55 @@ TEST_F(SystemdBusTest, ConverterMatchesSystemdRun)
 	ASSERT_TRUE(run.ok());
 	ASSERT_TRUE(run->ok()) << run->err;
 
-	ASSERT_TRUE(waitUntil([&] { return show(ours, "SubState") == "running" && show(theirs, "SubState") == "running"; }));
+	ASSERT_TRUE(
+	    waitUntil([&] { return show(ours, "SubState") == "running" && show(theirs, "SubState") == "running"; }));
 	auto a = showAll(ours);
 	auto b = showAll(theirs);
 	ASSERT_GT(a.size(), 100u);
 
 	/* What differs by nature: names, ids, times, PIDs, live counters, and systemd-run's own Description. */
 	const std::set<std::string> ignored = {
-		"Id", "Names", "Description", "InvocationID", "MainPID", "ExecMainPID", "ExecMainStartTimestamp",
-		"ExecMainStartTimestampMonotonic", "ExecStart", "ExecStartEx", "ControlGroup", "ControlGroupId",
-		"StateChangeTimestamp", "StateChangeTimestampMonotonic", "InactiveExitTimestamp",
-		"InactiveExitTimestampMonotonic", "ActiveEnterTimestamp", "ActiveEnterTimestampMonotonic",
-		"ConditionTimestamp", "ConditionTimestampMonotonic", "AssertTimestamp", "AssertTimestampMonotonic",
-		"MemoryCurrent", "CPUUsageNSec", "TasksCurrent", "IPIngressBytes", "IPIngressPackets", "IPEgressBytes",
-		"IPEgressPackets", "IOReadBytes", "IOReadOperations", "IOWriteBytes", "IOWriteOperations",
-		"MemoryAvailable", "EffectiveCPUs", "EffectiveMemoryNodes", "WatchdogTimestamp",
+		"Id",
+		"Names",
+		"Description",
+		"InvocationID",
+		"MainPID",
+		"ExecMainPID",
+		"ExecMainStartTimestamp",
+		"ExecMainStartTimestampMonotonic",
+		"ExecStart",
+		"ExecStartEx",
+		"ControlGroup",
+		"ControlGroupId",
+		"StateChangeTimestamp",
+		"StateChangeTimestampMonotonic",
+		"InactiveExitTimestamp",
+		"InactiveExitTimestampMonotonic",
+		"ActiveEnterTimestamp",
+		"ActiveEnterTimestampMonotonic",
+		"ConditionTimestamp",
+		"ConditionTimestampMonotonic",
+		"AssertTimestamp",
+		"AssertTimestampMonotonic",
+		"MemoryCurrent",
+		"CPUUsageNSec",
+		"TasksCurrent",
+		"IPIngressBytes",
+		"IPIngressPackets",
+		"IPEgressBytes",
+		"IPEgressPackets",
+		"IOReadBytes",
+		"IOReadOperations",
+		"IOWriteBytes",
+		"IOWriteOperations",
+		"MemoryAvailable",
+		"EffectiveCPUs",
+		"EffectiveMemoryNodes",
+		"WatchdogTimestamp",
 		"WatchdogTimestampMonotonic",
 	};
 	/* Dependency lists come in hash order: compare them as sets. */
-	const std::set<std::string> unordered = { "After", "Before", "Requires", "Wants", "RequiresMountsFor",
+	const std::set<std::string> unordered = { "After",   "Before", "Requires",  "Wants",	  "RequiresMountsFor",
 						  "BindsTo", "PartOf", "Conflicts", "RequiredBy", "WantedBy" };
 	for (auto *shown : { &a, &b }) {
 		for (const auto &key : unordered) {

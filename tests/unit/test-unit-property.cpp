@@ -45,10 +45,7 @@ struct Entry {
 	std::string signature;
 	std::string value;
 
-	bool operator==(const Entry &o) const
-	{
-		return name == o.name && signature == o.signature && value == o.value;
-	}
+	bool operator==(const Entry &o) const { return name == o.name && signature == o.signature && value == o.value; }
 };
 
 void PrintTo(const Entry &e, std::ostream *os)
@@ -176,7 +173,8 @@ public:
 		EXPECT_GE(sd_bus_set_fd(bus, fds[0], fds[0]), 0);
 		EXPECT_GE(sd_bus_start(bus), 0);
 		sd_bus_message *m = nullptr;
-		EXPECT_GE(sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+		EXPECT_GE(sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1",
+							 "/org/freedesktop/systemd1",
 							 "org.freedesktop.systemd1.Manager", "StartTransientUnit"),
 			  0);
 		m_.reset(m);
@@ -310,43 +308,42 @@ TEST(UnitProperty, RecommendedSetConvertsAsSystemdExpects)
 	}
 	const std::string v4any = "(2,0x00000000,0)";
 	const std::string v6any = "(10,0x00000000000000000000000000000000,0)";
-	EXPECT_THAT(msg.entries(),
-		    ElementsAre(Entry{ "CapabilityBoundingSet", "t", std::to_string((1u << 7) | (1u << 6) | (1u << 18)) },
-				Entry{ "NoNewPrivileges", "b", "true" }, Entry{ "ProtectSystem", "s", "strict" },
-				Entry{ "ReadOnlyPaths", "as", "[/run]" }, Entry{ "ReadWritePaths", "as", "[/run/xen]" },
-				Entry{ "ProtectHome", "s", "yes" }, Entry{ "PrivateTmp", "b", "true" },
-				Entry{ "PrivateDevices", "b", "true" },
-				Entry{ "DeviceAllow", "a(ss)", "[(/dev/xen/privcmd,rw)]" },
-				Entry{ "DeviceAllow", "a(ss)", "[(/dev/xen/evtchn,rw)]" },
-				Entry{ "DeviceAllow", "a(ss)", "[(/dev/xen/hypercall,rw)]" },
-				Entry{ "BindPaths", "a(ssbt)",
-				       "[(/dev/xen/privcmd,/dev/xen/privcmd,false,16384),"
-				       "(/dev/xen/evtchn,/dev/xen/evtchn,false,16384),"
-				       "(/dev/xen/hypercall,/dev/xen/hypercall,false,16384)]" },
-				Entry{ "PrivateIPC", "b", "true" }, Entry{ "PrivateNetwork", "b", "true" },
-				Entry{ "IPAddressDeny", "a(iayu)", "[" + v4any + "," + v6any + "]" },
-				Entry{ "ProtectHostname", "b", "true" }, Entry{ "ProtectClock", "b", "true" },
-				Entry{ "ProtectKernelTunables", "b", "true" },
-				Entry{ "ProtectKernelModules", "b", "true" }, Entry{ "ProtectKernelLogs", "b", "true" },
-				Entry{ "ProtectControlGroups", "b", "true" }, Entry{ "ProtectProc", "s", "invisible" },
-				Entry{ "ProcSubset", "s", "pid" },
-				Entry{ "RestrictAddressFamilies", "(bas)", "(true,[AF_UNIX])" },
-				Entry{ "RestrictNamespaces", "t", "0" }, Entry{ "LockPersonality", "b", "true" },
-				Entry{ "MemoryDenyWriteExecute", "b", "true" }, Entry{ "RestrictRealtime", "b", "true" },
-				Entry{ "RestrictSUIDSGID", "b", "true" },
-				Entry{ "SystemCallArchitectures", "as", "[native]" },
-				Entry{ "SystemCallFilter", "(bas)", "(true,[@system-service,@setuid,@chown,chroot])" },
-				Entry{ "SystemCallFilter", "(bas)",
-				       "(false,[@privileged,@resources,@mount,@debug,@module,@reboot,@swap,@raw-io,"
-				       "@cpu-emulation,@obsolete,@clock,@keyring,@memlock])" },
-				Entry{ "SystemCallFilter", "(bas)", "(true,[chroot,setuid,setgroups])" },
-				Entry{ "LimitFSIZE", "t", "262144" }, Entry{ "LimitFSIZESoft", "t", "262144" },
-				Entry{ "LimitCORE", "t", "0" }, Entry{ "LimitCORESoft", "t", "0" },
-				Entry{ "LimitMSGQUEUE", "t", "0" }, Entry{ "LimitMSGQUEUESoft", "t", "0" },
-				Entry{ "LimitLOCKS", "t", "0" }, Entry{ "LimitLOCKSSoft", "t", "0" },
-				Entry{ "LimitMEMLOCK", "t", "0" }, Entry{ "LimitMEMLOCKSoft", "t", "0" },
-				Entry{ "TasksMax", "t", "64" }, Entry{ "KeyringMode", "s", "private" },
-				Entry{ "UMask", "u", "63" }, Entry{ "SuccessExitStatus", "(aiai)", "([],[9])" }));
+	EXPECT_THAT(
+	    msg.entries(),
+	    ElementsAre(Entry{ "CapabilityBoundingSet", "t", std::to_string((1u << 7) | (1u << 6) | (1u << 18)) },
+			Entry{ "NoNewPrivileges", "b", "true" }, Entry{ "ProtectSystem", "s", "strict" },
+			Entry{ "ReadOnlyPaths", "as", "[/run]" }, Entry{ "ReadWritePaths", "as", "[/run/xen]" },
+			Entry{ "ProtectHome", "s", "yes" }, Entry{ "PrivateTmp", "b", "true" },
+			Entry{ "PrivateDevices", "b", "true" },
+			Entry{ "DeviceAllow", "a(ss)", "[(/dev/xen/privcmd,rw)]" },
+			Entry{ "DeviceAllow", "a(ss)", "[(/dev/xen/evtchn,rw)]" },
+			Entry{ "DeviceAllow", "a(ss)", "[(/dev/xen/hypercall,rw)]" },
+			Entry{ "BindPaths", "a(ssbt)",
+			       "[(/dev/xen/privcmd,/dev/xen/privcmd,false,16384),"
+			       "(/dev/xen/evtchn,/dev/xen/evtchn,false,16384),"
+			       "(/dev/xen/hypercall,/dev/xen/hypercall,false,16384)]" },
+			Entry{ "PrivateIPC", "b", "true" }, Entry{ "PrivateNetwork", "b", "true" },
+			Entry{ "IPAddressDeny", "a(iayu)", "[" + v4any + "," + v6any + "]" },
+			Entry{ "ProtectHostname", "b", "true" }, Entry{ "ProtectClock", "b", "true" },
+			Entry{ "ProtectKernelTunables", "b", "true" }, Entry{ "ProtectKernelModules", "b", "true" },
+			Entry{ "ProtectKernelLogs", "b", "true" }, Entry{ "ProtectControlGroups", "b", "true" },
+			Entry{ "ProtectProc", "s", "invisible" }, Entry{ "ProcSubset", "s", "pid" },
+			Entry{ "RestrictAddressFamilies", "(bas)", "(true,[AF_UNIX])" },
+			Entry{ "RestrictNamespaces", "t", "0" }, Entry{ "LockPersonality", "b", "true" },
+			Entry{ "MemoryDenyWriteExecute", "b", "true" }, Entry{ "RestrictRealtime", "b", "true" },
+			Entry{ "RestrictSUIDSGID", "b", "true" }, Entry{ "SystemCallArchitectures", "as", "[native]" },
+			Entry{ "SystemCallFilter", "(bas)", "(true,[@system-service,@setuid,@chown,chroot])" },
+			Entry{ "SystemCallFilter", "(bas)",
+			       "(false,[@privileged,@resources,@mount,@debug,@module,@reboot,@swap,@raw-io,"
+			       "@cpu-emulation,@obsolete,@clock,@keyring,@memlock])" },
+			Entry{ "SystemCallFilter", "(bas)", "(true,[chroot,setuid,setgroups])" },
+			Entry{ "LimitFSIZE", "t", "262144" }, Entry{ "LimitFSIZESoft", "t", "262144" },
+			Entry{ "LimitCORE", "t", "0" }, Entry{ "LimitCORESoft", "t", "0" },
+			Entry{ "LimitMSGQUEUE", "t", "0" }, Entry{ "LimitMSGQUEUESoft", "t", "0" },
+			Entry{ "LimitLOCKS", "t", "0" }, Entry{ "LimitLOCKSSoft", "t", "0" },
+			Entry{ "LimitMEMLOCK", "t", "0" }, Entry{ "LimitMEMLOCKSoft", "t", "0" },
+			Entry{ "TasksMax", "t", "64" }, Entry{ "KeyringMode", "s", "private" },
+			Entry{ "UMask", "u", "63" }, Entry{ "SuccessExitStatus", "(aiai)", "([],[9])" }));
 }
 
 TEST(UnitProperty, UnknownPropertyIsAClearError)
@@ -361,8 +358,10 @@ TEST(UnitProperty, InvalidValueNamesPropertyValueAndExpectation)
 {
 	EXPECT_THAT(fails("ProtectSystem", "bogus"),
 		    HasSubstr("Invalid value 'bogus' for ProtectSystem=: expected one of full, strict, or a boolean"));
-	EXPECT_THAT(fails("NoNewPrivileges", "maybe"), HasSubstr("Invalid value 'maybe' for NoNewPrivileges=: expected a boolean"));
-	EXPECT_THAT(fails("TimeoutStopSec", "soon"), HasSubstr("Invalid value 'soon' for TimeoutStopSec=: expected a time span"));
+	EXPECT_THAT(fails("NoNewPrivileges", "maybe"),
+		    HasSubstr("Invalid value 'maybe' for NoNewPrivileges=: expected a boolean"));
+	EXPECT_THAT(fails("TimeoutStopSec", "soon"),
+		    HasSubstr("Invalid value 'soon' for TimeoutStopSec=: expected a time span"));
 }
 
 TEST(UnitProperty, FailedConversionLeavesMessageUnchanged)
@@ -378,18 +377,67 @@ TEST(UnitProperty, KnownPropertiesListIsSortedAndCoversTheBrief)
 {
 	auto names = knownUnitProperties();
 	EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
-	for (const char *n :
-	     { "Description", "Slice", "User", "Group", "ExecStart", "Environment", "WorkingDirectory",
-	       "RuntimeDirectory", "RuntimeDirectoryMode", "StandardInput", "StandardOutput", "StandardError",
-	       "SyslogIdentifier", "LogExtraFields", "LogRateLimitIntervalUSec", "LogRateLimitIntervalSec",
-	       "LogRateLimitBurst", "CollectMode", "KillMode", "KillSignal", "TimeoutStopSec", "SendSIGKILL",
-	       "SuccessExitStatus", "Type", "RemainAfterExit", "TasksMax", "MemoryMax", "CPUWeight", "LimitFSIZE",
-	       "LimitCORE", "LimitMSGQUEUE", "LimitLOCKS", "LimitMEMLOCK", "LimitNOFILE", "LimitNPROC", "LimitAS",
-	       "BindPaths", "BindReadOnlyPaths", "ReadOnlyPaths", "ReadWritePaths", "InaccessiblePaths",
-	       "DeviceAllow", "CapabilityBoundingSet", "AmbientCapabilities", "SystemCallFilter",
-	       "SystemCallArchitectures", "SystemCallErrorNumber", "RestrictAddressFamilies", "RestrictNamespaces",
-	       "ProtectSystem", "ProtectHome", "ProtectProc", "ProcSubset", "KeyringMode", "UMask", "IPAddressDeny",
-	       "IPAddressAllow", "PrivateTmp", "MountAPIVFS", "NoNewPrivileges", "DevicePolicy" })
+	for (const char *n : { "Description",
+			       "Slice",
+			       "User",
+			       "Group",
+			       "ExecStart",
+			       "Environment",
+			       "WorkingDirectory",
+			       "RuntimeDirectory",
+			       "RuntimeDirectoryMode",
+			       "StandardInput",
+			       "StandardOutput",
+			       "StandardError",
+			       "SyslogIdentifier",
+			       "LogExtraFields",
+			       "LogRateLimitIntervalUSec",
+			       "LogRateLimitIntervalSec",
+			       "LogRateLimitBurst",
+			       "CollectMode",
+			       "KillMode",
+			       "KillSignal",
+			       "TimeoutStopSec",
+			       "SendSIGKILL",
+			       "SuccessExitStatus",
+			       "Type",
+			       "RemainAfterExit",
+			       "TasksMax",
+			       "MemoryMax",
+			       "CPUWeight",
+			       "LimitFSIZE",
+			       "LimitCORE",
+			       "LimitMSGQUEUE",
+			       "LimitLOCKS",
+			       "LimitMEMLOCK",
+			       "LimitNOFILE",
+			       "LimitNPROC",
+			       "LimitAS",
+			       "BindPaths",
+			       "BindReadOnlyPaths",
+			       "ReadOnlyPaths",
+			       "ReadWritePaths",
+			       "InaccessiblePaths",
+			       "DeviceAllow",
+			       "CapabilityBoundingSet",
+			       "AmbientCapabilities",
+			       "SystemCallFilter",
+			       "SystemCallArchitectures",
+			       "SystemCallErrorNumber",
+			       "RestrictAddressFamilies",
+			       "RestrictNamespaces",
+			       "ProtectSystem",
+			       "ProtectHome",
+			       "ProtectProc",
+			       "ProcSubset",
+			       "KeyringMode",
+			       "UMask",
+			       "IPAddressDeny",
+			       "IPAddressAllow",
+			       "PrivateTmp",
+			       "MountAPIVFS",
+			       "NoNewPrivileges",
+			       "DevicePolicy" })
 		EXPECT_TRUE(isKnownUnitProperty(n)) << n;
 }
 
@@ -453,11 +501,13 @@ TEST(UnitProperty, Enumerations)
 
 TEST(UnitProperty, Booleans)
 {
-	for (const char *n : { "PrivateTmp", "PrivateDevices", "PrivateNetwork", "PrivateIPC", "PrivateUsers",
-			       "PrivateMounts", "NoNewPrivileges", "MountAPIVFS", "ProtectClock", "ProtectHostname",
-			       "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs",
-			       "ProtectControlGroups", "LockPersonality", "MemoryDenyWriteExecute", "RestrictRealtime",
-			       "RestrictSUIDSGID", "RemainAfterExit", "SendSIGKILL", "DynamicUser" }) {
+	for (const char *n :
+	     { "PrivateTmp",	    "PrivateDevices",	    "PrivateNetwork",	     "PrivateIPC",
+	       "PrivateUsers",	    "PrivateMounts",	    "NoNewPrivileges",	     "MountAPIVFS",
+	       "ProtectClock",	    "ProtectHostname",	    "ProtectKernelTunables", "ProtectKernelModules",
+	       "ProtectKernelLogs", "ProtectControlGroups", "LockPersonality",	     "MemoryDenyWriteExecute",
+	       "RestrictRealtime",  "RestrictSUIDSGID",	    "RemainAfterExit",	     "SendSIGKILL",
+	       "DynamicUser" }) {
 		EXPECT_THAT(ok(n, "yes"), ElementsAre(Entry{ n, "b", "true" }));
 		EXPECT_THAT(ok(n, "off"), ElementsAre(Entry{ n, "b", "false" }));
 	}
@@ -472,9 +522,9 @@ TEST(UnitProperty, ExecStartFromText)
 		    ElementsAre(Entry{ "ExecStart", "a(sasb)", "[(/bin/sleep,[/bin/sleep,300],false)]" }));
 	EXPECT_THAT(ok("ExecStart", "-/bin/false"),
 		    ElementsAre(Entry{ "ExecStart", "a(sasb)", "[(/bin/false,[/bin/false],true)]" }));
-	EXPECT_THAT(ok("ExecStart", "@/usr/bin/qemu qemu-dm-5 -name \"dom 5\" 'a b' c\\ d \\x41"),
-		    ElementsAre(Entry{ "ExecStart", "a(sasb)",
-				       "[(/usr/bin/qemu,[qemu-dm-5,-name,dom 5,a b,c d,A],false)]" }));
+	EXPECT_THAT(
+	    ok("ExecStart", "@/usr/bin/qemu qemu-dm-5 -name \"dom 5\" 'a b' c\\ d \\x41"),
+	    ElementsAre(Entry{ "ExecStart", "a(sasb)", "[(/usr/bin/qemu,[qemu-dm-5,-name,dom 5,a b,c d,A],false)]" }));
 	/* Prefixes that need the Ex form upgrade the property, as systemd-run does. */
 	EXPECT_THAT(ok("ExecStart", "+/bin/true"),
 		    ElementsAre(Entry{ "ExecStartEx", "a(sasas)", "[(/bin/true,[/bin/true],[privileged])]" }));
@@ -538,8 +588,7 @@ TEST(UnitProperty, StandardStreams)
 		    ElementsAre(Entry{ "StandardErrorFileToAppend", "s", "/var/log/x" }));
 	EXPECT_THAT(ok("StandardOutput", "truncate:/var/log/x"),
 		    ElementsAre(Entry{ "StandardOutputFileToTruncate", "s", "/var/log/x" }));
-	EXPECT_THAT(ok("StandardInput", "fd:qmp"),
-		    ElementsAre(Entry{ "StandardInputFileDescriptorName", "s", "qmp" }));
+	EXPECT_THAT(ok("StandardInput", "fd:qmp"), ElementsAre(Entry{ "StandardInputFileDescriptorName", "s", "qmp" }));
 	EXPECT_THAT(fails("StandardOutput", "console"), HasSubstr("for StandardOutput="));
 	EXPECT_THAT(fails("StandardInput", "journal"), HasSubstr("for StandardInput="));
 	EXPECT_THAT(fails("StandardInput", "append:/x"), HasSubstr("for StandardInput="));
@@ -614,7 +663,8 @@ TEST(UnitProperty, Signals)
 
 TEST(UnitProperty, ExitStatusSets)
 {
-	EXPECT_THAT(ok("SuccessExitStatus", "SIGKILL"), ElementsAre(Entry{ "SuccessExitStatus", "(aiai)", "([],[9])" }));
+	EXPECT_THAT(ok("SuccessExitStatus", "SIGKILL"),
+		    ElementsAre(Entry{ "SuccessExitStatus", "(aiai)", "([],[9])" }));
 	EXPECT_THAT(ok("SuccessExitStatus", "0 2 SIGTERM KILL 143"),
 		    ElementsAre(Entry{ "SuccessExitStatus", "(aiai)", "([0,2,143],[15,9])" }));
 	EXPECT_THAT(ok("SuccessExitStatus", ""), ElementsAre(Entry{ "SuccessExitStatus", "(aiai)", "([],[])" }));
@@ -659,7 +709,8 @@ TEST(UnitProperty, Weights)
 
 TEST(UnitProperty, ResourceLimits)
 {
-	EXPECT_THAT(ok("LimitCORE", "0"), ElementsAre(Entry{ "LimitCORE", "t", "0" }, Entry{ "LimitCORESoft", "t", "0" }));
+	EXPECT_THAT(ok("LimitCORE", "0"),
+		    ElementsAre(Entry{ "LimitCORE", "t", "0" }, Entry{ "LimitCORESoft", "t", "0" }));
 	EXPECT_THAT(ok("LimitNOFILE", "1024:4096"),
 		    ElementsAre(Entry{ "LimitNOFILE", "t", "4096" }, Entry{ "LimitNOFILESoft", "t", "1024" }));
 	EXPECT_THAT(ok("LimitNOFILE", "1024:infinity"),
@@ -678,7 +729,8 @@ TEST(UnitProperty, ResourceLimits)
 		    ElementsAre(Entry{ "LimitMSGQUEUE", "t", "0" }, Entry{ "LimitMSGQUEUESoft", "t", "0" }));
 	EXPECT_THAT(ok("LimitCPU", "1min"),
 		    ElementsAre(Entry{ "LimitCPU", "t", "60" }, Entry{ "LimitCPUSoft", "t", "60" }));
-	EXPECT_THAT(ok("LimitNICE", "-5"), ElementsAre(Entry{ "LimitNICE", "t", "25" }, Entry{ "LimitNICESoft", "t", "25" }));
+	EXPECT_THAT(ok("LimitNICE", "-5"),
+		    ElementsAre(Entry{ "LimitNICE", "t", "25" }, Entry{ "LimitNICESoft", "t", "25" }));
 	EXPECT_THAT(fails("LimitNOFILE", "4096:1024"), HasSubstr("a soft limit not above the hard limit"));
 	EXPECT_THAT(fails("LimitNOFILE", "1K"), HasSubstr("expected a number"));
 	EXPECT_THAT(fails("LimitCORE", ""), HasSubstr("for LimitCORE="));
@@ -715,8 +767,10 @@ TEST(UnitProperty, DeviceAllow)
 {
 	EXPECT_THAT(ok("DeviceAllow", "/dev/xen/privcmd rw"),
 		    ElementsAre(Entry{ "DeviceAllow", "a(ss)", "[(/dev/xen/privcmd,rw)]" }));
-	EXPECT_THAT(ok("DeviceAllow", "/dev/net/tun"), ElementsAre(Entry{ "DeviceAllow", "a(ss)", "[(/dev/net/tun,)]" }));
-	EXPECT_THAT(ok("DeviceAllow", "char-pts rwm"), ElementsAre(Entry{ "DeviceAllow", "a(ss)", "[(char-pts,rwm)]" }));
+	EXPECT_THAT(ok("DeviceAllow", "/dev/net/tun"),
+		    ElementsAre(Entry{ "DeviceAllow", "a(ss)", "[(/dev/net/tun,)]" }));
+	EXPECT_THAT(ok("DeviceAllow", "char-pts rwm"),
+		    ElementsAre(Entry{ "DeviceAllow", "a(ss)", "[(char-pts,rwm)]" }));
 	EXPECT_THAT(ok("DeviceAllow", ""), ElementsAre(Entry{ "DeviceAllow", "a(ss)", "[]" }));
 	EXPECT_THAT(fails("DeviceAllow", "/dev/xen/privcmd rwx"), HasSubstr("\"rwm\""));
 	EXPECT_THAT(fails("DeviceAllow", "privcmd rw"), HasSubstr("for DeviceAllow="));
@@ -724,8 +778,9 @@ TEST(UnitProperty, DeviceAllow)
 
 TEST(UnitProperty, Capabilities)
 {
-	EXPECT_THAT(ok("CapabilityBoundingSet", "CAP_SETUID cap_setgid CAP_SYS_CHROOT"),
-		    ElementsAre(Entry{ "CapabilityBoundingSet", "t", std::to_string((1u << 7) | (1u << 6) | (1u << 18)) }));
+	EXPECT_THAT(
+	    ok("CapabilityBoundingSet", "CAP_SETUID cap_setgid CAP_SYS_CHROOT"),
+	    ElementsAre(Entry{ "CapabilityBoundingSet", "t", std::to_string((1u << 7) | (1u << 6) | (1u << 18)) }));
 	EXPECT_THAT(ok("CapabilityBoundingSet", "~CAP_SYS_ADMIN"),
 		    ElementsAre(Entry{ "CapabilityBoundingSet", "t", std::to_string(~(uint64_t(1) << 21)) }));
 	EXPECT_THAT(ok("CapabilityBoundingSet", ""), ElementsAre(Entry{ "CapabilityBoundingSet", "t", "0" }));
@@ -766,12 +821,13 @@ TEST(UnitProperty, SystemCallErrorNumber)
 
 TEST(UnitProperty, RestrictNamespaces)
 {
-	const uint64_t all = CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID |
-			     CLONE_NEWUSER | CLONE_NEWUTS;
+	const uint64_t all =
+	    CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWUTS;
 	/* The value is the set that stays allowed: yes = none, no = all (observed in systemd 252: 2114060288). */
 	EXPECT_EQ(all, 2114060288u);
 	EXPECT_THAT(ok("RestrictNamespaces", "yes"), ElementsAre(Entry{ "RestrictNamespaces", "t", "0" }));
-	EXPECT_THAT(ok("RestrictNamespaces", "no"), ElementsAre(Entry{ "RestrictNamespaces", "t", std::to_string(all) }));
+	EXPECT_THAT(ok("RestrictNamespaces", "no"),
+		    ElementsAre(Entry{ "RestrictNamespaces", "t", std::to_string(all) }));
 	EXPECT_THAT(ok("RestrictNamespaces", "net ipc"),
 		    ElementsAre(Entry{ "RestrictNamespaces", "t", std::to_string(CLONE_NEWNET | CLONE_NEWIPC) }));
 	EXPECT_THAT(ok("RestrictNamespaces", "~user"),
@@ -785,12 +841,17 @@ TEST(UnitProperty, IPAddressAccess)
 	EXPECT_THAT(ok("IPAddressDeny", "localhost"),
 		    ElementsAre(Entry{ "IPAddressDeny", "a(iayu)",
 				       "[(2,0x7f000000,8),(10,0x00000000000000000000000000000001,128)]" }));
-	EXPECT_THAT(ok("IPAddressAllow", "10.0.0.0/8 192.168.1.1 fe80::/64"),
-		    ElementsAre(Entry{ "IPAddressAllow", "a(iayu)",
-				       "[(2,0x0a000000,8),(2,0xc0a80101,32),(10,0xfe800000000000000000000000000000,64)]" }));
+	EXPECT_THAT(
+	    ok("IPAddressAllow", "10.0.0.0/8 192.168.1.1 fe80::/64"),
+	    ElementsAre(Entry{ "IPAddressAllow", "a(iayu)",
+			       "[(2,0x0a000000,8),(2,0xc0a80101,32),(10,0xfe800000000000000000000000000000,64)]" }));
 	EXPECT_THAT(ok("IPAddressAllow", "link-local"),
 		    ElementsAre(Entry{ "IPAddressAllow", "a(iayu)",
 				       "[(2,0xa9fe0000,16),(10,0xfe800000000000000000000000000000,64)]" }));
+	EXPECT_THAT(
+	    ok("IPAddressAllow", "localhost 10.1.0.0/16"),
+	    ElementsAre(Entry{ "IPAddressAllow", "a(iayu)",
+			       "[(2,0x7f000000,8),(10,0x00000000000000000000000000000001,128),(2,0x0a010000,16)]" }));
 	EXPECT_THAT(ok("IPAddressDeny", ""), ElementsAre(Entry{ "IPAddressDeny", "a(iayu)", "[]" }));
 	EXPECT_THAT(fails("IPAddressDeny", "10.0.0.0/33"), HasSubstr("for IPAddressDeny="));
 	EXPECT_THAT(fails("IPAddressDeny", "example.com"), HasSubstr("IP addresses/prefixes"));
@@ -800,10 +861,10 @@ TEST(UnitProperty, RepeatedLinesAppendOneEntryEach)
 {
 	Message msg;
 	ASSERT_TRUE(appendUnitProperties(msg.get(), { { "SystemCallFilter", "@system-service" },
-						       { "SystemCallFilter", "~@mount" },
-						       { "BindPaths", "/a" },
-						       { "BindPaths", "/b" } })
-			    .ok());
+						      { "SystemCallFilter", "~@mount" },
+						      { "BindPaths", "/a" },
+						      { "BindPaths", "/b" } })
+			.ok());
 	auto entries = msg.entries();
 	ASSERT_EQ(entries.size(), 4u);
 	EXPECT_EQ(entries[0].value, "(true,[@system-service])");
