@@ -28,7 +28,7 @@ tb() { "$QEMU_DM_TB" exec "$QEMU_DM_TESTBED_PID" -- "$@"; }
 step() { echo; echo "== $*"; }
 
 DOMID=5
-QEMU=/usr/bin/qemu-system-i386
+QEMU=/usr/libexec/qemu-system-i386   # the real binary (/usr/bin/qemu-system-i386 is a wrapper script)
 
 step "test bed: a private systemd PID 1 (host PID $QEMU_DM_TESTBED_PID)"
 tb systemctl --version | head -1
@@ -53,7 +53,7 @@ tb getent passwd "xen-qemuuser-$DOMID"
 if tb test -x /usr/bin/qemu-dmctl; then
 	step "qemu-dmctl start $DOMID (stand-in DM: $QEMU, TCG)"
 	tb qemu-dmctl start "$DOMID" --name demo --type hvm --no-domain-check -- \
-		"$QEMU" -accel tcg -machine pc -m 32 -nodefaults -no-user-config -display none
+		"$QEMU" -accel tcg,split-wx=on -machine pc -m 32 -nodefaults -no-user-config -display none
 else
 	step "start qemu-dm@$DOMID over D-Bus (stand-in DM: $QEMU, TCG; qemu-dmctl not built yet)"
 	tb systemd-run --unit="qemu-dm@$DOMID.service" --description="Xen device model for domain $DOMID (demo)" \

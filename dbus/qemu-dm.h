@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef QEMU_DM_H
+#define QEMU_DM_H
+
+/*
+ * libqemu-dm: start and stop Xen device models as confined systemd units.
+ *
+ * For libxl: where it would fork+exec QEMU, it calls qemu_dm_start(), which
+ * starts the transient unit qemu-dm@<domid>.service over systemd's D-Bus API
+ * (StartTransientUnit; the private socket /run/systemd/private when root, so no
+ * bus daemon is needed), waits for the job and for the device model to stay
+ * up, and reports why if it does not.
+ *
+ * Conventions:
+ *  - Every function returns 0 on success or a negative errno value. When
+ *    `error` is not NULL, a failure stores a malloc()ed message for the
+ *    administrator there (naming the domain and the reason); free it with
+ *    qemu_dm_free(). On success *error is set to NULL.
+ *  - Nothing here aborts, exits, or lets a C++ exception escape.
+ *  - Blocking: start waits for the systemd job (at most 30 s) plus a settle
+ *    time of 1 s; stop waits until every process of the unit is gone (at
+ *    most timeout_sec, after which systemd SIGKILLs the rest).
+ *  - Threading: calls are independent (each opens its own connection to
+ *    systemd) and may be made from several threads; an options object must
+ *    not be shared between threads while it is modified.
+ *  - Signals: none are installed or blocked.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qemu_dm_options qemu_dm_options;
+
+typedef enum {
+	QEMU_DM_GUEST_HVM = 0,
+	QEMU_DM_GUEST_PV = 1,
+	QEMU_DM_GUEST_PVH = 2,
+} qemu_dm_guest_type;
+
+qemu_dm_options *qemu_dm_options_new(void);
+void qemu_dm_options_free(qemu_dm_options *options);
+
+/* The domain's name (journal field XEN_DOMAIN_NAME, unit description). */
+int qemu_dm_options_set_name(qemu_dm_options *options, const char *name);
+/* xl.cfg device_model_user=: run QEMU as this user instead of xen-qemuuser-<domid>. */
+int qemu_dm_options_set_user(qemu_dm_options *options, const char *user);
+int qemu_dm_options_set_guest_type(qemu_dm_options *options, qemu_dm_guest_type type);
+/* xl.cfg dm_restrict=; not calling it means the host configuration's default. */
+int qemu_dm_options_set_restrict(qemu_dm_options *options, int restrict_dm);
+/* A disk image or device QEMU opens; read_only != 0 for read-only. */
+int qemu_dm_options_add_disk(qemu_dm_options *options, const char *path, int read_only);
+/* Another path QEMU needs (firmware, ISO, a socket directory). */
+int qemu_dm_options_add_path(qemu_dm_options *options, const char *path, int writable);
+/* An extra device node, permissions from "rwm". */
+int qemu_dm_options_add_device(qemu_dm_options *options, const char *node, const char *permissions);
+/*
+ * Hand `fd` (e.g. libxl's pre-opened QMP listening socket) to QEMU as file
+ * descriptor `target` (>= 3), the number QEMU's argv names (fd=N). The
+ * caller keeps its own copy of `fd`.
+ */
+int qemu_dm_options_set_qmp_fd(qemu_dm_options *options, int fd, int target);
+/* For stand-in device models without Xen (tests): skip the domain check. */
+int qemu_dm_options_set_domain_check(qemu_dm_options *options, int check);
+
+/* Start the device model of `domid`; argv[0] is the absolute path of QEMU, NULL-terminated. */
+int qemu_dm_start(uint32_t domid, const char *const *argv, const qemu_dm_options *options, char **error);
+/* Stop it; returns once the unit is inactive and every process of it is gone. */
+int qemu_dm_stop(uint32_t domid, unsigned timeout_sec, char **error);
+/* Send `signo` to every process of it. */
+int qemu_dm_kill(uint32_t domid, int signo, char **error);
+
+typedef struct {
+	char active_state[32]; /* "active", "inactive", "failed", ... */
+	char sub_state[32];
+	uint32_t main_pid;
+	uint32_t uid;
+} qemu_dm_status;
+
+int qemu_dm_get_status(uint32_t domid, qemu_dm_status *status, char **error);
+/* The domids with a loaded qemu-dm@ unit; *domids is malloc()ed (qemu_dm_free). */
+int qemu_dm_list(uint32_t **domids, size_t *count, char **error);
+
+void qemu_dm_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QEMU_DM_H */
