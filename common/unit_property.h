@@ -69,7 +69,7 @@ std::vector<std::string_view> knownUnitProperties();
 
 /*
  * ExecStart from an argv that needs no quoting: "(sv)" ExecStart "a(sasb)"
- * with path = argv[0]. argv must not be empty and argv[0] must be absolute.
+ * with path = argv[0]. argv must not be empty; systemd checks the path.
  */
 [[nodiscard]] Status appendExecStart(sd_bus_message *m, const std::vector<std::string> &argv,
 				     bool ignoreFailure = false);
