@@ -27,7 +27,6 @@
 
 namespace qemudm {
 
-
 /* One generated drop-in: qemu-dm@.service.d/<fileName>, [Unit] and [Service] parts. */
 struct PolicyDropIn {
 	std::string fileName;
