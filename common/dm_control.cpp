@@ -85,17 +85,21 @@ std::string DmController::journalExcerpt(const std::string &unit, int lines)
 Status DmController::start(const DmRequest &request, const DmStartOptions &options)
 {
 	const uint32_t domid = request.domid;
-	auto p = plan(request);
-	if (!p)
-		return p.error();
-	const std::string &unit = p->unit;
+	if (domid < 1 || domid > kMaxDomid)
+		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
+	const std::string unit = dmUnitName(domid);
 
+	/* Before the UID policy: a running DM of this domain owns its uid, which would read as "uid busy". */
 	auto state = manager_.activeState(unit);
 	if (state && isRunning(*state))
 		return makeError(EEXIST, "domain {}: a device model is already running ({} is {})", domid, unit,
 				 *state);
 	if (state && *state == "failed")
 		(void)manager_.resetFailed(unit);
+
+	auto p = plan(request);
+	if (!p)
+		return p.error();
 
 	if (request.qmpFdTarget >= 3 && options.qmpFd < 0)
 		return makeError(EINVAL, "domain {}: a QMP fd number for QEMU was given but no fd to hand over", domid);
@@ -151,6 +155,12 @@ Status DmController::stop(uint32_t domid, std::chrono::milliseconds timeout)
 			return makeError(ESRCH, "domain {}: no device model is running", domid);
 	}
 	auto s = manager_.stopUnit(unit, timeout);
+	if (!s && s.error().code() == ETIMEDOUT) {
+		/* It ignored SIGTERM past our timeout: SIGKILL the whole cgroup, then wait again. */
+		log::debug("domain {}: still running after {} ms, sending SIGKILL", domid, timeout.count());
+		(void)manager_.killUnit(unit, "all", SIGKILL);
+		s = manager_.stopUnit(unit, std::chrono::seconds(10));
+	}
 	if (!s)
 		return s.error().wrap(fmt::format("domain {}: Failed to stop the device model", domid));
 	(void)manager_.resetFailed(unit);

@@ -80,6 +80,8 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	add("Slice", std::string(kDmSlice));
 	add("Type", "exec");
 	add("CollectMode", "inactive-or-failed");
+	/* `xl destroy` SIGKILLs; a DM ignoring SIGTERM is SIGKILLed after this (qemu-dmctl stop --timeout). */
+	add("TimeoutStopSec", "30s");
 	add("SyslogIdentifier", fmt::format("qemu-dm-{}", domid));
 	add("LogExtraFields", fmt::format("XEN_DOMID={}", domid));
 	if (!req.name.empty()) {

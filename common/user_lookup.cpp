@@ -2,6 +2,8 @@
 
 #include "user_lookup.h"
 
+#include "domain.h"
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -102,8 +104,7 @@ std::optional<std::vector<uid_t>> parseStatusUids(std::string_view text)
 	return std::nullopt;
 }
 
-SystemUserLookup::SystemUserLookup(std::filesystem::path procRoot, std::filesystem::path sliceCgroup)
-    : procRoot_(std::move(procRoot)), sliceCgroup_(std::move(sliceCgroup))
+SystemUserLookup::SystemUserLookup(std::filesystem::path procRoot) : procRoot_(std::move(procRoot))
 {
 }
 
@@ -146,40 +147,44 @@ Result<bool> SystemUserLookup::uidHasProcesses(uid_t uid)
 
 Result<std::vector<uid_t>> SystemUserLookup::runningDmUids()
 {
+	/*
+	 * Every process whose cgroup is (below) a qemu-dm@<domid>.service, in
+	 * any hierarchy: independent of the slice's place in the tree and of
+	 * the cgroup mode (unified or hybrid).
+	 */
 	std::vector<uid_t> result;
 	std::error_code ec;
-	std::filesystem::directory_iterator it(sliceCgroup_, ec);
-	if (ec) {
-		if (ec.value() == ENOENT)
-			return result; /* no device model has ever run */
-		return errnoError(ec.value(), "Failed to list {}", sliceCgroup_.string());
-	}
+	std::filesystem::directory_iterator it(procRoot_, ec);
+	if (ec)
+		return errnoError(ec.value(), "Failed to list {}", procRoot_.string());
 	for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
 		if (ec)
-			return errnoError(ec.value(), "Failed to list {}", sliceCgroup_.string());
-		std::string unit = it->path().filename().string();
-		if (!unit.starts_with("qemu-dm@") || !unit.ends_with(".service"))
+			return errnoError(ec.value(), "Failed to list {}", procRoot_.string());
+		std::string pid = it->path().filename().string();
+		if (!isPid(pid))
 			continue;
-		auto procs = readSmallFile(it->path() / "cgroup.procs");
-		if (!procs)
-			return procs.error();
-		if (!*procs)
-			continue; /* the unit went away meanwhile */
-		std::istringstream ss(**procs);
-		std::string pid;
-		while (ss >> pid) {
-			if (!isPid(pid))
-				return makeError(EBADMSG, "Failed to parse {}: '{}' is not a pid",
-						 (it->path() / "cgroup.procs").string(), pid);
-			auto uids = uidsOfPid(procRoot_, pid);
-			if (!uids)
-				return uids.error();
-			if (!*uids)
-				continue;
-			for (uid_t u : **uids)
-				if (std::find(result.begin(), result.end(), u) == result.end())
-					result.push_back(u);
+		auto cgroup = readSmallFile(it->path() / "cgroup");
+		if (!cgroup)
+			return cgroup.error();
+		if (!*cgroup)
+			continue; /* exited meanwhile */
+		bool inDm = false;
+		std::istringstream lines(**cgroup);
+		for (std::string line; !inDm && std::getline(lines, line);) {
+			std::istringstream parts(line.substr(line.rfind(':') + 1));
+			for (std::string part; std::getline(parts, part, '/');)
+				inDm |= domidFromUnitName(part).has_value();
 		}
+		if (!inDm)
+			continue;
+		auto uids = uidsOfPid(procRoot_, pid);
+		if (!uids)
+			return uids.error();
+		if (!*uids)
+			continue;
+		for (uid_t u : **uids)
+			if (std::find(result.begin(), result.end(), u) == result.end())
+				result.push_back(u);
 	}
 	std::sort(result.begin(), result.end());
 	return result;

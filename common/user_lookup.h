@@ -42,15 +42,13 @@ public:
 	virtual Result<std::vector<uid_t>> runningDmUids() = 0;
 };
 
-/* The real thing: getpwnam_r/getpwuid_r, /proc/<pid>/status, the slice's cgroup. */
+/* The real thing: getpwnam_r/getpwuid_r, /proc/<pid>/status and /proc/<pid>/cgroup. */
 class SystemUserLookup final : public UserLookup
 {
 public:
 	static constexpr const char *kProcRoot = "/proc";
-	static constexpr const char *kSliceCgroup = "/sys/fs/cgroup/qemu-dm.slice";
 
-	explicit SystemUserLookup(std::filesystem::path procRoot = kProcRoot,
-				  std::filesystem::path sliceCgroup = kSliceCgroup);
+	explicit SystemUserLookup(std::filesystem::path procRoot = kProcRoot);
 
 	Result<std::optional<PasswdEntry>> byName(const std::string &name) override;
 	Result<std::optional<PasswdEntry>> byUid(uid_t uid) override;
@@ -59,7 +57,6 @@ public:
 
 private:
 	std::filesystem::path procRoot_;
-	std::filesystem::path sliceCgroup_;
 };
 
 /* The four uids (real, effective, saved, fs) from the text of /proc/<pid>/status. */

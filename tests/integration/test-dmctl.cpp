@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * Issue 4 end to end in a real (private) systemd: qemu-dmctl and the C API
+ * start device models as qemu-dm@<domid>, hand over the QMP socket, stop
+ * them with every process gone, and refuse bad input with one clear error
+ * and nothing left running.
+ */
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "domain.h"
+#include "qemu-dm.h"
+#include "testbed_fixture.h"
+
+using namespace qemudm;
+using namespace qemudm::testbed;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+namespace {
+
+const std::string kStandin = "/usr/libexec/qemu-dm-tests/dm-standin";
+const std::string kTcg = "/usr/libexec/qemu-system-i386";
+const std::string kXenQemu = "/usr/libexec/xen-qemu-system-i386";
+
+class DmctlTest : public TestBedSuite
+{
+protected:
+	static void SetUpTestSuite()
+	{
+		TestBedSuite::SetUpTestSuite();
+		if (!hasBed())
+			return;
+		auto r = bed().sh("useradd --system --no-create-home --home-dir /nonexistent "
+				  "--shell /usr/sbin/nologin --uid 131072 --user-group xen-qemuuser-range-base && "
+				  "useradd --system --no-create-home --uid 4242 --user-group dmuser-a");
+		ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
+	}
+
+	void TearDown() override
+	{
+		if (hasBed())
+			(void)bed().sh("for u in $(systemctl list-units --all --plain --no-legend 'qemu-dm@*' | "
+				       "awk '{print $1}'); do systemctl kill -s KILL $u; systemctl stop $u; "
+				       "systemctl reset-failed $u; done 2>/dev/null; true");
+	}
+
+	CommandResult ctl(const std::vector<std::string> &args)
+	{
+		std::vector<std::string> argv = { "qemu-dmctl" };
+		argv.insert(argv.end(), args.begin(), args.end());
+		auto r = bed().run(argv, std::chrono::seconds(90));
+		EXPECT_TRUE(r.ok()) << r.error().message();
+		return r.ok() ? *r : CommandResult{};
+	}
+
+	std::string show(const std::string &unit, const std::string &prop)
+	{
+		auto r = bed().run({ "systemctl", "show", "-P", prop, unit });
+		return r.ok() ? r->out.substr(0, r->out.find('\n')) : "";
+	}
+
+	/* Processes of a uid anywhere in the bed. */
+	int processesOf(uid_t uid)
+	{
+		auto r = bed().sh(fmt::format("ps -e -o uid= | awk '$1 == {}' | wc -l", uid));
+		return r.ok() ? std::atoi(r->out.c_str()) : -1;
+	}
+
+	/* Nothing of domain `domid` is left: no unit, no process of its uid. */
+	void expectNothingLeft(uint32_t domid)
+	{
+		std::string state = show(dmUnitName(domid), "ActiveState");
+		EXPECT_THAT(state, ::testing::AnyOf("inactive", "")) << dmUnitName(domid);
+		EXPECT_EQ(processesOf(131072 + domid), 0) << "processes of domain " << domid << " survived";
+	}
+};
+
+} /* namespace */
+
+TEST_F(DmctlTest, StartThroughCliShowsUserCgroupAndJournal)
+{
+	auto r = ctl({ "start", "5", "--name", "guest-five", "--no-domain-check", "--", kStandin });
+	ASSERT_TRUE(r.ok()) << r.err;
+	EXPECT_THAT(r.out, HasSubstr("qemu-dm@5.service"));
+
+	auto status = bed().run({ "systemctl", "status", "--no-pager", "qemu-dm@5" });
+	ASSERT_TRUE(status.ok());
+	EXPECT_THAT(status->out, HasSubstr("Xen device model for domain 5 (guest-five)"));
+	EXPECT_THAT(status->out, HasSubstr("qemu-dm.slice/qemu-dm@5.service"));
+
+	auto st = ctl({ "status", "5" });
+	EXPECT_THAT(st.out, HasSubstr("xen-qemuuser-5 (131077)"));
+	auto ps = bed().sh("ps -o user:20= -C dm-standin");
+	EXPECT_THAT(ps->out, HasSubstr("xen-qemuuser-5"));
+
+	/* The DM's own output, with the structured field. */
+	EXPECT_TRUE(waitUntil([&] {
+		auto j = bed().run({ "journalctl", "--no-pager", "-o", "cat", "XEN_DOMID=5" });
+		return j.ok() && j->out.find("dm-standin: running as uid 131077") != std::string::npos;
+	})) << bed().journal("qemu-dm@5.service");
+	auto j = bed().run({ "journalctl", "--no-pager", "-o", "cat", "XEN_DOMAIN_NAME=guest-five" });
+	EXPECT_THAT(j->out, HasSubstr("dm-standin"));
+
+	auto list = ctl({ "list" });
+	EXPECT_THAT(list.out, HasSubstr("qemu-dm@5.service"));
+
+	auto stop = ctl({ "stop", "5" });
+	EXPECT_TRUE(stop.ok()) << stop.err;
+	expectNothingLeft(5);
+}
+
+TEST_F(DmctlTest, StartThroughTheCApiWithAHandedOverQmpSocket)
+{
+	/* Inside the bed (systemd only talks to peers it can see): listen, start, query. */
+	auto out = bed().inside([&]() -> std::string {
+		int l = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		sockaddr_un sa{};
+		sa.sun_family = AF_UNIX;
+		std::strcpy(sa.sun_path, "/run/capi-qmp.sock");
+		::unlink(sa.sun_path);
+		if (l < 0 || ::bind(l, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) < 0 || ::listen(l, 4) < 0)
+			return "cannot listen";
+
+		qemu_dm_options *o = qemu_dm_options_new();
+		qemu_dm_options_set_name(o, "capi");
+		qemu_dm_options_set_domain_check(o, 0);
+		qemu_dm_options_set_qmp_fd(o, l, 7);
+		const char *argv[] = { kStandin.c_str(), "-qmp-fd", "7", nullptr };
+		char *err = nullptr;
+		int r = qemu_dm_start(6, argv, o, &err);
+		qemu_dm_options_free(o);
+		::close(l);
+		if (r < 0) {
+			std::string e = err ? err : "(no message)";
+			qemu_dm_free(err);
+			return "start failed: " + e;
+		}
+
+		int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (::connect(c, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) < 0)
+			return "cannot connect to the QMP socket";
+		std::string got;
+		char buf[1024];
+		const char cmds[] = "{\"execute\": \"qmp_capabilities\"}\n{\"execute\": \"query-status\"}\n";
+		(void)!::write(c, cmds, sizeof(cmds) - 1);
+		for (int i = 0; i < 50 && got.find("running") == std::string::npos; i++) {
+			ssize_t n = ::read(c, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			got.append(buf, static_cast<size_t>(n));
+		}
+		::close(c);
+
+		qemu_dm_status st;
+		err = nullptr;
+		r = qemu_dm_get_status(6, &st, &err);
+		qemu_dm_free(err);
+		std::string state = r == 0 ? st.active_state : "?";
+		r = qemu_dm_stop(6, 10, &err);
+		std::string stop = r == 0 ? "stopped" : std::string("stop failed: ") + (err ? err : "");
+		qemu_dm_free(err);
+		return fmt::format("{}|{}|{}", got.find("\"running\": true") != std::string::npos ? "qmp-ok" : got,
+				   state, stop);
+	});
+	ASSERT_TRUE(out.ok()) << out.error().message();
+	EXPECT_EQ(*out, "qmp-ok|active|stopped");
+	expectNothingLeft(6);
+}
+
+TEST_F(DmctlTest, StopReapsEscapedProcesses)
+{
+	auto r = ctl({ "start", "7", "--no-domain-check", "--", kStandin, "-behave", "fork100" });
+	ASSERT_TRUE(r.ok()) << r.err;
+	ASSERT_TRUE(waitUntil([&] { return processesOf(131079) >= 101; }, std::chrono::seconds(20)))
+	    << processesOf(131079) << " processes";
+	auto stop = ctl({ "stop", "7" });
+	EXPECT_TRUE(stop.ok()) << stop.err;
+	EXPECT_EQ(processesOf(131079), 0);
+	expectNothingLeft(7);
+}
+
+TEST_F(DmctlTest, SigtermIgnoringDmIsKilledAfterTheTimeout)
+{
+	auto r = ctl({ "start", "8", "--no-domain-check", "--", kStandin, "-behave", "ignore-term" });
+	ASSERT_TRUE(r.ok()) << r.err;
+	auto t0 = std::chrono::steady_clock::now();
+	auto stop = ctl({ "stop", "8", "--timeout", "2" });
+	auto took = std::chrono::steady_clock::now() - t0;
+	EXPECT_TRUE(stop.ok()) << stop.err;
+	/* Functional bound, not a benchmark: it must not wait for systemd's 30 s stop timeout. */
+	EXPECT_LT(took, std::chrono::seconds(20));
+	expectNothingLeft(8);
+}
+
+TEST_F(DmctlTest, ExternalSigkillEndsTheUnitCleanly)
+{
+	/* As `xl destroy` does: SIGKILL from outside. */
+	auto r = ctl({ "start", "9", "--no-domain-check", "--", kStandin });
+	ASSERT_TRUE(r.ok()) << r.err;
+	auto pid = show("qemu-dm@9.service", "MainPID");
+	ASSERT_TRUE(bed().run({ "kill", "-KILL", pid })->ok());
+	EXPECT_TRUE(waitUntil([&] { return show("qemu-dm@9.service", "ActiveState") != "active"; }));
+	EXPECT_NE(show("qemu-dm@9.service", "ActiveState"), "failed") << bed().journal("qemu-dm@9.service");
+	expectNothingLeft(9);
+}
+
+TEST_F(DmctlTest, ChattyDmIsRateLimitedAndKeepsRunning)
+{
+	/* 200000 lines (~15 MiB) to the journal: rate limited, and no FSIZE limit kills it through its log. */
+	auto r = ctl({ "start", "10", "--no-domain-check", "--", kStandin, "-behave", "chatty" });
+	ASSERT_TRUE(r.ok()) << r.err;
+	/* It writes everything within a second or two; the journal keeps only the burst. */
+	std::this_thread::sleep_for(std::chrono::seconds(4));
+	EXPECT_EQ(show("qemu-dm@10.service", "ActiveState"), "active") << bed().journal("qemu-dm@10.service", 5);
+	auto n = bed().sh("journalctl --no-pager -o cat XEN_DOMID=10 | wc -l");
+	ASSERT_TRUE(n.ok());
+	int lines = std::atoi(n->out.c_str());
+	EXPECT_GT(lines, 100);
+	EXPECT_LT(lines, 200000) << "no rate limit applied";
+	EXPECT_EQ(show("qemu-dm@10.service", "LogRateLimitBurst"), "1000");
+}
+
+TEST_F(DmctlTest, XenQemuWithoutHypervisorFailsClearly)
+{
+	auto r = ctl({ "start", "11", "--", kXenQemu, "-xen-domid", "11", "-machine", "xenfv", "-nodefaults",
+		       "-display", "none" });
+	EXPECT_EQ(r.exitStatus, 1);
+	EXPECT_THAT(r.err, HasSubstr("domain 11"));
+	EXPECT_THAT(r.err, HasSubstr("no hypervisor"));
+	expectNothingLeft(11);
+}
+
+TEST_F(DmctlTest, BadInputGetsOneClearErrorAndStartsNothing)
+{
+	struct Case {
+		std::vector<std::string> args;
+		int exit;
+		std::string message;
+	};
+	const std::vector<Case> cases = {
+		{ { "start", "0", "--", kStandin }, 2, "invalid domain id '0'" },
+		{ { "start", "32752", "--", kStandin }, 2, "invalid domain id '32752'" },
+		{ { "start", "-1", "--", kStandin }, 2, "invalid domain id '-1'" },
+		{ { "start", "abc", "--", kStandin }, 2, "invalid domain id 'abc'" },
+		{ { "start", "12", "--no-domain-check", "--", "/usr/bin/no-such-qemu" }, 1, "no-such-qemu" },
+		{ { "start", "12", "--no-domain-check", "--user", "root", "--", kStandin }, 1, "domain 12" },
+		{ { "start", "12", "--no-domain-check", "--disk", "/no/such/disk.img", "--", kStandin },
+		  1,
+		  "disk /no/such/disk.img" },
+		{ { "start", "12", "--bogus", "--", kStandin }, 2, "unknown option '--bogus'" },
+	};
+	for (const auto &c : cases) {
+		auto r = ctl(c.args);
+		EXPECT_EQ(r.exitStatus, c.exit) << c.args[1] << ": " << r.err;
+		EXPECT_THAT(r.err, HasSubstr(c.message)) << c.args[1];
+		EXPECT_EQ(r.out, "");
+	}
+	auto root = ctl({ "start", "12", "--no-domain-check", "--user", "root", "--", kStandin });
+	EXPECT_THAT(root.err, HasSubstr("root"));
+	expectNothingLeft(12);
+	EXPECT_EQ(ctl({ "list" }).out.find("qemu-dm@12"), std::string::npos);
+}
+
+TEST_F(DmctlTest, RunningDomainAndDuplicateUserAreRefused)
+{
+	ASSERT_TRUE(ctl({ "start", "13", "--no-domain-check", "--", kStandin }).ok());
+	auto again = ctl({ "start", "13", "--no-domain-check", "--", kStandin });
+	EXPECT_EQ(again.exitStatus, 1);
+	EXPECT_THAT(again.err, HasSubstr("domain 13: a device model is already running"));
+	EXPECT_EQ(show("qemu-dm@13.service", "ActiveState"), "active") << "the running DM was disturbed";
+
+	ASSERT_TRUE(ctl({ "start", "14", "--no-domain-check", "--user", "dmuser-a", "--", kStandin }).ok());
+	auto dup = ctl({ "start", "15", "--no-domain-check", "--user", "dmuser-a", "--", kStandin });
+	EXPECT_EQ(dup.exitStatus, 1);
+	EXPECT_THAT(dup.err, HasSubstr("domain 15"));
+	EXPECT_THAT(dup.err, HasSubstr("dmuser-a"));
+	expectNothingLeft(15);
+}
+
+TEST_F(DmctlTest, MissingRangeBaseUserIsAClearError)
+{
+	ASSERT_TRUE(bed().sh("userdel xen-qemuuser-range-base")->ok());
+	auto r = ctl({ "start", "16", "--no-domain-check", "--", kStandin });
+	(void)bed().sh("useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "
+		       "--uid 131072 --user-group xen-qemuuser-range-base");
+	EXPECT_EQ(r.exitStatus, 1);
+	EXPECT_THAT(r.err, HasSubstr("domain 16"));
+	EXPECT_THAT(r.err, HasSubstr("xen-qemuuser-range-base"));
+	expectNothingLeft(16);
+}
+
+TEST_F(DmctlTest, PolicyOutputFedToSystemdRunStartsAnEquivalentUnit)
+{
+	auto policy = ctl({ "policy", "17", "--name", "pol", "--no-domain-check", "--", kStandin });
+	ASSERT_TRUE(policy.ok()) << policy.err;
+	EXPECT_THAT(policy.out, HasSubstr("LogExtraFields=XEN_DOMID=17"));
+	EXPECT_THAT(policy.out, HasSubstr("ExecStart="));
+
+	/* Feed every line to systemd-run as -p, the ExecStart as its command, under another name. */
+	std::string script = R"SH(set -e
+props=(); cmd=()
+while IFS= read -r line; do
+  case $line in
+    ExecStart=*) eval "cmd=(${line#ExecStart=})" ;;
+    *) props+=(-p "$line") ;;
+  esac
+done
+systemd-run -q --unit=qemu-dm@18.service "${props[@]}" "${cmd[@]}")SH";
+	auto r = bed().run({ "bash", "-c", script }, std::chrono::seconds(30), policy.out);
+	ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
+
+	/* One at a time: both run as domain 17's uid. */
+	const std::vector<std::string> props = { "ProtectSystem",
+						 "CapabilityBoundingSet",
+						 "SystemCallFilter",
+						 "NoNewPrivileges",
+						 "RuntimeDirectory",
+						 "LogExtraFields",
+						 "Slice",
+						 "LimitCORE",
+						 "TasksMax",
+						 "PrivateNetwork",
+						 "MemoryDenyWriteExecute",
+						 "Description",
+						 "SyslogIdentifier",
+						 "TimeoutStopUSec",
+						 "Environment" };
+	auto snapshot = [&](const std::string &unit) {
+		std::vector<std::string> v;
+		for (const auto &p : props)
+			v.push_back(p + "=" + show(unit, p));
+		auto exec = show(unit, "ExecStart");
+		auto b = exec.find("argv[]="), e = exec.find(" ; ignore_errors");
+		v.push_back(b == std::string::npos ? exec : exec.substr(b, e - b));
+		return v;
+	};
+	auto viaSystemdRun = snapshot("qemu-dm@18.service");
+	ASSERT_TRUE(bed().run({ "systemctl", "stop", "qemu-dm@18.service" })->ok());
+	ASSERT_TRUE(ctl({ "start", "17", "--name", "pol", "--no-domain-check", "--", kStandin }).ok());
+	auto viaQemuDmctl = snapshot("qemu-dm@17.service");
+	EXPECT_EQ(viaSystemdRun, viaQemuDmctl);
+	EXPECT_EQ(viaQemuDmctl[0], "ProtectSystem=strict");
+}
