@@ -17,6 +17,7 @@
 #include "build_config.h"
 #include "dm_control.h"
 #include "domain.h"
+#include "host_check.h"
 #include "log.h"
 
 using namespace qemudm;
@@ -302,6 +303,28 @@ int cmdList()
 	return 0;
 }
 
+int cmdCheck(const std::vector<std::string> &args)
+{
+	if (!args.empty())
+		return usageError("check takes no arguments");
+	auto config = loadDefaultConfig();
+	if (!config) {
+		/* Still report the host; the broken config is the first failure. */
+		std::vector<CheckResult> results = { { "Configuration", CheckLevel::Fail, config.error().message(),
+						       "fix the file and line named above (see qemu-dm.conf(5))" } };
+		Config defaults;
+		HostCheckEnv env = systemHostCheckEnv();
+		auto rest = runHostChecks(defaults, env);
+		results.insert(results.end(), rest.begin(), rest.end());
+		std::fputs(formatHostChecks(results).c_str(), stdout);
+		return hostCheckExitCode(results);
+	}
+	HostCheckEnv env = systemHostCheckEnv();
+	auto results = runHostChecks(*config, env);
+	std::fputs(formatHostChecks(results).c_str(), stdout);
+	return hostCheckExitCode(results);
+}
+
 int run(int argc, char **argv)
 {
 	log::setup("qemu-dmctl", log::Target::Console);
@@ -329,6 +352,8 @@ int run(int argc, char **argv)
 		return cmdStatus(args);
 	if (cmd == "list")
 		return cmdList();
+	if (cmd == "check")
+		return cmdCheck(args);
 	return usageError(fmt::format("unknown command '{}'", cmd));
 }
 

@@ -351,3 +351,15 @@ systemd-run -q --unit=qemu-dm@18.service "${props[@]}" "${cmd[@]}")SH";
 	EXPECT_EQ(viaSystemdRun, viaQemuDmctl);
 	EXPECT_EQ(viaQemuDmctl[0], "ProtectSystem=strict");
 }
+
+TEST_F(DmctlTest, CheckReportsTheHostAndExitsWithTheWorstResult)
+{
+	auto r = ctl({ "check" });
+	/* No hypervisor in the test bed: the worst result is a failure. */
+	EXPECT_EQ(r.exitStatus, 2) << r.out << r.err;
+	EXPECT_THAT(r.out, HasSubstr("FAIL  Xen hypervisor"));
+	EXPECT_THAT(r.out, ::testing::ContainsRegex("PASS  User database +: "));
+	EXPECT_THAT(r.out, ::testing::ContainsRegex("PASS  NSS +: "));
+	EXPECT_THAT(r.out, ::testing::ContainsRegex("PASS  systemd version +: "));
+	EXPECT_THAT(r.out, ::testing::ContainsRegex("PASS  Range base user +: "));
+}
