@@ -76,7 +76,6 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 
 	std::string name = req.name.empty() ? std::string() : fmt::format(" ({})", req.name);
 	add("Description", escapeSpecifiers(fmt::format("Xen device model for domain {}{}", domid, name)));
-	add("Documentation", "man:qemu-dm.conf(5)");
 	add("Slice", std::string(kDmSlice));
 	add("Type", "exec");
 	add("CollectMode", "inactive-or-failed");
@@ -105,6 +104,14 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		if (d.name == "MemoryDenyWriteExecute" && req.allowWriteExecute)
 			d.value = "no";
 		p.push_back(d);
+	}
+	if (req.allowWriteExecute) {
+		/*
+		 * TCG stand-ins also call set_mempolicy(2) (@resources, denied by the
+		 * host filter, which a per-domain line cannot re-allow): let denied
+		 * calls fail with EPERM instead of killing the stand-in.
+		 */
+		add("SystemCallErrorNumber", "EPERM");
 	}
 
 	for (const auto &disk : req.disks) {

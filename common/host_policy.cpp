@@ -46,6 +46,14 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	add(p, "ReadOnlyPaths", "/run");
 	add(p, "ReadWritePaths", "-/run/xen");
 	add(p, "ProtectHome", "yes");
+	/*
+	 * The root window (hostile DM suite): before QEMU drops privileges it is
+	 * uid 0, and root-owned sockets stay connectable on read-only mounts.
+	 * Hide systemd's private socket and the system bus (both would
+	 * authenticate it as root) and the shadow files (root may read them).
+	 */
+	add(p, "InaccessiblePaths",
+	    "-/run/systemd/private -/run/dbus/system_bus_socket -/etc/shadow -/etc/gshadow -/etc/sudoers");
 	add(p, "PrivateTmp", "yes");
 	add(p, "PrivateDevices", "yes");
 	for (auto dev : kXenDevices)
@@ -70,7 +78,6 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	add(p, "RestrictAddressFamilies", "AF_UNIX");
 	add(p, "RestrictNamespaces", "yes");
 	add(p, "LockPersonality", "yes");
-	add(p, "MemoryDenyWriteExecute", "yes");
 	add(p, "RestrictRealtime", "yes");
 	add(p, "RestrictSUIDSGID", "yes");
 	add(p, "KeyringMode", "private");
@@ -81,7 +88,8 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	    "~@privileged @resources @mount @debug @module @reboot @swap @raw-io @cpu-emulation "
 	    "@obsolete @clock @keyring @memlock");
 	/* ~@privileged and ~@mount also remove these; QEMU's -chroot and -runas need them. */
-	add(p, "SystemCallFilter", "chroot setuid setgroups");
+	/* seccomp(2) can only restrict the caller further; QEMU builds with -sandbox probe it at start. */
+	add(p, "SystemCallFilter", "chroot setuid setgroups seccomp");
 	return p;
 }
 
@@ -123,7 +131,13 @@ std::vector<UnitProperty> buildHostPolicy(const Config &config)
 
 std::vector<UnitProperty> buildDomainDefaults([[maybe_unused]] const Config &config)
 {
-	return { { "PrivateNetwork", "yes" } };
+	/*
+	 * Sent per domain, not as drop-ins (a drop-in would override what the
+	 * transient unit says): emulated NICs need the host's network namespace,
+	 * and a TCG stand-in DM needs W+X memory for its JIT. Xen's QEMU needs
+	 * neither.
+	 */
+	return { { "PrivateNetwork", "yes" }, { "MemoryDenyWriteExecute", "yes" } };
 }
 
 std::vector<PolicyDropIn> buildHostDropIns(const Config &config)

@@ -40,7 +40,15 @@ constexpr std::string_view kProgram = "qemu-dm-generator";
 Status writeDropIn(const std::filesystem::path &dir, const PolicyDropIn &dropIn, std::string_view source,
 		   const std::vector<std::string> &comments)
 {
-	std::string text = renderDropIn(dropIn, kProgram, source, comments);
+	/*
+	 * No SourcePath= here: in a drop-in of a transient unit it replaces the
+	 * unit's own source in `systemctl status` ("Loaded: ... (/etc/xen/
+	 * qemu-dm.conf; transient)") and makes systemd ask for a daemon-reload
+	 * whenever the config's mtime differs. The source is named in a comment.
+	 */
+	std::vector<std::string> lines = { fmt::format("Source: {}", source) };
+	lines.insert(lines.end(), comments.begin(), comments.end());
+	std::string text = renderDropIn(dropIn, kProgram, "", lines);
 	if (auto r = writeFileAtomic(dir, dropIn.fileName, text); !r)
 		return r;
 	log::debug("Wrote {}", (dir / dropIn.fileName).string());

@@ -52,8 +52,8 @@ tb getent passwd "xen-qemuuser-$DOMID"
 
 if tb test -x /usr/bin/qemu-dmctl; then
 	step "qemu-dmctl start $DOMID (stand-in DM: $QEMU, TCG)"
-	tb qemu-dmctl start "$DOMID" --name demo --type hvm --no-domain-check -- \
-		"$QEMU" -accel tcg,split-wx=on -machine pc -m 32 -nodefaults -no-user-config -display none
+	tb qemu-dmctl start "$DOMID" --name demo --type hvm --no-domain-check --allow-jit -- \
+		"$QEMU" -accel tcg -machine pc -m 32 -nodefaults -no-user-config -display none
 else
 	step "start qemu-dm@$DOMID over D-Bus (stand-in DM: $QEMU, TCG; qemu-dmctl not built yet)"
 	tb systemd-run --unit="qemu-dm@$DOMID.service" --description="Xen device model for domain $DOMID (demo)" \

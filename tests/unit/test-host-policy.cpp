@@ -40,6 +40,7 @@ TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 		{ "ReadOnlyPaths", "/run" },
 		{ "ReadWritePaths", "-/run/xen" },
 		{ "ProtectHome", "yes" },
+		{ "InaccessiblePaths", "-/run/systemd/private -/run/dbus/system_bus_socket -/etc/shadow -/etc/gshadow -/etc/sudoers" },
 		{ "PrivateTmp", "yes" },
 		{ "PrivateDevices", "yes" },
 		{ "DeviceAllow", "/dev/xen/privcmd rw" },
@@ -61,7 +62,6 @@ TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 		{ "RestrictAddressFamilies", "AF_UNIX" },
 		{ "RestrictNamespaces", "yes" },
 		{ "LockPersonality", "yes" },
-		{ "MemoryDenyWriteExecute", "yes" },
 		{ "RestrictRealtime", "yes" },
 		{ "RestrictSUIDSGID", "yes" },
 		{ "KeyringMode", "private" },
@@ -70,7 +70,7 @@ TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 		{ "SystemCallFilter", "@system-service @setuid @chown chroot" },
 		{ "SystemCallFilter", "~@privileged @resources @mount @debug @module @reboot @swap @raw-io "
 				      "@cpu-emulation @obsolete @clock @keyring @memlock" },
-		{ "SystemCallFilter", "chroot setuid setgroups" },
+		{ "SystemCallFilter", "chroot setuid setgroups seccomp" },
 		{ "LimitCORE", "0" },
 		{ "LimitFSIZE", "infinity" },
 		{ "LimitMSGQUEUE", "0" },
@@ -99,7 +99,7 @@ TEST(HostPolicy, ReallowLineComesAfterTheDenyLine)
 	auto filters = valuesOf(p, "SystemCallFilter");
 	ASSERT_EQ(filters.size(), 3u);
 	EXPECT_TRUE(filters[1].starts_with("~"));
-	EXPECT_EQ(filters[2], "chroot setuid setgroups");
+	EXPECT_EQ(filters[2], "chroot setuid setgroups seccomp");
 }
 
 TEST(HostPolicy, ReadOnlyRunPrecedesTheWritableXenDir)
@@ -157,7 +157,8 @@ TEST(HostPolicy, NoPropertyTheDomainMayRelaxIsInTheHostSet)
 	auto host = buildHostPolicy(Config());
 	for (const auto &d : buildDomainDefaults(Config()))
 		EXPECT_TRUE(valuesOf(host, d.name).empty()) << d.name;
-	EXPECT_EQ(buildDomainDefaults(Config()), (std::vector<UnitProperty>{ { "PrivateNetwork", "yes" } }));
+	EXPECT_EQ(buildDomainDefaults(Config()),
+		  (std::vector<UnitProperty>{ { "PrivateNetwork", "yes" }, { "MemoryDenyWriteExecute", "yes" } }));
 }
 
 TEST(HostPolicy, DropInsPartitionTheHostSet)
