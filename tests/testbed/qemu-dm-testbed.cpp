@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -32,6 +33,7 @@
 #include <sstream>
 #include <thread>
 
+#include "domain.h"
 #include "log.h"
 #include "testbed.h"
 
@@ -483,21 +485,10 @@ int execCommand(int argc, char **argv)
 {
 	if (argc < 5 || std::string(argv[3]) != "--")
 		return usage("exec: expected PID -- CMD...");
-	std::vector<std::string> a = { "nsenter",
-				       "-t",
-				       argv[2],
-				       "-m",
-				       "-u",
-				       "-i",
-				       "-n",
-				       "-p",
-				       "-C",
-				       "--wd=/",
-				       "--",
-				       "env",
-				       "SYSTEMD_PAGER=",
-				       "SYSTEMD_COLORS=0",
-				       "LC_ALL=C.UTF-8" };
+	auto pid = parseDecimal(argv[2], INT32_MAX);
+	if (!pid)
+		return usage("exec: PID must be a number");
+	std::vector<std::string> a = nsenterCommand(static_cast<pid_t>(*pid));
 	for (int i = 4; i < argc; i++)
 		a.push_back(argv[i]);
 	std::vector<char *> c;

@@ -242,29 +242,32 @@ Status TestBed::shutdown()
 	return success();
 }
 
+std::vector<std::string> nsenterCommand(pid_t pid)
+{
+	return { "nsenter",
+		 "-t",
+		 std::to_string(pid),
+		 "-m",
+		 "-u",
+		 "-i",
+		 "-n",
+		 "-p",
+		 "-C",
+		 "--wd=/",
+		 "--",
+		 "env",
+		 "SYSTEMD_PAGER=",
+		 "SYSTEMD_COLORS=0",
+		 "SYSTEMD_LESS=",
+		 "LC_ALL=C.UTF-8" };
+}
+
 Result<CommandResult> TestBed::run(const std::vector<std::string> &argv, std::chrono::milliseconds timeout,
 				   const std::string &input) const
 {
 	if (pid_ < 0)
 		return makeError(ESRCH, "Test bed is not running");
-	std::vector<std::string> full = {
-		"nsenter",
-		"-t",
-		std::to_string(pid_),
-		"-m",
-		"-u",
-		"-i",
-		"-n",
-		"-p",
-		"-C",
-		"--wd=/",
-		"--",
-		"env",
-		"SYSTEMD_PAGER=",
-		"SYSTEMD_COLORS=0",
-		"SYSTEMD_LESS=",
-		"LC_ALL=C.UTF-8",
-	};
+	std::vector<std::string> full = nsenterCommand(pid_);
 	full.insert(full.end(), argv.begin(), argv.end());
 	return runHost(full, timeout, input);
 }

@@ -99,6 +99,9 @@ private:
 	std::chrono::milliseconds stopTimeout_{ 10000 };
 };
 
+/* The command prefix that runs a command in every namespace of the bed whose PID 1 is `pid`. */
+std::vector<std::string> nsenterCommand(pid_t pid);
+
 /* Run a command on the host, capturing output (used by the test bed itself). */
 Result<CommandResult> runHost(const std::vector<std::string> &argv, std::chrono::milliseconds timeout,
 			      const std::string &input = {});
