@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -20,6 +21,8 @@ namespace qemudm {
 namespace {
 
 using JournalPtr = CPtr<sd_journal, sd_journal_close>;
+
+constexpr const char *kHostPolicyDropIn = "/run/systemd/generator/qemu-dm@.service.d/50-qemu-dm-hardening.conf";
 
 std::string userName(uid_t uid)
 {
@@ -97,6 +100,17 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 	if (state && *state == "failed")
 		(void)manager_.resetFailed(unit);
 
+	/*
+	 * Fail closed if the host policy is not in place (the generator never ran,
+	 * or no daemon-reload since the package was installed): the transient unit
+	 * would otherwise run with only its per-domain properties.
+	 */
+	if (::access(kHostPolicyDropIn, F_OK) < 0)
+		return makeError(ENOPKG,
+				 "domain {}: refusing to start: the host policy {} is missing (run systemctl "
+				 "daemon-reload so that qemu-dm-generator writes it)",
+				 domid, kHostPolicyDropIn);
+
 	auto p = plan(request);
 	if (!p)
 		return p.error();
@@ -134,8 +148,17 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 			break;
 		std::this_thread::sleep_for(std::chrono::milliseconds(50));
 	}
-	if (*job == "done" && isRunning(now))
-		return success();
+	if (*job == "done" && isRunning(now)) {
+		auto dropIns = manager_.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit",
+									       "DropInPaths");
+		bool confined = dropIns && std::any_of(dropIns->begin(), dropIns->end(),
+						       [](const std::string &d) { return d == kHostPolicyDropIn; });
+		if (confined)
+			return success();
+		cleanup();
+		return makeError(ENOPKG, "domain {}: stopped the device model: {} did not get the host policy {}",
+				 domid, unit, kHostPolicyDropIn);
+	}
 
 	std::string journal = journalExcerpt(unit, 8);
 	cleanup();

@@ -363,3 +363,14 @@ TEST_F(DmctlTest, CheckReportsTheHostAndExitsWithTheWorstResult)
 	EXPECT_THAT(r.out, ::testing::ContainsRegex("PASS  systemd version +: "));
 	EXPECT_THAT(r.out, ::testing::ContainsRegex("PASS  Range base user +: "));
 }
+
+TEST_F(DmctlTest, MissingHostPolicyFailsClosed)
+{
+	/* As if the generator never ran: no drop-ins, so a DM would only get its per-domain properties. */
+	ASSERT_TRUE(bed().sh("mv /run/systemd/generator/qemu-dm@.service.d /run/qemu-dm-policy-away")->ok());
+	auto r = ctl({ "start", "19", "--no-domain-check", "--", kStandin });
+	(void)bed().sh("mv /run/qemu-dm-policy-away /run/systemd/generator/qemu-dm@.service.d");
+	EXPECT_EQ(r.exitStatus, 1);
+	EXPECT_THAT(r.err, HasSubstr("domain 19: refusing to start: the host policy"));
+	expectNothingLeft(19);
+}
