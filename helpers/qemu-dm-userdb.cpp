@@ -35,6 +35,7 @@
 #include <systemd/sd-event.h>
 
 #include "c_ptr.h"
+#include "config.h"
 #include "log.h"
 #include "result.h"
 #include "unique_fd.h"
@@ -565,7 +566,13 @@ std::string rangeBaseUser(const Options &o)
 {
 	if (!o.rangeBaseUser.empty())
 		return o.rangeBaseUser;
-	return std::string(userdb::kDefaultRangeBaseUser);
+	auto config = loadDefaultConfig();
+	if (!config) {
+		/* Fail closed like the generator: with a broken config no DM starts, and we answer for no one. */
+		log::error("Failed to load the qemu-dm configuration, serving no users: {}", config.error().message());
+		return {};
+	}
+	return config->rangeBaseUser;
 }
 
 /*

@@ -179,3 +179,16 @@ TEST_F(PolicyTest, UserdbServiceIsHardened)
 	double score = std::stod(line.substr(pos + 2));
 	EXPECT_LE(score, 2.5) << line;
 }
+
+TEST_F(PolicyTest, UserdbFollowsTheConfiguredRangeBaseUser)
+{
+	ASSERT_TRUE(mustSh("useradd --system --no-create-home --uid 196608 --user-group xen-dm-base").ok());
+	ASSERT_TRUE(bed().writeFile("/etc/xen/qemu-dm.conf", "[Users]\nRangeBaseUser=xen-dm-base\n").ok());
+	/* The service reads the configuration when it starts (socket activation, exit on idle). */
+	ASSERT_TRUE(mustRun({ "systemctl", "restart", "qemu-dm-userdb.service" }).ok());
+	auto r = mustRun({ "getent", "passwd", "xen-qemuuser-5" });
+	EXPECT_THAT(r.out, ::testing::StartsWith("xen-qemuuser-5:x:196613:")) << r.out << r.err;
+	ASSERT_TRUE(mustSh("rm /etc/xen/qemu-dm.conf && systemctl restart qemu-dm-userdb.service").ok());
+	EXPECT_THAT(mustRun({ "getent", "passwd", "xen-qemuuser-5" }).out,
+		    ::testing::StartsWith("xen-qemuuser-5:x:131077:"));
+}
