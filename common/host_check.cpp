@@ -18,6 +18,7 @@
 #include "c_ptr.h"
 #include "domain.h"
 #include "log.h"
+#include "text_file.h"
 #include "systemd_bus.h"
 #include "uid_policy.h"
 
@@ -38,23 +39,6 @@ CheckResult warn(std::string name, std::string detail, std::string hint)
 CheckResult fail(std::string name, std::string detail, std::string hint)
 {
 	return CheckResult{ std::move(name), CheckLevel::Fail, std::move(detail), std::move(hint) };
-}
-
-/* A whole small file; std::nullopt if it does not exist. */
-Result<std::optional<std::string>> readFile(const std::filesystem::path &path)
-{
-	std::ifstream in(path);
-	if (!in) {
-		int e = errno;
-		if (e == ENOENT || e == ENOTDIR || e == ESRCH)
-			return std::optional<std::string>();
-		return errnoError(e ? e : EIO, "Failed to open {}", path.string());
-	}
-	std::ostringstream ss;
-	ss << in.rdbuf();
-	if (in.bad())
-		return makeError(EIO, "Failed to read {}", path.string());
-	return std::optional<std::string>(ss.str());
 }
 
 std::string_view trim(std::string_view s)
@@ -127,7 +111,7 @@ CheckResult checkHypervisor(const HostCheckEnv &env)
 {
 	const std::string name = "Xen hypervisor";
 	auto typePath = env.hypervisorDir / "type";
-	auto type = readFile(typePath);
+	auto type = readTextFile(typePath);
 	if (!type)
 		return fail(name, fmt::format("Not running under Xen: {}", type.error().message()), kBootXenHint);
 	if (!*type)
@@ -138,7 +122,7 @@ CheckResult checkHypervisor(const HostCheckEnv &env)
 		return fail(name, fmt::format("Not running under Xen: the hypervisor is \"{}\"", t), kBootXenHint);
 
 	/* xenfs, where mounted, tells dom0 from a guest. */
-	auto caps = readFile(env.procRoot / "xen" / "capabilities");
+	auto caps = readTextFile(env.procRoot / "xen" / "capabilities");
 	if (caps && *caps && (**caps).find("control_d") == std::string::npos)
 		return fail(name, "Running in a Xen guest (domU), not in dom0",
 			    "Device models run in dom0 (or a driver domain with a toolstack): install qemu-dm there");
@@ -195,7 +179,7 @@ Result<std::optional<std::string>> findXenstored(const std::filesystem::path &pr
 		std::string pid = entry.path().filename().string();
 		if (pid.empty() || !std::all_of(pid.begin(), pid.end(), [](char c) { return c >= '0' && c <= '9'; }))
 			continue;
-		auto comm = readFile(entry.path() / "comm");
+		auto comm = readTextFile(entry.path() / "comm");
 		if (!comm || !*comm)
 			continue; /* exited meanwhile, or hidden: not ours to judge */
 		std::string_view c = trim(**comm);
@@ -359,7 +343,7 @@ CheckResult checkNsswitch(const HostCheckEnv &env)
 	const std::string hint = fmt::format("Install libnss-systemd and list systemd on the passwd: and group: "
 					     "lines of {}, e.g. \"passwd: files systemd\"",
 					     path);
-	auto text = readFile(env.nsswitchConf);
+	auto text = readTextFile(env.nsswitchConf);
 	if (!text)
 		return fail(name, text.error().message(), hint);
 	if (!*text)

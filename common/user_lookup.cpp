@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "log.h"
+#include "text_file.h"
 
 namespace qemudm {
 
@@ -43,23 +44,6 @@ Result<std::optional<PasswdEntry>> lookupPasswd(Fn call, std::string_view what)
 	}
 }
 
-/* Read a small text file; std::nullopt if it vanished (a process exiting). */
-Result<std::optional<std::string>> readSmallFile(const std::filesystem::path &path)
-{
-	std::ifstream in(path);
-	if (!in) {
-		int e = errno;
-		if (e == ENOENT || e == ESRCH)
-			return std::optional<std::string>();
-		return errnoError(e ? e : EIO, "Failed to open {}", path.string());
-	}
-	std::ostringstream ss;
-	ss << in.rdbuf();
-	if (in.bad())
-		return makeError(EIO, "Failed to read {}", path.string());
-	return std::optional<std::string>(ss.str());
-}
-
 bool isPid(const std::string &name)
 {
 	return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -67,7 +51,7 @@ bool isPid(const std::string &name)
 
 Result<std::optional<std::vector<uid_t>>> uidsOfPid(const std::filesystem::path &procRoot, const std::string &pid)
 {
-	auto text = readSmallFile(procRoot / pid / "status");
+	auto text = readTextFile(procRoot / pid / "status");
 	if (!text)
 		return text.error();
 	if (!*text)
@@ -77,6 +61,29 @@ Result<std::optional<std::vector<uid_t>>> uidsOfPid(const std::filesystem::path 
 		return makeError(EBADMSG, "Failed to parse {}: no valid Uid: line",
 				 (procRoot / pid / "status").string());
 	return uids;
+}
+
+/* Call fn(pid name) for every process directory in procRoot; stops early when fn returns true. */
+template <typename Fn>
+Status forEachProcess(const std::filesystem::path &procRoot, Fn fn)
+{
+	std::error_code ec;
+	std::filesystem::directory_iterator it(procRoot, ec);
+	if (ec)
+		return errnoError(ec.value(), "Failed to list {}", procRoot.string());
+	for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+		if (ec)
+			return errnoError(ec.value(), "Failed to list {}", procRoot.string());
+		std::string name = it->path().filename().string();
+		if (!isPid(name))
+			continue;
+		Result<bool> done = fn(name);
+		if (!done)
+			return done.error();
+		if (*done)
+			break;
+	}
+	return success();
 }
 
 } /* namespace */
@@ -122,27 +129,30 @@ Result<std::optional<PasswdEntry>> SystemUserLookup::byUid(uid_t uid)
 			    fmt::format("uid {}", uid));
 }
 
-Result<bool> SystemUserLookup::uidHasProcesses(uid_t uid)
+Result<std::optional<pid_t>> findProcessOfUid(uid_t uid, const std::filesystem::path &procRoot)
 {
-	std::error_code ec;
-	std::filesystem::directory_iterator it(procRoot_, ec);
-	if (ec)
-		return errnoError(ec.value(), "Failed to list {}", procRoot_.string());
-	for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
-		if (ec)
-			return errnoError(ec.value(), "Failed to list {}", procRoot_.string());
-		std::string name = it->path().filename().string();
-		if (!isPid(name))
-			continue;
-		auto uids = uidsOfPid(procRoot_, name);
+	std::optional<pid_t> found;
+	auto s = forEachProcess(procRoot, [&](const std::string &pid) -> Result<bool> {
+		auto uids = uidsOfPid(procRoot, pid);
 		if (!uids)
 			return uids.error();
-		if (*uids && std::find((*uids)->begin(), (*uids)->end(), uid) != (*uids)->end()) {
-			log::debug("uid {} owns process {}", uid, name);
-			return true;
-		}
-	}
-	return false;
+		if (*uids && std::find((*uids)->begin(), (*uids)->end(), uid) != (*uids)->end())
+			found = static_cast<pid_t>(std::stol(pid));
+		return found.has_value();
+	});
+	if (!s)
+		return s.error();
+	return found;
+}
+
+Result<bool> SystemUserLookup::uidHasProcesses(uid_t uid)
+{
+	auto pid = findProcessOfUid(uid, procRoot_);
+	if (!pid)
+		return pid.error();
+	if (*pid)
+		log::debug("uid {} owns process {}", uid, **pid);
+	return pid->has_value();
 }
 
 Result<std::vector<uid_t>> SystemUserLookup::runningDmUids()
@@ -153,21 +163,12 @@ Result<std::vector<uid_t>> SystemUserLookup::runningDmUids()
 	 * the cgroup mode (unified or hybrid).
 	 */
 	std::vector<uid_t> result;
-	std::error_code ec;
-	std::filesystem::directory_iterator it(procRoot_, ec);
-	if (ec)
-		return errnoError(ec.value(), "Failed to list {}", procRoot_.string());
-	for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
-		if (ec)
-			return errnoError(ec.value(), "Failed to list {}", procRoot_.string());
-		std::string pid = it->path().filename().string();
-		if (!isPid(pid))
-			continue;
-		auto cgroup = readSmallFile(it->path() / "cgroup");
+	auto s = forEachProcess(procRoot_, [&](const std::string &pid) -> Result<bool> {
+		auto cgroup = readTextFile(procRoot_ / pid / "cgroup");
 		if (!cgroup)
 			return cgroup.error();
 		if (!*cgroup)
-			continue; /* exited meanwhile */
+			return false; /* exited meanwhile */
 		bool inDm = false;
 		std::istringstream lines(**cgroup);
 		for (std::string line; !inDm && std::getline(lines, line);) {
@@ -176,16 +177,18 @@ Result<std::vector<uid_t>> SystemUserLookup::runningDmUids()
 				inDm |= domidFromUnitName(part).has_value();
 		}
 		if (!inDm)
-			continue;
+			return false;
 		auto uids = uidsOfPid(procRoot_, pid);
 		if (!uids)
 			return uids.error();
-		if (!*uids)
-			continue;
-		for (uid_t u : **uids)
-			if (std::find(result.begin(), result.end(), u) == result.end())
-				result.push_back(u);
-	}
+		if (*uids)
+			for (uid_t u : **uids)
+				if (std::find(result.begin(), result.end(), u) == result.end())
+					result.push_back(u);
+		return false;
+	});
+	if (!s)
+		return s.error();
 	std::sort(result.begin(), result.end());
 	return result;
 }

@@ -31,34 +31,6 @@ bool parsePid(const char *s, pid_t &ret)
 	return ec == std::errc() && p == v.data() + v.size();
 }
 
-/* "Uid:\t0\t0\t0\t0" -> does any of the four ids equal uid? */
-bool statusHasUid(std::istream &in, uid_t uid)
-{
-	std::string line;
-	while (std::getline(in, line)) {
-		if (line.compare(0, 4, "Uid:") != 0)
-			continue;
-		std::string_view rest = std::string_view(line).substr(4);
-		while (!rest.empty()) {
-			size_t start = rest.find_first_not_of(" \t");
-			if (start == std::string_view::npos)
-				break;
-			rest.remove_prefix(start);
-			size_t end = rest.find_first_of(" \t");
-			std::string_view tok = rest.substr(0, end);
-			uid_t v = 0;
-			auto [p, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), v);
-			if (ec == std::errc() && p == tok.data() + tok.size() && v == uid)
-				return true;
-			if (end == std::string_view::npos)
-				break;
-			rest.remove_prefix(end);
-		}
-		return false;
-	}
-	return false;
-}
-
 std::string parentOf(const std::string &dir)
 {
 	size_t slash = dir.rfind('/');
@@ -84,32 +56,6 @@ Result<UserId> resolveUserName(const std::string &name)
 			return makeError(ENOENT, "user '{}' does not exist", name);
 		return UserId{ pw.pw_uid, pw.pw_gid };
 	}
-}
-
-Result<std::optional<pid_t>> findProcessOfUid(uid_t uid, const std::string &procRoot)
-{
-	DirPtr dir(::opendir(procRoot.c_str()));
-	if (!dir)
-		return errnoError(errno, "Failed to open {}", procRoot);
-	for (;;) {
-		errno = 0;
-		struct dirent *de = ::readdir(dir.get());
-		if (!de) {
-			if (errno)
-				return errnoError(errno, "Failed to read {}", procRoot);
-			break;
-		}
-		pid_t pid;
-		if (!parsePid(de->d_name, pid))
-			continue;
-		/* A process may exit between readdir() and open(): that is fine. */
-		std::ifstream status(procRoot + "/" + de->d_name + "/status");
-		if (!status)
-			continue;
-		if (statusHasUid(status, uid))
-			return std::optional<pid_t>(pid);
-	}
-	return std::optional<pid_t>();
 }
 
 Status checkFdOpen(int fd)

@@ -16,6 +16,7 @@
 
 #include "exec_args.h"
 #include "result.h"
+#include "user_lookup.h"
 
 namespace qemudm {
 
@@ -23,12 +24,10 @@ namespace qemudm {
 [[nodiscard]] Result<UserId> resolveUserName(const std::string &name);
 
 /*
- * The first process whose real, effective, saved or filesystem uid is `uid`
- * (from <procRoot>/<pid>/status), or nullopt. Inside a unit with
- * ProtectProc=invisible, other users' processes are hidden: this check is a
- * last line of defence; the C API checks from outside before starting.
+ * The uid check uses findProcessOfUid() from common/user_lookup.h. Inside a
+ * unit with ProtectProc=invisible, other users' processes are hidden: that
+ * check is a last line of defence; the C API checks from outside before starting.
  */
-[[nodiscard]] Result<std::optional<pid_t>> findProcessOfUid(uid_t uid, const std::string &procRoot = "/proc");
 
 /* Fails unless `fd` is an open file descriptor. */
 [[nodiscard]] Status checkFdOpen(int fd);
