@@ -125,6 +125,8 @@ int run(int argc, char **argv)
 		return fail(kExitQemu, plan.error().wrap("Failed to prepare the QEMU command line"));
 	for (const std::string &w : plan->warnings)
 		log::warning("{}", w);
+	for (const std::string &r : plan->replaced)
+		log::notice("Replaced the caller's {} (qemu-dm's policy decides the device model's user and root)", r);
 	if (!opts.restrict)
 		log::warning("Not restricting the device model's Xen handles (--no-restrict)");
 
