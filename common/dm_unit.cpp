@@ -77,7 +77,15 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	std::string name = req.name.empty() ? std::string() : fmt::format(" ({})", req.name);
 	add("Description", escapeSpecifiers(fmt::format("Xen device model for domain {}{}", domid, name)));
 	add("Slice", std::string(kDmSlice));
-	add("Type", "exec");
+	/*
+	 * Readiness without timers: qemu-dm-exec sends READY=1 right before it
+	 * execs QEMU, after every check, so the start job's result is the answer
+	 * (DESIGN.md "Readiness"). The probe of an uncached QEMU took 3.6-9.4 s
+	 * in a TCG dom0: the start timeout leaves room for that.
+	 */
+	add("Type", "notify");
+	add("NotifyAccess", "main");
+	add("TimeoutStartSec", "60s");
 	add("CollectMode", "inactive-or-failed");
 	/* `xl destroy` SIGKILLs; a DM ignoring SIGTERM is SIGKILLed after this (qemu-dmctl stop --timeout). */
 	add("TimeoutStopSec", "30s");

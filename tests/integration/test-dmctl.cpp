@@ -240,6 +240,63 @@ TEST_F(DmctlTest, XenQemuWithoutHypervisorFailsClearly)
 	expectNothingLeft(11);
 }
 
+/*
+ * A real slow case: the probe of an uncached QEMU (3.6-9.4 s in a TCG dom0).
+ * This stand-in answers the probe's -version and -help only after 3 s, so
+ * qemu-dm-exec is still checking long after any fixed settle window.
+ */
+void writeSlowStandin(TestBed &b, const std::string &path)
+{
+	ASSERT_TRUE(b.writeFile(path,
+				"#!/bin/sh\n"
+				"case \"$1\" in -version|-help) sleep 3 ;; esac\n"
+				"exec " +
+				    kStandin + " \"$@\"\n",
+				0755)
+			.ok());
+}
+
+TEST_F(DmctlTest, StartReportsSuccessOnlyAfterQemuWasExecuted)
+{
+	const std::string slow = "/etc/qemu-dm-tests/slow-standin";
+	writeSlowStandin(bed(), slow);
+	auto t0 = std::chrono::steady_clock::now();
+	auto r = ctl({ "start", "17", "--no-domain-check", "--", slow });
+	auto took = std::chrono::steady_clock::now() - t0;
+	ASSERT_TRUE(r.ok()) << r.err;
+	/* Not before the two slow probe runs, and by then QEMU (the stand-in) replaced qemu-dm-exec. */
+	EXPECT_GE(took, std::chrono::seconds(6));
+	std::string pid = show("qemu-dm@17.service", "MainPID");
+	auto comm = bed().run({ "cat", "/proc/" + pid + "/comm" });
+	ASSERT_TRUE(comm.ok());
+	EXPECT_EQ(comm->out, "dm-standin\n");
+	EXPECT_EQ(show("qemu-dm@17.service", "Type"), "notify");
+	EXPECT_EQ(show("qemu-dm@17.service", "StatusText"), "Executing the device model");
+	/* QEMU does not inherit the notification socket. */
+	auto env = bed().sh("tr '\\0' '\\n' < /proc/" + pid + "/environ");
+	ASSERT_TRUE(env.ok());
+	EXPECT_THAT(env->out, Not(HasSubstr("NOTIFY_SOCKET")));
+	EXPECT_THAT(env->out, HasSubstr("XEN_DOMAIN_ID=17"));
+	ASSERT_TRUE(ctl({ "stop", "17" }).ok());
+	expectNothingLeft(17);
+}
+
+TEST_F(DmctlTest, CheckFailingAfterASlowProbeIsReportedWithItsReason)
+{
+	/* The same slow probe, then qemu-dm-exec refuses the argv: "Started" would be a lie. */
+	const std::string slow = "/etc/qemu-dm-tests/slow-standin-2";
+	writeSlowStandin(bed(), slow);
+	auto r = ctl({ "start", "18", "--no-domain-check", "--", slow, "-xen-domid", "19" });
+	EXPECT_EQ(r.exitStatus, 1);
+	EXPECT_EQ(r.out, "");
+	EXPECT_THAT(r.err, HasSubstr("domain 18: the device model failed to start"));
+	EXPECT_THAT(r.err, HasSubstr("-xen-domid 19 does not match --domid 18"));
+	EXPECT_THAT(r.err, HasSubstr("status=68"));
+	expectNothingLeft(18);
+	/* The unit is gone, not just inactive. */
+	EXPECT_EQ(show("qemu-dm@18.service", "LoadState"), "not-found");
+}
+
 TEST_F(DmctlTest, BadInputGetsOneClearErrorAndStartsNothing)
 {
 	struct Case {
