@@ -68,6 +68,17 @@ int qemu_dm_options_add_device(qemu_dm_options *options, const char *node, const
  * caller keeps its own copy of `fd`.
  */
 int qemu_dm_options_set_qmp_fd(qemu_dm_options *options, int fd, int target);
+/*
+ * Network needs of this domain; everything else stays private (no network
+ * namespace of the host, AF_UNIX only).
+ * vnc_localhost: QEMU serves VNC on TCP localhost (libxl's vfb, "-vnc
+ * 127.0.0.1:N"): AF_INET/AF_INET6 in the host's network namespace, so dom0
+ * can connect, with IP traffic to and from localhost only.
+ */
+int qemu_dm_options_set_vnc_localhost(qemu_dm_options *options, int enable);
+/* An emulated NIC's tap interface (<= 15 characters), which QEMU creates:
+ * the host's network namespace, /dev/net/tun and CAP_NET_ADMIN until it drops privileges. */
+int qemu_dm_options_add_tap(qemu_dm_options *options, const char *ifname);
 /* For stand-in device models without Xen (tests): skip the domain check. */
 int qemu_dm_options_set_domain_check(qemu_dm_options *options, int check);
 

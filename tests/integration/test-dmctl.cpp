@@ -297,6 +297,56 @@ TEST_F(DmctlTest, CheckFailingAfterASlowProbeIsReportedWithItsReason)
 	EXPECT_EQ(show("qemu-dm@18.service", "LoadState"), "not-found");
 }
 
+TEST_F(DmctlTest, VncOnLocalhostIsReachableFromDom0AndNothingElse)
+{
+	/* A non-localhost address of this host: the DM must not reach it. */
+	ASSERT_TRUE(bed().sh("ip addr replace 192.0.2.1/32 dev lo")->ok());
+	auto r = ctl({ "start", "20", "--no-domain-check", "--vnc-localhost", "--", kStandin, "-vnc",
+		       "127.0.0.1:0,to=99", "-net-probe", "127.0.0.1:5900,192.0.2.1:6000" });
+	ASSERT_TRUE(r.ok()) << r.err;
+	std::string journal;
+	EXPECT_TRUE(waitUntil(
+	    [&] {
+		    journal = bed().journal("qemu-dm@20.service", 50);
+		    return journal.find("net-probe 192.0.2.1") != std::string::npos;
+	    },
+	    std::chrono::seconds(20)))
+	    << journal;
+	EXPECT_THAT(journal, HasSubstr("dm-standin: vnc listening on 127.0.0.1:0,to=99"));
+	/* Localhost: allowed. Any other address of the host: its packets are dropped (unfiltered, the
+	 * connect would end at once with "Connection refused": nothing listens on port 6000). */
+	EXPECT_THAT(journal, HasSubstr("net-probe 127.0.0.1:5900: connect: ok"));
+	EXPECT_THAT(journal, HasSubstr("net-probe 192.0.2.1:6000: connect: "));
+	EXPECT_THAT(journal, Not(HasSubstr("net-probe 192.0.2.1:6000: connect: ok")));
+	EXPECT_THAT(journal, Not(HasSubstr("net-probe 192.0.2.1:6000: connect: Connection refused")));
+	/* dom0 (the bed's own network namespace) connects to the DM's VNC port. */
+	auto c = bed().run({ "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5900 && head -c 12 <&3" });
+	ASSERT_TRUE(c.ok());
+	EXPECT_EQ(c->out, "RFB 003.008\n") << c->err;
+	EXPECT_EQ(show("qemu-dm@20.service", "PrivateNetwork"), "no");
+	EXPECT_THAT(show("qemu-dm@20.service", "IPAddressAllow"), HasSubstr("127.0.0.0/8"));
+	EXPECT_THAT(show("qemu-dm@20.service", "RestrictAddressFamilies"), HasSubstr("AF_INET"));
+	ASSERT_TRUE(ctl({ "stop", "20" }).ok());
+	expectNothingLeft(20);
+	(void)bed().sh("ip addr del 192.0.2.1/32 dev lo");
+}
+
+TEST_F(DmctlTest, WithoutTheVncDeclarationAfInetIsRefused)
+{
+	auto r = ctl({ "start", "21", "--no-domain-check", "--", kStandin, "-vnc", "127.0.0.1:1" });
+	ASSERT_TRUE(r.ok()) << r.err; /* qemu-dm-exec's checks pass; QEMU itself then fails */
+	std::string journal;
+	EXPECT_TRUE(waitUntil([&] {
+		journal = bed().journal("qemu-dm@21.service", 50);
+		return journal.find("-vnc 127.0.0.1:1: socket") != std::string::npos;
+	})) << journal;
+	EXPECT_THAT(journal, HasSubstr("socket: Address family not supported by protocol"));
+	expectNothingLeft(21);
+	auto policy = ctl({ "policy", "21", "--no-domain-check", "--", kStandin });
+	EXPECT_THAT(policy.out, HasSubstr("PrivateNetwork=yes"));
+	EXPECT_THAT(policy.out, Not(HasSubstr("AF_INET")));
+}
+
 TEST_F(DmctlTest, BadInputGetsOneClearErrorAndStartsNothing)
 {
 	struct Case {
