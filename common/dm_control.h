@@ -50,6 +50,18 @@ struct DmStatus {
 	std::string description;
 };
 
+/* How a device model's unit ended, from the journal (its unit may be gone already). */
+struct DmEnd {
+	bool known = false;   /* systemd's final message of the unit was found */
+	bool failed = false;  /* "Failed with result ..." rather than "Deactivated successfully" */
+	std::string exitCode; /* EXIT_CODE of the main process when it failed: "exited", "killed", "dumped" */
+	int exitStatus = 0;   /* its EXIT_STATUS: exit status or signal number */
+	std::string journal;  /* the unit's last journal lines */
+};
+
+/* CLOCK_REALTIME in microseconds, for the sinceUsec arguments below. */
+uint64_t realtimeNowUsec();
+
 class DmController final
 {
 public:
@@ -75,6 +87,12 @@ public:
 	 * change, at most `wait`. `cause`: the last line the unit's own process
 	 * wrote (qemu-dm-exec's reason), if any.
 	 */
+	/*
+	 * How `unit` ended after `sinceUsec`: waits (at most `wait`) for systemd's
+	 * "Deactivated successfully" or "Failed with result" message of it.
+	 */
+	static DmEnd unitEnd(const std::string &unit, uint64_t sinceUsec, int lines, std::chrono::milliseconds wait);
+
 	static std::string startFailureExcerpt(const std::string &unit, uint64_t sinceUsec, int lines,
 					       std::chrono::milliseconds wait, std::string *cause);
 
