@@ -19,6 +19,8 @@ namespace qemudm {
 
 namespace {
 
+constexpr std::string_view kDmSliceName = "qemu-dm.slice";
+
 AuditCheck pass(std::string name, std::string reason)
 {
 	return AuditCheck{ std::move(name), AuditVerdict::Pass, std::move(reason) };
@@ -388,7 +390,7 @@ AuditCheck auditCoreLimit(std::string_view limitsText)
 					       core->first, core->second));
 }
 
-AuditCheck auditCgroup(std::string_view cgroupText, std::optional<uint32_t> expectDomid)
+AuditCheck auditCgroup(std::string_view cgroupText, std::optional<uint32_t> expectDomid, std::string_view unitCgroup)
 {
 	auto path = parseUnifiedCgroup(cgroupText);
 	if (!path)
@@ -396,9 +398,12 @@ AuditCheck auditCgroup(std::string_view cgroupText, std::optional<uint32_t> expe
 				   : info("cgroup", "no cgroup v2 (0::) line in /proc/PID/cgroup");
 	if (!expectDomid)
 		return info("cgroup", fmt::format("{} (not a qemu-dm unit: not checked)", *path));
-	std::string want = fmt::format("/qemu-dm.slice/{}", dmUnitName(*expectDomid));
-	if (*path == want || path->ends_with(want))
+	const std::string suffix = fmt::format("/{}/{}", kDmSliceName, dmUnitName(*expectDomid));
+	const std::string want = unitCgroup.empty() ? "/qemu.slice" + suffix : std::string(unitCgroup);
+	if (*path == want && want.ends_with(suffix))
 		return pass("cgroup", fmt::format("{}: reaped with the unit", *path));
+	if (!want.ends_with(suffix))
+		return fail("cgroup", fmt::format("the unit's cgroup is {}, not in {}", want, suffix.substr(1)));
 	return fail("cgroup", fmt::format("{}, not {}: the process escaped the unit's cgroup", *path, want));
 }
 

@@ -17,7 +17,7 @@
  *   * namespace         mnt, ipc, uts (and net unless the unit declares the host
  *                       network) differ from PID 1's
  *   RLIMIT_CORE         soft and hard 0
- *   cgroup              a unit's processes are in qemu-dm.slice/qemu-dm@<domid>.service
+ *   cgroup              a unit's processes are in its cgroup, .../qemu-dm.slice/qemu-dm@<domid>.service
  *   fd 0                not writable
  *   log fd N            a writable file under /var/log is O_WRONLY|O_APPEND
  *   privcmd fd N        IOCTL_PRIVCMD_HYPERCALL(xen_version) is refused (EPERM):
@@ -98,6 +98,8 @@ struct AuditExpectations {
 	std::optional<gid_t> gid;
 	/* For a unit: its processes must be in qemu-dm.slice/qemu-dm@<domid>.service. */
 	bool unit = false;
+	/* The unit's ControlGroup as systemd reports it; empty: /qemu.slice/qemu-dm.slice/qemu-dm@<domid>.service. */
+	std::string cgroup;
 	/* False when the unit declares the host network (PrivateNetwork=no, emulated NICs). */
 	bool privateNetwork = true;
 };
@@ -148,8 +150,14 @@ AuditCheck auditRoot(std::optional<bool> sameAsHost, const std::string &root);
 AuditCheck auditNamespace(std::string_view ns, const std::string &dmLink, const std::string &hostLink, bool required,
 			  std::string_view whyNotRequired = {});
 AuditCheck auditCoreLimit(std::string_view limitsText);
-/* expectDomid: the unit's domain; std::nullopt: report the cgroup only (INFO). */
-AuditCheck auditCgroup(std::string_view cgroupText, std::optional<uint32_t> expectDomid);
+/*
+ * expectDomid: the unit's domain; std::nullopt: report the cgroup only (INFO).
+ * The path must be unitCgroup (systemd's ControlGroup of the unit) and end in
+ * /qemu-dm.slice/qemu-dm@<domid>.service; without unitCgroup it must be
+ * /qemu.slice/qemu-dm.slice/qemu-dm@<domid>.service (qemu-dm.slice nests in qemu.slice).
+ */
+AuditCheck auditCgroup(std::string_view cgroupText, std::optional<uint32_t> expectDomid,
+		       std::string_view unitCgroup = {});
 
 /* One descriptor of the DM, as /proc shows it (nothing stolen yet). */
 struct FdEntry {

@@ -199,7 +199,7 @@ Result<ProcessAudit> auditDirect(pid_t pid, int pidfd, const AuditExpectations &
 					   "the unit declares the host network (PrivateNetwork=no)"));
 	}
 	c.push_back(auditCoreLimit(readOr(base / "limits")));
-	c.push_back(auditCgroup(readOr(base / "cgroup"), expect.unit ? expect.domid : std::nullopt));
+	c.push_back(auditCgroup(readOr(base / "cgroup"), expect.unit ? expect.domid : std::nullopt, expect.cgroup));
 
 	/* Descriptors: what /proc shows, then steal only what gets probed. */
 	std::vector<FdEntry> fds;
@@ -456,6 +456,9 @@ Result<AuditReport> auditDmUnit(SystemdManager &manager, uint32_t domid, const C
 	expect.unit = true;
 	auto privateNetwork = manager.unitProperty<bool>(unit, "org.freedesktop.systemd1.Service", "PrivateNetwork");
 	expect.privateNetwork = !privateNetwork || *privateNetwork;
+	auto cgroup = manager.controlGroup(unit);
+	if (cgroup)
+		expect.cgroup = *cgroup;
 
 	auto procs = manager.unitProcesses(unit);
 	if (!procs)

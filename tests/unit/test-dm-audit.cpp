@@ -204,11 +204,19 @@ TEST(DmAuditVerdict, RootNamespacesCoreCgroup)
 	EXPECT_THAT(core.reason, HasSubstr("hard unlimited"));
 	EXPECT_EQ(auditCoreLimit("").verdict, AuditVerdict::Fail);
 
-	EXPECT_EQ(auditCgroup("0::/qemu-dm.slice/qemu-dm@5.service\n", 5).verdict, AuditVerdict::Pass);
-	EXPECT_EQ(auditCgroup("0::/system.slice/x.service/qemu-dm.slice/qemu-dm@5.service\n", 5).verdict,
-		  AuditVerdict::Pass);
-	EXPECT_EQ(auditCgroup("0::/qemu-dm.slice/qemu-dm@15.service\n", 5).verdict, AuditVerdict::Fail);
+	const std::string unit = "/qemu.slice/qemu-dm.slice/qemu-dm@5.service";
+	EXPECT_EQ(auditCgroup("0::" + unit + "\n", 5).verdict, AuditVerdict::Pass);
+	EXPECT_EQ(auditCgroup("0::" + unit + "\n", 5, unit).verdict, AuditVerdict::Pass);
+	/* systemd says where the unit is; a look-alike path elsewhere is not it. */
+	auto lookAlike = auditCgroup("0::/user.slice/user-1000.slice/user@1000.service" + unit + "\n", 5, unit);
+	EXPECT_EQ(lookAlike.verdict, AuditVerdict::Fail);
+	EXPECT_THAT(lookAlike.reason, HasSubstr("escaped"));
+	EXPECT_EQ(auditCgroup("0::/qemu-dm.slice/qemu-dm@5.service\n", 5).verdict, AuditVerdict::Fail);
+	EXPECT_EQ(auditCgroup("0::/qemu.slice/qemu-dm.slice/qemu-dm@15.service\n", 5).verdict, AuditVerdict::Fail);
 	EXPECT_EQ(auditCgroup("0::/user.slice/session-1.scope\n", 5).verdict, AuditVerdict::Fail);
+	/* A unit systemd placed outside qemu-dm.slice fails too. */
+	EXPECT_EQ(auditCgroup("0::/system.slice/qemu-dm@5.service\n", 5, "/system.slice/qemu-dm@5.service").verdict,
+		  AuditVerdict::Fail);
 	EXPECT_EQ(auditCgroup("0::/user.slice/session-1.scope\n", std::nullopt).verdict, AuditVerdict::Info);
 }
 
