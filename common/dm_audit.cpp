@@ -599,6 +599,7 @@ json::Value processAuditToJson(const ProcessAudit &audit)
 	json::Value p = json::Value::object();
 	p.set("pid", json::Value::integer(audit.pid));
 	p.set("comm", json::Value::string(audit.comm));
+	p.set("domid", audit.domid ? json::Value::unsignedInteger(*audit.domid) : json::Value::null());
 	p.set("checks", std::move(checks));
 	return p;
 }
@@ -611,6 +612,11 @@ Result<ProcessAudit> processAuditFromJson(const json::Value &v)
 	ProcessAudit a;
 	a.pid = static_cast<pid_t>(*pid->asInt64());
 	a.comm = *comm->asString();
+	if (const json::Value *d = v.find("domid"); d && !d->isNull()) {
+		if (!d->asUint32() || *d->asUint32() > kMaxDomid)
+			return makeError(EBADMSG, "malformed domid in a process audit");
+		a.domid = *d->asUint32();
+	}
 	for (const auto &c : checks->items()) {
 		const json::Value *n = c.find("name"), *vd = c.find("verdict"), *r = c.find("reason");
 		if (!n || !n->asString() || !vd || !vd->asString() || !r || !r->asString())

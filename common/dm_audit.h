@@ -80,6 +80,8 @@ struct AuditCheck {
 struct ProcessAudit {
 	pid_t pid = 0;
 	std::string comm;
+	/* The domain it was held to: the unit's, else the -xen-domid of its command line. */
+	std::optional<uint32_t> domid;
 	std::vector<AuditCheck> checks;
 };
 
@@ -246,14 +248,17 @@ struct AuditOptions {
 
 /*
  * Audit one process: /proc, then its descriptors through pidfd_open +
- * pidfd_getfd. Runs in a forked child bounded by options.timeout (a child that
+ * pidfd_getfd. Without expect.domid, the domain comes from its -xen-domid. Runs in a forked child bounded by options.timeout (a child that
  * does not answer in time is killed and the audit gets a FAIL "audit" line).
  * Errors (the audit could not run): no such process, pidfd_getfd refused.
  */
 [[nodiscard]] Result<ProcessAudit> auditProcess(pid_t pid, const AuditExpectations &expect,
 						const AuditOptions &options = {});
 
-/* `qemu-dmctl audit --pid PID`: one process, its domain from its -xen-domid. */
+/*
+ * `qemu-dmctl audit --pid PID`: one process, its domain from its -xen-domid
+ * (read in the bounded child: reading a process's cmdline takes its mmap lock).
+ */
 [[nodiscard]] Result<AuditReport> auditPid(pid_t pid, const AuditOptions &options = {});
 
 /*

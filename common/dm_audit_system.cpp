@@ -164,7 +164,7 @@ std::string peerPath(int fd)
 }
 
 /* The audit itself, in the child. */
-Result<ProcessAudit> auditDirect(pid_t pid, int pidfd, const AuditExpectations &expect,
+Result<ProcessAudit> auditDirect(pid_t pid, int pidfd, const AuditExpectations &given,
 				 const std::filesystem::path &procRoot)
 {
 	const auto base = procRoot / std::to_string(pid);
@@ -178,9 +178,14 @@ Result<ProcessAudit> auditDirect(pid_t pid, int pidfd, const AuditExpectations &
 	if (!status)
 		return status.error().wrap(fmt::format("Failed to parse {}", (base / "status").string()));
 
+	AuditExpectations expect = given;
+	if (!expect.domid)
+		expect.domid = xenDomidFromArgv(splitCmdline(readOr(base / "cmdline")));
+
 	ProcessAudit a;
 	a.pid = pid;
 	a.comm = status->name;
+	a.domid = expect.domid;
 	auto &c = a.checks;
 	auto creds = auditCredentials(*status, expect);
 	c.insert(c.end(), creds.begin(), creds.end());
@@ -387,6 +392,7 @@ Result<ProcessAudit> auditProcess(pid_t pid, const AuditExpectations &expect, co
 	if (timedOut) {
 		ProcessAudit a;
 		a.pid = pid;
+		a.domid = expect.domid;
 		a.comm = readOr(options.procRoot / std::to_string(pid) / "comm");
 		if (auto nl = a.comm.find('\n'); nl != std::string::npos)
 			a.comm.erase(nl);
@@ -414,19 +420,12 @@ Result<ProcessAudit> auditProcess(pid_t pid, const AuditExpectations &expect, co
 
 Result<AuditReport> auditPid(pid_t pid, const AuditOptions &options)
 {
-	AuditExpectations expect;
-	auto cmdline = readTextFile(options.procRoot / std::to_string(pid) / "cmdline");
-	if (!cmdline)
-		return cmdline.error();
-	if (!*cmdline)
-		return makeError(ESRCH, "no process {}", pid);
-	expect.domid = xenDomidFromArgv(splitCmdline(**cmdline));
-	auto a = auditProcess(pid, expect, options);
+	auto a = auditProcess(pid, AuditExpectations{}, options);
 	if (!a)
 		return a.error();
 	AuditReport report;
 	report.target = fmt::format("pid {}", pid);
-	report.domid = expect.domid;
+	report.domid = a->domid;
 	report.processes.push_back(std::move(*a));
 	return report;
 }

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <string>
@@ -328,6 +331,7 @@ TEST(DmAuditReport, TextExitCodeAndJson)
 	ProcessAudit p;
 	p.pid = 812;
 	p.comm = "qemu-system-i38";
+	p.domid = 5;
 	p.checks = { { "uids", AuditVerdict::Pass, "uid 131077" },
 		     { "xenstore fd 4", AuditVerdict::Warn, "held" },
 		     { "Xen fds", AuditVerdict::Info, "no Xen fds" } };
@@ -356,10 +360,49 @@ TEST(DmAuditReport, TextExitCodeAndJson)
 	auto back = processAuditFromJson(procs->items()[0]);
 	ASSERT_TRUE(back.ok()) << back.error().message();
 	EXPECT_EQ(back->pid, 812);
+	EXPECT_EQ(back->domid, 5u);
 	EXPECT_EQ(back->checks, r.processes[0].checks);
 
 	AuditReport pidOnly;
 	pidOnly.target = "pid 9";
 	EXPECT_THAT(auditToJson(pidOnly).serialize(), HasSubstr("\"domid\":null"));
 	EXPECT_FALSE(processAuditFromJson(json::Value::object()).ok());
+}
+
+/* The glue on a process of our own (no root needed): it runs, it is bounded, a gone process is an Error. */
+TEST(DmAuditSystem, AuditsAProcessBoundedAndFailsClosedOnTimeout)
+{
+	pid_t child = ::fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		for (;;)
+			::pause();
+	}
+	auto a = auditProcess(child, AuditExpectations{});
+	ASSERT_TRUE(a.ok()) << a.error().message();
+	EXPECT_EQ(a->pid, child);
+	EXPECT_FALSE(a->domid); /* no -xen-domid on its command line */
+	std::vector<std::string> names;
+	for (const auto &c : a->checks)
+		names.push_back(c.name);
+	EXPECT_THAT(names, testing::IsSupersetOf({ "uids", "gids", "capabilities", "NoNewPrivs", "seccomp",
+						   "root directory", "RLIMIT_CORE", "cgroup", "fd 0", "Xen fds" }));
+
+	/* A process that stalls the audit past its bound gets a FAIL, not a hang. */
+	AuditOptions now;
+	now.timeout = std::chrono::milliseconds(0);
+	auto t = auditProcess(child, AuditExpectations{}, now);
+	ASSERT_TRUE(t.ok()) << t.error().message();
+	ASSERT_EQ(t->checks.size(), 1u);
+	EXPECT_EQ(t->checks[0].name, "audit");
+	EXPECT_EQ(t->checks[0].verdict, AuditVerdict::Fail);
+	EXPECT_THAT(t->checks[0].reason, HasSubstr("did not finish within 0 ms"));
+
+	::kill(child, SIGKILL);
+	int status;
+	ASSERT_EQ(::waitpid(child, &status, 0), child);
+	auto gone = auditProcess(child, AuditExpectations{});
+	ASSERT_FALSE(gone.ok());
+	EXPECT_EQ(gone.error().code(), ESRCH);
+	EXPECT_THAT(gone.error().message(), HasSubstr(fmt::format("no process {}", child)));
 }
