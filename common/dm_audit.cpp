@@ -270,6 +270,17 @@ std::optional<uint32_t> xenDomidFromArgv(const std::vector<std::string> &argv)
 	return std::nullopt;
 }
 
+std::optional<std::string> runasFromExecStart(const std::vector<std::string> &argv)
+{
+	for (size_t i = 1; i + 1 < argv.size(); i++) {
+		if (argv[i] == "--")
+			break;
+		if (argv[i] == "--runas")
+			return argv[i + 1];
+	}
+	return std::nullopt;
+}
+
 bool isDomainTapName(std::string_view name, uint32_t domid)
 {
 	std::string prefix = fmt::format("vif{}.", domid);
@@ -286,19 +297,23 @@ bool isDomainTapName(std::string_view name, uint32_t domid)
 std::vector<AuditCheck> auditCredentials(const ProcStatus &st, const AuditExpectations &expect)
 {
 	std::vector<AuditCheck> out;
+	const std::string source = !expect.uidSource.empty()
+				       ? expect.uidSource
+				       : fmt::format("the per-domain uid of domain {}", expect.domid.value_or(0));
+	auto differs = [](const std::array<uint32_t, 4> &ids, uint32_t want) {
+		return std::any_of(ids.begin(), ids.end(), [&](uint32_t v) { return v != want; });
+	};
 	const bool anyRootUid = std::find(st.uids.begin(), st.uids.end(), 0u) != st.uids.end();
 	if (anyRootUid)
-		out.push_back(fail(
-		    "uids", fmt::format("real/effective/saved/fs uid {}: the process can act as root",
-					fmt::format("{}/{}/{}/{}", st.uids[0], st.uids[1], st.uids[2], st.uids[3]))));
-	else if (expect.uid &&
-		 std::any_of(st.uids.begin(), st.uids.end(), [&](uint32_t u) { return u != *expect.uid; }))
-		out.push_back(fail("uids", fmt::format("uid {} is not the per-domain uid {} of domain {}",
-						       joinIds(st.uids), *expect.uid, expect.domid.value_or(0))));
+		out.push_back(
+		    fail("uids", fmt::format("real/effective/saved/fs uid {}/{}/{}/{}: the process can act as root",
+					     st.uids[0], st.uids[1], st.uids[2], st.uids[3])));
+	else if (expect.uid && differs(st.uids, *expect.uid))
+		out.push_back(
+		    fail("uids", fmt::format("uid {} is not {} ({})", joinIds(st.uids), *expect.uid, source)));
 	else if (expect.uid)
 		out.push_back(
-		    pass("uids", fmt::format("real/effective/saved/fs uid {}: the per-domain uid of domain {}",
-					     joinIds(st.uids), expect.domid.value_or(0))));
+		    pass("uids", fmt::format("real/effective/saved/fs uid {}: {}", joinIds(st.uids), source)));
 	else
 		out.push_back(pass("uids", fmt::format("real/effective/saved/fs uid {}, not root", joinIds(st.uids))));
 
@@ -307,15 +322,13 @@ std::vector<AuditCheck> auditCredentials(const ProcStatus &st, const AuditExpect
 	if (anyRootGid || rootGroup)
 		out.push_back(fail("gids", fmt::format("gid {}{}: the process has root's group", joinIds(st.gids),
 						       rootGroup ? ", supplementary group 0" : "")));
-	else if (expect.gid &&
-		 std::any_of(st.gids.begin(), st.gids.end(), [&](uint32_t g) { return g != *expect.gid; }))
-		out.push_back(fail("gids", fmt::format("gid {} is not the range base user's group {}", joinIds(st.gids),
-						       *expect.gid)));
+	else if (expect.gid && differs(st.gids, *expect.gid))
+		out.push_back(fail(
+		    "gids", fmt::format("gid {} is not {}, the gid qemu-dm chose", joinIds(st.gids), *expect.gid)));
 	else
 		out.push_back(
-		    pass("gids",
-			 fmt::format("gid {}{}, supplementary groups [{}], none is 0", joinIds(st.gids),
-				     expect.gid ? " (the range base user's group)" : "", fmt::join(st.groups, " "))));
+		    pass("gids", fmt::format("gid {}{}, supplementary groups [{}], none is 0", joinIds(st.gids),
+					     expect.gid ? " (the gid qemu-dm chose)" : "", fmt::join(st.groups, " "))));
 	return out;
 }
 

@@ -95,9 +95,11 @@ struct AuditReport {
 struct AuditExpectations {
 	/* The domain the DM serves: the unit's, else -xen-domid of its command line. */
 	std::optional<uint32_t> domid;
-	/* For a unit: the per-domain uid and gid (range base + domid, the base's group). */
+	/* For a unit: the uid and gid qemu-dm chose for it (its ExecStart's --runas), else range base + domid. */
 	std::optional<uid_t> uid;
 	std::optional<gid_t> gid;
+	/* Where uid comes from, for the reason; empty: "the per-domain uid of domain <domid>". */
+	std::string uidSource;
 	/* For a unit: its processes must be in qemu-dm.slice/qemu-dm@<domid>.service. */
 	bool unit = false;
 	/* The unit's ControlGroup as systemd reports it; empty: /qemu.slice/qemu-dm.slice/qemu-dm@<domid>.service. */
@@ -136,6 +138,9 @@ std::vector<std::string> splitCmdline(std::string_view cmdline);
 
 /* The N of "-xen-domid N" (QEMU's Xen DM option); std::nullopt if absent or not a number <= 0x7FEF. */
 std::optional<uint32_t> xenDomidFromArgv(const std::vector<std::string> &argv);
+
+/* The value of qemu-dm-exec's --runas in an ExecStart argv ("131077:997" or a user name). */
+std::optional<std::string> runasFromExecStart(const std::vector<std::string> &argv);
 
 /* libxl's names for a domain's taps: vif<domid>.<n> and vif<domid>.<n>-emu. */
 bool isDomainTapName(std::string_view ifname, uint32_t domid);
@@ -263,7 +268,9 @@ struct AuditOptions {
 
 /*
  * `qemu-dmctl audit DOMID`: every process of qemu-dm@<domid>.service, held to
- * the per-domain uid of `config` (resolved through `users`). Errors: the unit
+ * the uid qemu-dm chose for the unit: the --runas of its ExecStart (a
+ * device_model_user name is resolved through `users`), else the per-domain
+ * uid of `config`'s range base user. Errors: the unit
  * is not running, the range base user does not resolve, systemd cannot be asked.
  */
 [[nodiscard]] Result<AuditReport> auditDmUnit(SystemdManager &manager, uint32_t domid, const Config &config,

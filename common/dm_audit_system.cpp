@@ -163,6 +163,62 @@ std::string peerPath(int fd)
 	return std::string(sa.sun_path, strnlen(sa.sun_path, len - offsetof(sockaddr_un, sun_path)));
 }
 
+/* The argv of the unit's (first) ExecStart=, as systemd reports it. */
+Result<std::vector<std::string>> execStartArgv(SystemdManager &manager, const std::string &unit)
+{
+	auto path = manager.unitObjectPath(unit);
+	if (!path)
+		return path.error();
+	BusError error;
+	sd_bus_message *raw = nullptr;
+	int r =
+	    sd_bus_get_property(manager.bus(), "org.freedesktop.systemd1", path->c_str(),
+				"org.freedesktop.systemd1.Service", "ExecStart", error.get(), &raw, "a(sasbttttuii)");
+	MessagePtr reply(raw);
+	if (r < 0)
+		return Error(error.errnum(r),
+			     fmt::format("Failed to read ExecStart of {}: {}", unit, error.describe(r)));
+	if ((r = sd_bus_message_enter_container(reply.get(), 'a', "(sasbttttuii)")) <= 0 ||
+	    (r = sd_bus_message_enter_container(reply.get(), 'r', "sasbttttuii")) <= 0)
+		return errnoError(r < 0 ? -r : ENODATA, "Failed to read ExecStart of {}", unit);
+	const char *exe = nullptr;
+	char **strv = nullptr;
+	if ((r = sd_bus_message_read(reply.get(), "s", &exe)) < 0 ||
+	    (r = sd_bus_message_read_strv(reply.get(), &strv)) < 0)
+		return errnoError(-r, "Failed to read ExecStart of {}", unit);
+	std::vector<std::string> argv;
+	for (char **s = strv; s && *s; s++) {
+		argv.emplace_back(*s);
+		std::free(*s);
+	}
+	std::free(strv);
+	return argv;
+}
+
+/* The uid and gid of qemu-dm-exec's --runas: "uid:gid", or a user name (device_model_user) through NSS. */
+Status expectRunas(AuditExpectations &expect, const std::string &runas, UserLookup &users)
+{
+	auto colon = runas.find(':');
+	if (colon != std::string::npos) {
+		auto uid = parseDecimal(runas.substr(0, colon), UINT32_MAX - 1);
+		auto gid = parseDecimal(runas.substr(colon + 1), UINT32_MAX - 1);
+		if (!uid || !gid)
+			return makeError(EINVAL, "the unit's --runas '{}' is not uid:gid", runas);
+		expect.uid = *uid;
+		expect.gid = *gid;
+		return success();
+	}
+	auto user = users.byName(runas);
+	if (!user)
+		return user.error();
+	if (!*user)
+		return makeError(ENOENT, "the unit's user {} (--runas) does not resolve", runas);
+	expect.uid = (*user)->uid;
+	expect.gid = (*user)->gid;
+	expect.uidSource = fmt::format("device_model_user {}", runas);
+	return success();
+}
+
 /* The audit itself, in the child. */
 Result<ProcessAudit> auditDirect(pid_t pid, int pidfd, const AuditExpectations &given,
 				 const std::filesystem::path &procRoot)
@@ -453,6 +509,17 @@ Result<AuditReport> auditDmUnit(SystemdManager &manager, uint32_t domid, const C
 	expect.uid = (*baseUser)->uid + domid;
 	expect.gid = (*baseUser)->gid;
 	expect.unit = true;
+	/* What qemu-dm decided at start (qemu-dm-exec --runas): device_model_user, or the per-domain uid. */
+	if (auto argv = execStartArgv(manager, unit); argv) {
+		if (auto runas = runasFromExecStart(*argv)) {
+			if (auto s = expectRunas(expect, *runas, users); !s)
+				return s.error().wrap(fmt::format("domain {}", domid));
+			if (expect.uidSource.empty() && expect.uid != (*baseUser)->uid + domid)
+				expect.uidSource = fmt::format("the uid of the unit's --runas {}", *runas);
+		}
+	} else {
+		log::debug("domain {}: {}; holding it to the per-domain uid", domid, argv.error().message());
+	}
 	auto privateNetwork = manager.unitProperty<bool>(unit, "org.freedesktop.systemd1.Service", "PrivateNetwork");
 	expect.privateNetwork = !privateNetwork || *privateNetwork;
 	auto cgroup = manager.controlGroup(unit);

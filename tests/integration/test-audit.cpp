@@ -37,7 +37,8 @@ protected:
 		if (!hasBed())
 			return;
 		auto r = bed().sh("useradd --system --no-create-home --home-dir /nonexistent "
-				  "--shell /usr/sbin/nologin --uid 131072 --user-group xen-qemuuser-range-base");
+				  "--shell /usr/sbin/nologin --uid 131072 --user-group xen-qemuuser-range-base && "
+				  "useradd --system --no-create-home --uid 4242 --user-group dmuser-a");
 		ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
 	}
 
@@ -131,6 +132,25 @@ TEST_F(AuditTest, StandinUnitPassesTheProcChecksAndHasNoXenFds)
 	/* Auditing leaves the DM running and undisturbed. */
 	EXPECT_EQ(show("qemu-dm@5.service", "ActiveState"), "active");
 	EXPECT_TRUE(ctl({ "stop", "5" }).ok());
+}
+
+TEST_F(AuditTest, DeviceModelUserIsHeldToThatUser)
+{
+	startStandin(14, {});
+	auto perDomain = ctl({ "audit", "14" });
+	EXPECT_EQ(perDomain.exitStatus, 0) << perDomain.out;
+	EXPECT_TRUE(ctl({ "stop", "14" }).ok());
+
+	auto r = ctl({ "start", "14", "--no-domain-check", "--user", "dmuser-a", "--", kStandin });
+	ASSERT_TRUE(r.ok()) << r.err;
+	ASSERT_TRUE(waitUntil([&] {
+		auto j = bed().run({ "journalctl", "--no-pager", "-o", "cat", "XEN_DOMID=14" });
+		return j.ok() && j->out.find("dm-standin: running as uid 4242") != std::string::npos;
+	})) << bed().journal("qemu-dm@14.service");
+	auto a = ctl({ "audit", "14" });
+	EXPECT_EQ(a.exitStatus, 0) << a.out << a.err;
+	EXPECT_THAT(a.out, ContainsRegex("PASS  uids +: real/effective/saved/fs uid 4242: device_model_user dmuser-a"));
+	EXPECT_TRUE(ctl({ "stop", "14" }).ok());
 }
 
 TEST_F(AuditTest, EveryProcessOfTheUnitIsAudited)

@@ -145,7 +145,28 @@ TEST(DmAuditVerdict, CredentialsOfARestrictedUnit)
 	/* Not root, but another domain's uid. */
 	auto other = auditCredentials(parsed(kDmStatus), unitOf(6));
 	EXPECT_EQ(other[0].verdict, AuditVerdict::Fail);
-	EXPECT_THAT(other[0].reason, HasSubstr("not the per-domain uid 131078 of domain 6"));
+	EXPECT_THAT(other[0].reason, HasSubstr("uid 131077 is not 131078 (the per-domain uid of domain 6)"));
+
+	/* A DM started with device_model_user is held to that user. */
+	AuditExpectations dmUser = unitOf(5);
+	dmUser.uid = 131077;
+	dmUser.uidSource = "device_model_user dm-five";
+	auto named = auditCredentials(parsed(kDmStatus), dmUser);
+	EXPECT_EQ(named[0].verdict, AuditVerdict::Pass);
+	EXPECT_THAT(named[0].reason, HasSubstr("device_model_user dm-five"));
+	AuditExpectations wrongGroup = unitOf(5);
+	wrongGroup.gid = 998;
+	EXPECT_EQ(auditCredentials(parsed(kDmStatus), wrongGroup)[1].verdict, AuditVerdict::Fail);
+}
+
+TEST(DmAuditParse, RunasOfTheUnitsExecStart)
+{
+	EXPECT_EQ(runasFromExecStart({ "/usr/libexec/qemu-dm/qemu-dm-exec", "--domid", "5", "--type", "hvm", "--runas",
+				       "131077:997", "--", "/usr/libexec/xen-qemu-system-i386", "-runas", "x" }),
+		  "131077:997");
+	/* QEMU's own arguments after "--" are not qemu-dm-exec's. */
+	EXPECT_FALSE(runasFromExecStart({ "qemu-dm-exec", "--domid", "5", "--", "qemu", "--runas", "0:0" }));
+	EXPECT_FALSE(runasFromExecStart({ "qemu-dm-exec", "--runas" }));
 }
 
 TEST(DmAuditVerdict, CredentialsOfRoot)
