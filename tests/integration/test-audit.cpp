@@ -231,6 +231,46 @@ time.sleep(1000)
 	EXPECT_EQ(show("audit-unconfined.service", "ActiveState"), "active");
 }
 
+TEST_F(AuditTest, TapsMustBeTheDomainsOwn)
+{
+	/* A process of "domain 5" (by its -xen-domid) holding its own tap and another domain's. */
+	const std::string script = R"PY(
+import fcntl, os, struct, sys, time
+TUNSETIFF, IFF_TAP, IFF_NO_PI = 0x400454ca, 0x0002, 0x1000
+fds = []
+for name in ("vif5.0-emu", "vif6.0-emu"):
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
+    fds.append(fd)
+print("ready", " ".join(map(str, fds)), flush=True)
+time.sleep(1000)
+)PY";
+	ASSERT_TRUE(bed().writeFile("/run/audit-taps.py", script).ok());
+	auto start = bed().run({ "systemd-run", "--unit=audit-unconfined-taps.service", "--collect", "python3",
+				 "/run/audit-taps.py", "-xen-domid", "5" });
+	ASSERT_TRUE(start.ok() && start->ok()) << (start.ok() ? start->err : start.error().message());
+	std::string ready;
+	ASSERT_TRUE(waitUntil([&] {
+		auto j = bed().run({ "journalctl", "--no-pager", "-o", "cat", "-u", "audit-unconfined-taps.service" });
+		if (!j.ok() || j->out.find("ready ") == std::string::npos)
+			return false;
+		ready = j->out.substr(j->out.find("ready ") + 6);
+		return true;
+	})) << bed().journal("audit-unconfined-taps.service");
+	int own = std::atoi(ready.c_str());
+	int other = std::atoi(ready.substr(ready.find(' ') + 1).c_str());
+
+	auto r = ctl({ "audit", "--pid", show("audit-unconfined-taps.service", "MainPID") });
+	EXPECT_EQ(r.exitStatus, 1) << r.out << r.err;
+	EXPECT_THAT(r.out, HasSubstr("(domain 5)"));
+	EXPECT_THAT(r.out, ContainsRegex(fmt::format("PASS  tap fd {} +: interface vif5.0-emu: domain 5's own", own)));
+	EXPECT_THAT(r.out, ContainsRegex(
+			       fmt::format("FAIL  tap fd {} +: interface vif6.0-emu is not one of domain 5's", other)));
+	/* TUNGETIFF changed nothing: the taps are still there, attached. */
+	auto links = bed().sh("ip -o link show vif5.0-emu && ip -o link show vif6.0-emu");
+	EXPECT_TRUE(links.ok() && links->ok()) << (links.ok() ? links->err : links.error().message());
+}
+
 TEST_F(AuditTest, AnAuditThatCannotRunExitsTwo)
 {
 	struct Case {
