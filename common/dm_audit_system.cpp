@@ -439,10 +439,15 @@ Result<ProcessAudit> auditProcess(pid_t pid, const AuditExpectations &expect, co
 			break;
 		data.append(buf, static_cast<size_t>(n));
 	}
-	if (timedOut)
-		(void)::kill(child, SIGKILL);
 	int wstatus = 0;
-	while (::waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
+	if (timedOut) {
+		/* Reap it if it dies within a second; a child stuck in the kernel is left to init, not waited for. */
+		(void)::kill(child, SIGKILL);
+		for (int i = 0; i < 100 && ::waitpid(child, &wstatus, WNOHANG) == 0; i++)
+			::usleep(10000);
+	} else {
+		while (::waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
+		}
 	}
 
 	if (timedOut) {
