@@ -374,8 +374,7 @@ int cmdAudit(const std::vector<std::string> &args)
 		report = auditDmUnit(*manager, *domid, *config, users);
 	}
 	if (!report) {
-		log::error("Failed to audit {}: {}", pid ? fmt::format("process {}", *pid) : dmUnitName(*domid),
-			   report.error().message());
+		log::error(report.error().wrap("Failed to audit the device model"));
 		return kAuditExitCannotRun;
 	}
 	if (json)
