@@ -59,6 +59,10 @@ constexpr const char *kUsage = "Usage: qemu-dmctl COMMAND [OPTIONS]\n"
 			       "  --path PATH[:rw]       another file QEMU may read (or write with :rw)\n"
 			       "  --device NODE[:PERMS]  an extra device node (PERMS from rwm, default rw)\n"
 			       "  --qmp-fd N             hand our stdin (a QMP socket) to QEMU as fd N\n"
+			       "  --vnc-localhost        QEMU serves VNC on TCP localhost (a vfb): allows\n"
+			       "                         AF_INET/AF_INET6 with localhost only, in the host's\n"
+			       "                         network namespace\n"
+			       "  --tap NAME             an emulated NIC's tap device QEMU creates; repeatable\n"
 			       "  --no-domain-check      skip the Xen domain check: for stand-in device models\n"
 			       "                         without Xen (tests, demos) only\n"
 			       "  --allow-jit            allow W+X memory: for TCG stand-in device models only\n"
@@ -102,7 +106,7 @@ Result<DmRequest> parseStart(const std::vector<std::string> &args)
 			break;
 		}
 		if (a == "--name" || a == "--user" || a == "--type" || a == "--disk" || a == "--path" ||
-		    a == "--device" || a == "--qmp-fd") {
+		    a == "--device" || a == "--qmp-fd" || a == "--tap") {
 			auto v = value(a);
 			if (!v)
 				return v.error();
@@ -142,6 +146,10 @@ Result<DmRequest> parseStart(const std::vector<std::string> &args)
 					n.permissions = v->substr(c + 1);
 				}
 				req.devices.push_back(n);
+			} else if (a == "--tap") {
+				if (v->empty() || v->size() > 15 || v->find_first_of("/ \n") != std::string::npos)
+					return makeError(EINVAL, "--tap: '{}' is not an interface name", *v);
+				req.taps.push_back(*v);
 			} else if (a == "--qmp-fd") {
 				auto n = parseDecimal(*v, 1023);
 				if (!n || *n < 3)
@@ -155,6 +163,8 @@ Result<DmRequest> parseStart(const std::vector<std::string> &args)
 			req.domainCheck = false;
 		} else if (a == "--allow-jit") {
 			req.allowWriteExecute = true;
+		} else if (a == "--vnc-localhost") {
+			req.vncLocalhost = true;
 		} else {
 			return makeError(EINVAL, "unknown option '{}'", a);
 		}
