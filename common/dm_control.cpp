@@ -237,8 +237,25 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 	};
 
 	const uint64_t since = realtimeNowUsec();
+	/*
+	 * The unit must carry the host policy. Checked as soon as it is loaded, not
+	 * after the job: a DM that ends right after exec is collected by then.
+	 */
+	extras.afterQueued = [&]() -> Status {
+		auto dropIns = manager_.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit",
+									       "DropInPaths");
+		if (dropIns && std::any_of(dropIns->begin(), dropIns->end(),
+					   [](const std::string &d) { return d == kHostPolicyDropIn; }))
+			return success();
+		return makeError(ENOPKG, "domain {}: stopped the device model: {} did not get the host policy {}",
+				 domid, unit, kHostPolicyDropIn);
+	};
 	auto job = manager_.startTransientUnit(unit, "fail", p->properties, extras, options.jobTimeout);
 	if (!job) {
+		if (job.error().code() == ENOPKG) {
+			cleanup();
+			return job.error();
+		}
 		if (job.error().code() == EEXIST)
 			return makeError(EEXIST, "domain {}: a device model is already running ({} exists)", domid,
 					 unit);
@@ -247,27 +264,8 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 	}
 
 	/* Type=notify: "done" means qemu-dm-exec passed every check and was about to exec QEMU. */
-	if (*job == "done") {
-		auto dropIns = manager_.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit",
-									       "DropInPaths");
-		bool confined = dropIns && std::any_of(dropIns->begin(), dropIns->end(),
-						       [](const std::string &d) { return d == kHostPolicyDropIn; });
-		if (confined)
-			return success();
-		if (!dropIns) {
-			/* QEMU was exec'd and ended at once (the unit is gone): say how, not "no policy". */
-			auto st = manager_.activeState(unit);
-			if (!st || !isRunning(*st)) {
-				DmEnd end = unitEnd(unit, since, 10, std::chrono::seconds(2));
-				cleanup();
-				return makeError(EIO, "domain {}: the device model exited right after it started{}{}",
-						 domid, end.journal.empty() ? "" : ":\n", end.journal);
-			}
-		}
-		cleanup();
-		return makeError(ENOPKG, "domain {}: stopped the device model: {} did not get the host policy {}",
-				 domid, unit, kHostPolicyDropIn);
-	}
+	if (*job == "done")
+		return success();
 
 	std::string cause;
 	std::string journal = startFailureExcerpt(unit, since, 10, std::chrono::seconds(2), &cause);
