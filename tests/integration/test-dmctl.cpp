@@ -522,6 +522,78 @@ TEST_F(ShimTest, FailingDmIsReportedInLibxlsLog)
 	expectNothingLeft(26);
 }
 
+TEST_F(ShimTest, PolicyFromArgvPrintsWhatTheShimSends)
+{
+	auto r = ctl({ "policy", "--from-argv", "--no-domain-check", "--", "-xen-domid", "27", "-name", "web",
+		       "-machine", "xenpv", "-vnc", "127.0.0.1:0,to=99", "-runas", "131099:995", "-chroot",
+		       "/var/run/xen/qemu-root-27" });
+	ASSERT_TRUE(r.ok()) << r.err;
+	EXPECT_THAT(r.out, HasSubstr("LogExtraFields=XEN_DOMAIN_NAME=web"));
+	EXPECT_THAT(r.out, HasSubstr("IPAddressAllow=localhost"));
+	EXPECT_THAT(r.out, HasSubstr("PrivateNetwork=no"));
+	EXPECT_THAT(r.out, HasSubstr("--type pv"));
+	EXPECT_THAT(r.out, HasSubstr(kStandin + " -xen-domid 27 -name web"));
+	auto bad = ctl({ "policy", "--from-argv", "--", "-xen-domid", "27", "-vnc", "0.0.0.0:0" });
+	EXPECT_EQ(bad.exitStatus, 2);
+	EXPECT_THAT(bad.err, HasSubstr("domain 27: -vnc 0.0.0.0:0 listens beyond localhost"));
+}
+
+TEST_F(ShimTest, CApiStartsFromLibxlsArgv)
+{
+	auto out = bed().inside([&]() -> std::string {
+		int l = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		sockaddr_un sa{};
+		sa.sun_family = AF_UNIX;
+		std::strcpy(sa.sun_path, "/run/capi-argv-qmp.sock");
+		::unlink(sa.sun_path);
+		if (l < 0 || ::bind(l, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) < 0 || ::listen(l, 4) < 0 ||
+		    ::dup2(l, 15) < 0)
+			return "cannot listen";
+		::close(l);
+		const char *argv[] = { "qemu-dm-shim",
+				       "-xen-domid",
+				       "28",
+				       "-chardev",
+				       "socket,id=libxl-cmd,fd=15,server=on,wait=off",
+				       "-name",
+				       "capi-argv",
+				       "-machine",
+				       "xenfv",
+				       "-qmp-fd",
+				       "15",
+				       nullptr };
+		qemu_dm_options *o = nullptr;
+		uint32_t domid = 0;
+		char *err = nullptr;
+		int r = qemu_dm_options_from_qemu_argv(argv, &o, &domid, &err);
+		if (r < 0) {
+			std::string e = err ? err : "?";
+			qemu_dm_free(err);
+			return "from_qemu_argv failed: " + e;
+		}
+		qemu_dm_options_set_domain_check(o, 0);
+		r = qemu_dm_start(domid, nullptr, o, &err);
+		qemu_dm_options_free(o);
+		::close(15);
+		if (r < 0) {
+			std::string e = err ? err : "?";
+			qemu_dm_free(err);
+			return "start failed: " + e;
+		}
+		int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		char buf[512] = {};
+		bool qmp = ::connect(c, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) == 0 &&
+			   ::read(c, buf, sizeof(buf) - 1) > 0 && std::strstr(buf, "\"QMP\"");
+		::close(c);
+		r = qemu_dm_stop(domid, 10, &err);
+		qemu_dm_free(err);
+		return fmt::format("{}|{}|{}", domid, qmp ? "qmp-ok" : buf, r);
+	});
+	ASSERT_TRUE(out.ok()) << out.error().message();
+	EXPECT_EQ(*out, "28|qmp-ok|0");
+	expectNothingLeft(28);
+}
+
 TEST_F(DmctlTest, BadInputGetsOneClearErrorAndStartsNothing)
 {
 	struct Case {
