@@ -17,6 +17,7 @@
 
 #include "c_ptr.h"
 #include "log.h"
+#include "xen_store.h"
 
 namespace qemudm {
 
@@ -50,13 +51,32 @@ Result<DmController> DmController::open(std::optional<std::string> address)
 	return DmController(std::move(*m));
 }
 
+Result<DmUnitPlan> planWithXen(const Config &config, const DmRequest &request, UserLookup &lookup)
+{
+	DmRequest req = request;
+	std::vector<std::string> notes;
+	if (req.domainCheck) {
+		/* Where Xen knows best. No xenstore (no Xen): qemu-dm-exec's domain check says so. */
+		auto xs = openXenstore();
+		if (!xs) {
+			log::debug("domain {}: not reading xenstore: {}", req.domid, xs.error().message());
+		} else if (auto s = completeFromXenstore(req, **xs, notes); !s) {
+			return s.error();
+		}
+	}
+	auto plan = planDmUnit(config, req, lookup);
+	if (plan)
+		plan->warnings.insert(plan->warnings.end(), notes.begin(), notes.end());
+	return plan;
+}
+
 Result<DmUnitPlan> DmController::plan(const DmRequest &request)
 {
 	auto config = loadDefaultConfig();
 	if (!config)
 		return config.error().wrap(fmt::format("domain {}: invalid qemu-dm configuration", request.domid));
 	SystemUserLookup lookup;
-	return planDmUnit(*config, request, lookup);
+	return planWithXen(*config, request, lookup);
 }
 
 std::string DmController::journalExcerpt(const std::string &unit, int lines)

@@ -59,6 +59,14 @@ struct DmEnd {
 	std::string journal;  /* the unit's last journal lines */
 };
 
+/*
+ * planDmUnit() after what Xen knows best (xen_store.h: the domain's name when
+ * none is given, a PV device model's qdisk disks), read from xenstore when the
+ * request's domain check is on and xenstore is there. The one plan behind
+ * DmController::start and `qemu-dmctl policy`.
+ */
+[[nodiscard]] Result<DmUnitPlan> planWithXen(const Config &config, const DmRequest &request, UserLookup &lookup);
+
 /* CLOCK_REALTIME in microseconds, for the sinceUsec arguments below. */
 uint64_t realtimeNowUsec();
 

@@ -216,7 +216,7 @@ int cmdStart(const std::vector<std::string> &args, bool dryRun)
 			return 1;
 		}
 		SystemUserLookup lookup;
-		auto plan = planDmUnit(*config, *req, lookup);
+		auto plan = planWithXen(*config, *req, lookup);
 		if (!plan) {
 			log::error(plan.error());
 			return 1;
