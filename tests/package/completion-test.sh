@@ -41,7 +41,7 @@ expect() { # EXPECTED WORD...: complete the last word of "WORD..."
 	fi
 }
 
-expect 'start stop kill status list policy check help --help --version' qemu-dmctl ''
+expect 'start stop kill status list policy check audit help --help --version' qemu-dmctl ''
 expect 'start stop status' qemu-dmctl st
 expect '5 12' qemu-dmctl stop ''
 expect '12' qemu-dmctl status 1
