@@ -13,7 +13,9 @@
 # 4. the test bed boots that root instead of the host's (no build tree, no
 #    host /usr visible) and package-inside.sh runs the demo's main job with
 #    the installed files only, then purges the packages and checks that
-#    only the system user remains.
+#    only the system user remains;
+# 5. postinst again with uid 131072 taken by another user: a clear message,
+#    no user; and with it free: the user is created.
 # Exit: 0 pass, 1 fail, 77 skip (not root, and CI is not set).
 set -euo pipefail
 
