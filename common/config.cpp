@@ -379,14 +379,44 @@ std::string printable(std::string_view s)
 	return out;
 }
 
-/* Read a whole file; std::nullopt if it does not exist (and missingOk). */
+std::string_view fileType(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		return "a directory";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	default:
+		return "of an unknown type";
+	}
+}
+
+/*
+ * Read a whole file; std::nullopt if it does not exist (and missingOk).
+ * Never blocks and never fails open (issue 10, class 8): O_NONBLOCK so a
+ * FIFO or a device node cannot stall boot in open() or read(), then only a
+ * regular file of at most kMaxFileSize bytes is read. /dev/null (a link to
+ * it masks a file, as in systemd) reads as empty.
+ */
 Result<std::optional<std::string>> readFile(const std::filesystem::path &path, bool missingOk)
 {
-	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
 	if (!fd) {
-		if (errno == ENOENT && missingOk)
+		int e = errno;
+		if (e == ENOENT && missingOk)
 			return std::optional<std::string>();
-		return errnoError(errno, "Failed to open {}", path.string());
+		/* A socket cannot be opened (ENXIO): name what it is rather than "No such device or address". */
+		struct stat st;
+		if (e == ENXIO && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+			return makeError(EINVAL, "Failed to read {}: not a regular file but {}", path.string(),
+					 fileType(st.st_mode));
+		return errnoError(e, "Failed to open {}", path.string());
 	}
 	struct stat st;
 	if (::fstat(fd.get(), &st) < 0)
@@ -394,7 +424,8 @@ Result<std::optional<std::string>> readFile(const std::filesystem::path &path, b
 	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3)
 		return std::optional<std::string>(std::string()); /* masked by a link to /dev/null */
 	if (!S_ISREG(st.st_mode))
-		return makeError(EINVAL, "Failed to read {}: not a regular file", path.string());
+		return makeError(EINVAL, "Failed to read {}: not a regular file but {}", path.string(),
+				 fileType(st.st_mode));
 	if (static_cast<uint64_t>(st.st_size) > kMaxFileSize)
 		return makeError(EFBIG, "Failed to read {}: larger than {} bytes", path.string(), kMaxFileSize);
 	std::string text;

@@ -331,8 +331,8 @@ TEST(ConfigLoad, NonRegularDropinIsAnError)
 	std::filesystem::create_directories(d.path() / "main.conf.d/10-a.conf");
 	auto c = loadConfig(d.path() / "main.conf", d.path() / "main.conf.d");
 	ASSERT_FALSE(c.ok());
-	EXPECT_EQ(c.error().message(),
-		  fmt::format("Failed to read {}: not a regular file", (d.path() / "main.conf.d/10-a.conf").string()));
+	EXPECT_EQ(c.error().message(), fmt::format("Failed to read {}: not a regular file but a directory",
+						   (d.path() / "main.conf.d/10-a.conf").string()));
 }
 
 TEST(ConfigLoad, DirectoryAsMainFileIsAnError)
@@ -340,7 +340,8 @@ TEST(ConfigLoad, DirectoryAsMainFileIsAnError)
 	TempDir d;
 	auto c = loadConfig(d.path(), d.path() / "none.d");
 	ASSERT_FALSE(c.ok());
-	EXPECT_EQ(c.error().message(), fmt::format("Failed to read {}: not a regular file", d.path().string()));
+	EXPECT_EQ(c.error().message(),
+		  fmt::format("Failed to read {}: not a regular file but a directory", d.path().string()));
 }
 
 TEST(ConfigLoad, TooLargeFileIsRefused)
