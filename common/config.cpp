@@ -28,6 +28,7 @@ namespace {
 constexpr size_t kMaxFileSize = 1024 * 1024;
 constexpr size_t kMaxDropins = 1024;
 constexpr size_t kMaxDevices = 256;
+constexpr size_t kMaxForbiddenUsers = 1024;
 
 constexpr std::string_view kWhitespace = " \t\r";
 
@@ -281,6 +282,24 @@ const std::vector<KeyDef> &keyTable()
 			  return true;
 		  },
 		  resetTo(&Config::sharedUser) },
+		{ "Users", "ForbiddenUsers", "user names separated by spaces",
+		  [](Config &c, std::string_view v) {
+			  std::vector<std::string> names = c.forbiddenUsers;
+			  while (!(v = trim(v)).empty()) {
+				  size_t end = v.find_first_of(kWhitespace);
+				  std::string_view name = v.substr(0, end);
+				  if (!validUserName(name))
+					  return false;
+				  if (std::find(names.begin(), names.end(), name) == names.end())
+					  names.emplace_back(name);
+				  v = end == std::string_view::npos ? std::string_view{} : v.substr(end);
+			  }
+			  if (names.size() > kMaxForbiddenUsers)
+				  return false;
+			  c.forbiddenUsers = std::move(names);
+			  return true;
+		  },
+		  resetTo(&Config::forbiddenUsers) },
 		{ "Device Model", "Restrict", "a boolean (yes or no)",
 		  [](Config &c, std::string_view v) { return parseBool(v, c.restrictByDefault); },
 		  resetTo(&Config::restrictByDefault) },

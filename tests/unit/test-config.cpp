@@ -133,6 +133,16 @@ TEST(ConfigParse, LaterAssignmentsWinAndEmptyResets)
 	EXPECT_EQ(c->extraDevices[0], (DeviceNode{ "/dev/b", "w" }));
 }
 
+/* Issue 10, class 4: ForbiddenUsers= accumulates, without duplicates; empty resets. */
+TEST(ConfigParse, ForbiddenUsersAccumulateAndEmptyResets)
+{
+	auto c = parse("[Users]\nForbiddenUsers=backup  www-data\nForbiddenUsers=\nForbiddenUsers=postgres\t"
+		       "mail\nForbiddenUsers=mail _apt\n");
+	ASSERT_TRUE(c.ok()) << c.error().message();
+	EXPECT_EQ(c->forbiddenUsers, (std::vector<std::string>{ "postgres", "mail", "_apt" }));
+	EXPECT_TRUE(Config().forbiddenUsers.empty());
+}
+
 TEST(ConfigParse, BooleansAndTimespans)
 {
 	for (auto [text, expected] : std::vector<std::pair<std::string, bool>>{ { "yes", true },
@@ -198,6 +208,9 @@ constexpr const char *kSize = "a size in bytes (optionally with K, M, G, T, P or
 INSTANTIATE_TEST_SUITE_P(
     All, ConfigParseErrors,
     testing::Values(
+	BadCase{ "ForbiddenUsersBadName", "[Users]\nForbiddenUsers=backup 1bad\n",
+		 "test.conf:2: Invalid value 'backup 1bad' for ForbiddenUsers=, expected user names separated by "
+		 "spaces" },
 	BadCase{ "NoEquals", "[Limits]\nTasksMax\n",
 		 "test.conf:2: Invalid line 'TasksMax', expected '[Section]' or 'Key=Value'" },
 	BadCase{ "EmptyKey", "[Limits]\n = 5\n",
