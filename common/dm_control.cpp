@@ -16,6 +16,7 @@
 #include <systemd/sd-messages.h>
 
 #include "c_ptr.h"
+#include "fd_channel.h"
 #include "log.h"
 #include "xen_store.h"
 
@@ -238,16 +239,41 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 				 "daemon-reload so that qemu-dm-generator writes it)",
 				 domid, kHostPolicyDropIn);
 
-	auto p = plan(request);
-	if (!p)
-		return p.error();
-
 	if (request.qmpFdTarget >= 3 && options.qmpFd < 0)
 		return makeError(EINVAL, "domain {}: a QMP fd number for QEMU was given but no fd to hand over", domid);
 
+	/* Every fd for QEMU goes over the fd channel, declared by what it is. */
+	std::vector<HandedFd> handed;
+	if (request.qmpFdTarget >= 3)
+		handed.push_back(HandedFd{ options.qmpFd, request.qmpFdTarget });
+	handed.insert(handed.end(), options.fds.begin(), options.fds.end());
+	auto decls = declareHandedFds(handed);
+	if (!decls)
+		return decls.error().wrap(fmt::format("domain {}: refusing the fds for QEMU", domid));
+	if (request.qmpFdTarget >= 3 && decls->front().kind != ChannelFdKind::Socket)
+		return makeError(EINVAL, "domain {}: refusing the fds for QEMU: the QMP fd {} is a {}, not a socket",
+				 domid, options.qmpFd, fdKindName(decls->front().kind));
+	DmRequest req = request;
+	req.qmpFdTarget = -1;
+	req.fds = *decls;
+
+	auto p = plan(req);
+	if (!p)
+		return p.error();
+
 	TransientExtras extras;
 	extras.execStart = p->execStart;
-	extras.stdinFd = options.qmpFd;
+	UniqueFd channel;
+	if (!handed.empty()) {
+		auto pair = makeFdChannel();
+		if (!pair)
+			return pair.error().wrap(fmt::format("domain {}", domid));
+		Status sent = sendFds(pair->local.get(), handed, *decls);
+		if (!sent)
+			return sent.error().wrap(fmt::format("domain {}: Failed to hand over the fds for QEMU", domid));
+		channel = std::move(pair->remote); /* our end closes here: the unit sees the end after the fds */
+		extras.stdinFd = channel.get();
+	}
 	for (const auto &w : p->warnings)
 		log::warning("{}", w);
 

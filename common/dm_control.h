@@ -25,13 +25,21 @@
 
 #include "config.h"
 #include "dm_unit.h"
+#include "fd_channel.h"
 #include "result.h"
 #include "systemd_bus.h"
 
 namespace qemudm {
 
 struct DmStartOptions {
-	int qmpFd = -1; /* caller's fd: becomes the unit's stdin, then fd request.qmpFdTarget for QEMU */
+	int qmpFd = -1; /* caller's fd: a socket, becomes QEMU's fd request.qmpFdTarget */
+	/*
+	 * More of the caller's fds for QEMU, each at its target number (sockets,
+	 * pipes, regular files). They and qmpFd go over the fd channel
+	 * (fd_channel.h); start() declares them for qemu-dm-exec and replaces
+	 * request.fds. The caller keeps its own fds open and closes them.
+	 */
+	std::vector<HandedFd> fds;
 	/* Client-side bound on the start job; the unit's own TimeoutStartSec=60s normally ends it first. */
 	std::chrono::milliseconds jobTimeout{ 90000 };
 };

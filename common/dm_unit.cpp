@@ -52,6 +52,11 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		return errnoError(errno, "domain {}: device model {}", domid, qemu);
 	if (req.qmpFdTarget >= 0 && req.qmpFdTarget < 3)
 		return makeError(EINVAL, "domain {}: the QMP fd must be handed to QEMU as fd 3 or higher", domid);
+	std::vector<FdDecl> fds = req.fds;
+	if (req.qmpFdTarget >= 3)
+		fds.insert(fds.begin(), FdDecl{ req.qmpFdTarget, ChannelFdKind::Socket });
+	if (Status s = checkFdDecls(fds); !s)
+		return s.error().wrap(fmt::format("domain {}: the fds for QEMU", domid));
 
 	DmUserRequest ureq;
 	ureq.domid = domid;
@@ -174,9 +179,9 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	bool restrict = req.restrict.value_or(config.restrictByDefault);
 	if (!restrict)
 		e.push_back("--no-restrict");
-	if (req.qmpFdTarget >= 3) {
-		e.push_back("--stdin-fd");
-		e.push_back(std::to_string(req.qmpFdTarget));
+	for (const FdDecl &d : fds) {
+		e.push_back("--fd");
+		e.push_back(d.toString());
 	}
 	e.push_back("--");
 	e.insert(e.end(), req.qemuArgv.begin(), req.qemuArgv.end());

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "domain.h"
+#include "fd_channel.h"
 #include "result.h"
 #include "uid_policy.h"
 #include "unit_property.h"
@@ -50,7 +51,8 @@ struct DmRequest {
 	bool vncLocalhost = false;
 	bool domainCheck = true;	   /* false: stand-in DM without Xen (tests, demo) */
 	bool allowWriteExecute = false;	   /* TCG stand-in: its JIT needs W+X memory */
-	int qmpFdTarget = -1;		   /* >= 3: the unit's stdin becomes this fd number for QEMU */
+	int qmpFdTarget = -1;		   /* >= 3: QEMU's fd number of the QMP socket (an fd below) */
+	std::vector<FdDecl> fds;	   /* other fds qemu-dm-exec receives over the fd channel */
 	std::vector<std::string> qemuArgv; /* [0]: absolute path of QEMU */
 };
 

@@ -18,6 +18,7 @@ using namespace qemudm;
 struct qemu_dm_options {
 	DmRequest request;
 	int qmpFd = -1;
+	std::vector<HandedFd> fds; /* qemu_dm_options_add_fd */
 };
 
 namespace {
@@ -158,6 +159,16 @@ int qemu_dm_options_set_qmp_fd(qemu_dm_options *o, int fd, int target)
 	return 0;
 }
 
+int qemu_dm_options_add_fd(qemu_dm_options *o, int fd, int target)
+{
+	if (!o || fd < 0 || target < 3 || target >= kMaxFdTarget)
+		return -EINVAL;
+	return guarded(nullptr, [&] {
+		o->fds.push_back(HandedFd{ fd, target });
+		return 0;
+	});
+}
+
 int qemu_dm_options_set_domain_check(qemu_dm_options *o, int check)
 {
 	if (!o)
@@ -226,6 +237,8 @@ int qemu_dm_start(uint32_t domid, const char *const *argv, const qemu_dm_options
 		}
 		DmStartOptions opts;
 		opts.qmpFd = options ? options->qmpFd : -1;
+		if (options)
+			opts.fds = options->fds;
 		auto ctl = DmController::open();
 		if (!ctl)
 			return fail(error, ctl.error().wrap(fmt::format("domain {}", domid)));

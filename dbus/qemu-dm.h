@@ -69,6 +69,15 @@ int qemu_dm_options_add_device(qemu_dm_options *options, const char *node, const
  */
 int qemu_dm_options_set_qmp_fd(qemu_dm_options *options, int fd, int target);
 /*
+ * Hand another fd to QEMU as file descriptor `target` (>= 3, < 1024): the
+ * incoming stream of a restore or migration (-incoming fd:N), a log file.
+ * `fd` must be a socket, a pipe or FIFO, or a regular file; at start it is
+ * checked (open, of one of these types, no target twice, none the QMP
+ * target) and qemu_dm_start() fails naming the domain otherwise, starting
+ * nothing. The caller keeps its own copy of `fd`. -EINVAL for target < 3.
+ */
+int qemu_dm_options_add_fd(qemu_dm_options *options, int fd, int target);
+/*
  * Network needs of this domain; everything else stays private (no network
  * namespace of the host, AF_UNIX only).
  * vnc_localhost: QEMU serves VNC on TCP localhost (libxl's vfb, "-vnc

@@ -182,6 +182,9 @@ std::string execUsage()
 			   "                          repeatable. 0, 1 and 2 are always kept\n"
 			   "  --stdin-fd N            hand the unit's stdin (e.g. libxl's QMP socket)\n"
 			   "                          to QEMU as fd N (>= 3); stdin becomes /dev/null\n"
+			   "  --fd N:KIND             stdin is the fd channel; it carries an fd for\n"
+			   "                          QEMU's fd N (>= 3), KIND socket, pipe or file;\n"
+			   "                          repeatable; stdin becomes /dev/null\n"
 			   "  --no-domain-check       skip the Xen domain check (stand-in device\n"
 			   "                          models without Xen only)\n"
 			   "  --no-restrict           do not add -xen-domid-restrict\n"
@@ -199,6 +202,7 @@ std::string execUsage()
 			   "  69  the chroot directory is unusable\n"
 			   "  70  executing QEMU failed\n"
 			   "  71  other system error\n"
+			   "  72  the fd channel: an fd missing, undeclared or not of its declared kind\n"
 			   "On success qemu-dm-exec does not return: QEMU replaces it.\n"
 			   "See docs/qemu-dm-exec.md.\n",
 			   kMaxDomid, kRuntimeRoot, kDefaultProbeCache);
@@ -251,8 +255,9 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 			name = arg.substr(0, eq);
 			value = std::string(arg.substr(eq + 1));
 		}
-		static constexpr std::string_view withValue[] = { "--domid",   "--type",	"--runas",   "--chroot",
-								  "--keep-fd", "--probe-cache", "--stdin-fd" };
+		static constexpr std::string_view withValue[] = { "--domid",	"--type",    "--runas",
+								  "--chroot",	"--keep-fd", "--probe-cache",
+								  "--stdin-fd", "--fd" };
 		if (std::find(std::begin(withValue), std::end(withValue), name) == std::end(withValue))
 			return makeError(EINVAL, "unknown option '{}'", name);
 		if (eq == std::string_view::npos) {
@@ -310,6 +315,13 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 				return makeError(EINVAL, "--stdin-fd {}: expected a descriptor number of 3 or more",
 						 *fd);
 			o.stdinFd = static_cast<int>(*fd);
+		} else if (name == "--fd") {
+			auto d = parseFdDecl(value);
+			if (!d)
+				return d.error().wrap("--fd");
+			o.fds.push_back(*d);
+			if (!(s = checkFdDecls(o.fds)))
+				return s.error().wrap("--fd");
 		} else if (name == "--probe-cache") {
 			if (!(s = once(haveCache)))
 				return s.error();
@@ -354,6 +366,11 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 		o.chrootDir = chrootArg;
 	}
 
+	if (o.stdinFd >= 0 && !o.fds.empty())
+		return makeError(EINVAL, "--stdin-fd and --fd both use stdin: give one of them");
+	for (const FdDecl &d : o.fds)
+		if (std::find(o.keepFds.begin(), o.keepFds.end(), d.target) != o.keepFds.end())
+			return makeError(EINVAL, "--fd {} is also a --keep-fd", d.target);
 	std::sort(o.keepFds.begin(), o.keepFds.end());
 	return o;
 }

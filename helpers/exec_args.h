@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "domain.h"
+#include "fd_channel.h"
 #include "qemu_probe.h"
 #include "result.h"
 
@@ -32,6 +33,7 @@ enum ExecExit : int {
 	kExitChroot = 69,	/* the chroot directory is unusable */
 	kExitExec = 70,		/* execv() of QEMU failed */
 	kExitOs = 71,		/* other system error (closing fds, /proc) */
+	kExitFds = 72,		/* the fd channel: an fd missing, undeclared or not of its kind */
 };
 
 struct UserId {
@@ -61,6 +63,7 @@ struct ExecOptions {
 	bool chrootAuto = true;
 	std::vector<int> keepFds; /* sorted, unique, >= 3 */
 	int stdinFd = -1;	  /* --stdin-fd: stdin moves to this fd (>= 3), kept */
+	std::vector<FdDecl> fds;  /* --fd: stdin is the fd channel carrying these (common/fd_channel.h) */
 	bool domainCheck = true;
 	bool restrict = true;
 	std::string probeCache = kDefaultProbeCache; /* empty: no cache */

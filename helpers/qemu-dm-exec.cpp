@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -25,12 +26,16 @@
 #include "exec_args.h"
 #include "exec_system.h"
 #include "exec_xen.h"
+#include "fd_channel.h"
 #include "log.h"
 #include "qemu_probe.h"
 
 using namespace qemudm;
 
 namespace {
+
+/* The caller sent everything before the unit started: this only bounds a broken or hostile sender. */
+constexpr std::chrono::milliseconds kFdChannelTimeout{ 10000 };
 
 int fail(int code, const Error &err)
 {
@@ -81,6 +86,25 @@ int run(int argc, char **argv)
 			return fail(kExitOs, errnoError(errno, "Failed to reopen stdin on /dev/null"));
 		::close(null);
 		opts.keepFds.push_back(opts.stdinFd);
+		std::sort(opts.keepFds.begin(), opts.keepFds.end());
+	}
+	if (!opts.fds.empty()) {
+		/* stdin is the fd channel (common/fd_channel.h): exactly the declared fds, checked, then placed. */
+		auto got = receiveFds(STDIN_FILENO, opts.fds, kFdChannelTimeout);
+		if (!got)
+			return fail(kExitFds, got.error().wrap(fmt::format(
+						  "domain {}: Failed to receive the caller's fds", opts.domid)));
+		s = placeFds(*got, opts.keepFds);
+		if (!s)
+			return fail(kExitFds, s.error().wrap(fmt::format("domain {}", opts.domid)));
+		int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null < 0 || ::dup2(null, STDIN_FILENO) < 0)
+			return fail(kExitOs, errnoError(errno, "Failed to reopen stdin on /dev/null"));
+		::close(null);
+		for (const FdDecl &d : opts.fds) {
+			log::debug("QEMU's fd {}: a {} from the caller", d.target, fdKindName(d.kind));
+			opts.keepFds.push_back(d.target);
+		}
 		std::sort(opts.keepFds.begin(), opts.keepFds.end());
 	}
 

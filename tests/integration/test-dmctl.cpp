@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -175,6 +176,116 @@ TEST_F(DmctlTest, StartThroughTheCApiWithAHandedOverQmpSocket)
 	ASSERT_TRUE(out.ok()) << out.error().message();
 	EXPECT_EQ(*out, "qmp-ok|active|stopped");
 	expectNothingLeft(6);
+}
+
+TEST_F(DmctlTest, StartThroughTheCApiHandsEveryFdAtItsNumber)
+{
+	/*
+	 * The QMP socket, a restore stream (-incoming fd:N, a pipe) and a regular
+	 * file reach the DM at the numbers its argv names, of their types, over the
+	 * fd channel; nothing else is open in it.
+	 */
+	auto out = bed().inside([&]() -> std::string {
+		int l = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		sockaddr_un sa{};
+		sa.sun_family = AF_UNIX;
+		std::strcpy(sa.sun_path, "/run/capi-fds-qmp.sock");
+		::unlink(sa.sun_path);
+		if (l < 0 || ::bind(l, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) < 0 || ::listen(l, 4) < 0)
+			return "cannot listen";
+		int p[2];
+		if (::pipe2(p, O_CLOEXEC) < 0)
+			return "cannot make a pipe";
+		const char state[] = "saved-device-model-state";
+		(void)!::write(p[1], state, sizeof(state) - 1);
+		::close(p[1]);
+		int f = ::open("/run/capi-fds-log", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (f < 0)
+			return "cannot open a file";
+
+		qemu_dm_options *o = qemu_dm_options_new();
+		qemu_dm_options_set_domain_check(o, 0);
+		qemu_dm_options_set_qmp_fd(o, l, 4);
+		int a1 = qemu_dm_options_add_fd(o, p[0], 3); /* below the QMP fd: the placement must not clobber it */
+		int a2 = qemu_dm_options_add_fd(o, f, 12);
+		int bad = qemu_dm_options_add_fd(o, f, 2);
+		const char *argv[] = { kStandin.c_str(), "-qmp-fd", "4", "-report-fds", "-incoming", "fd:3", nullptr };
+		char *err = nullptr;
+		int r = qemu_dm_start(9, argv, o, &err);
+		qemu_dm_options_free(o);
+		::close(l);
+		::close(p[0]);
+		::close(f);
+		std::string started = r == 0 ? "started" : std::string("start failed: ") + (err ? err : "");
+		qemu_dm_free(err);
+		if (r < 0)
+			return started;
+
+		int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool qmp = ::connect(c, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) == 0;
+		char buf[256];
+		qmp = qmp && ::read(c, buf, sizeof(buf)) > 0;
+		::close(c);
+		return fmt::format("{}|{}|{}|{}|{}", a1, a2, bad, started, qmp ? "qmp-ok" : "no-qmp");
+	});
+	ASSERT_TRUE(out.ok()) << out.error().message();
+	EXPECT_EQ(*out, fmt::format("0|0|{}|started|qmp-ok", -EINVAL));
+	EXPECT_TRUE(waitUntil([&] {
+		auto j = bed().run({ "journalctl", "--no-pager", "-o", "cat", "XEN_DOMID=9" });
+		return j.ok() && j->out.find("dm-standin: running as uid") != std::string::npos;
+	})) << bed().journal("qemu-dm@9.service");
+	auto j = bed().run({ "journalctl", "--no-pager", "-o", "cat", "XEN_DOMID=9" });
+	ASSERT_TRUE(j.ok());
+	EXPECT_THAT(j->out, HasSubstr("dm-standin: fds 3:pipe 4:socket 12:file\n"));
+	EXPECT_THAT(j->out, HasSubstr("dm-standin: incoming fd:3: 24 bytes: saved-device-model-state\n"));
+	auto stop = ctl({ "stop", "9" });
+	EXPECT_TRUE(stop.ok()) << stop.err;
+	expectNothingLeft(9);
+}
+
+TEST_F(DmctlTest, BadFdsAreRefusedAndNothingStarts)
+{
+	auto out = bed().inside([&]() -> std::string {
+		int l = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int p[2];
+		if (l < 0 || null < 0 || ::pipe2(p, O_CLOEXEC) < 0)
+			return "setup failed";
+		const int closed = 900; /* high: a low number would be reused by the start's own bus connection */
+		::close(closed);
+		auto attempt = [&](const std::vector<std::pair<int, int>> &fds, int qmp) {
+			qemu_dm_options *o = qemu_dm_options_new();
+			qemu_dm_options_set_domain_check(o, 0);
+			if (qmp >= 0)
+				qemu_dm_options_set_qmp_fd(o, qmp, 5);
+			for (auto [fd, target] : fds)
+				qemu_dm_options_add_fd(o, fd, target);
+			const char *argv[] = { kStandin.c_str(), nullptr };
+			char *err = nullptr;
+			int r = qemu_dm_start(10, argv, o, &err);
+			qemu_dm_options_free(o);
+			std::string e = fmt::format("{} {}", r, err ? err : "");
+			qemu_dm_free(err);
+			return e;
+		};
+		std::string res;
+		res += attempt({ { null, 7 } }, -1) + "\n";		 /* wrong type */
+		res += attempt({ { p[0], 7 }, { p[1], 7 } }, -1) + "\n"; /* a number twice */
+		res += attempt({ { p[0], 5 } }, l) + "\n";		 /* the QMP fd's number */
+		res += attempt({ { closed, 7 } }, -1) + "\n";		 /* closed */
+		res += attempt({}, p[0]) + "\n";			 /* QMP fd not a socket */
+		return res;
+	});
+	ASSERT_TRUE(out.ok()) << out.error().message();
+	EXPECT_THAT(*out, HasSubstr("-22 domain 10: refusing the fds for QEMU: QEMU's fd 7: fd "));
+	EXPECT_THAT(*out, HasSubstr(": a character device, not a socket, pipe or regular file\n"));
+	EXPECT_THAT(*out, HasSubstr("-22 domain 10: refusing the fds for QEMU: QEMU's fd 7 is handed over twice\n"));
+	EXPECT_THAT(*out, HasSubstr("-22 domain 10: refusing the fds for QEMU: QEMU's fd 5 is handed over twice\n"));
+	EXPECT_THAT(*out, HasSubstr("QEMU's fd 7: fd 900: Bad file descriptor\n"));
+	EXPECT_THAT(*out, HasSubstr("domain 10: refusing the fds for QEMU: the QMP fd "));
+	EXPECT_THAT(*out, HasSubstr("is a pipe, not a socket\n"));
+	expectNothingLeft(10);
+	EXPECT_EQ(show(dmUnitName(10), "LoadState"), "not-found");
 }
 
 TEST_F(DmctlTest, StopReapsEscapedProcesses)

@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -158,6 +159,38 @@ void fork100()
 	std::printf("dm-standin: started 100 escaping processes\n");
 }
 
+/* "dm-standin: fds 7:socket 9:pipe": every open fd >= 3, as the test bed checks them. */
+void reportOpenFds()
+{
+	std::string line = "dm-standin: fds";
+	for (int fd = 3; fd < 1024; fd++) {
+		struct stat st {
+		};
+		if (::fstat(fd, &st) < 0)
+			continue;
+		const char *type = S_ISSOCK(st.st_mode)	  ? "socket"
+				   : S_ISFIFO(st.st_mode) ? "pipe"
+				   : S_ISREG(st.st_mode)  ? "file"
+							  : "other";
+		line += " " + std::to_string(fd) + ":" + type;
+	}
+	std::printf("%s\n", line.c_str());
+}
+
+/* -incoming fd:N: the saved state, read to its end as QEMU would (at most 4 KiB here). */
+void readIncoming(int fd)
+{
+	std::string data;
+	char buf[512];
+	ssize_t n = 0;
+	while (data.size() < 4096 && (n = ::read(fd, buf, sizeof(buf))) > 0)
+		data.append(buf, static_cast<size_t>(n));
+	if (n < 0)
+		std::printf("dm-standin: incoming fd:%d: %s\n", fd, std::strerror(errno));
+	else
+		std::printf("dm-standin: incoming fd:%d: %zu bytes: %s\n", fd, data.size(), data.c_str());
+}
+
 } /* namespace */
 
 int main(int argc, char **argv)
@@ -165,6 +198,8 @@ int main(int argc, char **argv)
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
 	std::string behave = "idle", runas, chrootDir, vnc, netProbe;
 	int qmpFd = -1;
+	bool reportFds = false;
+	std::string incoming;
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
 		if (a == "-help" || a == "--help") {
@@ -185,7 +220,9 @@ int main(int argc, char **argv)
 				  "-behave what    dm-standin: idle, fork100, ignore-term, chatty\n"
 				  "-qmp-fd n       dm-standin: serve QMP on listening socket fd n\n"
 				  "-vnc <display>  shorthand for -display vnc=<display>\n"
-				  "-net-probe h:p  dm-standin: try a TCP connect to h:p\n");
+				  "-net-probe h:p  dm-standin: try a TCP connect to h:p\n"
+				  "-incoming uri   fd:N: dm-standin reads the saved state from fd N\n"
+				  "-report-fds     dm-standin: print its open fds >= 3 and their types\n");
 			return 0;
 		}
 		if (a == "-version" || a == "--version") {
@@ -202,6 +239,14 @@ int main(int argc, char **argv)
 		if (a == "-accel" && i + 1 < argc && std::string(argv[i + 1]) == "help") {
 			std::puts("Accelerators supported in QEMU binary:\ntcg");
 			return 0;
+		}
+		if (a == "-report-fds") {
+			reportFds = true;
+			continue;
+		}
+		if (a == "-incoming" && i + 1 < argc) {
+			incoming = argv[++i];
+			continue;
 		}
 		if (i + 1 < argc && (a == "-runas" || a == "-chroot" || a == "-behave" || a == "-qmp-fd" ||
 				     a == "-accel" || a == "-vnc" || a == "-net-probe")) {
@@ -229,6 +274,11 @@ int main(int argc, char **argv)
 	int vncFd = -1;
 	if (!vnc.empty() && vnc != "none" && (vncFd = listenVnc(vnc)) < 0)
 		return 1;
+
+	if (reportFds)
+		reportOpenFds();
+	if (incoming.rfind("fd:", 0) == 0)
+		readIncoming(std::atoi(incoming.c_str() + 3));
 
 	/* As QEMU 7.2's os_setup_post(): chroot, then drop to uid:gid. */
 	if (!chrootDir.empty() && (::chroot(chrootDir.c_str()) < 0 || ::chdir("/") < 0)) {
