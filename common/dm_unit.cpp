@@ -57,6 +57,10 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		fds.insert(fds.begin(), FdDecl{ req.qmpFdTarget, ChannelFdKind::Socket });
 	if (Status s = checkFdDecls(fds); !s)
 		return s.error().wrap(fmt::format("domain {}: the fds for QEMU", domid));
+	if (!req.consoleLimit.empty() &&
+	    (req.consoleLimit.size() > 19 || req.consoleLimit.find_first_not_of("0123456789") != std::string::npos))
+		return makeError(EINVAL, "domain {}: XEN_QEMU_CONSOLE_LIMIT '{}' is not a decimal number", domid,
+				 req.consoleLimit);
 
 	DmUserRequest ureq;
 	ureq.domid = domid;
@@ -106,6 +110,9 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	add("Environment", fmt::format("XEN_DOMAIN_ID={}", domid));
 	/* The uid this DM will run as, before QEMU drops to it: runningDmUids() reads it (uid policy). */
 	add("Environment", fmt::format("QEMU_DM_UID={}", identity->uid));
+	/* The one variable of the caller's environment QEMU gets (libxl sets it for QEMU). */
+	if (!req.consoleLimit.empty())
+		add("Environment", fmt::format("XEN_QEMU_CONSOLE_LIMIT={}", req.consoleLimit));
 	add("StandardOutput", "journal");
 	add("StandardError", "journal");
 	add("RuntimeDirectory", fmt::format("qemu-dm/{}", domid));

@@ -49,10 +49,15 @@ struct DmRequest {
 	/* QEMU serves VNC on TCP localhost (libxl's vfb: -vnc 127.0.0.1:N): AF_INET/AF_INET6 in the
 	 * host's network namespace, IP traffic with localhost only. */
 	bool vncLocalhost = false;
-	bool domainCheck = true;	   /* false: stand-in DM without Xen (tests, demo) */
-	bool allowWriteExecute = false;	   /* TCG stand-in: its JIT needs W+X memory */
-	int qmpFdTarget = -1;		   /* >= 3: QEMU's fd number of the QMP socket (an fd below) */
-	std::vector<FdDecl> fds;	   /* other fds qemu-dm-exec receives over the fd channel */
+	bool domainCheck = true;	/* false: stand-in DM without Xen (tests, demo) */
+	bool allowWriteExecute = false; /* TCG stand-in: its JIT needs W+X memory */
+	int qmpFdTarget = -1;		/* >= 3: QEMU's fd number of the QMP socket (an fd below) */
+	std::vector<FdDecl> fds;	/* other fds qemu-dm-exec receives over the fd channel */
+	/* Other fds QEMU's argv names (libxl: -incoming fd:N), held by the caller at the same numbers
+	 * (the shim, qemu_dm_options_from_qemu_argv): callers hand each over as itself. */
+	std::vector<int> argvFds;
+	/* XEN_QEMU_CONSOLE_LIMIT of QEMU's environment (libxl sets it): digits; empty: not set. */
+	std::string consoleLimit;
 	std::vector<std::string> qemuArgv; /* [0]: absolute path of QEMU */
 };
 

@@ -77,6 +77,7 @@ const std::set<std::string, std::less<>> kWithValue = {
 	"numa",
 	"watchdog-action",
 	"action",
+	"add-fd",
 };
 
 /* QEMU's option syntax: "a=b,,c,d" -> {"a=b,c", "d"}. */
@@ -192,9 +193,23 @@ Result<DmRequest> dmRequestFromQemuArgv(const std::vector<std::string> &args, co
 				continue; /* an empty CD-ROM drive */
 			bool ro = optValue(parts, "readonly") == "on" || optValue(parts, "media") == "cdrom";
 			req.disks.push_back({ *file, ro });
-		} else if (o.name == "incoming") {
-			if (o.value.starts_with("file:"))
+		} else if (o.name == "incoming" || o.name == "add-fd") {
+			/* libxl 4.17 restores with -incoming fd:N (the saved state it opened); later ones
+			 * with -add-fd fd=N,set=S and -incoming file:/dev/fdset/S. */
+			std::optional<std::string> fd;
+			if (o.name == "add-fd")
+				fd = optValue(parts, "fd");
+			else if (o.value.starts_with("fd:"))
+				fd = o.value.substr(3);
+			else if (o.value.starts_with("file:") && !o.value.starts_with("file:/dev/fdset/"))
 				req.paths.push_back({ o.value.substr(5), false });
+			if (!fd)
+				continue;
+			auto n = parseDecimal(*fd, kMaxFdTarget - 1);
+			if (!n || *n < 3)
+				return makeError(EINVAL, "domain {}: -{} {}: fd '{}' is not a descriptor of 3 or more",
+						 d, o.name, o.value, *fd);
+			req.argvFds.push_back(static_cast<int>(*n));
 		} else if (o.name == "vnc") {
 			std::string_view v = parts.front();
 			if (v == "none" || v.starts_with("unix:"))
@@ -224,6 +239,12 @@ Result<DmRequest> dmRequestFromQemuArgv(const std::vector<std::string> &args, co
 				req.taps.push_back(*ifname);
 		}
 	}
+	std::vector<int> all = req.argvFds;
+	if (req.qmpFdTarget >= 0)
+		all.push_back(req.qmpFdTarget);
+	std::sort(all.begin(), all.end());
+	if (auto dup = std::adjacent_find(all.begin(), all.end()); dup != all.end())
+		return makeError(EINVAL, "domain {}: QEMU's argv names fd {} twice", d, *dup);
 	return req;
 }
 

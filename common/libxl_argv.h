@@ -18,12 +18,15 @@
  *   -chardev socket,id=libxl-cmd,...,fd=N   the QMP listening socket: fd N
  *   -drive file=PATH,...                a disk (readonly=on / media=cdrom: read-only)
  *   -incoming file:PATH                 a saved state to restore: read-only path
+ *   -incoming fd:N, -add-fd fd=N,...    a saved state libxl opened (4.17: fd:N):
+ *                                       fd N, handed over as itself (argvFds)
  *   -vnc HOST:N[,...]                   VNC on localhost (127.0.0.1, ::1,
  *                                       localhost); "none" and unix: need no network
  *   -netdev tap,ifname=IF,... / -net tap,ifname=IF,...   an emulated NIC's tap
  * -chroot and the -runas UID:GID are left to qemu-dm-exec, which keeps or
  * replaces them. Anything qemu-dm cannot confine (VNC beyond localhost, a
- * second fd=, a chardev/netdev fd) is an error naming the domain.
+ * second QMP fd=, a chardev/netdev fd, an fd named twice) is an error naming
+ * the domain.
  */
 
 #include <string>

@@ -217,6 +217,8 @@ int qemu_dm_options_from_qemu_argv(const char *const *argv, qemu_dm_options **op
 			return -ENOMEM;
 		o->request = std::move(*req);
 		o->qmpFd = o->request.qmpFdTarget; /* the caller's fd N is the one QEMU's argv names */
+		for (int fd : o->request.argvFds)
+			o->fds.push_back(HandedFd{ fd, fd }); /* -incoming fd:N: the caller's fd N, likewise */
 		*domid = o->request.domid;
 		*options = o;
 		return 0;

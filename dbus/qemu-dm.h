@@ -98,7 +98,8 @@ int qemu_dm_options_set_domain_check(qemu_dm_options *options, int check);
  * device_model_user, the QMP socket fd, disks, restore file, VNC on localhost,
  * taps) and the domid. argv[0] (the program libxl ran) is ignored; QEMU is the
  * configuration's Qemu=. The QMP socket is the caller's fd of the number the
- * argv names (fd=N). Pass the object to qemu_dm_start() with argv NULL to
+ * argv names (fd=N), and so is a restore's saved state (-incoming fd:M: the
+ * caller's fd M, as if added with qemu_dm_options_add_fd(o, M, M)). Pass the object to qemu_dm_start() with argv NULL to
  * start exactly that argv; free it with qemu_dm_options_free(). On error
  * *options is NULL and *error says why (a VNC beyond localhost, no -xen-domid).
  */

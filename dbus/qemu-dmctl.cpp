@@ -234,6 +234,8 @@ int cmdStart(const std::vector<std::string> &args, bool dryRun)
 	DmStartOptions opts;
 	if (req->qmpFdTarget >= 3)
 		opts.qmpFd = STDIN_FILENO;
+	for (int fd : req->argvFds)
+		opts.fds.push_back(HandedFd{ fd, fd }); /* --from-argv: -incoming fd:N is our own fd N */
 	auto s = ctl->start(*req, opts);
 	if (!s) {
 		log::error(s.error());

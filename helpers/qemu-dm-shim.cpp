@@ -6,12 +6,14 @@
  *   xl.cfg: device_model_override="/usr/libexec/qemu-dm/qemu-dm-shim"
  *
  * libxl execs this program with QEMU's argv, the pre-opened QMP listening
- * socket as the fd its "-chardev socket,id=libxl-cmd,...,fd=N" names, and its
- * log file on stdout/stderr. The shim
+ * socket as the fd its "-chardev socket,id=libxl-cmd,...,fd=N" names, on a
+ * restore the saved state as the fd of "-incoming fd:M", XEN_QEMU_CONSOLE_LIMIT
+ * in its environment, and its log file on stdout/stderr. The shim
  *   1. derives the request from the argv in the core (dmRequestFromQemuArgv),
  *      with the configuration's QEMU (qemu-dm.conf Qemu=) as the program;
  *   2. starts qemu-dm@<domid>.service through the core (DmController), which
- *      hands fd N to QEMU and returns once QEMU was exec'd, or the reason;
+ *      hands fds N and M to QEMU at those numbers (and only that variable of
+ *      its environment), and returns once QEMU was exec'd, or the reason;
  *   3. stays alive as the process libxl tracks, and turns libxl's kill into
  *      stopping the unit: SIGTERM/SIGINT/SIGHUP to the shim stop it; a
  *      SIGKILL of the shim is seen by a watcher child (its pipe from the
@@ -172,6 +174,15 @@ int run(int argc, char **argv)
 		log::error("domain {}: the QMP socket fd {} named in the argv is not open", domid, req->qmpFdTarget);
 		return 1;
 	}
+	for (int fd : req->argvFds) {
+		if (::fcntl(fd, F_GETFD) < 0) {
+			log::error("domain {}: the fd {} named in the argv is not open", domid, fd);
+			return 1;
+		}
+	}
+	/* libxl sets this for QEMU; nothing else of libxl's environment reaches the device model. */
+	if (const char *limit = ::getenv("XEN_QEMU_CONSOLE_LIMIT"))
+		req->consoleLimit = limit;
 
 	/* libxl's kill: these three, to this pid. Handled through a signalfd from here on. */
 	sigset_t mask;
@@ -230,10 +241,14 @@ int run(int argc, char **argv)
 	}
 	DmStartOptions so;
 	so.qmpFd = req->qmpFdTarget;
+	for (int fd : req->argvFds)
+		so.fds.push_back(HandedFd{ fd, fd }); /* libxl opened them at the numbers the argv names */
 	const uint64_t since = realtimeNowUsec();
 	auto started = ctl->start(*req, so);
 	if (req->qmpFdTarget >= 0)
 		(void)::close(req->qmpFdTarget); /* QEMU has it now; libxl keeps its own */
+	for (int fd : req->argvFds)
+		(void)::close(fd);
 	if (!started) {
 		log::error(started.error());
 		return finish(1);

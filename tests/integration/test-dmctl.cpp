@@ -211,7 +211,7 @@ TEST_F(DmctlTest, StartThroughTheCApiHandsEveryFdAtItsNumber)
 		int bad = qemu_dm_options_add_fd(o, f, 2);
 		const char *argv[] = { kStandin.c_str(), "-qmp-fd", "4", "-report-fds", "-incoming", "fd:3", nullptr };
 		char *err = nullptr;
-		int r = qemu_dm_start(9, argv, o, &err);
+		int r = qemu_dm_start(40, argv, o, &err);
 		qemu_dm_options_free(o);
 		::close(l);
 		::close(p[0]);
@@ -231,16 +231,16 @@ TEST_F(DmctlTest, StartThroughTheCApiHandsEveryFdAtItsNumber)
 	ASSERT_TRUE(out.ok()) << out.error().message();
 	EXPECT_EQ(*out, fmt::format("0|0|{}|started|qmp-ok", -EINVAL));
 	EXPECT_TRUE(waitUntil([&] {
-		auto j = bed().run({ "journalctl", "--no-pager", "-o", "cat", "XEN_DOMID=9" });
+		auto j = bed().run({ "journalctl", "--no-pager", "-o", "cat", "XEN_DOMID=40" });
 		return j.ok() && j->out.find("dm-standin: running as uid") != std::string::npos;
-	})) << bed().journal("qemu-dm@9.service");
-	auto j = bed().run({ "journalctl", "--no-pager", "-o", "cat", "XEN_DOMID=9" });
+	})) << bed().journal("qemu-dm@40.service");
+	auto j = bed().run({ "journalctl", "--no-pager", "-o", "cat", "XEN_DOMID=40" });
 	ASSERT_TRUE(j.ok());
 	EXPECT_THAT(j->out, HasSubstr("dm-standin: fds 3:pipe 4:socket 12:file\n"));
 	EXPECT_THAT(j->out, HasSubstr("dm-standin: incoming fd:3: 24 bytes: saved-device-model-state\n"));
-	auto stop = ctl({ "stop", "9" });
+	auto stop = ctl({ "stop", "40" });
 	EXPECT_TRUE(stop.ok()) << stop.err;
-	expectNothingLeft(9);
+	expectNothingLeft(40);
 }
 
 TEST_F(DmctlTest, BadFdsAreRefusedAndNothingStarts)
@@ -262,7 +262,7 @@ TEST_F(DmctlTest, BadFdsAreRefusedAndNothingStarts)
 				qemu_dm_options_add_fd(o, fd, target);
 			const char *argv[] = { kStandin.c_str(), nullptr };
 			char *err = nullptr;
-			int r = qemu_dm_start(10, argv, o, &err);
+			int r = qemu_dm_start(41, argv, o, &err);
 			qemu_dm_options_free(o);
 			std::string e = fmt::format("{} {}", r, err ? err : "");
 			qemu_dm_free(err);
@@ -277,15 +277,15 @@ TEST_F(DmctlTest, BadFdsAreRefusedAndNothingStarts)
 		return res;
 	});
 	ASSERT_TRUE(out.ok()) << out.error().message();
-	EXPECT_THAT(*out, HasSubstr("-22 domain 10: refusing the fds for QEMU: QEMU's fd 7: fd "));
+	EXPECT_THAT(*out, HasSubstr("-22 domain 41: refusing the fds for QEMU: QEMU's fd 7: fd "));
 	EXPECT_THAT(*out, HasSubstr(": a character device, not a socket, pipe or regular file\n"));
-	EXPECT_THAT(*out, HasSubstr("-22 domain 10: refusing the fds for QEMU: QEMU's fd 7 is handed over twice\n"));
-	EXPECT_THAT(*out, HasSubstr("-22 domain 10: refusing the fds for QEMU: QEMU's fd 5 is handed over twice\n"));
+	EXPECT_THAT(*out, HasSubstr("-22 domain 41: refusing the fds for QEMU: QEMU's fd 7 is handed over twice\n"));
+	EXPECT_THAT(*out, HasSubstr("-22 domain 41: refusing the fds for QEMU: QEMU's fd 5 is handed over twice\n"));
 	EXPECT_THAT(*out, HasSubstr("QEMU's fd 7: fd 900: Bad file descriptor\n"));
-	EXPECT_THAT(*out, HasSubstr("domain 10: refusing the fds for QEMU: the QMP fd "));
+	EXPECT_THAT(*out, HasSubstr("domain 41: refusing the fds for QEMU: the QMP fd "));
 	EXPECT_THAT(*out, HasSubstr("is a pipe, not a socket\n"));
-	expectNothingLeft(10);
-	EXPECT_EQ(show(dmUnitName(10), "LoadState"), "not-found");
+	expectNothingLeft(41);
+	EXPECT_EQ(show(dmUnitName(41), "LoadState"), "not-found");
 }
 
 TEST_F(DmctlTest, StopReapsEscapedProcesses)
@@ -473,10 +473,19 @@ s.bind(path)
 s.listen(4)
 os.dup2(s.fileno(), 14)
 s.close()
+fds = [14]
+state = os.environ.get("FAKE_LIBXL_STATE")
+if state:
+    # A restore: libxl opens the saved state for QEMU's -incoming fd:15.
+    st = os.open(state, os.O_RDONLY)
+    os.dup2(st, 15)
+    os.close(st)
+    fds.append(15)
 out = open(log, "w")
 p = subprocess.Popen(["/usr/libexec/qemu-dm/qemu-dm-shim"] + sys.argv[3:], stdin=subprocess.DEVNULL,
-                     stdout=out, stderr=out, pass_fds=(14,))
-os.close(14)
+                     stdout=out, stderr=out, pass_fds=fds)
+for fd in fds:
+    os.close(fd)
 open("/run/shim-%s.pid" % domid, "w").write(str(p.pid))
 rc = p.wait()
 open("/run/shim-%s.rc" % domid, "w").write(str(rc))
@@ -510,12 +519,13 @@ protected:
 	}
 
 	/* Start the shim in the background; returns its pid (0 if it did not start). */
-	int launch(uint32_t domid, const std::string &argv)
+	/* `env`: "NAME=VALUE ..." for fake libxl and the shim (FAKE_LIBXL_STATE=PATH: a restore from PATH). */
+	int launch(uint32_t domid, const std::string &argv, const std::string &env = "")
 	{
 		(void)bed().sh(fmt::format("rm -f /run/shim-{0}.pid /run/shim-{0}.rc", domid));
-		auto r = bed().sh(fmt::format("setsid python3 /etc/qemu-dm-tests/fake-libxl.py {0} /run/shim-{0}.log "
-					      "--no-domain-check -- {1} </dev/null >/dev/null 2>&1 &",
-					      domid, argv));
+		auto r = bed().sh(fmt::format("{2} setsid python3 /etc/qemu-dm-tests/fake-libxl.py {0} "
+					      "/run/shim-{0}.log --no-domain-check -- {1} </dev/null >/dev/null 2>&1 &",
+					      domid, argv, env.empty() ? "" : "env " + env));
 		EXPECT_TRUE(r.ok() && r->ok());
 		std::string pid;
 		waitUntil([&] {
@@ -568,6 +578,45 @@ TEST_F(ShimTest, StartsThePvDmAndStopsItOnSigterm)
 	EXPECT_EQ(shimExit(22), "0");
 	EXPECT_THAT(file("/run/shim-22.log"), HasSubstr("stopping qemu-dm@22.service"));
 	expectNothingLeft(22);
+}
+
+TEST_F(ShimTest, RestoreHandsTheSavedStateAndOnlyTheConsoleLimit)
+{
+	/* libxl 4.17's restore: -incoming fd:15 (the saved state it opened) besides the QMP socket on 14, and
+	 * XEN_QEMU_CONSOLE_LIMIT in the DM's environment; nothing else of libxl's environment reaches QEMU. */
+	ASSERT_TRUE(bed().writeFile("/run/saved-state-42", "state-of-domain-42").ok());
+	int shim = launch(42, pvArgv(42) + " -incoming fd:15 -report-fds -report-env",
+			  "FAKE_LIBXL_STATE=/run/saved-state-42 XEN_QEMU_CONSOLE_LIMIT=1048576 LEAKY=secret");
+	ASSERT_GT(shim, 0);
+	ASSERT_TRUE(
+	    waitUntil([&] { return file("/run/shim-42.log").find("device model running") != std::string::npos; },
+		      std::chrono::seconds(30)))
+	    << file("/run/shim-42.log") << bed().journal("qemu-dm@42.service");
+	EXPECT_TRUE(waitUntil([&] {
+		return bed().journal("qemu-dm@42.service", 50).find("dm-standin: running as") != std::string::npos;
+	}));
+	std::string journal = bed().journal("qemu-dm@42.service", 50);
+	EXPECT_THAT(journal, HasSubstr("dm-standin: fds 14:socket 15:file\n"));
+	EXPECT_THAT(journal, HasSubstr("dm-standin: incoming fd:15: 18 bytes: state-of-domain-42\n"));
+	EXPECT_THAT(journal, HasSubstr("dm-standin: env XEN_QEMU_CONSOLE_LIMIT=1048576 LEAKY=unset "
+				       "FAKE_LIBXL_STATE=unset\n"));
+	auto qmp = bed().run({ "python3", "-c",
+			       "import socket; s=socket.socket(socket.AF_UNIX); s.connect('/run/shim-qmp-42.sock'); "
+			       "print(s.recv(200).decode())" });
+	ASSERT_TRUE(qmp.ok());
+	EXPECT_THAT(qmp->out, HasSubstr("\"QMP\"")) << qmp->err;
+	ASSERT_TRUE(bed().run({ "kill", "-TERM", std::to_string(shim) })->ok());
+	EXPECT_TRUE(waitUntil([&] { return shimExit(42) == "0"; }, std::chrono::seconds(30))) << shimExit(42);
+	expectNothingLeft(42);
+
+	/* A console limit that is not a number: refused, nothing started. */
+	int bad = launch(43, pvArgv(43), "XEN_QEMU_CONSOLE_LIMIT=12x");
+	ASSERT_GT(bad, 0);
+	EXPECT_TRUE(waitUntil([&] { return !shimExit(43).empty(); }, std::chrono::seconds(30)));
+	EXPECT_EQ(shimExit(43), "1");
+	EXPECT_THAT(file("/run/shim-43.log"),
+		    HasSubstr("domain 43: XEN_QEMU_CONSOLE_LIMIT '12x' is not a decimal number"));
+	expectNothingLeft(43);
 }
 
 TEST_F(ShimTest, SigkillOfTheShimStopsTheUnit)

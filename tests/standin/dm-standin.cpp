@@ -222,7 +222,8 @@ int main(int argc, char **argv)
 				  "-vnc <display>  shorthand for -display vnc=<display>\n"
 				  "-net-probe h:p  dm-standin: try a TCP connect to h:p\n"
 				  "-incoming uri   fd:N: dm-standin reads the saved state from fd N\n"
-				  "-report-fds     dm-standin: print its open fds >= 3 and their types\n");
+				  "-report-fds     dm-standin: print its open fds >= 3 and their types\n"
+				  "-report-env     dm-standin: print the variables a test bed checks\n");
 			return 0;
 		}
 		if (a == "-version" || a == "--version") {
@@ -242,6 +243,15 @@ int main(int argc, char **argv)
 		}
 		if (a == "-report-fds") {
 			reportFds = true;
+			continue;
+		}
+		if (a == "-report-env") {
+			std::printf("dm-standin: env");
+			for (const char *name : { "XEN_QEMU_CONSOLE_LIMIT", "LEAKY", "FAKE_LIBXL_STATE" }) {
+				const char *v = std::getenv(name);
+				std::printf(" %s=%s", name, v ? v : "unset");
+			}
+			std::printf("\n");
 			continue;
 		}
 		if (a == "-incoming" && i + 1 < argc) {
@@ -270,15 +280,16 @@ int main(int argc, char **argv)
 	if (behave == "ignore-term")
 		::signal(SIGTERM, SIG_IGN);
 
-	/* QEMU sets up its VNC listener before it drops privileges. */
-	int vncFd = -1;
-	if (!vnc.empty() && vnc != "none" && (vncFd = listenVnc(vnc)) < 0)
-		return 1;
-
+	/* What the caller handed over, before the stand-in opens anything itself. */
 	if (reportFds)
 		reportOpenFds();
 	if (incoming.rfind("fd:", 0) == 0)
 		readIncoming(std::atoi(incoming.c_str() + 3));
+
+	/* QEMU sets up its VNC listener before it drops privileges. */
+	int vncFd = -1;
+	if (!vnc.empty() && vnc != "none" && (vncFd = listenVnc(vnc)) < 0)
+		return 1;
 
 	/* As QEMU 7.2's os_setup_post(): chroot, then drop to uid:gid. */
 	if (!chrootDir.empty() && (::chroot(chrootDir.c_str()) < 0 || ::chdir("/") < 0)) {

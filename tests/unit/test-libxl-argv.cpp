@@ -140,3 +140,30 @@ TEST(LibxlArgv, UnknownFlagsDoNotSwallowTheNextOption)
 	EXPECT_EQ(r->domid, 9u);
 	EXPECT_EQ(r->name, "x");
 }
+
+TEST(LibxlArgv, RestoreFromAnFdLibxlOpened)
+{
+	/* libxl 4.17 (libxl_dm.c, saved_state): "-incoming fd:N", N the saved state it opened. */
+	auto r = dmRequestFromQemuArgv(words(kHvm + " -incoming fd:19"), kQemu);
+	ASSERT_TRUE(r.ok()) << r.error().message();
+	EXPECT_EQ(r->qmpFdTarget, 16);
+	EXPECT_EQ(r->argvFds, (std::vector<int>{ 19 }));
+	EXPECT_TRUE(r->paths.empty()) << "an fd is not a path to declare";
+	/* Later libxl: -add-fd fd=N,set=S and -incoming file:/dev/fdset/S. */
+	auto later = dmRequestFromQemuArgv(
+	    words(kHvm + " -add-fd fd=21,set=1,opaque=saved_state -incoming file:/dev/fdset/1"), kQemu);
+	ASSERT_TRUE(later.ok()) << later.error().message();
+	EXPECT_EQ(later->argvFds, (std::vector<int>{ 21 }));
+	EXPECT_TRUE(later->paths.empty());
+
+	auto err = [](const std::string &extra) {
+		auto e = dmRequestFromQemuArgv(words(kHvm + extra), kQemu);
+		return e ? std::string("ok") : e.error().message();
+	};
+	EXPECT_EQ(err(" -incoming fd:16"), "domain 3: QEMU's argv names fd 16 twice");
+	EXPECT_EQ(err(" -incoming fd:19 -add-fd fd=19,set=2"), "domain 3: QEMU's argv names fd 19 twice");
+	EXPECT_EQ(err(" -incoming fd:2"), "domain 3: -incoming fd:2: fd '2' is not a descriptor of 3 or more");
+	EXPECT_EQ(err(" -incoming fd:x"), "domain 3: -incoming fd:x: fd 'x' is not a descriptor of 3 or more");
+	EXPECT_EQ(err(" -incoming fd:1024"), "domain 3: -incoming fd:1024: fd '1024' is not a descriptor of 3 or more");
+	EXPECT_EQ(err(" -add-fd set=1,fd=1"), "domain 3: -add-fd set=1,fd=1: fd '1' is not a descriptor of 3 or more");
+}
