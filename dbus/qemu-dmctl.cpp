@@ -63,6 +63,8 @@ constexpr const char *kUsage = "Usage: qemu-dmctl COMMAND [OPTIONS]\n"
 			       "  --path PATH[:rw]       another file QEMU may read (or write with :rw)\n"
 			       "  --device NODE[:PERMS]  an extra device node (PERMS from rwm, default rw)\n"
 			       "  --qmp-fd N             hand our stdin (a QMP socket) to QEMU as fd N\n"
+			       "  --pass-fd N            hand our fd N (a socket, pipe or regular file, e.g.\n"
+			       "                         -incoming fd:N) to QEMU as fd N; repeatable\n"
 			       "  --vnc-localhost        QEMU serves VNC on TCP localhost (a vfb): allows\n"
 			       "                         AF_INET/AF_INET6 with localhost only, in the host's\n"
 			       "                         network namespace\n"
@@ -135,7 +137,7 @@ Result<DmRequest> parseStart(const std::vector<std::string> &args)
 			break;
 		}
 		if (a == "--name" || a == "--user" || a == "--type" || a == "--disk" || a == "--path" ||
-		    a == "--device" || a == "--qmp-fd" || a == "--tap") {
+		    a == "--device" || a == "--qmp-fd" || a == "--tap" || a == "--pass-fd") {
 			auto v = value(a);
 			if (!v)
 				return v.error();
@@ -179,6 +181,12 @@ Result<DmRequest> parseStart(const std::vector<std::string> &args)
 				if (v->empty() || v->size() > 15 || v->find_first_of("/ \n") != std::string::npos)
 					return makeError(EINVAL, "--tap: '{}' is not an interface name", *v);
 				req.taps.push_back(*v);
+			} else if (a == "--pass-fd") {
+				auto n = parseDecimal(*v, kMaxFdTarget - 1);
+				if (!n || *n < 3)
+					return makeError(EINVAL,
+							 "--pass-fd: '{}' is not a descriptor number of 3 or more", *v);
+				req.argvFds.push_back(static_cast<int>(*n));
 			} else if (a == "--qmp-fd") {
 				auto n = parseDecimal(*v, 1023);
 				if (!n || *n < 3)
@@ -235,7 +243,7 @@ int cmdStart(const std::vector<std::string> &args, bool dryRun)
 	if (req->qmpFdTarget >= 3)
 		opts.qmpFd = STDIN_FILENO;
 	for (int fd : req->argvFds)
-		opts.fds.push_back(HandedFd{ fd, fd }); /* --from-argv: -incoming fd:N is our own fd N */
+		opts.fds.push_back(HandedFd{ fd, fd }); /* --pass-fd N, --from-argv's -incoming fd:N: our fd N */
 	auto s = ctl->start(*req, opts);
 	if (!s) {
 		log::error(s.error());

@@ -288,6 +288,31 @@ TEST_F(DmctlTest, BadFdsAreRefusedAndNothingStarts)
 	EXPECT_EQ(show(dmUnitName(41), "LoadState"), "not-found");
 }
 
+TEST_F(DmctlTest, CliPassesItsOwnFds)
+{
+	auto r = bed().sh(fmt::format("printf cli-state > /run/cli-state && qemu-dmctl start 44 --no-domain-check "
+				      "--pass-fd 5 --pass-fd 6 -- {} -report-fds -incoming fd:5 5</run/cli-state "
+				      "6>/run/cli-log",
+				      kStandin));
+	ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
+	EXPECT_TRUE(waitUntil([&] {
+		return bed().journal("qemu-dm@44.service", 50).find("dm-standin: running as") != std::string::npos;
+	})) << bed().journal("qemu-dm@44.service");
+	std::string journal = bed().journal("qemu-dm@44.service", 50);
+	EXPECT_THAT(journal, HasSubstr("dm-standin: fds 5:file 6:file\n"));
+	EXPECT_THAT(journal, HasSubstr("dm-standin: incoming fd:5: 9 bytes: cli-state\n"));
+	EXPECT_TRUE(ctl({ "stop", "44" }).ok());
+	expectNothingLeft(44);
+
+	auto bad =
+	    bed().sh(fmt::format("exec 7<&-; qemu-dmctl start 45 --no-domain-check --pass-fd 7 -- {}", kStandin));
+	ASSERT_TRUE(bad.ok());
+	EXPECT_NE(bad->exitStatus, 0);
+	EXPECT_THAT(bad->err,
+		    HasSubstr("domain 45: refusing the fds for QEMU: QEMU's fd 7: fd 7: Bad file descriptor"));
+	expectNothingLeft(45);
+}
+
 TEST_F(DmctlTest, StopReapsEscapedProcesses)
 {
 	auto r = ctl({ "start", "7", "--no-domain-check", "--", kStandin, "-behave", "fork100" });
