@@ -357,3 +357,17 @@ TEST_F(ExecProcess, RealXenQemuWithoutHypervisorExits66)
 	EXPECT_EQ(r.err, "qemu-dm-exec: Failed to open the Xen control interface: no hypervisor? (is this dom0?)\n");
 	EXPECT_TRUE(r.out.empty());
 }
+
+TEST_F(ExecProcess, FdsWithoutAChannelExit72BeforeAnyCheck)
+{
+	/* --fd declares an fd channel on stdin; here stdin is /dev/null: one line naming the domain, exit 72. */
+	ExecRun r = runExec({ "--domid", "5", "--type", "hvm", "--runas", "4200005:997", "--no-domain-check", "--fd",
+			      "12:socket", "--", fake_ });
+	EXPECT_EQ(r.exitCode, 72) << r.err;
+	EXPECT_EQ(r.errLines(), 1u) << r.err;
+	EXPECT_NE(r.err.find("domain 5: Failed to receive the caller's fds: fd channel: Failed to receive: "
+			     "Socket operation on non-socket"),
+		  std::string::npos)
+	    << r.err;
+	EXPECT_TRUE(r.out.empty()) << "QEMU never ran";
+}
