@@ -7,29 +7,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "declared_path.h"
 #include "host_policy.h"
 
 namespace qemudm {
-
-namespace {
-
-Status checkPath(uint32_t domid, std::string_view what, const std::string &path, bool wantChar = false)
-{
-	if (path.empty() || path[0] != '/')
-		return makeError(EINVAL, "domain {}: {} '{}' is not an absolute path", domid, what, path);
-	if (path.find("/../") != std::string::npos || path.ends_with("/..") ||
-	    path.find_first_of("\n\"'\\%") != std::string::npos)
-		return makeError(EINVAL, "domain {}: {} '{}' contains characters qemu-dm does not accept", domid, what,
-				 path);
-	struct stat st;
-	if (::stat(path.c_str(), &st) < 0)
-		return errnoError(errno, "domain {}: {} {}", domid, what, path);
-	if (wantChar && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-		return makeError(EINVAL, "domain {}: {} {} is not a device node", domid, what, path);
-	return success();
-}
-
-} /* namespace */
 
 std::string qemuDmExecPath()
 {
@@ -125,18 +106,18 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	}
 
 	for (const auto &disk : req.disks) {
-		if (auto s = checkPath(domid, "disk", disk.path); !s)
-			return s.error();
+		if (auto o = checkDeclaredObject(domid, "disk", disk.path, DeclaredKind::Disk); !o)
+			return o.error();
 		add(disk.readOnly ? "ReadOnlyPaths" : "ReadWritePaths", disk.path);
 	}
 	for (const auto &path : req.paths) {
-		if (auto s = checkPath(domid, "path", path.path); !s)
-			return s.error();
+		if (auto o = checkDeclaredObject(domid, "path", path.path, DeclaredKind::Path); !o)
+			return o.error();
 		add(path.writable ? "ReadWritePaths" : "ReadOnlyPaths", path.path);
 	}
 	for (const auto &dev : req.devices) {
-		if (auto s = checkPath(domid, "device", dev.path, true); !s)
-			return s.error();
+		if (auto o = checkDeclaredObject(domid, "device", dev.path, DeclaredKind::Device); !o)
+			return o.error();
 		if (dev.permissions.empty() || dev.permissions.find_first_not_of("rwm") != std::string::npos)
 			return makeError(EINVAL, "domain {}: device {}: permissions '{}' are not a subset of rwm",
 					 domid, dev.path, dev.permissions);

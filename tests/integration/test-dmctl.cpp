@@ -728,3 +728,50 @@ TEST_F(DmctlTest, MissingHostPolicyFailsClosed)
 	EXPECT_THAT(r.err, HasSubstr("domain 19: refusing to start: the host policy"));
 	expectNothingLeft(19);
 }
+
+/*
+ * Issue 10, class 2: declaring something is granting it, so nothing but a
+ * disk may be declared as one. Each of these started a DM on main (the
+ * space case granted /etc/shadow writable: ReadWritePaths= split it in two).
+ */
+TEST_F(DmctlTest, DeclaredObjectsThatAreNoDisksAreRefused)
+{
+	auto setup = bed().sh("set -e; d=/var/lib/qdm-images; mkdir -p $d/dir \"$d/x /etc\" $d/x; "
+			      "touch $d/ok.img \"$d/x /etc/shadow\" /tmp/qdm.img; ln -sf /etc/shadow $d/shadow.img; "
+			      "ln -sfn /etc $d/etc-link");
+	ASSERT_TRUE(setup.ok() && setup->ok()) << (setup.ok() ? setup->err : setup.error().message());
+	struct Case {
+		std::vector<std::string> decl;
+		std::string message;
+	};
+	const std::vector<Case> cases = {
+		{ { "--disk", "/var/lib/qdm-images/shadow.img" }, "/var/lib/qdm-images/shadow.img is a symbolic link" },
+		{ { "--disk", "/var/lib/qdm-images/etc-link/shadow" },
+		  "/var/lib/qdm-images/etc-link is a symbolic link" },
+		{ { "--disk", "/var/lib/qdm-images/x /etc/shadow" }, "characters qemu-dm does not accept" },
+		{ { "--disk", "/tmp/qdm.img" }, "its directory /tmp is writable by every user" },
+		{ { "--disk", "/etc" }, "in /etc, a system location" },
+		{ { "--path", "/etc/ssh" }, "in /etc, a system location" },
+		{ { "--path", "/var/lib/qdm-images/dir:rw" }, "is a directory, not a regular file or block device" },
+		{ { "--disk", "/run/systemd/private" }, "in /run, a system location" },
+		{ { "--device", "/dev/mem" }, "never handed to a device model" },
+		{ { "--disk", "/dev/null" }, "is a character device" },
+	};
+	for (const auto &c : cases) {
+		std::vector<std::string> args = { "start", "22", "--no-domain-check" };
+		args.insert(args.end(), c.decl.begin(), c.decl.end());
+		args.insert(args.end(), { "--", kStandin });
+		auto r = ctl(args);
+		EXPECT_EQ(r.exitStatus, 1) << c.decl[1] << ": " << r.err;
+		EXPECT_THAT(r.err, HasSubstr("domain 22: ")) << c.decl[1];
+		EXPECT_THAT(r.err, HasSubstr(c.message)) << c.decl[1];
+		expectNothingLeft(22);
+		if (r.exitStatus == 0)
+			(void)ctl({ "stop", "22" });
+	}
+	/* A regular image in an image directory below /var/lib is fine. */
+	auto ok = ctl({ "start", "22", "--no-domain-check", "--disk", "/var/lib/qdm-images/ok.img", "--", kStandin });
+	EXPECT_TRUE(ok.ok()) << ok.err;
+	EXPECT_THAT(show("qemu-dm@22.service", "ReadWritePaths"), HasSubstr("/var/lib/qdm-images/ok.img"));
+	(void)bed().sh("rm -rf /var/lib/qdm-images /tmp/qdm.img");
+}
