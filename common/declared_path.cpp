@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -140,11 +141,23 @@ Result<DeclaredObject> checkDeclaredObject(uint32_t domid, std::string_view what
 		/* The directory we are in: never writable by others (no one may swap what follows). */
 		if (::fstat(dir.get(), &st) < 0)
 			return errnoError(errno, "domain {}: {} {}", domid, what, path);
+		const std::string here = walked.empty() ? "/" : walked;
 		if (st.st_mode & S_IWOTH)
 			return makeError(EPERM,
 					 "domain {}: {} {}: its directory {} is writable by every user, which "
 					 "qemu-dm does not accept",
-					 domid, what, path, walked.empty() ? "/" : walked);
+					 domid, what, path, here);
+		/* Only root (or the caller itself) may rename what is below: nobody else can swap it. */
+		if (st.st_uid != 0 && st.st_uid != ::geteuid())
+			return makeError(EPERM,
+					 "domain {}: {} {}: its directory {} belongs to uid {}, who could swap it "
+					 "after the check (directories must belong to root)",
+					 domid, what, path, here, st.st_uid);
+		if ((st.st_mode & S_IWGRP) && st.st_gid != 0)
+			return makeError(EPERM,
+					 "domain {}: {} {}: its directory {} is writable by group {}, who could "
+					 "swap it after the check",
+					 domid, what, path, here, st.st_gid);
 		walked += '/';
 		walked += parts[i];
 		bool last = i + 1 == parts.size();

@@ -18,7 +18,10 @@
  *    previous directory's fd, so the object checked is the object the path
  *    names when nobody can write its parents;
  *  - no parent directory writable by others (S_IWOTH, sticky or not: /tmp,
- *    /var/tmp, /dev/shm are refused);
+ *    /var/tmp, /dev/shm are refused), and every parent owned by root (or the
+ *    caller's own euid) and group-writable only for group 0: nobody but root
+ *    can rename or replace what the path names between this check and
+ *    systemd's bind mount at start;
  *  - the object is of the declared kind: a disk or path is a regular file
  *    or a block device, a device node a character or block device; never a
  *    directory, socket or FIFO; a regular file has exactly one link and no

@@ -131,6 +131,22 @@ TEST_F(DeclaredPath, WorldWritableParentsAreRefused)
 	expectRefused("/srv/open/deep/d.img", "its directory /srv/open is writable by every user");
 }
 
+TEST_F(DeclaredPath, ParentsSomeoneElseCouldRenameInAreRefused)
+{
+	if (::geteuid() != 0)
+		GTEST_SKIP() << "needs root to chown a directory to another user";
+	mkdir("srv/alice");
+	file("srv/alice/d.img");
+	ASSERT_EQ(::chown((root_ + "/srv/alice").c_str(), 1000, 1000), 0);
+	expectRefused("/srv/alice/d.img", "its directory /srv/alice belongs to uid 1000");
+	mkdir("srv/team", 0775);
+	file("srv/team/d.img");
+	ASSERT_EQ(::chown((root_ + "/srv/team").c_str(), 0, 1000), 0);
+	expectRefused("/srv/team/d.img", "its directory /srv/team is writable by group 1000");
+	ASSERT_EQ(::chown((root_ + "/srv/team").c_str(), 0, 0), 0);
+	EXPECT_TRUE(check("/srv/team/d.img").ok());
+}
+
 TEST_F(DeclaredPath, HardLinkedAndSetuidFilesAreRefused)
 {
 	ASSERT_EQ(::link((root_ + "/srv/a.img").c_str(), (root_ + "/srv/b.img").c_str()), 0);
