@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "declared_path.h"
+#include "dm_names.h"
 #include "host_policy.h"
 
 namespace qemudm {
@@ -33,6 +34,16 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		return errnoError(errno, "domain {}: device model {}", domid, qemu);
 	if (req.qmpFdTarget >= 0 && req.qmpFdTarget < 3)
 		return makeError(EINVAL, "domain {}: the QMP fd must be handed to QEMU as fd 3 or higher", domid);
+
+	if (!req.name.empty())
+		if (auto s = checkDomainName(domid, req.name); !s)
+			return s.error();
+	for (const auto &tap : req.taps)
+		if (auto s = checkTapName(domid, tap); !s)
+			return s.error();
+	if (!req.deviceModelUser.empty())
+		if (auto s = checkDeviceModelUserName(domid, req.deviceModelUser); !s)
+			return s.error();
 
 	DmUserRequest ureq;
 	ureq.domid = domid;
@@ -72,13 +83,8 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	add("TimeoutStopSec", "30s");
 	add("SyslogIdentifier", fmt::format("qemu-dm-{}", domid));
 	add("LogExtraFields", fmt::format("XEN_DOMID={}", domid));
-	if (!req.name.empty()) {
-		if (req.name.find_first_of("\n\"'\\ %") != std::string::npos)
-			return makeError(EINVAL,
-					 "domain {}: the domain name '{}' contains characters qemu-dm does not accept",
-					 domid, req.name);
+	if (!req.name.empty())
 		add("LogExtraFields", fmt::format("XEN_DOMAIN_NAME={}", req.name));
-	}
 	add("Environment", fmt::format("XEN_DOMAIN_ID={}", domid));
 	/* The uid this DM will run as, before QEMU drops to it: runningDmUids() reads it (uid policy). */
 	add("Environment", fmt::format("QEMU_DM_UID={}", identity->uid));
@@ -166,17 +172,39 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 
 std::string quoteArgument(const std::string &arg)
 {
-	if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-						  "@%+=:,./_-") == std::string::npos)
-		return arg;
-	std::string out = "'";
-	for (char c : arg) {
-		if (c == '\'')
-			out += "'\\''";
-		else
-			out += c;
+	std::string out;
+	bool plain = !arg.empty() && arg != ";";
+	for (unsigned char c : arg) {
+		if (c == '%' || c == '$') {
+			/* "%%": a specifier otherwise; "$$": environment expansion otherwise. */
+			out += char(c);
+			out += char(c);
+			continue;
+		}
+		bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			    std::string_view("@+=:,./_-").find(char(c)) != std::string_view::npos;
+		plain &= safe;
+		switch (c) {
+		case '"':
+			out += "\\\"";
+			break;
+		case '\\':
+			out += "\\\\";
+			break;
+		case '\n':
+			out += "\\n";
+			break;
+		case '\t':
+			out += "\\t";
+			break;
+		default:
+			if (c < 0x20 || c >= 0x7f)
+				out += fmt::format("\\x{:02x}", c);
+			else
+				out += char(c);
+		}
 	}
-	return out + "'";
+	return plain ? out : "\"" + out + "\"";
 }
 
 std::string formatPlan(const DmUnitPlan &plan)

@@ -612,6 +612,16 @@ TEST_F(DmctlTest, BadInputGetsOneClearErrorAndStartsNothing)
 		  1,
 		  "disk /no/such/disk.img" },
 		{ { "start", "12", "--bogus", "--", kStandin }, 2, "unknown option '--bogus'" },
+		/* Issue 10, class 1: names with one alphabet; no control character reaches a terminal. */
+		{ { "start", "12", "--no-domain-check", "--name", "web\x1b]0;owned\x07", "--", kStandin },
+		  1,
+		  "domain 12: the domain name 'web\\x1b]0;owned\\x07' is not accepted" },
+		{ { "start", "12", "--no-domain-check", "--name", "a b", "--", kStandin },
+		  1,
+		  "domain 12: the domain name 'a b' is not accepted" },
+		{ { "start", "12", "--no-domain-check", "--user", "dm user", "--", kStandin },
+		  1,
+		  "domain 12: the device_model_user 'dm user' is not accepted" },
 	};
 	for (const auto &c : cases) {
 		auto r = ctl(c.args);
@@ -655,23 +665,66 @@ TEST_F(DmctlTest, MissingRangeBaseUserIsAClearError)
 
 TEST_F(DmctlTest, PolicyOutputFedToSystemdRunStartsAnEquivalentUnit)
 {
-	auto policy = ctl({ "policy", "17", "--name", "pol", "--no-domain-check", "--", kStandin });
+	/*
+	 * Hostile argv values (issue 10, class 1): each must reach QEMU as one
+	 * argument, unchanged: no $VAR expansion by systemd, no word splitting,
+	 * no specifier, no command separator.
+	 */
+	const std::vector<std::string> hostile = { "$HOME",   "${PATH}",     "$X", "a b",  "%h",
+						   "q\"uote", "back\\slash", ";",  "it's", "tab\tnew\nline" };
+	std::vector<std::string> args = { "policy", "17", "--name", "pol", "--no-domain-check", "--", kStandin };
+	args.insert(args.end(), hostile.begin(), hostile.end());
+	auto policy = ctl(args);
 	ASSERT_TRUE(policy.ok()) << policy.err;
 	EXPECT_THAT(policy.out, HasSubstr("LogExtraFields=XEN_DOMID=17"));
 	EXPECT_THAT(policy.out, HasSubstr("ExecStart="));
+	EXPECT_THAT(policy.out,
+		    HasSubstr(" $$HOME \"$${PATH}\" $$X \"a b\" %%h \"q\\\"uote\" \"back\\\\slash\" \";\" "));
 
-	/* Feed every line to systemd-run as -p, the ExecStart as its command, under another name. */
+	/*
+	 * Feed every line to systemd-run as -p, under another name; the
+	 * ExecStart= line as systemd reads unit files, from a drop-in (systemd-run
+	 * wants a command: /bin/false, which the drop-in's "ExecStart=" resets).
+	 */
 	std::string script = R"SH(set -e
-props=(); cmd=()
+props=()
+d=/run/systemd/system/qemu-dm@18.service.d
+mkdir -p $d
 while IFS= read -r line; do
   case $line in
-    ExecStart=*) eval "cmd=(${line#ExecStart=})" ;;
+    ExecStart=*) printf '[Service]\nExecStart=\n%s\n' "$line" > $d/90-exec.conf ;;
     *) props+=(-p "$line") ;;
   esac
 done
-systemd-run -q --unit=qemu-dm@18.service "${props[@]}" "${cmd[@]}")SH";
+systemctl daemon-reload
+systemd-run -q --unit=qemu-dm@18.service "${props[@]}" /bin/false)SH";
 	auto r = bed().run({ "bash", "-c", script }, std::chrono::seconds(30), policy.out);
+	(void)bed().sh("rm -rf /run/systemd/system/qemu-dm@18.service.d");
 	ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
+	auto argvOf = [&](const std::string &unit) {
+		auto c = bed().sh(fmt::format("tr '\\0' '\\1' < /proc/$(systemctl show -P MainPID {})/cmdline", unit));
+		std::vector<std::string> v;
+		if (!c.ok())
+			return v;
+		std::string cur;
+		for (char ch : c->out) {
+			if (ch == '\1') {
+				v.push_back(cur);
+				cur.clear();
+			} else
+				cur += ch;
+		}
+		return v;
+	};
+	/* The hostile arguments as QEMU got them: from the first one on, as many as were declared. */
+	auto tail = [&](std::vector<std::string> v) {
+		auto b = std::find(v.begin(), v.end(), hostile[0]);
+		if (size_t(v.end() - b) < hostile.size())
+			return v;
+		return std::vector<std::string>(b, b + long(hostile.size()));
+	};
+	auto viaSystemdRunArgv = argvOf("qemu-dm@18.service");
+	EXPECT_EQ(tail(viaSystemdRunArgv), hostile) << "what systemd read back from the policy";
 
 	/* One at a time: both run as domain 17's uid. */
 	const std::vector<std::string> props = { "ProtectSystem",
@@ -700,8 +753,19 @@ systemd-run -q --unit=qemu-dm@18.service "${props[@]}" "${cmd[@]}")SH";
 	};
 	auto viaSystemdRun = snapshot("qemu-dm@18.service");
 	ASSERT_TRUE(bed().run({ "systemctl", "stop", "qemu-dm@18.service" })->ok());
-	ASSERT_TRUE(ctl({ "start", "17", "--name", "pol", "--no-domain-check", "--", kStandin }).ok());
+	(void)bed().sh("systemctl daemon-reload");
+	args[0] = "start";
+	ASSERT_TRUE(ctl(args).ok());
 	auto viaQemuDmctl = snapshot("qemu-dm@17.service");
+	EXPECT_EQ(tail(argvOf("qemu-dm@17.service")), hostile) << "what QEMU got from start";
+	/*
+	 * systemd reads the transient unit file back on daemon-reload (package
+	 * updates do that): the unit must stay loaded and running (ExecStartEx=
+	 * would not: systemd 252 cannot parse back what it wrote for it).
+	 */
+	ASSERT_TRUE(bed().sh("systemctl daemon-reload")->ok());
+	EXPECT_EQ(show("qemu-dm@17.service", "LoadState"), "loaded");
+	EXPECT_EQ(show("qemu-dm@17.service", "ActiveState"), "active");
 	EXPECT_EQ(viaSystemdRun, viaQemuDmctl);
 	EXPECT_EQ(viaQemuDmctl[0], "ProtectSystem=strict");
 }
