@@ -5,7 +5,7 @@ MESON ?= meson
 # Warnings are errors in developer builds and CI only; packagers pick their own flags.
 SETUP_ARGS ?= -Dwerror=true
 
-.PHONY: all deps build demo check format clean
+.PHONY: all deps build demo check update-docs format clean
 
 all: build
 
@@ -25,6 +25,10 @@ demo: build
 # Every suite: unit, generator, userdb, exec, integration (test bed), style, package (the .debs in a clean root).
 check: build
 	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
+
+# Regenerate docs/hostile-dm-results.md from a run of the hostile suite.
+update-docs: build
+	QEMU_DM_UPDATE_DOCS=1 $(MESON) test -C $(BUILD) --print-errorlogs hostile
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

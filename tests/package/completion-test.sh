@@ -56,4 +56,7 @@ expect 'hvm pv pvh' qemu-dmctl start 5 --type ''
 expect '--no-restrict --no-domain-check' qemu-dmctl policy 5 --no-
 expect '--qmp-fd' qemu-dmctl start 5 --q
 expect '' qemu-dmctl start 5 --name ''
+expect '--vnc-localhost' qemu-dmctl start 5 --v
+expect '5 12 --pid' qemu-dmctl audit ''
+expect '--json' qemu-dmctl audit 5 ''
 exit $failed
