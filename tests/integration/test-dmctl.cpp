@@ -536,6 +536,29 @@ TEST_F(ShimTest, PolicyFromArgvPrintsWhatTheShimSends)
 	auto bad = ctl({ "policy", "--from-argv", "--", "-xen-domid", "27", "-vnc", "0.0.0.0:0" });
 	EXPECT_EQ(bad.exitStatus, 2);
 	EXPECT_THAT(bad.err, HasSubstr("domain 27: -vnc 0.0.0.0:0 listens beyond localhost"));
+
+	/* Issue 10: what the shim derives from libxl's argv obeys the same rules as declared values. */
+	ASSERT_TRUE(bed().sh("touch /tmp/shim.img && ln -sf /etc/shadow /var/lib/shim-shadow.img")->ok());
+	struct Case {
+		std::string arg, value, message;
+	};
+	const std::vector<Case> cases = {
+		{ "-drive", "file=/var/lib/shim-shadow.img,if=ide,index=0,media=disk,format=raw",
+		  "domain 27: disk /var/lib/shim-shadow.img: /var/lib/shim-shadow.img is a symbolic link" },
+		{ "-drive", "file=/tmp/shim.img,if=ide,index=0,media=disk,format=raw",
+		  "domain 27: disk /tmp/shim.img: its directory /tmp is writable by every user" },
+		{ "-drive", "file=/etc/shadow,if=ide,index=0,media=disk,format=raw", "in /etc, a system location" },
+		{ "-incoming", "file:/etc/ssh/ssh_host_ed25519_key", "domain 27: path /etc/ssh/ssh_host_ed25519_key" },
+		{ "-name", "web\x1b[2J", "domain 27: the domain name 'web\\x1b[2J' is not accepted" },
+	};
+	for (const auto &c : cases) {
+		auto refused =
+		    ctl({ "policy", "--from-argv", "--no-domain-check", "--", "-xen-domid", "27", c.arg, c.value });
+		EXPECT_EQ(refused.exitStatus, 1) << c.value << ": " << refused.err;
+		EXPECT_THAT(refused.err, HasSubstr(c.message)) << c.value;
+		EXPECT_EQ(refused.out, "") << c.value;
+	}
+	(void)bed().sh("rm -f /tmp/shim.img /var/lib/shim-shadow.img");
 }
 
 TEST_F(ShimTest, CApiStartsFromLibxlsArgv)
