@@ -263,6 +263,7 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 
 	TransientExtras extras;
 	extras.execStart = p->execStart;
+	extras.execStartLiteral = true;
 	UniqueFd channel;
 	if (!handed.empty()) {
 		auto pair = makeFdChannel();
