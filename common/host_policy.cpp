@@ -54,7 +54,15 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	 */
 	add(p, "InaccessiblePaths",
 	    "-/run/systemd/private -/run/dbus/system_bus_socket -/etc/shadow -/etc/gshadow -/etc/sudoers");
-	add(p, "PrivateTmp", "yes");
+	/*
+	 * Private temporary space is tmpfs, bounded, and its pages are charged to
+	 * the DM's cgroup (MemoryMax=): a DM writes no persistent storage but its
+	 * declared disks (issue 10, class 6). Not PrivateTmp=yes: its /tmp and
+	 * /var/tmp live on the host's disk (/var/tmp/systemd-private-*), and in
+	 * systemd 252 a PrivateTmp= mount wins over TemporaryFileSystem= on the
+	 * same path (namespace.c orders PRIVATE_TMP before TMPFS).
+	 */
+	add(p, "TemporaryFileSystem", "/tmp:mode=1777,size=16M,nosuid,nodev /var/tmp:mode=1777,size=16M,nosuid,nodev");
 	add(p, "PrivateDevices", "yes");
 	for (auto dev : kXenDevices)
 		add(p, "DeviceAllow", fmt::format("{} rw", dev));

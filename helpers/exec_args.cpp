@@ -185,7 +185,10 @@ std::string execUsage()
 			   "  --no-domain-check       skip the Xen domain check (stand-in device\n"
 			   "                          models without Xen only)\n"
 			   "  --no-restrict           do not add -xen-domid-restrict\n"
-			   "  --probe-cache DIR|none  QEMU probe cache (default: {})\n"
+			   "  --qemu-caps CAPS        what QEMU can do, probed by the caller (qemu-dm's\n"
+			   "                          core library); used only if QEMU is still the\n"
+			   "                          binary that was probed, else QEMU is probed again\n"
+			   "  --probe-cache DIR|none  read-only QEMU probe cache (default: none)\n"
 			   "  -v, --verbose           log debug messages\n"
 			   "  -h, --help              show this help\n"
 			   "      --version           show the version\n"
@@ -201,14 +204,14 @@ std::string execUsage()
 			   "  71  other system error\n"
 			   "On success qemu-dm-exec does not return: QEMU replaces it.\n"
 			   "See docs/qemu-dm-exec.md.\n",
-			   kMaxDomid, kRuntimeRoot, kDefaultProbeCache);
+			   kMaxDomid, kRuntimeRoot);
 }
 
 Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const UserResolver &resolve)
 {
 	ExecOptions o;
 	bool haveDomid = false, haveType = false, haveRunas = false, haveChroot = false, haveCache = false,
-	     haveDashes = false;
+	     haveCaps = false, haveDashes = false;
 	std::string chrootArg = "auto";
 
 	size_t i = 0;
@@ -251,8 +254,9 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 			name = arg.substr(0, eq);
 			value = std::string(arg.substr(eq + 1));
 		}
-		static constexpr std::string_view withValue[] = { "--domid",   "--type",	"--runas",   "--chroot",
-								  "--keep-fd", "--probe-cache", "--stdin-fd" };
+		static constexpr std::string_view withValue[] = { "--domid",	"--type",     "--runas",
+								  "--chroot",	"--keep-fd",  "--probe-cache",
+								  "--stdin-fd", "--qemu-caps" };
 		if (std::find(std::begin(withValue), std::end(withValue), name) == std::end(withValue))
 			return makeError(EINVAL, "unknown option '{}'", name);
 		if (eq == std::string_view::npos) {
@@ -310,6 +314,13 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 				return makeError(EINVAL, "--stdin-fd {}: expected a descriptor number of 3 or more",
 						 *fd);
 			o.stdinFd = static_cast<int>(*fd);
+		} else if (name == "--qemu-caps") {
+			if (!(s = once(haveCaps)))
+				return s.error();
+			auto c = decodeQemuCaps(value);
+			if (!c)
+				return c.error().wrap("--qemu-caps");
+			o.qemuCaps = std::move(*c);
 		} else if (name == "--probe-cache") {
 			if (!(s = once(haveCache)))
 				return s.error();

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,7 +46,6 @@ struct UserId {
 /* Resolves a user name to its uid and primary gid (getpwnam_r in production). */
 using UserResolver = std::function<Result<UserId>(const std::string &name)>;
 
-constexpr const char *kDefaultProbeCache = "/var/cache/qemu-dm/probe";
 constexpr const char *kRuntimeRoot = "/run/qemu-dm";
 
 struct ExecOptions {
@@ -63,7 +63,9 @@ struct ExecOptions {
 	int stdinFd = -1;	  /* --stdin-fd: stdin moves to this fd (>= 3), kept */
 	bool domainCheck = true;
 	bool restrict = true;
-	std::string probeCache = kDefaultProbeCache; /* empty: no cache */
+	std::string probeCache; /* read-only cache directory; empty: none (the default) */
+	/* --qemu-caps: the caller's probe of QEMU, bound to the binary's identity */
+	std::optional<EncodedQemuCaps> qemuCaps;
 
 	std::vector<std::string> qemuArgv; /* [0] is the absolute QEMU path */
 };

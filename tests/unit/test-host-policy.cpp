@@ -42,7 +42,9 @@ TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 		{ "ProtectHome", "yes" },
 		{ "InaccessiblePaths",
 		  "-/run/systemd/private -/run/dbus/system_bus_socket -/etc/shadow -/etc/gshadow -/etc/sudoers" },
-		{ "PrivateTmp", "yes" },
+		/* Not PrivateTmp=yes: bounded tmpfs, no persistent storage (issue 10, class 6). */
+		{ "TemporaryFileSystem",
+		  "/tmp:mode=1777,size=16M,nosuid,nodev /var/tmp:mode=1777,size=16M,nosuid,nodev" },
 		{ "PrivateDevices", "yes" },
 		{ "DeviceAllow", "/dev/xen/privcmd rw" },
 		{ "DeviceAllow", "/dev/xen/evtchn rw" },
