@@ -42,9 +42,11 @@ TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 		{ "ProtectHome", "yes" },
 		{ "InaccessiblePaths",
 		  "-/run/systemd/private -/run/dbus/system_bus_socket -/etc/shadow -/etc/gshadow -/etc/sudoers" },
-		/* Not PrivateTmp=yes: bounded tmpfs, no persistent storage (issue 10, class 6). */
-		{ "TemporaryFileSystem",
-		  "/tmp:mode=1777,size=16M,nosuid,nodev /var/tmp:mode=1777,size=16M,nosuid,nodev" },
+		/* No persistent storage, bounded tmpfs as TMPDIR (issue 10, class 6). */
+		{ "PrivateTmp", "yes" },
+		{ "ReadOnlyPaths", "/tmp /var/tmp" },
+		{ "TemporaryFileSystem", "/tmp/qemu-dm:mode=1777,size=16M,nosuid,nodev" },
+		{ "Environment", "TMPDIR=/tmp/qemu-dm" },
 		{ "PrivateDevices", "yes" },
 		{ "DeviceAllow", "/dev/xen/privcmd rw" },
 		{ "DeviceAllow", "/dev/xen/evtchn rw" },
