@@ -274,7 +274,7 @@ protected:
 		}
 		S.startPath = "systemd-run (qemu-dmctl not installed)";
 		return sh(fmt::format("systemd-run -q --unit=qemu-dm@{0}.service -p PrivateNetwork=yes "
-				      "-p RuntimeDirectory=qemu-dm/{0} -p CacheDirectory=qemu-dm/probe "
+				      "-p RuntimeDirectory=qemu-dm/{0} "
 				      "-p LogExtraFields=XEN_DOMID={0} {1} --domid {0} --type hvm --runas {2}:{3} "
 				      "--no-domain-check --{4}",
 				      domid, kExec, kBase + domid, S.gid, argv));
