@@ -70,6 +70,12 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	add(p, "TemporaryFileSystem", fmt::format("{}:mode=1777,size=16M,nosuid,nodev", kDmTmpDir));
 	add(p, "Environment", fmt::format("TMPDIR={}", kDmTmpDir));
 	add(p, "PrivateDevices", "yes");
+	/*
+	 * PrivateDevices= binds the host's /dev/shm into the private /dev: one
+	 * tmpfs shared by every DM and writable in the root window (issue 10,
+	 * class 6). Each DM gets its own, bounded and charged to it.
+	 */
+	add(p, "TemporaryFileSystem", "/dev/shm:mode=1777,size=16M,nosuid,nodev,noexec");
 	for (auto dev : kXenDevices)
 		add(p, "DeviceAllow", fmt::format("{} rw", dev));
 	for (const auto &d : config.extraDevices)

@@ -819,6 +819,9 @@ std::vector<Vector> vectors()
 			  return persistIn(t && *t ? t : "/tmp");
 		  } },
 		{ "root-window-write-own-home", true, writeOwnHome },
+		{ "root-window-persist-dev-shm", true, [] { return persistIn("/dev/shm"); } },
+		{ "root-window-see-peer-dev-shm", true,
+		  [] { return openCheck("/dev/shm/hostile-dm-" + std::to_string(g.peer), O_RDONLY); } },
 		{ "root-window-write-peer-runtime-dir", true, [] { return writeFileIn(g.peerDir()); } },
 		{ "root-window-read-etc-shadow", true, [] { return readCheck("/etc/shadow"); } },
 		{ "root-window-list-root-home", true, [] { return listCheck("/root"); } },
@@ -1249,6 +1252,8 @@ int main(int argc, char **argv)
 
 	/* Before the drop, like QEMU: our "QMP" socket and pid in the runtime dir. */
 	int lsock = listenSocket();
+	/* A file in /dev/shm the peer must not see (issue 10, class 6); made before the pid file the peer waits for. */
+	touch("/dev/shm/hostile-dm-" + std::to_string(g.domid), "");
 	touch(g.runDir() + "/hostile.pid", std::to_string(getpid()));
 	out("HOSTILE START domid " + std::to_string(g.domid) + " pid " + std::to_string(getpid()) +
 	    (lsock < 0 ? " (no socket)" : "") + "\n");

@@ -67,6 +67,8 @@ const Expect kExpect[] = {
 	{ "root-window-persist-tmp", "EROFS", "ReadOnlyPaths=/tmp (PrivateTmp='s directory is on the host's disk)" },
 	{ "root-window-persist-tmpdir", "ENOSPC", "TemporaryFileSystem=/tmp/qemu-dm:size=16M, TMPDIR (tmpfs, charged to the DM)" },
 	{ "root-window-write-own-home", "EROFS", "ProtectSystem=strict (the per-domain user's home is /)" },
+	{ "root-window-persist-dev-shm", "ENOSPC", "TemporaryFileSystem=/dev/shm:size=16M (PrivateDevices= binds the host's /dev/shm)" },
+	{ "root-window-see-peer-dev-shm", "ENOENT", "TemporaryFileSystem=/dev/shm (one per DM)" },
 	{ "root-window-write-peer-runtime-dir", "EROFS", "ReadOnlyPaths=/run (only the own RuntimeDirectory= is writable)" },
 	{ "root-window-read-etc-shadow", "EACCES", "InaccessiblePaths=/etc/shadow" },
 	{ "root-window-list-root-home", "EACCES", "ProtectHome=yes (inaccessible, no CAP_DAC_*)" },

@@ -48,6 +48,7 @@ TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 		{ "TemporaryFileSystem", "/tmp/qemu-dm:mode=1777,size=16M,nosuid,nodev" },
 		{ "Environment", "TMPDIR=/tmp/qemu-dm" },
 		{ "PrivateDevices", "yes" },
+		{ "TemporaryFileSystem", "/dev/shm:mode=1777,size=16M,nosuid,nodev,noexec" },
 		{ "DeviceAllow", "/dev/xen/privcmd rw" },
 		{ "DeviceAllow", "/dev/xen/evtchn rw" },
 		{ "DeviceAllow", "/dev/xen/hypercall rw" },
