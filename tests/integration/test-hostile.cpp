@@ -598,6 +598,9 @@ TEST_F(HostileDm, ProbeCachePoisonDoesNotReachAnotherDomain)
 	}
 	EXPECT_THAT(argv, ::testing::Contains("-xen-domid-restrict")) << fmt::format("{}", fmt::join(argv, " "));
 	EXPECT_EQ(show("qemu-dm@10.service", "ActiveState"), "active");
+	/* The caller's probe, on this unit's own command line, bound to the binary's identity. */
+	std::string id = firstLine(sh("stat -L -c '%d:%i:%s' " + xenStandIn).out);
+	EXPECT_THAT(sh("systemctl show -P ExecStart qemu-dm@11.service").out, HasSubstr("--qemu-caps 2;" + id + ":"));
 	/* The cache is the caller's: root-only, and no DM left a file in it. */
 	EXPECT_EQ(firstLine(sh("stat -c '%a %U' /var/cache/qemu-dm/probe").out), "700 root");
 	EXPECT_FALSE(sh("ls /var/cache/qemu-dm/probe | grep -q hostile-dm-poison").ok());
