@@ -18,6 +18,7 @@
 #include "c_ptr.h"
 #include "fd_channel.h"
 #include "log.h"
+#include "qemu_probe.h"
 #include "xen_store.h"
 
 namespace qemudm {
@@ -52,6 +53,29 @@ Result<DmController> DmController::open(std::optional<std::string> address)
 	return DmController(std::move(*m));
 }
 
+namespace {
+
+void addQemuCaps(DmUnitPlan &plan, const std::string &cacheDir)
+{
+	auto sep = std::find(plan.execStart.begin(), plan.execStart.end(), "--");
+	if (sep == plan.execStart.end() || sep + 1 == plan.execStart.end())
+		return;
+	const std::string qemu = *(sep + 1);
+	QemuProbeOptions opts;
+	opts.cacheDir = cacheDir;
+	opts.createCacheDir = !cacheDir.empty();
+	auto probe = probeQemu(qemu, opts);
+	if (!probe) {
+		/* qemu-dm-exec probes it again and reports why it cannot run it. */
+		log::debug("domain {}: not probing {} for qemu-dm-exec: {}", plan.domid, qemu, probe.error().message());
+		return;
+	}
+	std::string word = encodeQemuCaps(probe->id, probe->caps);
+	plan.execStart.insert(sep, { "--qemu-caps", std::move(word) });
+}
+
+} /* namespace */
+
 Result<DmUnitPlan> planWithXen(const Config &config, const DmRequest &request, UserLookup &lookup)
 {
 	DmRequest req = request;
@@ -66,8 +90,16 @@ Result<DmUnitPlan> planWithXen(const Config &config, const DmRequest &request, U
 		}
 	}
 	auto plan = planDmUnit(config, req, lookup);
-	if (plan)
-		plan->warnings.insert(plan->warnings.end(), notes.begin(), notes.end());
+	if (!plan)
+		return plan;
+	plan->warnings.insert(plan->warnings.end(), notes.begin(), notes.end());
+	/*
+	 * Probe QEMU here, in the caller (root, outside every DM), and hand the
+	 * result to this DM's qemu-dm-exec on its own command line: a DM can
+	 * write neither the cache nor another unit's ExecStart (issue 10, class
+	 * 6). Only root uses the cache; anyone else (a dry run) probes every time.
+	 */
+	addQemuCaps(*plan, ::geteuid() == 0 ? std::string(kQemuProbeCacheDir) : std::string());
 	return plan;
 }
 

@@ -104,8 +104,6 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	add("StandardError", "journal");
 	add("RuntimeDirectory", fmt::format("qemu-dm/{}", domid));
 	add("RuntimeDirectoryMode", "0700");
-	add("CacheDirectory", "qemu-dm/probe");
-	add("CacheDirectoryMode", "0700");
 
 	for (auto &d : buildDomainDefaults(config)) {
 		if (d.name == "PrivateNetwork" && (!req.taps.empty() || req.vncLocalhost))

@@ -54,8 +54,28 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	 */
 	add(p, "InaccessiblePaths",
 	    "-/run/systemd/private -/run/dbus/system_bus_socket -/etc/shadow -/etc/gshadow -/etc/sudoers");
+	/*
+	 * A DM writes no persistent storage but its declared disks (issue 10,
+	 * class 6). PrivateTmp='s /tmp and /var/tmp live on the host's disk
+	 * (/tmp/systemd-private-*, /var/tmp/systemd-private-*): they are made
+	 * read-only. Temporary space is a bounded tmpfs whose pages are charged
+	 * to the DM's cgroup (MemoryMax=), named by TMPDIR (QEMU and GLib honour
+	 * it). In systemd 252 a PrivateTmp= mount wins over TemporaryFileSystem=
+	 * on the same path (namespace.c orders PRIVATE_TMP before TMPFS) and a
+	 * read-only flag on that path is propagated to it, so the tmpfs sits
+	 * below /tmp. PrivateTmp= stays (systemd-analyze security counts it).
+	 */
 	add(p, "PrivateTmp", "yes");
+	add(p, "ReadOnlyPaths", "/tmp /var/tmp");
+	add(p, "TemporaryFileSystem", fmt::format("{}:mode=1777,size=16M,nosuid,nodev", kDmTmpDir));
+	add(p, "Environment", fmt::format("TMPDIR={}", kDmTmpDir));
 	add(p, "PrivateDevices", "yes");
+	/*
+	 * PrivateDevices= binds the host's /dev/shm into the private /dev: one
+	 * tmpfs shared by every DM and writable in the root window (issue 10,
+	 * class 6). Each DM gets its own, bounded and charged to it.
+	 */
+	add(p, "TemporaryFileSystem", "/dev/shm:mode=1777,size=16M,nosuid,nodev,noexec");
 	for (auto dev : kXenDevices)
 		add(p, "DeviceAllow", fmt::format("{} rw", dev));
 	for (const auto &d : config.extraDevices)

@@ -37,6 +37,8 @@ struct PolicyDropIn {
 /* The unit name (template) every policy applies to, and its slice. */
 inline constexpr std::string_view kDmUnitTemplate = "qemu-dm@.service";
 inline constexpr std::string_view kDmSlice = "qemu-dm.slice";
+/* The DM's temporary space: a bounded tmpfs below its read-only private /tmp (TMPDIR). */
+inline constexpr std::string_view kDmTmpDir = "/tmp/qemu-dm";
 
 /* Sandbox: capabilities, file system, devices, kernel, syscalls. */
 std::vector<UnitProperty> buildHardeningPolicy(const Config &config);

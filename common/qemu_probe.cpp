@@ -24,7 +24,10 @@ namespace qemudm {
 
 namespace {
 
-constexpr std::string_view kCacheMagic = "qemu-dm-probe 1";
+/* Version 2: entries of version 1 may have been written by a DM (issue 10, class 6) and are never read. */
+constexpr std::string_view kCacheMagic = "qemu-dm-probe 2";
+constexpr std::string_view kCapsWordVersion = "2";
+constexpr size_t kMaxCapsWord = 64 * 1024;
 constexpr size_t kMaxOutput = 1024 * 1024; /* per QEMU run */
 constexpr off_t kMaxCacheFile = 256 * 1024;
 
@@ -297,6 +300,120 @@ Result<QemuCaps> deserializeQemuCaps(std::string_view text)
 	return caps;
 }
 
+/* ---- binary identity and the --qemu-caps word ---- */
+
+namespace {
+
+int64_t nanoseconds(const struct timespec &ts)
+{
+	return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+QemuBinaryId binaryId(const struct stat &st)
+{
+	QemuBinaryId id;
+	id.dev = static_cast<uint64_t>(st.st_dev);
+	id.ino = static_cast<uint64_t>(st.st_ino);
+	id.size = static_cast<int64_t>(st.st_size);
+	id.mtimeNs = nanoseconds(st.st_mtim);
+	id.ctimeNs = nanoseconds(st.st_ctim);
+	id.mode = static_cast<uint32_t>(st.st_mode & 07777);
+	return id;
+}
+
+template <typename T>
+bool parseNumber(std::string_view s, T &ret)
+{
+	if (s.empty() || (s.size() > 1 && s[0] == '0') || s[0] == '+')
+		return false; /* one spelling per value */
+	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), ret);
+	return ec == std::errc() && p == s.data() + s.size();
+}
+
+bool isWordName(std::string_view s)
+{
+	return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		       c == '_';
+	});
+}
+
+} /* namespace */
+
+std::string QemuBinaryId::toString() const
+{
+	return fmt::format("{}:{}:{}:{}:{}:{}", dev, ino, size, mtimeNs, ctimeNs, mode);
+}
+
+Result<QemuBinaryId> identifyQemu(const std::string &qemu)
+{
+	if (qemu.empty() || qemu[0] != '/')
+		return makeError(EINVAL, "QEMU path '{}' is not absolute", qemu);
+	struct stat st;
+	if (::stat(qemu.c_str(), &st) < 0)
+		return errnoError(errno, "Failed to stat {}", qemu);
+	return binaryId(st);
+}
+
+std::string encodeQemuCaps(const QemuBinaryId &id, const QemuCaps &caps)
+{
+	std::string out = fmt::format("{};{};{};{};{}{}{};", kCapsWordVersion, id.toString(), caps.version.toString(),
+				      fmt::join(caps.accelerators, ","), caps.sandbox ? 1 : 0,
+				      caps.help.runWithChroot ? 1 : 0, caps.help.runWithUser ? 1 : 0);
+	bool first = true;
+	for (const auto &[name, arg] : caps.help.options) {
+		out += fmt::format("{}{}={}", first ? "" : ",", name, arg ? 1 : 0);
+		first = false;
+	}
+	return out;
+}
+
+Result<EncodedQemuCaps> decodeQemuCaps(std::string_view word)
+{
+	auto bad = [](std::string_view what) { return makeError(EINVAL, "malformed QEMU capabilities: {}", what); };
+	if (word.size() > kMaxCapsWord)
+		return bad("too long");
+	std::vector<std::string_view> fields = splitOn(word, ';');
+	if (fields.size() != 6 || fields[0] != kCapsWordVersion)
+		return bad("expected 6 fields of format version 2");
+
+	EncodedQemuCaps r;
+	std::vector<std::string_view> id = splitOn(fields[1], ':');
+	if (id.size() != 6 || !parseNumber(id[0], r.id.dev) || !parseNumber(id[1], r.id.ino) ||
+	    !parseNumber(id[2], r.id.size) || !parseNumber(id[3], r.id.mtimeNs) || !parseNumber(id[4], r.id.ctimeNs) ||
+	    !parseNumber(id[5], r.id.mode) || r.id.size < 0 || r.id.mode > 07777)
+		return bad("binary identity");
+
+	std::vector<std::string_view> v = splitOn(fields[2], '.');
+	if (v.size() != 3 || !parseNumber(v[0], r.caps.version.major) || !parseNumber(v[1], r.caps.version.minor) ||
+	    !parseNumber(v[2], r.caps.version.micro))
+		return bad("version");
+
+	if (!fields[3].empty())
+		for (std::string_view a : splitOn(fields[3], ',')) {
+			if (!isWordName(a))
+				return bad("accelerator list");
+			r.caps.accelerators.emplace_back(a);
+		}
+
+	std::string_view flags = fields[4];
+	if (flags.size() != 3 || flags.find_first_not_of("01") != std::string_view::npos)
+		return bad("flags");
+	r.caps.sandbox = flags[0] == '1';
+	r.caps.help.runWithChroot = flags[1] == '1';
+	r.caps.help.runWithUser = flags[2] == '1';
+
+	for (std::string_view o : splitOn(fields[5], ',')) {
+		size_t eq = o.find('=');
+		if (eq == std::string_view::npos || !isWordName(o.substr(0, eq)) ||
+		    (o.substr(eq + 1) != "0" && o.substr(eq + 1) != "1"))
+			return bad("option list");
+		if (!r.caps.help.options.emplace(std::string(o.substr(0, eq)), o.substr(eq + 1) == "1").second)
+			return bad(fmt::format("option '{}' listed twice", o.substr(0, eq)));
+	}
+	return r;
+}
+
 /* ---- running QEMU ---- */
 
 namespace {
@@ -428,12 +545,9 @@ struct CacheKey {
 	std::string identity; /* the full key, stored in the file and compared on load */
 };
 
-CacheKey cacheKey(const std::string &qemu, const struct stat &st)
+CacheKey cacheKey(const std::string &qemu, const QemuBinaryId &id)
 {
-	std::string identity = fmt::format(
-	    "{} {} {} {} {} {}.{:09} {}.{:09} {}", PROJECT_VERSION, qemu, static_cast<uint64_t>(st.st_dev),
-	    static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size), static_cast<int64_t>(st.st_mtim.tv_sec),
-	    st.st_mtim.tv_nsec, static_cast<int64_t>(st.st_ctim.tv_sec), st.st_ctim.tv_nsec, st.st_mode & 07777);
+	std::string identity = fmt::format("{} {} {} {}", kCacheMagic, PROJECT_VERSION, qemu, id.toString());
 	/* FNV-1a 64: a file name, not a security boundary (the identity is compared on load). */
 	uint64_t h = 0xcbf29ce484222325ULL;
 	for (unsigned char c : identity) {
@@ -441,6 +555,17 @@ CacheKey cacheKey(const std::string &qemu, const struct stat &st)
 		h *= 0x100000001b3ULL;
 	}
 	return { fmt::format("{:016x}", h), identity };
+}
+
+/* mkdir -p: parents 0755, the directory itself 0700. Failures show in openCacheDir(). */
+void makeCacheDir(const std::string &dir)
+{
+	for (size_t pos = 1; pos != std::string::npos;) {
+		pos = dir.find('/', pos + 1);
+		std::string part = dir.substr(0, pos);
+		if (::mkdir(part.c_str(), pos == std::string::npos ? 0700 : 0755) < 0 && errno != EEXIST)
+			return;
+	}
 }
 
 /* A cache directory is used only if it is ours and nobody else can write to it. */
@@ -562,20 +687,22 @@ Result<QemuProbe> probeQemu(const std::string &qemu, const QemuProbeOptions &opt
 {
 	if (qemu.empty() || qemu[0] != '/')
 		return makeError(EINVAL, "QEMU path '{}' is not absolute", qemu);
-	struct stat st;
-	if (::stat(qemu.c_str(), &st) < 0)
-		return errnoError(errno, "Failed to stat {}", qemu);
+	auto id = identifyQemu(qemu);
+	if (!id)
+		return id.error();
 
-	CacheKey key = cacheKey(qemu, st);
+	CacheKey key = cacheKey(qemu, *id);
 	UniqueFd dirFd;
 	if (!options.cacheDir.empty()) {
+		if (options.createCacheDir)
+			makeCacheDir(options.cacheDir);
 		auto d = openCacheDir(options.cacheDir);
 		if (d) {
 			dirFd = std::move(*d);
 			auto cached = loadCache(dirFd.get(), key);
 			if (cached) {
 				log::debug("Using cached probe of {} ({}/{})", qemu, options.cacheDir, key.file);
-				return QemuProbe{ std::move(*cached), true };
+				return QemuProbe{ std::move(*cached), *id, true };
 			}
 			log::debug("Probe cache miss for {}: {}", qemu, cached.error().message());
 		} else {
@@ -587,12 +714,12 @@ Result<QemuProbe> probeQemu(const std::string &qemu, const QemuProbeOptions &opt
 	if (!caps)
 		return caps.error();
 
-	if (dirFd) {
+	if (dirFd && !options.readOnly) {
 		Status s = storeCache(dirFd.get(), key, *caps);
 		if (!s)
 			log::debug("Not caching the probe of {}: {}", qemu, s.error().message());
 	}
-	return QemuProbe{ std::move(*caps), false };
+	return QemuProbe{ std::move(*caps), *id, false };
 }
 
 } /* namespace qemudm */

@@ -5,16 +5,25 @@
  * What a QEMU binary can do, found by running it: `QEMU -version`,
  * `QEMU -help`, `QEMU -accel help` and `QEMU -sandbox on -version`.
  *
- * Used by qemu-dm-exec (to add the right restriction and privilege-drop
- * arguments) and by `qemu-dmctl check`. The parsers are pure functions and
- * are tested against the real Debian 12 binaries; probeQemu() runs the
- * binary (with a timeout and an output limit) and keeps the result in an
- * optional cache directory keyed on the binary's identity.
+ * Used by the caller that starts a DM (DmController::plan, as root in
+ * libxl's or qemu-dmctl's process), by qemu-dm-exec (to add the right
+ * restriction and privilege-drop arguments) and by `qemu-dmctl check`. The
+ * parsers are pure functions and are tested against the real Debian 12
+ * binaries; probeQemu() runs the binary (with a timeout and an output limit)
+ * and keeps the result in an optional cache directory keyed on the binary's
+ * identity.
+ *
+ * Nothing one DM writes may change another DM (issue 10, class 6): the cache
+ * is written by the caller only, never inside a DM's unit; the caller hands
+ * the result to qemu-dm-exec on its own command line (encodeQemuCaps), bound
+ * to the binary's identity, and qemu-dm-exec probes again itself (without
+ * any cache) when the binary it is about to exec is not that binary.
  *
  * Library code: logs at debug level only.
  */
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -72,15 +81,55 @@ struct QemuCaps {
 std::string serializeQemuCaps(const QemuCaps &caps);
 [[nodiscard]] Result<QemuCaps> deserializeQemuCaps(std::string_view text);
 
+/* What identifies a QEMU binary for the cache and for the caps handed to qemu-dm-exec:
+ * a rewritten, replaced or touched binary (new inode, size, mtime or ctime) is another binary. */
+struct QemuBinaryId {
+	uint64_t dev = 0;
+	uint64_t ino = 0;
+	int64_t size = 0;
+	int64_t mtimeNs = 0;
+	int64_t ctimeNs = 0;
+	uint32_t mode = 0; /* permission bits */
+
+	std::string toString() const; /* "dev:ino:size:mtime:ctime:mode", decimal */
+	bool operator==(const QemuBinaryId &) const = default;
+};
+
+/* stat(2) of the absolute path `qemu` (following symlinks, as execv does). */
+[[nodiscard]] Result<QemuBinaryId> identifyQemu(const std::string &qemu);
+
+/*
+ * The probe result as one command-line word for qemu-dm-exec's --qemu-caps:
+ * "2;ID;VERSION;ACCELS;FLAGS;OPTIONS" with ID as QemuBinaryId::toString(),
+ * ACCELS comma-separated, FLAGS three digits (sandbox, run-with chroot=,
+ * run-with user=) and OPTIONS "name=0|1" comma-separated. Only [A-Za-z0-9._,:;=-]:
+ * no whitespace, quote, '$' or '%' that systemd or a shell would read.
+ */
+std::string encodeQemuCaps(const QemuBinaryId &id, const QemuCaps &caps);
+struct EncodedQemuCaps {
+	QemuBinaryId id;
+	QemuCaps caps;
+};
+[[nodiscard]] Result<EncodedQemuCaps> decodeQemuCaps(std::string_view word);
+
+/* Where the caller that starts DMs keeps probe results (root only, 0700; no DM can write it). */
+constexpr const char *kQemuProbeCacheDir = "/var/cache/qemu-dm/probe";
+
 struct QemuProbeOptions {
 	/* Directory for cached results; empty means no cache. Unusable
-	 * directories (missing, read-only, not owned by us) are ignored. */
+	 * directories (missing, not owned by us, writable by others) are
+	 * ignored. Only the caller that starts DMs uses one. */
 	std::string cacheDir;
+	/* Create cacheDir (mode 0700, parents 0755) if it is missing. */
+	bool createCacheDir = false;
+	/* Read cached entries but never write one (qemu-dm-exec inside a DM's unit). */
+	bool readOnly = false;
 	std::chrono::milliseconds timeout{ 10000 }; /* per QEMU run */
 };
 
 struct QemuProbe {
 	QemuCaps caps;
+	QemuBinaryId id; /* of the binary that was probed (or whose cache entry was used) */
 	bool fromCache = false;
 };
 

@@ -188,7 +188,10 @@ std::string execUsage()
 			   "  --no-domain-check       skip the Xen domain check (stand-in device\n"
 			   "                          models without Xen only)\n"
 			   "  --no-restrict           do not add -xen-domid-restrict\n"
-			   "  --probe-cache DIR|none  QEMU probe cache (default: {})\n"
+			   "  --qemu-caps CAPS        what QEMU can do, probed by the caller (qemu-dm's\n"
+			   "                          core library); used only if QEMU is still the\n"
+			   "                          binary that was probed, else QEMU is probed again\n"
+			   "  --probe-cache DIR|none  read-only QEMU probe cache (default: none)\n"
 			   "  -v, --verbose           log debug messages\n"
 			   "  -h, --help              show this help\n"
 			   "      --version           show the version\n"
@@ -205,14 +208,14 @@ std::string execUsage()
 			   "  72  the fd channel: an fd missing, undeclared or not of its declared kind\n"
 			   "On success qemu-dm-exec does not return: QEMU replaces it.\n"
 			   "See docs/qemu-dm-exec.md.\n",
-			   kMaxDomid, kRuntimeRoot, kDefaultProbeCache);
+			   kMaxDomid, kRuntimeRoot);
 }
 
 Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const UserResolver &resolve)
 {
 	ExecOptions o;
 	bool haveDomid = false, haveType = false, haveRunas = false, haveChroot = false, haveCache = false,
-	     haveDashes = false;
+	     haveCaps = false, haveDashes = false;
 	std::string chrootArg = "auto";
 
 	size_t i = 0;
@@ -255,9 +258,9 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 			name = arg.substr(0, eq);
 			value = std::string(arg.substr(eq + 1));
 		}
-		static constexpr std::string_view withValue[] = { "--domid",	"--type",    "--runas",
-								  "--chroot",	"--keep-fd", "--probe-cache",
-								  "--stdin-fd", "--fd" };
+		static constexpr std::string_view withValue[] = { "--domid",	"--type",      "--runas",
+								  "--chroot",	"--keep-fd",   "--probe-cache",
+								  "--stdin-fd", "--qemu-caps", "--fd" };
 		if (std::find(std::begin(withValue), std::end(withValue), name) == std::end(withValue))
 			return makeError(EINVAL, "unknown option '{}'", name);
 		if (eq == std::string_view::npos) {
@@ -322,6 +325,13 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 			o.fds.push_back(*d);
 			if (!(s = checkFdDecls(o.fds)))
 				return s.error().wrap("--fd");
+		} else if (name == "--qemu-caps") {
+			if (!(s = once(haveCaps)))
+				return s.error();
+			auto c = decodeQemuCaps(value);
+			if (!c)
+				return c.error().wrap("--qemu-caps");
+			o.qemuCaps = std::move(*c);
 		} else if (name == "--probe-cache") {
 			if (!(s = once(haveCache)))
 				return s.error();

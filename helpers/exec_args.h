@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,7 +48,6 @@ struct UserId {
 /* Resolves a user name to its uid and primary gid (getpwnam_r in production). */
 using UserResolver = std::function<Result<UserId>(const std::string &name)>;
 
-constexpr const char *kDefaultProbeCache = "/var/cache/qemu-dm/probe";
 constexpr const char *kRuntimeRoot = "/run/qemu-dm";
 
 struct ExecOptions {
@@ -66,7 +66,9 @@ struct ExecOptions {
 	std::vector<FdDecl> fds;  /* --fd: stdin is the fd channel carrying these (common/fd_channel.h) */
 	bool domainCheck = true;
 	bool restrict = true;
-	std::string probeCache = kDefaultProbeCache; /* empty: no cache */
+	std::string probeCache; /* read-only cache directory; empty: none (the default) */
+	/* --qemu-caps: the caller's probe of QEMU, bound to the binary's identity */
+	std::optional<EncodedQemuCaps> qemuCaps;
 
 	std::vector<std::string> qemuArgv; /* [0] is the absolute QEMU path */
 };

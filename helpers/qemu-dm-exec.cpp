@@ -135,15 +135,42 @@ int run(int argc, char **argv)
 	if (!s)
 		return fail(kExitOs, s.error());
 
-	/* 5. What this QEMU can do, and the argv it needs. */
-	QemuProbeOptions probeOpts;
-	probeOpts.cacheDir = opts.probeCache;
-	auto probe = probeQemu(qemu, probeOpts);
-	if (!probe)
-		return fail(kExitQemu, probe.error().wrap(fmt::format("Failed to probe {}", qemu)));
-	const QemuCaps &caps = probe->caps;
+	/*
+	 * 5. What this QEMU can do, and the argv it needs. The caller probed it
+	 * (--qemu-caps, on this unit's own command line: no other DM can change
+	 * it); if QEMU is no longer that binary, or there is no such word, probe
+	 * it here. Nothing is ever written: this unit has no cache it can write
+	 * (issue 10, class 6).
+	 */
+	QemuCaps caps;
+	bool fromCaller = false, fromCache = false;
+	if (opts.qemuCaps) {
+		auto id = identifyQemu(qemu);
+		if (!id)
+			return fail(kExitQemu, id.error().wrap(fmt::format("Failed to identify {}", qemu)));
+		if (*id == opts.qemuCaps->id) {
+			caps = opts.qemuCaps->caps;
+			fromCaller = true;
+		} else {
+			log::notice("{} changed since the caller probed it ({} now {}), probing it again", qemu,
+				    opts.qemuCaps->id.toString(), id->toString());
+		}
+	}
+	if (!fromCaller) {
+		QemuProbeOptions probeOpts;
+		probeOpts.cacheDir = opts.probeCache;
+		probeOpts.readOnly = true;
+		auto probe = probeQemu(qemu, probeOpts);
+		if (!probe)
+			return fail(kExitQemu, probe.error().wrap(fmt::format("Failed to probe {}", qemu)));
+		caps = std::move(probe->caps);
+		fromCache = probe->fromCache;
+	}
 	log::debug("{}: QEMU {}{}, accelerators: {}", qemu, caps.version.toString(),
-		   probe->fromCache ? " (cached)" : "", fmt::join(caps.accelerators, " "));
+		   fromCaller  ? " (probed by the caller)"
+		   : fromCache ? " (cached)"
+			       : "",
+		   fmt::join(caps.accelerators, " "));
 
 	auto plan = rewriteQemuArgv(opts, caps, resolveUserName);
 	if (!plan)

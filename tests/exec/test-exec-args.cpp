@@ -75,7 +75,8 @@ TEST(ExecOptionsParse, Defaults)
 	EXPECT_TRUE(o->chrootAuto);
 	EXPECT_TRUE(o->domainCheck);
 	EXPECT_TRUE(o->restrict);
-	EXPECT_EQ(o->probeCache, "/var/cache/qemu-dm/probe");
+	EXPECT_EQ(o->probeCache, ""); /* no cache inside a DM's unit (issue 10, class 6) */
+	EXPECT_FALSE(o->qemuCaps.has_value());
 	EXPECT_TRUE(o->keepFds.empty());
 }
 

@@ -23,7 +23,12 @@
 #include <string>
 #include <vector>
 
+#include "qemu_probe.h"
+#include "test_support.h"
+
 using namespace std::string_literals;
+using namespace qemudm;
+using namespace qemudm::test;
 namespace fs = std::filesystem;
 
 extern char **environ;
@@ -313,7 +318,8 @@ TEST_F(ExecProcess, BusyUidExit67)
 	EXPECT_TRUE(r.out.empty());
 }
 
-TEST_F(ExecProcess, ProbeCacheIsUsedOnTheSecondRun)
+/* Inside a DM's unit nothing is ever written (issue 10, class 6): a cache directory is read, never filled. */
+TEST_F(ExecProcess, ProbeCacheIsNeverWritten)
 {
 	needRoot();
 	fs::path cache = tmp_ / "cache";
@@ -337,11 +343,49 @@ TEST_F(ExecProcess, ProbeCacheIsUsedOnTheSecondRun)
 					  "5" };
 	ExecRun first = runExec(args);
 	ASSERT_EQ(first.exitCode, 0) << first.err;
-	EXPECT_EQ(first.err.find("(cached)"), std::string::npos) << first.err;
 	ExecRun second = runExec(args);
 	ASSERT_EQ(second.exitCode, 0) << second.err;
-	EXPECT_NE(second.err.find("(cached)"), std::string::npos) << second.err;
+	EXPECT_EQ(second.err.find("(cached)"), std::string::npos) << second.err;
+	EXPECT_EQ(std::distance(fs::directory_iterator(cache), fs::directory_iterator()), 0);
 	EXPECT_EQ(first.out, second.out);
+}
+
+/*
+ * The caller's probe (--qemu-caps) decides while QEMU is the binary it
+ * probed. The binary here answers like a TCG-only QEMU (no Xen accelerator):
+ * a word saying "Xen QEMU 7.2" gets -xen-domid-restrict added, so the word
+ * was used; with another binary identity qemu-dm-exec probes again and
+ * believes the binary, not the word.
+ */
+TEST_F(ExecProcess, CallerCapsBindToTheBinarysIdentity)
+{
+	needRoot();
+	auto id = identifyQemu(fake_);
+	ASSERT_TRUE(id.ok()) << id.error().message();
+	auto run = [&](const QemuBinaryId &wordId) {
+		return runExec({ "-v", "--domid", "5", "--type", "hvm", "--runas", "4200005:997", "--chroot", root_,
+				 "--no-domain-check", "--qemu-caps", encodeQemuCaps(wordId, fakeCaps("7.2-xen")), "--",
+				 fake_, "-xen-domid", "5" },
+			       "7.2-tcg");
+	};
+	ExecRun same = run(*id);
+	ASSERT_EQ(same.exitCode, 0) << same.err;
+	EXPECT_NE(same.err.find("(probed by the caller)"), std::string::npos) << same.err;
+	EXPECT_EQ(same.lines("arg "), (std::vector<std::string>{ fake_, "-xen-domid", "5", "-xen-domid-restrict",
+								 "-runas", "4200005:997", "-chroot", root_ }));
+
+	QemuBinaryId other = *id;
+	other.ctimeNs += 1;
+	ExecRun changed = run(other);
+	ASSERT_EQ(changed.exitCode, 0) << changed.err;
+	EXPECT_NE(changed.err.find("changed since the caller probed it"), std::string::npos) << changed.err;
+	EXPECT_EQ(changed.lines("arg "),
+		  (std::vector<std::string>{ fake_, "-xen-domid", "5", "-runas", "4200005:997", "-chroot", root_ }));
+
+	ExecRun bad = runExec({ "--domid", "5", "--type", "hvm", "--runas", "4200005:997", "--no-domain-check",
+				"--qemu-caps", "2;x", "--", fake_ });
+	EXPECT_EQ(bad.exitCode, 64) << bad.err;
+	EXPECT_NE(bad.err.find("--qemu-caps"), std::string::npos) << bad.err;
 }
 
 TEST_F(ExecProcess, RealXenQemuWithoutHypervisorExits66)

@@ -147,10 +147,73 @@ TEST(QemuCapsCache, SerialisationRoundTrips)
 		EXPECT_EQ(back->runWithChroot(), c.runWithChroot());
 	}
 	EXPECT_FALSE(deserializeQemuCaps("").ok());
-	EXPECT_FALSE(deserializeQemuCaps("qemu-dm-probe 1\nversion 7.2.0\n").ok());
-	EXPECT_FALSE(deserializeQemuCaps("qemu-dm-probe 1\nversion 7.2.0\naccelerators xen\nsandbox 2\n"
+	EXPECT_FALSE(deserializeQemuCaps("qemu-dm-probe 2\nversion 7.2.0\n").ok());
+	EXPECT_FALSE(deserializeQemuCaps("qemu-dm-probe 2\nversion 7.2.0\naccelerators xen\nsandbox 2\n"
 					 "run-with-chroot 0\nrun-with-user 0\noptions runas:1\n")
 			 .ok());
+}
+
+/* Version 1 entries may have been written by a DM before issue 10 (class 6): never read. */
+TEST(QemuCapsCache, VersionOneEntriesAreNeverRead)
+{
+	std::string v2 = serializeQemuCaps(fakeCaps("7.2-xen"));
+	ASSERT_TRUE(deserializeQemuCaps(v2).ok());
+	std::string v1 = "qemu-dm-probe 1" + v2.substr(v2.find('\n'));
+	EXPECT_FALSE(deserializeQemuCaps(v1).ok());
+}
+
+/* The --qemu-caps word: what the caller hands to qemu-dm-exec on the unit's own command line. */
+TEST(QemuCapsWord, RoundTripsEveryFlavour)
+{
+	QemuBinaryId id{ 2049, 123456, 7654321, 1700000000123456789, -5, 0755 };
+	for (const FakeQemuFlavour &f : kFakeFlavours) {
+		QemuCaps c = fakeCaps(f.name);
+		std::string word = encodeQemuCaps(id, c);
+		/* One argv word that neither systemd nor a shell splits, expands or reads specifiers in. */
+		EXPECT_EQ(
+		    word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._,:;=-"),
+		    std::string::npos)
+		    << word;
+		auto back = decodeQemuCaps(word);
+		ASSERT_TRUE(back.ok()) << f.name << ": " << back.error().message();
+		EXPECT_EQ(back->id, id);
+		EXPECT_EQ(back->caps.version, c.version);
+		EXPECT_EQ(back->caps.help.options, c.help.options);
+		EXPECT_EQ(back->caps.accelerators, c.accelerators);
+		EXPECT_EQ(back->caps.sandbox, c.sandbox);
+		EXPECT_EQ(back->caps.xenDomidRestrict(), c.xenDomidRestrict());
+		EXPECT_EQ(back->caps.runWithUser(), c.runWithUser());
+		EXPECT_EQ(back->caps.runWithChroot(), c.runWithChroot());
+	}
+}
+
+TEST(QemuCapsWord, RefusesMalformedWords)
+{
+	std::string good = encodeQemuCaps(QemuBinaryId{ 1, 2, 3, 4, 5, 0755 }, fakeCaps("7.2-xen"));
+	ASSERT_TRUE(decodeQemuCaps(good).ok());
+	auto field = [&](size_t n) {
+		size_t b = 0;
+		for (size_t i = 0; i < n; i++)
+			b = good.find(';', b) + 1;
+		return b;
+	};
+	const std::string bad[] = {
+		"",
+		"1" + good.substr(1),						  /* another format version */
+		good + ";x",							  /* seventh field */
+		good.substr(0, field(5) - 1),					  /* no options */
+		"2;1:2:3:4:5;" + good.substr(field(2)),				  /* short identity */
+		"2;01:2:3:4:5:493;" + good.substr(field(2)),			  /* non-canonical number */
+		"2;1:2:3:4:5:99999;" + good.substr(field(2)),			  /* not permission bits */
+		good.substr(0, field(2)) + "7.2;" + good.substr(field(3)),	  /* two-part version */
+		good.substr(0, field(3)) + "x en;" + good.substr(field(4)),	  /* space in an accelerator */
+		good.substr(0, field(4)) + "012;" + good.substr(field(5)) + "$X", /* '$' in an option */
+		good.substr(0, field(4)) + "2" + good.substr(field(4) + 1),	  /* flag not 0/1 */
+		good + ",runas=1",						  /* an option twice */
+		good + ",runas",						  /* option without arity */
+	};
+	for (const std::string &w : bad)
+		EXPECT_FALSE(decodeQemuCaps(w).ok()) << w;
 }
 
 TEST(QemuProbeReal, DebianXenQemu)
@@ -229,6 +292,56 @@ TEST(QemuProbeCache, StoresReusesAndInvalidates)
 	fs::last_write_time(bin, fs::last_write_time(bin) - std::chrono::hours(1));
 	EXPECT_FALSE(probeQemu(bin, opts)->fromCache);
 	EXPECT_EQ(countFiles(cache), 2u);
+}
+
+/* The key is the binary's identity: replaced (new inode), rewritten (size/mtime) or chmod'ed (ctime). */
+TEST(QemuProbeCache, KeyedOnTheBinarysIdentity)
+{
+	if (fakeQemu().empty())
+		GTEST_SKIP() << "FAKE_QEMU not set (run through meson test)";
+	TempDir tmp;
+	fs::path bin = tmp.path() / "qemu";
+	fs::copy_file(fakeQemu(), bin);
+	fs::path cache = tmp.path() / "a" / "cache";
+
+	QemuProbeOptions opts;
+	opts.cacheDir = cache;
+	opts.createCacheDir = true;
+	auto first = probeQemu(bin, opts);
+	ASSERT_TRUE(first.ok()) << first.error().message();
+	EXPECT_FALSE(first->fromCache);
+	/* Created private: no DM and no other user can write it. */
+	EXPECT_EQ(fs::status(cache).permissions() & fs::perms::all, fs::perms::owner_all);
+	auto id = identifyQemu(bin);
+	ASSERT_TRUE(id.ok());
+	EXPECT_EQ(first->id, *id);
+	EXPECT_TRUE(probeQemu(bin, opts)->fromCache);
+
+	/* chmod changes only the ctime and the mode: another binary. */
+	fs::permissions(bin, fs::perms::owner_all, fs::perm_options::replace);
+	auto changed = identifyQemu(bin);
+	ASSERT_TRUE(changed.ok());
+	EXPECT_NE(*changed, *id);
+	auto afterChmod = probeQemu(bin, opts);
+	ASSERT_TRUE(afterChmod.ok());
+	EXPECT_FALSE(afterChmod->fromCache);
+	EXPECT_EQ(afterChmod->id, *changed);
+
+	/* Replaced by another file at the same path (new inode). */
+	fs::path other = tmp.path() / "qemu.new";
+	fs::copy_file(fakeQemu(), other);
+	fs::rename(other, bin);
+	EXPECT_FALSE(probeQemu(bin, opts)->fromCache);
+
+	/* Read-only use (qemu-dm-exec) reads entries but never writes one. */
+	fs::path ro = tmp.path() / "ro";
+	fs::create_directory(ro);
+	fs::permissions(ro, fs::perms::owner_all, fs::perm_options::replace);
+	QemuProbeOptions roOpts;
+	roOpts.cacheDir = ro;
+	roOpts.readOnly = true;
+	ASSERT_TRUE(probeQemu(bin, roOpts).ok());
+	EXPECT_EQ(countFiles(ro), 0u);
 }
 
 TEST(QemuProbeCache, UnusableDirectoryMeansNoCache)

@@ -38,9 +38,11 @@
 #include <linux/perf_event.h>
 #include <mqueue.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <sys/io.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -54,6 +56,7 @@
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -117,6 +120,7 @@ constexpr std::string_view kHelp = "usage: hostile-dm [options]\n"
 
 /* No "xen": qemu-dm-exec --no-domain-check then runs it without -xen-domid-restrict. */
 constexpr std::string_view kAccel = "Accelerators supported in QEMU binary:\ntcg\n";
+constexpr std::string_view kAccelXen = "Accelerators supported in QEMU binary:\nxen\ntcg\n";
 
 void out(std::string_view s)
 {
@@ -265,6 +269,137 @@ Outcome connectUnix(const std::string &path, bool dbus)
 Outcome writeFileIn(const std::string &dir)
 {
 	return openCheck(dir + "/hostile-dm-was-here", O_WRONLY | O_CREAT | O_TRUNC);
+}
+
+/* ---------------------------------------------------------------- persistent storage (issue 10, class 6) */
+
+constexpr const char *kProbeCache = "/var/cache/qemu-dm/probe";
+
+/*
+ * Poison the QEMU probe cache for every other DM: rewrite each entry so that
+ * it lists no Xen accelerator (a later DM would then start without
+ * -xen-domid-restrict), or plant an entry if there is none.
+ */
+Outcome poisonProbeCache()
+{
+	DIR *d = opendir(kProbeCache);
+	if (!d)
+		return blocked(errno, std::string("opendir ") + kProbeCache + ": " + std::strerror(errno));
+	int entries = 0, poisoned = 0, firstErr = 0;
+	std::string firstWhat;
+	while (dirent *e = readdir(d)) {
+		std::string path = std::string(kProbeCache) + "/" + e->d_name;
+		struct stat st;
+		if (e->d_name[0] == '.' || lstat(path.c_str(), &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		entries++;
+		std::string text;
+		if (FILE *f = std::fopen(path.c_str(), "re")) {
+			char buf[4096];
+			size_t n;
+			while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+				text.append(buf, n);
+			std::fclose(f);
+		}
+		std::string out;
+		size_t pos = 0;
+		while (pos < text.size()) {
+			size_t nl = text.find('\n', pos);
+			std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos + 1);
+			if (line.rfind("accelerators", 0) == 0)
+				line = "accelerators tcg\n";
+			out += line;
+			pos = nl == std::string::npos ? text.size() : nl + 1;
+		}
+		int fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+		if (fd < 0 || write(fd, out.data(), out.size()) != static_cast<ssize_t>(out.size())) {
+			if (!firstErr) {
+				firstErr = errno;
+				firstWhat = "rewrite " + path + ": " + std::strerror(errno);
+			}
+		} else {
+			poisoned++;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	closedir(d);
+	if (poisoned)
+		return allowed("rewrote " + std::to_string(poisoned) + " of " + std::to_string(entries) +
+			       " probe cache entries without the Xen accelerator");
+	if (entries)
+		return blocked(firstErr, firstWhat);
+	return openCheck(std::string(kProbeCache) + "/hostile-dm-poison", O_WRONLY | O_CREAT | O_TRUNC);
+}
+
+const char *fsName(long type)
+{
+	switch (type) {
+	case TMPFS_MAGIC:
+		return "tmpfs";
+	case OVERLAYFS_SUPER_MAGIC:
+		return "overlayfs";
+	case EXT4_SUPER_MAGIC:
+		return "ext4";
+	case BTRFS_SUPER_MAGIC:
+		return "btrfs";
+	case XFS_SUPER_MAGIC:
+		return "xfs";
+	default:
+		return "a disk file system";
+	}
+}
+
+/*
+ * Write into a temporary directory: blocked if the write fails, or if the
+ * directory is tmpfs (nothing survives the unit) and bounded (more than
+ * 16 MiB fails with ENOSPC). Allowed if it is on a disk file system (on a
+ * real host that survives a reboot) or tmpfs without a small bound.
+ */
+Outcome persistIn(const std::string &dir)
+{
+	std::string p = dir + "/hostile-dm-persist";
+	int fd = open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return blocked(errno, "create " + p + ": " + std::strerror(errno));
+	struct statfs sfs;
+	long type = fstatfs(fd, &sfs) == 0 ? static_cast<long>(sfs.f_type) : 0;
+	std::string fs = fsName(type);
+	if (type != TMPFS_MAGIC) {
+		close(fd);
+		unlink(p.c_str());
+		return allowed("created " + p + " on " + fs + " (persistent storage)");
+	}
+	static char chunk[1 << 20];
+	std::memset(chunk, 'x', sizeof chunk);
+	long total = 0;
+	int e = 0;
+	for (int i = 0; i < 24 && !e; i++) {
+		ssize_t n = write(fd, chunk, sizeof chunk);
+		if (n < 0)
+			e = errno;
+		else
+			total += n;
+	}
+	close(fd);
+	unlink(p.c_str());
+	if (e)
+		return blocked(e, "tmpfs " + dir + " full after " + std::to_string(total >> 20) +
+				      " MiB: " + std::strerror(e));
+	return allowed("wrote " + std::to_string(total >> 20) + " MiB into tmpfs " + dir + " (no small bound)");
+}
+
+/* The home directory of the DM's own user (userdb says "/"). */
+Outcome writeOwnHome()
+{
+	passwd pw{}, *res = nullptr;
+	char buf[4096];
+	std::string home = "/";
+	if (getpwuid_r(g.uid, &pw, buf, sizeof buf, &res) == 0 && res && res->pw_dir)
+		home = res->pw_dir;
+	if (home.size() > 1 && home.back() == '/')
+		home.pop_back();
+	return writeFileIn(home == "/" ? "" : home);
 }
 
 Outcome mknodCheck(const std::string &path)
@@ -673,6 +808,20 @@ std::vector<Vector> vectors()
 		{ "root-window-write-etc", true, [] { return writeFileIn("/etc"); } },
 		{ "root-window-write-usr", true, [] { return writeFileIn("/usr/lib"); } },
 		{ "root-window-write-var-lib", true, [] { return writeFileIn("/var/lib"); } },
+		{ "root-window-write-var-cache", true, [] { return writeFileIn("/var/cache"); } },
+		{ "root-window-write-probe-cache", true, [] { return writeFileIn(kProbeCache); } },
+		{ "root-window-poison-probe-cache", true, poisonProbeCache },
+		{ "root-window-persist-var-tmp", true, [] { return persistIn("/var/tmp"); } },
+		{ "root-window-persist-tmp", true, [] { return persistIn("/tmp"); } },
+		{ "root-window-persist-tmpdir", true,
+		  [] {
+			  const char *t = std::getenv("TMPDIR");
+			  return persistIn(t && *t ? t : "/tmp");
+		  } },
+		{ "root-window-write-own-home", true, writeOwnHome },
+		{ "root-window-persist-dev-shm", true, [] { return persistIn("/dev/shm"); } },
+		{ "root-window-see-peer-dev-shm", true,
+		  [] { return openCheck("/dev/shm/hostile-dm-" + std::to_string(g.peer), O_RDONLY); } },
 		{ "root-window-write-peer-runtime-dir", true, [] { return writeFileIn(g.peerDir()); } },
 		{ "root-window-read-etc-shadow", true, [] { return readCheck("/etc/shadow"); } },
 		{ "root-window-list-root-home", true, [] { return listCheck("/root"); } },
@@ -710,6 +859,10 @@ std::vector<Vector> vectors()
 		/* files */
 		{ "write-host-etc-passwd", false, [] { return openCheck("/etc/passwd", O_WRONLY | O_APPEND); } },
 		{ "create-file-in-root", false, [] { return writeFileIn(""); } },
+		{ "write-var-tmp", false, [] { return writeFileIn("/var/tmp"); } },
+		{ "write-var-cache", false, [] { return writeFileIn("/var/cache"); } },
+		{ "write-var-lib", false, [] { return writeFileIn("/var/lib"); } },
+		{ "poison-probe-cache", false, poisonProbeCache },
 		{ "list-root-directory", false, [] { return listCheck("/"); } },
 		{ "read-etc-shadow", false, [] { return readCheck("/etc/shadow"); } },
 		{ "escape-chroot-dotdot", false, [] { return readCheck("/../../../../etc/passwd"); } },
@@ -1005,7 +1158,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (a.size() == 2 && a[0] == "-accel" && a[1] == "help") {
-		out(kAccel);
+		/* Installed also as hostile-dm-xen: a stand-in that gets -xen-domid-restrict (issue 10, class 6). */
+		std::string_view self = argv[0];
+		self.remove_prefix(self.rfind('/') == std::string_view::npos ? 0 : self.rfind('/') + 1);
+		out(self == "hostile-dm-xen" ? kAccelXen : kAccel);
 		return 0;
 	}
 	if (a.size() == 3 && a[0] == "-sandbox") {
@@ -1096,6 +1252,8 @@ int main(int argc, char **argv)
 
 	/* Before the drop, like QEMU: our "QMP" socket and pid in the runtime dir. */
 	int lsock = listenSocket();
+	/* A file in /dev/shm the peer must not see (issue 10, class 6); made before the pid file the peer waits for. */
+	touch("/dev/shm/hostile-dm-" + std::to_string(g.domid), "");
 	touch(g.runDir() + "/hostile.pid", std::to_string(getpid()));
 	out("HOSTILE START domid " + std::to_string(g.domid) + " pid " + std::to_string(getpid()) +
 	    (lsock < 0 ? " (no socket)" : "") + "\n");

@@ -26,6 +26,7 @@
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <filesystem>
 #include <fstream>
@@ -59,6 +60,15 @@ const Expect kExpect[] = {
 	{ "root-window-write-etc", "EROFS", "ProtectSystem=strict" },
 	{ "root-window-write-usr", "EROFS", "ProtectSystem=strict" },
 	{ "root-window-write-var-lib", "EROFS", "ProtectSystem=strict" },
+	{ "root-window-write-var-cache", "EROFS", "ProtectSystem=strict" },
+	{ "root-window-write-probe-cache", "EROFS", "ProtectSystem=strict, no CacheDirectory= (the caller probes QEMU)" },
+	{ "root-window-poison-probe-cache", "EROFS", "ProtectSystem=strict, no CacheDirectory= (the caller probes QEMU)" },
+	{ "root-window-persist-var-tmp", "EROFS", "ReadOnlyPaths=/var/tmp (PrivateTmp='s directory is on the host's disk)" },
+	{ "root-window-persist-tmp", "EROFS", "ReadOnlyPaths=/tmp (PrivateTmp='s directory is on the host's disk)" },
+	{ "root-window-persist-tmpdir", "ENOSPC", "TemporaryFileSystem=/tmp/qemu-dm:size=16M, TMPDIR (tmpfs, charged to the DM)" },
+	{ "root-window-write-own-home", "EROFS", "ProtectSystem=strict (the per-domain user's home is /)" },
+	{ "root-window-persist-dev-shm", "ENOSPC", "TemporaryFileSystem=/dev/shm:size=16M (PrivateDevices= binds the host's /dev/shm)" },
+	{ "root-window-see-peer-dev-shm", "ENOENT", "TemporaryFileSystem=/dev/shm (one per DM)" },
 	{ "root-window-write-peer-runtime-dir", "EROFS", "ReadOnlyPaths=/run (only the own RuntimeDirectory= is writable)" },
 	{ "root-window-read-etc-shadow", "EACCES", "InaccessiblePaths=/etc/shadow" },
 	{ "root-window-list-root-home", "EACCES", "ProtectHome=yes (inaccessible, no CAP_DAC_*)" },
@@ -88,6 +98,10 @@ const Expect kExpect[] = {
 	/* ---- after the drop: the DM uid, chrooted into its mode-0100 empty root ---- */
 	{ "write-host-etc-passwd", "EACCES", "-chroot into the empty root (mode 0100, root-owned)" },
 	{ "create-file-in-root", "EACCES", "-chroot into the empty root (mode 0100, root-owned)" },
+	{ "write-var-tmp", "EACCES", "-chroot into the empty root (mode 0100, root-owned)" },
+	{ "write-var-cache", "EACCES", "-chroot into the empty root (mode 0100, root-owned)" },
+	{ "write-var-lib", "EACCES", "-chroot into the empty root (mode 0100, root-owned)" },
+	{ "poison-probe-cache", "EACCES", "-chroot into the empty root (mode 0100, root-owned)" },
 	{ "list-root-directory", "EACCES", "-chroot into the empty root (mode 0100, root-owned)" },
 	{ "read-etc-shadow", "EACCES", "-chroot into the empty root (mode 0100, root-owned)" },
 	{ "escape-chroot-dotdot", "EACCES", "-chroot (.. of / is /)" },
@@ -262,7 +276,7 @@ protected:
 		}
 		S.startPath = "systemd-run (qemu-dmctl not installed)";
 		return sh(fmt::format("systemd-run -q --unit=qemu-dm@{0}.service -p PrivateNetwork=yes "
-				      "-p RuntimeDirectory=qemu-dm/{0} -p CacheDirectory=qemu-dm/probe "
+				      "-p RuntimeDirectory=qemu-dm/{0} "
 				      "-p LogExtraFields=XEN_DOMID={0} {1} --domid {0} --type hvm --runas {2}:{3} "
 				      "--no-domain-check --{4}",
 				      domid, kExec, kBase + domid, S.gid, argv));
@@ -543,6 +557,55 @@ TEST_F(HostileDm, DomainsCannotTouchEachOtherAfterTheDrop)
 	/* Neither DM left files in the other's runtime dir, nor in the host's. */
 	EXPECT_FALSE(
 	    sh("ls /run/qemu-dm/5 /run/qemu-dm/6 /run/systemd/system /etc | grep -q hostile-dm-was-here").ok());
+}
+
+/*
+ * Issue 10, class 6: nothing one DM writes can change another DM. Two "Xen
+ * QEMU" stand-ins (hostile-dm-xen lists the xen accelerator, so qemu-dm-exec
+ * adds -xen-domid-restrict): domain 10 tries, in its root window, to rewrite
+ * the probe cache so that it lists no Xen accelerator; domain 11, started
+ * while 10 still runs, must still get -xen-domid-restrict, as QEMU's argv in
+ * /proc/<pid>/cmdline shows.
+ */
+TEST_F(HostileDm, ProbeCachePoisonDoesNotReachAnotherDomain)
+{
+	ASSERT_TRUE(S.ready) << S.setupError;
+	const std::string xenStandIn = std::string(kHostile) + "-xen";
+	auto r = startDm(10, { xenStandIn, "-xen-domid", "10", "-hostile-domid", "10", "-attack",
+			       "root-window-poison-probe-cache", "-attack", "root-window-write-probe-cache" });
+	ASSERT_TRUE(r.ok()) << r.out << r.err;
+	ASSERT_TRUE(
+	    waitUntil([] { return journalOf(10).find("HOSTILE DONE") != std::string::npos; }, std::chrono::seconds(60)))
+	    << journalOf(10);
+	auto v = parseVectors(journalOf(10));
+	EXPECT_EQ(v["root-window-poison-probe-cache"].outcome, "EROFS") << v["root-window-poison-probe-cache"].detail;
+	EXPECT_EQ(v["root-window-write-probe-cache"].outcome, "EROFS") << v["root-window-write-probe-cache"].detail;
+	EXPECT_THAT(journalOf(10), HasSubstr("(added: -xen-domid-restrict"));
+
+	r = startDm(11, { xenStandIn, "-xen-domid", "11", "-hostile-domid", "11" });
+	ASSERT_TRUE(r.ok()) << r.out << r.err;
+	ASSERT_TRUE(
+	    waitUntil([] { return journalOf(11).find("HOSTILE DONE") != std::string::npos; }, std::chrono::seconds(60)))
+	    << journalOf(11);
+	std::string pid = mainPid(11);
+	ASSERT_NE(pid, "0");
+	std::string cmdline = procFile(pid, "cmdline");
+	std::vector<std::string> argv;
+	for (size_t pos = 0; pos < cmdline.size();) {
+		size_t nul = cmdline.find('\0', pos);
+		argv.push_back(cmdline.substr(pos, nul - pos));
+		pos = nul == std::string::npos ? cmdline.size() : nul + 1;
+	}
+	EXPECT_THAT(argv, ::testing::Contains("-xen-domid-restrict")) << fmt::format("{}", fmt::join(argv, " "));
+	EXPECT_EQ(show("qemu-dm@10.service", "ActiveState"), "active");
+	/* The caller's probe, on this unit's own command line, bound to the binary's identity. */
+	std::string id = firstLine(sh("stat -L -c '%d:%i:%s' " + xenStandIn).out);
+	EXPECT_THAT(sh("systemctl show -P ExecStart qemu-dm@11.service").out, HasSubstr("--qemu-caps 2;" + id + ":"));
+	/* The cache is the caller's: root-only, and no DM left a file in it. */
+	EXPECT_EQ(firstLine(sh("stat -c '%a %U' /var/cache/qemu-dm/probe").out), "700 root");
+	EXPECT_FALSE(sh("ls /var/cache/qemu-dm/probe | grep -q hostile-dm-poison").ok());
+	stopDm(10);
+	stopDm(11);
 }
 
 /* Limits an administrator sets in qemu-dm.conf: FSIZE and MemoryMax are enforced. */

@@ -42,8 +42,13 @@ TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 		{ "ProtectHome", "yes" },
 		{ "InaccessiblePaths",
 		  "-/run/systemd/private -/run/dbus/system_bus_socket -/etc/shadow -/etc/gshadow -/etc/sudoers" },
+		/* No persistent storage, bounded tmpfs as TMPDIR (issue 10, class 6). */
 		{ "PrivateTmp", "yes" },
+		{ "ReadOnlyPaths", "/tmp /var/tmp" },
+		{ "TemporaryFileSystem", "/tmp/qemu-dm:mode=1777,size=16M,nosuid,nodev" },
+		{ "Environment", "TMPDIR=/tmp/qemu-dm" },
 		{ "PrivateDevices", "yes" },
+		{ "TemporaryFileSystem", "/dev/shm:mode=1777,size=16M,nosuid,nodev,noexec" },
 		{ "DeviceAllow", "/dev/xen/privcmd rw" },
 		{ "DeviceAllow", "/dev/xen/evtchn rw" },
 		{ "DeviceAllow", "/dev/xen/hypercall rw" },
