@@ -7,9 +7,11 @@ build=(meson ninja-build pkgconf g++ libsystemd-dev libfmt-dev libxen-dev
        googletest libgtest-dev libgmock-dev libdbus-1-dev)
 test=(systemd systemd-container dbus util-linux iproute2 procps psmisc
       qemu-system-x86 qemu-system-xen python3 clang-format socat bc)
+# the Xen lab (tests/lab/): dom0 image, its ext4 image, the lab's C helpers
+lab=(debootstrap e2fsprogs gcc)
 
 missing=()
-for p in "${build[@]}" "${test[@]}"; do
+for p in "${build[@]}" "${test[@]}" "${lab[@]}"; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	[[ $status == "install ok installed" ]] || missing+=("$p")
 done
