@@ -2,6 +2,8 @@
 # Debian 12 machine: packages (packaging/install-deps.sh), configure, build.
 BUILD ?= build
 MESON ?= meson
+# Warnings are errors in developer builds and CI only; packagers pick their own flags.
+SETUP_ARGS ?= -Dwerror=true
 
 .PHONY: all deps build demo check lab format clean
 
@@ -11,7 +13,7 @@ deps:
 	@bash packaging/install-deps.sh
 
 $(BUILD)/build.ninja: | deps
-	$(MESON) setup $(BUILD)
+	$(MESON) setup $(SETUP_ARGS) $(BUILD)
 
 build: deps $(BUILD)/build.ninja
 	$(MESON) compile -C $(BUILD)

@@ -6,7 +6,7 @@
 /*
  * The host configuration of qemu-dm: /etc/xen/qemu-dm.conf plus
  * /etc/xen/qemu-dm.conf.d/ *.conf, systemd-style INI. Every key, its
- * default and its syntax are documented in docs/qemu-dm.conf.5.md; the
+ * default and its syntax are documented in docs/man/qemu-dm.conf.5.md; the
  * compiled-in defaults below are the ones documented there.
  *
  * Parsing is strict: unknown sections, unknown keys and bad values are

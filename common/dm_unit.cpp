@@ -182,8 +182,11 @@ std::string formatPlan(const DmUnitPlan &plan)
 	for (const auto &[name, value] : plan.properties)
 		out += fmt::format("{}={}\n", name, value);
 	out += "ExecStart=";
-	for (size_t i = 0; i < plan.execStart.size(); i++)
-		out += (i ? " " : "") + quoteArgument(plan.execStart[i]);
+	for (size_t i = 0; i < plan.execStart.size(); i++) {
+		if (i)
+			out += ' ';
+		out += quoteArgument(plan.execStart[i]);
+	}
 	out += "\n";
 	return out;
 }

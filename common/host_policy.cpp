@@ -146,7 +146,8 @@ std::vector<PolicyDropIn> buildHostDropIns(const Config &config)
 		{ "50-qemu-dm-hardening.conf", {}, buildHardeningPolicy(config) },
 		{ "50-qemu-dm-limits.conf", {}, buildLimitsPolicy(config) },
 		{ "50-qemu-dm-service.conf",
-		  { { "Documentation", "man:qemu-dm.conf(5)" } },
+		  { { "Documentation",
+		      "man:qemu-dmctl(1) man:qemu-dm.conf(5) man:qemu-dm-exec(8) man:qemu-dm-generator(8)" } },
 		  buildServicePolicy(config) },
 	};
 }

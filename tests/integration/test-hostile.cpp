@@ -249,8 +249,10 @@ protected:
 	static CommandResult startDm(int domid, const std::vector<std::string> &qemuArgv)
 	{
 		std::string argv;
-		for (const auto &a : qemuArgv)
-			argv += " " + quote(a);
+		for (const auto &a : qemuArgv) {
+			argv += ' ';
+			argv += quote(a);
+		}
 		if (sh("test -x /usr/bin/qemu-dmctl").ok()) {
 			S.startPath = "qemu-dmctl start";
 			return sh(fmt::format("qemu-dmctl start {} --type hvm --no-domain-check --{}", domid, argv));

@@ -114,8 +114,10 @@ std::map<std::string, std::string> parseShow(const std::string &out)
 			continue;
 		/* Some properties come as one line per entry (DeviceAllow=, IODeviceWeight=, ...). */
 		auto [it, fresh] = props.emplace(line.substr(0, eq), line.substr(eq + 1));
-		if (!fresh)
-			it->second += "\n" + line.substr(eq + 1);
+		if (!fresh) {
+			it->second += '\n';
+			it->second += line.substr(eq + 1);
+		}
 	}
 	return props;
 }
