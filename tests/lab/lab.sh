@@ -81,7 +81,7 @@ phase_done base-image "$t0"
 # ---- 2. the project, the way users install it ----
 t0=$EPOCHSECONDS
 sdk=$work/sdk # headers, .pc and libraries for building the C caller
-rm -rf "$work/debs" "$sdk" "$work/dest"
+rm -rf "$sdk" "$work/dest" # debs/ stays: build-deb.sh skips a build of the same source
 if [[ -x $src/packaging/build-deb.sh ]]; then
 	method=deb
 	log "building the Debian packages (packaging/build-deb.sh)"
