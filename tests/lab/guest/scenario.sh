@@ -90,7 +90,7 @@ create() {
 	shift
 	echo "[$(up)] xl create $* lab-$name"
 	t0=$(up)
-	timeout 150 xl -vvv create "$@" "/etc/xen/lab-$name.cfg" >"$EV/$name/xl-create.log" 2>&1
+	timeout -k 5 150 xl -vvv create "$@" "/etc/xen/lab-$name.cfg" >"$EV/$name/xl-create.log" 2>&1
 	CREATE_RC=$?
 	CREATE_T=$(elapsed "$t0")
 	DOMID=$(xl domid "lab-$name" 2>/dev/null)
@@ -164,11 +164,11 @@ dm_checks() { # STEP DOMID NAME
 dm_confinement() { # STEP DOMID NAME
 	local s=$1 d=$2 ev=$EV/$3 pid rc npass nfail exposure
 	pid=$(systemctl show -p MainPID --value "qemu-dm@$d.service" 2>/dev/null)
-	timeout 60 qemu-dmctl audit "$d" >"$ev/audit.txt" 2>&1
+	timeout -k 5 60 qemu-dmctl audit "$d" >"$ev/audit.txt" 2>&1
 	rc=$?
 	result "$s.audit" "$rc" "qemu-dmctl audit $d: exit $rc; $(tail -n 1 "$ev/audit.txt" | oneline)$(awk '$1 == "FAIL" { print $2 }' "$ev/audit.txt" | sort -u | paste -sd ' ' - | sed 's/^./; failing: &/')"
 	if [[ -n $pid && $pid != 0 ]]; then
-		timeout 60 "$BIN/lab-fdcheck" "$pid" >"$ev/depriv-fd-checker.txt" 2>&1
+		timeout -k 5 60 "$BIN/lab-fdcheck" "$pid" >"$ev/depriv-fd-checker.txt" 2>&1
 		rc=$?
 	else
 		echo "no main process" >"$ev/depriv-fd-checker.txt"
@@ -178,7 +178,7 @@ dm_confinement() { # STEP DOMID NAME
 	nfail=$(grep -cE '^[a-z]+ fail ' "$ev/depriv-fd-checker.txt")
 	result "$s.depriv-fd-checker" "$([[ $rc == 0 && $npass -gt 0 && $nfail == 0 ]] && grep -q '^privcmd pass' "$ev/depriv-fd-checker.txt"; echo $?)" \
 		"exit $rc, $npass pass, $nfail fail ($(grep -oE '^[a-z]+ (pass|fail)' "$ev/depriv-fd-checker.txt" | sort | uniq -c | oneline))"
-	timeout 120 systemd-analyze security --no-pager "qemu-dm@$d.service" >"$ev/security.txt" 2>&1
+	timeout -k 5 120 systemd-analyze security --no-pager "qemu-dm@$d.service" >"$ev/security.txt" 2>&1
 	exposure=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$ev/security.txt")
 	result "$s.exposure" "$([[ -n $exposure ]] && awk -v e="$exposure" -v m="$EXPOSURE_MAX" 'BEGIN { exit !(e <= m) }'; echo $?)" \
 		"systemd-analyze security qemu-dm@$d: ${exposure:-no verdict} (max $EXPOSURE_MAX)"
@@ -189,18 +189,20 @@ destroy_guest() { # NAME DOMID CHECK(0|1)
 	local name=$1 d=$2 check=$3 ev=$EV/$1 uid=$(($2 + BASE_UID)) t0 rc state pids i left owner
 	if ! xl list "$d" >/dev/null 2>&1; then
 		# A create that failed: libxl removed the domain; leave no DM behind.
-		[[ $(unit_state "$d") == active ]] && timeout 40 qemu-dmctl stop "$d" >/dev/null 2>&1
+		[[ $(unit_state "$d") == active ]] && timeout -k 5 40 qemu-dmctl stop "$d" >/dev/null 2>&1
 		for i in $(qemu_pids "$d"); do kill -KILL "$i" 2>/dev/null; done
 		return 0
 	fi
 	echo "[$(up)] xl destroy $d (lab-$name)"
 	t0=$(up)
-	timeout 60 xl -vvv destroy "$d" >"$ev/xl-destroy.log" 2>&1
+	timeout -k 5 60 xl -vvv destroy "$d" >"$ev/xl-destroy.log" 2>&1
 	rc=$?
-	for i in $(seq 1 40); do
+	local until=$((SECONDS + 20)) # the unit and QEMU get 20 s to go
+	while :; do
 		state=$(unit_state "$d")
 		pids=$(qemu_pids "$d")
 		[[ $state != active && $state != activating && $state != deactivating && -z $pids ]] && break
+		((SECONDS < until)) || break
 		sleep 0.5
 	done
 	local t=$(elapsed "$t0")
@@ -215,10 +217,10 @@ destroy_guest() { # NAME DOMID CHECK(0|1)
 			"uid $uid: processes ${left:-none}; name ${owner:-does not resolve}"
 	fi
 	# Leave nothing for the next step, whatever happened.
-	[[ $(unit_state "$d") == active ]] && timeout 40 qemu-dmctl stop "$d" >/dev/null 2>&1
+	[[ $(unit_state "$d") == active ]] && timeout -k 5 40 qemu-dmctl stop "$d" >/dev/null 2>&1
 	for i in $(qemu_pids "$d"); do kill -KILL "$i" 2>/dev/null; done
 	systemctl reset-failed "qemu-dm@$d.service" 2>/dev/null
-	xl list "$d" >/dev/null 2>&1 && timeout 60 xl destroy "$d" >/dev/null 2>&1
+	xl list "$d" >/dev/null 2>&1 && timeout -k 5 60 xl destroy "$d" >/dev/null 2>&1
 	return 0
 }
 
@@ -247,7 +249,7 @@ result 0.range-base-user "$([[ $BASE_UID == 131072 ]]; echo $?)" \
 	"${base:-xen-qemuuser-range-base does not resolve} ($(cat /etc/qemu-dm-lab/range-user-origin 2>/dev/null))"
 systemctl is-active --quiet qemu-dm-userdb.socket
 result 0.userdb $? "qemu-dm-userdb.socket $(systemctl is-active qemu-dm-userdb.socket)"
-timeout 60 qemu-dmctl check >"$EV/qemu-dmctl-check.txt" 2>&1
+timeout -k 5 60 qemu-dmctl check >"$EV/qemu-dmctl-check.txt" 2>&1
 info qemu-dmctl-check "exit $? ($(grep -cE '^ *FAIL' "$EV/qemu-dmctl-check.txt") FAIL, $(grep -cE '^ *WARN' "$EV/qemu-dmctl-check.txt") WARN)"
 step_end 0
 
@@ -306,7 +308,7 @@ if want 4; then
 			dm_checks 4 "$DOMID" pv-shim
 			port=$(xenstore-read "/local/domain/$DOMID/console/vnc-port" 2>/dev/null)
 			port=${port:-5900}
-			banner=$(timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && head -c 12 <&3" 2>&1 | oneline)
+			banner=$(timeout -k 5 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && head -c 12 <&3" 2>&1 | oneline)
 			result 4.vnc "$([[ $banner == RFB* ]]; echo $?)" "127.0.0.1:$port in dom0 answers: '${banner:-nothing}'"
 		fi
 		[[ -n $DOMID ]] && destroy_guest pv-shim "$DOMID" "$(want 5 && echo 1 || echo 0)"
@@ -321,7 +323,7 @@ if want 5; then
 	create reuse -p
 	if [[ $CREATE_RC == 0 && -n $DOMID ]]; then
 		pids=$(qemu_pids "$DOMID")
-		timeout 120 "$BIN/lab-capi" cycle "$DOMID" "$QEMU" >"$EV/reuse/lab-capi.txt" 2>&1
+		timeout -k 5 120 "$BIN/lab-capi" cycle "$DOMID" "$QEMU" >"$EV/reuse/lab-capi.txt" 2>&1
 		rc=$?
 		result 5.reuse "$([[ $rc == 0 && -z $pids ]]; echo $?)" \
 			"paused PV domain $DOMID (libxl's DMs: ${pids:-none}); lab-capi start+QMP+stop twice: exit $rc; $(grep -E 'qemu_dm_(start|stop)' "$EV/reuse/lab-capi.txt" | sed 's/^lab-capi: //' | oneline)"
@@ -365,7 +367,7 @@ if want 7; then
 	step_begin 7 "negative control: stock libxl's PV DM (dm_restrict=1, no shim) runs as root; audit fails it"
 	dom0q=$(qemu_pids 0 | head -n 1)
 	if [[ -n $dom0q ]]; then
-		timeout 60 "$BIN/lab-fdcheck" "$dom0q" >"$EV/depriv-fd-checker-dom0.txt" 2>&1
+		timeout -k 5 60 "$BIN/lab-fdcheck" "$dom0q" >"$EV/depriv-fd-checker-dom0.txt" 2>&1
 		nfail=$(grep -cE '^[a-z]+ fail ' "$EV/depriv-fd-checker-dom0.txt")
 		result 7.fdcheck-control "$([[ $nfail -gt 0 ]]; echo $?)" \
 			"depriv-fd-checker on dom0's unrestricted QEMU (pid $dom0q): $nfail fail, $(grep -cE '^[a-z]+ pass ' "$EV/depriv-fd-checker-dom0.txt") pass"
@@ -389,7 +391,7 @@ if want 7; then
 		result 7.runs-as-root "$([[ -n $pid && $uid == 0 ]]; echo $?)" \
 			"libxl's PV QEMU (pid ${pid:-none}): uid ${uid:-?}, CapEff $(status_field "${pid:-0}" CapEff)"
 		if [[ -n $pid ]]; then
-			timeout 60 qemu-dmctl audit --pid "$pid" >"$EV/stock-pv/audit.txt" 2>&1
+			timeout -k 5 60 qemu-dmctl audit --pid "$pid" >"$EV/stock-pv/audit.txt" 2>&1
 			rc=$?
 			# exit 1: a check failed; 2 would be "could not audit", not a verdict
 			result 7.audit-fails "$([[ $rc == 1 ]]; echo $?)" \
