@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <thread>
+#include <ctime>
+#include <optional>
 
 #include <systemd/sd-journal.h>
+#include <systemd/sd-messages.h>
 
 #include "c_ptr.h"
 #include "log.h"
@@ -85,6 +87,60 @@ std::string DmController::journalExcerpt(const std::string &unit, int lines)
 	return out;
 }
 
+std::string DmController::startFailureExcerpt(const std::string &unit, uint64_t sinceUsec, int lines,
+					      std::chrono::milliseconds wait, std::string *cause)
+{
+	sd_journal *raw = nullptr;
+	if (sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM) < 0)
+		return {};
+	JournalPtr j(raw);
+	std::string m1 = "_SYSTEMD_UNIT=" + unit, m2 = "UNIT=" + unit;
+	if (sd_journal_add_match(j.get(), m1.c_str(), 0) < 0 || sd_journal_add_disjunction(j.get()) < 0 ||
+	    sd_journal_add_match(j.get(), m2.c_str(), 0) < 0)
+		return {};
+	if (sd_journal_seek_realtime_usec(j.get(), sinceUsec) < 0)
+		return {};
+
+	auto field = [&](const char *name) -> std::optional<std::string> {
+		const void *data;
+		size_t len;
+		if (sd_journal_get_data(j.get(), name, &data, &len) < 0)
+			return std::nullopt;
+		std::string_view v(static_cast<const char *>(data), len);
+		v.remove_prefix(std::min(v.size(), strlen(name) + 1));
+		return std::string(v);
+	};
+
+	std::vector<std::string> msgs;
+	bool jobDone = false;
+	const auto deadline = std::chrono::steady_clock::now() + wait;
+	while (!jobDone) {
+		int r = 0;
+		while (!jobDone && (r = sd_journal_next(j.get())) > 0) {
+			auto msg = field("MESSAGE");
+			if (!msg)
+				continue;
+			msgs.push_back(*msg);
+			if (field("_SYSTEMD_UNIT") == unit && cause)
+				*cause = *msg;
+			jobDone =
+			    field("MESSAGE_ID") == std::string(SD_MESSAGE_UNIT_FAILED_STR) && field("UNIT") == unit;
+		}
+		auto left =
+		    std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
+		if (jobDone || r < 0 || left.count() <= 0)
+			break;
+		/* Not in yet: wait for the journal to change, then read on. */
+		if (sd_journal_wait(j.get(), static_cast<uint64_t>(left.count())) < 0)
+			break;
+	}
+	std::string out;
+	size_t first = msgs.size() > static_cast<size_t>(lines) ? msgs.size() - static_cast<size_t>(lines) : 0;
+	for (size_t i = first; i < msgs.size(); i++)
+		out += (out.empty() ? "" : "\n") + msgs[i];
+	return out;
+}
+
 Status DmController::start(const DmRequest &request, const DmStartOptions &options)
 {
 	const uint32_t domid = request.domid;
@@ -129,8 +185,29 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 		(void)manager_.resetFailed(unit);
 	};
 
+	struct timespec now;
+	::clock_gettime(CLOCK_REALTIME, &now);
+	const uint64_t since =
+	    static_cast<uint64_t>(now.tv_sec) * 1000000u + static_cast<uint64_t>(now.tv_nsec) / 1000u;
+	/*
+	 * The unit must carry the host policy. Checked as soon as it is loaded, not
+	 * after the job: a DM that ends right after exec is collected by then.
+	 */
+	extras.afterQueued = [&]() -> Status {
+		auto dropIns = manager_.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit",
+									       "DropInPaths");
+		if (dropIns && std::any_of(dropIns->begin(), dropIns->end(),
+					   [](const std::string &d) { return d == kHostPolicyDropIn; }))
+			return success();
+		return makeError(ENOPKG, "domain {}: stopped the device model: {} did not get the host policy {}",
+				 domid, unit, kHostPolicyDropIn);
+	};
 	auto job = manager_.startTransientUnit(unit, "fail", p->properties, extras, options.jobTimeout);
 	if (!job) {
+		if (job.error().code() == ENOPKG) {
+			cleanup();
+			return job.error();
+		}
 		if (job.error().code() == EEXIST)
 			return makeError(EEXIST, "domain {}: a device model is already running ({} exists)", domid,
 					 unit);
@@ -138,32 +215,15 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 		return job.error().wrap(fmt::format("domain {}: Failed to start the device model", domid));
 	}
 
-	/* The job completes at exec; a DM that dies right away (no domain, no hypervisor) fails here. */
-	auto deadline = std::chrono::steady_clock::now() + options.settle;
-	std::string now = *job == "done" ? "active" : *job;
-	while (*job == "done" && std::chrono::steady_clock::now() < deadline) {
-		auto s = manager_.activeState(unit);
-		now = s ? *s : "inactive";
-		if (!isRunning(now))
-			break;
-		std::this_thread::sleep_for(std::chrono::milliseconds(50));
-	}
-	if (*job == "done" && isRunning(now)) {
-		auto dropIns = manager_.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit",
-									       "DropInPaths");
-		bool confined = dropIns && std::any_of(dropIns->begin(), dropIns->end(),
-						       [](const std::string &d) { return d == kHostPolicyDropIn; });
-		if (confined)
-			return success();
-		cleanup();
-		return makeError(ENOPKG, "domain {}: stopped the device model: {} did not get the host policy {}",
-				 domid, unit, kHostPolicyDropIn);
-	}
+	/* Type=notify: "done" means qemu-dm-exec passed every check and was about to exec QEMU. */
+	if (*job == "done")
+		return success();
 
-	std::string journal = journalExcerpt(unit, 8);
+	std::string cause;
+	std::string journal = startFailureExcerpt(unit, since, 10, std::chrono::seconds(2), &cause);
 	cleanup();
-	return makeError(EIO, "domain {}: the device model failed to start (job {}, unit {}){}{}", domid, *job, now,
-			 journal.empty() ? "" : ":\n", journal);
+	return makeError(EIO, "domain {}: the device model failed to start (job {}): {}{}{}", domid, *job,
+			 cause.empty() ? "no reason in the journal" : cause, journal.empty() ? "" : "\n", journal);
 }
 
 Status DmController::stop(uint32_t domid, std::chrono::milliseconds timeout)

@@ -8,6 +8,12 @@
  *
  * Every error names the domain and the reason; a failed start leaves nothing
  * behind (the unit is stopped and its failed state reset).
+ *
+ * start() returns success exactly when the start job succeeded: the unit is
+ * Type=notify and qemu-dm-exec sends READY=1 right before it execs QEMU, so
+ * success means every check of qemu-dm-exec passed and QEMU was exec'd. Any
+ * failure before that returns the domain, the cause and the unit's last
+ * journal lines of this start. No settle window, no polling.
  */
 
 #include <sys/types.h>
@@ -26,9 +32,8 @@ namespace qemudm {
 
 struct DmStartOptions {
 	int qmpFd = -1; /* caller's fd: becomes the unit's stdin, then fd request.qmpFdTarget for QEMU */
-	/* After the job: how long the DM must stay up to count as started. */
-	std::chrono::milliseconds settle{ 1000 };
-	std::chrono::milliseconds jobTimeout{ 30000 };
+	/* Client-side bound on the start job; the unit's own TimeoutStartSec=60s normally ends it first. */
+	std::chrono::milliseconds jobTimeout{ 90000 };
 };
 
 struct DmStatus {
@@ -61,6 +66,17 @@ public:
 
 	/* The last `lines` journal messages of the unit (its output and systemd's). */
 	static std::string journalExcerpt(const std::string &unit, int lines = 10);
+
+	/*
+	 * The unit's journal messages since `sinceUsec` (CLOCK_REALTIME), the last
+	 * `lines` of them, once systemd's "Failed to start" message of the job is
+	 * in (journald receives a unit's output and systemd's messages on separate
+	 * streams, so they may lag the job's end): waits for the journal to
+	 * change, at most `wait`. `cause`: the last line the unit's own process
+	 * wrote (qemu-dm-exec's reason), if any.
+	 */
+	static std::string startFailureExcerpt(const std::string &unit, uint64_t sinceUsec, int lines,
+					       std::chrono::milliseconds wait, std::string *cause);
 
 private:
 	explicit DmController(SystemdManager manager) : manager_(std::move(manager)) {}

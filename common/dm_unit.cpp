@@ -77,7 +77,15 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	std::string name = req.name.empty() ? std::string() : fmt::format(" ({})", req.name);
 	add("Description", escapeSpecifiers(fmt::format("Xen device model for domain {}{}", domid, name)));
 	add("Slice", std::string(kDmSlice));
-	add("Type", "exec");
+	/*
+	 * Readiness without timers: qemu-dm-exec sends READY=1 right before it
+	 * execs QEMU, after every check, so the start job's result is the answer
+	 * (DESIGN.md "Readiness"). The probe of an uncached QEMU took 3.6-9.4 s
+	 * in a TCG dom0: the start timeout leaves room for that.
+	 */
+	add("Type", "notify");
+	add("NotifyAccess", "main");
+	add("TimeoutStartSec", "60s");
 	add("CollectMode", "inactive-or-failed");
 	/* `xl destroy` SIGKILLs; a DM ignoring SIGTERM is SIGKILLed after this (qemu-dmctl stop --timeout). */
 	add("TimeoutStopSec", "30s");
@@ -99,7 +107,7 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	add("CacheDirectoryMode", "0700");
 
 	for (auto &d : buildDomainDefaults(config)) {
-		if (d.name == "PrivateNetwork" && !req.taps.empty())
+		if (d.name == "PrivateNetwork" && (!req.taps.empty() || req.vncLocalhost))
 			d.value = "no";
 		if (d.name == "MemoryDenyWriteExecute" && req.allowWriteExecute)
 			d.value = "no";
@@ -142,6 +150,18 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		plan.warnings.push_back(fmt::format("domain {}: emulated NICs need the host network namespace "
 						    "and CAP_NET_ADMIN until QEMU drops privileges",
 						    domid));
+	}
+
+	if (req.vncLocalhost) {
+		/*
+		 * dom0's VNC clients connect to 127.0.0.1:5900+N, so QEMU listens in the
+		 * host's network namespace (PrivateNetwork=no above). Allow-lists merge
+		 * with the host drop-in's AF_UNIX, and IPAddressAllow= wins over its
+		 * IPAddressDeny=any: IP traffic with localhost only, nothing else.
+		 */
+		add("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6");
+		add("IPAddressAllow", "localhost");
+		add("IPAddressDeny", "any");
 	}
 
 	auto &e = plan.execStart;

@@ -43,8 +43,11 @@ struct DmRequest {
 	std::optional<bool> restrict; /* xl.cfg dm_restrict=; nullopt: the config's default */
 	std::vector<DiskSpec> disks;
 	std::vector<PathSpec> paths;
-	std::vector<DeviceNode> devices;   /* extra device nodes for this domain */
-	std::vector<std::string> taps;	   /* tap interfaces QEMU creates (emulated NICs) */
+	std::vector<DeviceNode> devices; /* extra device nodes for this domain */
+	std::vector<std::string> taps;	 /* tap interfaces QEMU creates (emulated NICs) */
+	/* QEMU serves VNC on TCP localhost (libxl's vfb: -vnc 127.0.0.1:N): AF_INET/AF_INET6 in the
+	 * host's network namespace, IP traffic with localhost only. */
+	bool vncLocalhost = false;
 	bool domainCheck = true;	   /* false: stand-in DM without Xen (tests, demo) */
 	bool allowWriteExecute = false;	   /* TCG stand-in: its JIT needs W+X memory */
 	int qmpFdTarget = -1;		   /* >= 3: the unit's stdin becomes this fd number for QEMU */

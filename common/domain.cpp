@@ -2,6 +2,8 @@
 
 #include "domain.h"
 
+#include <sys/stat.h>
+
 #include <charconv>
 
 namespace qemudm {
@@ -81,6 +83,15 @@ std::optional<uint32_t> domidFromUnitName(std::string_view unit)
 	if (!d)
 		return std::nullopt;
 	return *d;
+}
+
+bool dmUnitLoaded(uint32_t domid, std::string_view dir)
+{
+	if (domid < 1 || domid > kMaxDomid)
+		return false;
+	struct stat st;
+	std::string path = fmt::format("{}/{}", dir, dmUnitName(domid));
+	return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 } /* namespace qemudm */

@@ -46,4 +46,18 @@ std::string dmUnitName(uint32_t domid);
 /* "qemu-dm@5.service" -> 5. */
 std::optional<uint32_t> domidFromUnitName(std::string_view unit);
 
+/*
+ * Where systemd keeps the unit file of a transient unit while it is loaded
+ * (activating, active, deactivating or failed): written by StartTransientUnit
+ * before the first process starts, removed when the unit is garbage-collected
+ * (verified in the test bed, systemd 252). Every DM unit is transient.
+ */
+constexpr std::string_view kTransientUnitDir = "/run/systemd/transient";
+
+/* The socket of qemu-dm-userdb (its userdb service name is the file name). */
+constexpr std::string_view kUserdbSocket = "/run/systemd/userdb/org.xenproject.QemuDm";
+
+/* Whether qemu-dm@<domid>.service is loaded: one stat() of its transient unit file in `dir`. */
+bool dmUnitLoaded(uint32_t domid, std::string_view dir = kTransientUnitDir);
+
 } /* namespace qemudm */

@@ -424,13 +424,11 @@ CheckResult checkRangeBaseUser(const Config &config, UserLookup &users)
 	return pass(name, detail);
 }
 
-CheckResult checkUserDatabase(const Config &config, UserLookup &users)
+CheckResult checkUserDatabase(const Config &config, UserLookup &users, const HostCheckEnv &env)
 {
 	const std::string name = "User database";
 	const std::string expected = perDomainUserName(1);
-	const std::string hint = "Start qemu-dm's user database: systemctl enable --now qemu-dm-userdb.socket; "
-				 "then getent passwd " +
-				 expected + " must print it";
+	const std::string hint = "Start qemu-dm's user database: systemctl enable --now qemu-dm-userdb.socket";
 	auto base = users.byName(config.rangeBaseUser);
 	if (!base || !*base)
 		return fail(name,
@@ -442,21 +440,38 @@ CheckResult checkUserDatabase(const Config &config, UserLookup &users)
 		return fail(name, fmt::format("Cannot check: the range of {} overflows", config.rangeBaseUser),
 			    "Fix the range base user first");
 	uid_t uid = static_cast<uid_t>(want);
+	std::error_code ec;
+	bool loaded = dmUnitLoaded(1, env.transientUnitDir.string());
 	auto pw = users.byUid(uid);
 	if (!pw)
 		return fail(name, pw.error().wrap(fmt::format("Failed to look up uid {}", uid)).message(), hint);
-	if (!*pw)
-		return fail(name,
-			    fmt::format("uid {} ({} + 1) does not resolve: systemd refuses User={} (217/USER)", uid,
-					config.rangeBaseUser, uid),
-			    hint);
-	if ((*pw)->name != expected)
+	if (*pw && (*pw)->name != expected)
 		return fail(
 		    name,
 		    fmt::format("uid {} ({} + 1) is user {}, not {}: the range overlaps an existing user", uid,
 				config.rangeBaseUser, (*pw)->name, expected),
 		    fmt::format("Move {} to a free range, or renumber user {}", config.rangeBaseUser, (*pw)->name));
-	return pass(name, fmt::format("uid {} resolves to {}", uid, expected));
+	if (loaded && !*pw)
+		return fail(name,
+			    fmt::format("uid {} ({} + 1) does not resolve although {} is loaded: ps and systemctl "
+					"status cannot name its device model",
+					uid, config.rangeBaseUser, dmUnitName(1)),
+			    hint + "; then getent passwd " + expected + " must print it");
+	if (!loaded && *pw)
+		return fail(name,
+			    fmt::format("uid {} ({} + 1) resolves to {} although no device model of domain 1 is "
+					"loaded: stock libxl refuses to start dm_restrict guests then",
+					uid, config.rangeBaseUser, expected),
+			    fmt::format("Remove the {} entry from the other user databases (/etc/passwd, /run/userdb)",
+					expected));
+	if (!std::filesystem::exists(env.userdbSocket, ec))
+		return fail(
+		    name, fmt::format("{} does not exist: per-domain users cannot resolve", env.userdbSocket.string()),
+		    hint);
+	if (loaded)
+		return pass(name, fmt::format("uid {} resolves to {} ({} is loaded)", uid, expected, dmUnitName(1)));
+	return pass(name, fmt::format("uid {} is free while domain 1 has no device model; {} answers while it has", uid,
+				      env.userdbSocket.string()));
 }
 
 CheckResult checkSharedUser(const Config &config, UserLookup &users)
@@ -632,7 +647,7 @@ std::vector<CheckResult> runHostChecks(const Config &config, HostCheckEnv &env)
 	r.push_back(checkCgroupHierarchy(env));
 	r.push_back(checkNsswitch(env));
 	r.push_back(checkRangeBaseUser(config, users));
-	r.push_back(checkUserDatabase(config, users));
+	r.push_back(checkUserDatabase(config, users, env));
 	r.push_back(checkSharedUser(config, users));
 	for (auto &c : checkQemu(config, env))
 		r.push_back(std::move(c));

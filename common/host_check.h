@@ -16,7 +16,9 @@
  *   cgroup hierarchy    unified PASS, hybrid WARN, legacy FAIL
  *   NSS                 "systemd" on the passwd and group lines          FAIL
  *   Range base user     exists, not uid/gid 0, range fits   FAIL; base % 65536 != 0 WARN
- *   User database       uid base+1 resolves to xen-qemuuser-1            FAIL
+ *   User database       uid base+1 resolves to xen-qemuuser-1 while the
+ *                       unit of domain 1 is loaded, else not at all, and
+ *                       qemu-dm-userdb's socket exists                   FAIL
  *   Shared user         informational                                   WARN at most
  *   QEMU binary         exists, executable, can be probed               FAIL
  *   QEMU Xen accelerator, QEMU -xen-domid-restrict, QEMU privilege drop  FAIL
@@ -40,6 +42,7 @@
 #include <vector>
 
 #include "config.h"
+#include "domain.h"
 #include "qemu_probe.h"
 #include "result.h"
 #include "user_lookup.h"
@@ -71,6 +74,8 @@ struct HostCheckEnv {
 	std::filesystem::path procRoot = "/proc";
 	std::filesystem::path cgroupRoot = "/sys/fs/cgroup";
 	std::filesystem::path hypervisorDir = "/sys/hypervisor";
+	std::filesystem::path transientUnitDir = std::string(kTransientUnitDir);
+	std::filesystem::path userdbSocket = std::string(kUserdbSocket);
 
 	/* NSS lookups of the range base, shared and per-domain users. Null: a SystemUserLookup. */
 	std::shared_ptr<UserLookup> users;
@@ -127,7 +132,7 @@ CheckResult checkSystemdVersion(const HostCheckEnv &env);
 CheckResult checkCgroupHierarchy(const HostCheckEnv &env);
 CheckResult checkNsswitch(const HostCheckEnv &env);
 CheckResult checkRangeBaseUser(const Config &config, UserLookup &users);
-CheckResult checkUserDatabase(const Config &config, UserLookup &users);
+CheckResult checkUserDatabase(const Config &config, UserLookup &users, const HostCheckEnv &env);
 CheckResult checkSharedUser(const Config &config, UserLookup &users);
 /* "QEMU binary", then (if it could be probed) the Xen accelerator, -xen-domid-restrict, privilege drop, -sandbox. */
 std::vector<CheckResult> checkQemu(const Config &config, const HostCheckEnv &env);

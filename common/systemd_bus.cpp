@@ -228,8 +228,10 @@ Result<MessagePtr> SystemdManager::call(sd_bus_message *m, const std::string &wh
 Result<std::string> SystemdManager::waitForJob(const std::string &jobPath, const std::string &what,
 					       Clock::time_point deadline)
 {
-	jobs_->path = jobPath;
-	jobs_->result.reset();
+	if (jobs_->path != jobPath) { /* not armed before (see startTransientUnit) */
+		jobs_->path = jobPath;
+		jobs_->result.reset();
+	}
 	struct Reset {
 		JobWatch *w;
 		~Reset() { w->path.clear(); }
@@ -296,7 +298,18 @@ Result<std::string> SystemdManager::startTransientUnit(const std::string &name, 
 	r = sd_bus_message_read(reply->get(), "o", &jobPath);
 	if (r < 0)
 		return errnoError(r, "Failed to read the reply to StartTransientUnit for {}", name);
-	return waitForJob(jobPath, what, deadline);
+	/* Copy the path: the hook's own calls may reuse the reply's buffer. */
+	const std::string job = jobPath;
+	if (extras.afterQueued) {
+		/* Armed first: the hook's calls dispatch queued signals, JobRemoved among them. */
+		jobs_->path = job;
+		jobs_->result.reset();
+		if (auto s = extras.afterQueued(); !s) {
+			jobs_->path.clear();
+			return s.error();
+		}
+	}
+	return waitForJob(job.c_str(), what, deadline);
 }
 
 Status SystemdManager::stopUnit(const std::string &name, std::chrono::milliseconds timeout)

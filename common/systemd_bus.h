@@ -38,6 +38,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -109,6 +110,12 @@ struct TransientExtras {
 	int stdinFd = -1;
 	int stdoutFd = -1;
 	int stderrFd = -1;
+	/*
+	 * Run once the unit is loaded and its job queued, before waiting for the
+	 * job: the unit exists at this point even if its process ends at once.
+	 * An error is returned as the start's result (the caller cleans up).
+	 */
+	std::function<Status()> afterQueued;
 };
 
 class SystemdManager final

@@ -164,6 +164,22 @@ int qemu_dm_options_set_domain_check(qemu_dm_options *o, int check)
 	return 0;
 }
 
+int qemu_dm_options_set_vnc_localhost(qemu_dm_options *o, int enable)
+{
+	if (!o)
+		return -EINVAL;
+	o->request.vncLocalhost = enable != 0;
+	return 0;
+}
+
+int qemu_dm_options_add_tap(qemu_dm_options *o, const char *ifname)
+{
+	if (!o || !ifname || !*ifname || std::strlen(ifname) > 15 || std::strpbrk(ifname, "/ \n"))
+		return -EINVAL;
+	o->request.taps.emplace_back(ifname);
+	return 0;
+}
+
 int qemu_dm_start(uint32_t domid, const char *const *argv, const qemu_dm_options *options, char **error)
 {
 	return guarded(error, [&] {

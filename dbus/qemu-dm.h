@@ -8,8 +8,11 @@
  * For libxl: where it would fork+exec QEMU, it calls qemu_dm_start(), which
  * starts the transient unit qemu-dm@<domid>.service over systemd's D-Bus API
  * (StartTransientUnit; the private socket /run/systemd/private when root, so no
- * bus daemon is needed), waits for the job and for the device model to stay
- * up, and reports why if it does not.
+ * bus daemon is needed) and waits for its start job. The unit is Type=notify
+ * and qemu-dm-exec reports readiness right before it execs QEMU, so success
+ * means: every check passed (domain alive, uid free, argv restricted, chroot
+ * ready) and QEMU was exec'd. Any failure before that returns the reason.
+ * The caller then waits for QEMU itself (QMP), as libxl does.
  *
  * Conventions:
  *  - Every function returns 0 on success or a negative errno value. When
@@ -17,9 +20,11 @@
  *    administrator there (naming the domain and the reason); free it with
  *    qemu_dm_free(). On success *error is set to NULL.
  *  - Nothing here aborts, exits, or lets a C++ exception escape.
- *  - Blocking: start waits for the systemd job (at most 30 s) plus a settle
- *    time of 1 s; stop waits until every process of the unit is gone (at
- *    most timeout_sec, after which systemd SIGKILLs the rest).
+ *  - Blocking: start waits for the systemd job, i.e. until QEMU is exec'd or
+ *    the start failed (the unit's TimeoutStartSec= is 60 s; an uncached QEMU
+ *    probe takes seconds); no fixed settle time. stop waits until every
+ *    process of the unit is gone (at most timeout_sec, after which systemd
+ *    SIGKILLs the rest).
  *  - Threading: calls are independent (each opens its own connection to
  *    systemd) and may be made from several threads; an options object must
  *    not be shared between threads while it is modified.
@@ -63,10 +68,27 @@ int qemu_dm_options_add_device(qemu_dm_options *options, const char *node, const
  * caller keeps its own copy of `fd`.
  */
 int qemu_dm_options_set_qmp_fd(qemu_dm_options *options, int fd, int target);
+/*
+ * Network needs of this domain; everything else stays private (no network
+ * namespace of the host, AF_UNIX only).
+ * vnc_localhost: QEMU serves VNC on TCP localhost (libxl's vfb, "-vnc
+ * 127.0.0.1:N"): AF_INET/AF_INET6 in the host's network namespace, so dom0
+ * can connect, with IP traffic to and from localhost only.
+ */
+int qemu_dm_options_set_vnc_localhost(qemu_dm_options *options, int enable);
+/* An emulated NIC's tap interface (<= 15 characters), which QEMU creates:
+ * the host's network namespace, /dev/net/tun and CAP_NET_ADMIN until it drops privileges. */
+int qemu_dm_options_add_tap(qemu_dm_options *options, const char *ifname);
 /* For stand-in device models without Xen (tests): skip the domain check. */
 int qemu_dm_options_set_domain_check(qemu_dm_options *options, int check);
 
-/* Start the device model of `domid`; argv[0] is the absolute path of QEMU, NULL-terminated. */
+/*
+ * Start the device model of `domid`; argv[0] is the absolute path of QEMU,
+ * NULL-terminated. Returns 0 once QEMU was exec'd in the unit; on failure
+ * (-EIO when the unit failed to start) *error names the domain, the cause
+ * (qemu-dm-exec's reason) and the unit's last journal lines, and nothing of
+ * the attempt is left loaded.
+ */
 int qemu_dm_start(uint32_t domid, const char *const *argv, const qemu_dm_options *options, char **error);
 /* Stop it; returns once the unit is inactive and every process of it is gone. */
 int qemu_dm_stop(uint32_t domid, unsigned timeout_sec, char **error);

@@ -11,10 +11,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "build_config.h"
+#include "dm_audit.h"
 #include "dm_control.h"
 #include "domain.h"
 #include "host_check.h"
@@ -43,6 +45,8 @@ constexpr const char *kUsage = "Usage: qemu-dmctl COMMAND [OPTIONS]\n"
 			       "                         print the exact unit properties `start` would send\n"
 			       "                         (nothing is started)\n"
 			       "  check                  host readiness report\n"
+			       "  audit DOMID|--pid PID [--json]\n"
+			       "                         is a running device model deprivileged? (docs/audit.md)\n"
 			       "\n"
 			       "Start options:\n"
 			       "  --name NAME            the domain's name (journal field XEN_DOMAIN_NAME)\n"
@@ -55,12 +59,17 @@ constexpr const char *kUsage = "Usage: qemu-dmctl COMMAND [OPTIONS]\n"
 			       "  --path PATH[:rw]       another file QEMU may read (or write with :rw)\n"
 			       "  --device NODE[:PERMS]  an extra device node (PERMS from rwm, default rw)\n"
 			       "  --qmp-fd N             hand our stdin (a QMP socket) to QEMU as fd N\n"
+			       "  --vnc-localhost        QEMU serves VNC on TCP localhost (a vfb): allows\n"
+			       "                         AF_INET/AF_INET6 with localhost only, in the host's\n"
+			       "                         network namespace\n"
+			       "  --tap NAME             an emulated NIC's tap device QEMU creates; repeatable\n"
 			       "  --no-domain-check      skip the Xen domain check: for stand-in device models\n"
 			       "                         without Xen (tests, demos) only\n"
 			       "  --allow-jit            allow W+X memory: for TCG stand-in device models only\n"
 			       "\n"
 			       "Exit status: 0 success, 1 failure, 2 usage error; `check`: 0 all pass,\n"
-			       "1 warnings, 2 failures.\n";
+			       "1 warnings, 2 failures; `audit`: 0 every check passed, 1 a check failed,\n"
+			       "2 usage error or the audit could not run.\n";
 
 int usageError(const std::string &msg)
 {
@@ -97,7 +106,7 @@ Result<DmRequest> parseStart(const std::vector<std::string> &args)
 			break;
 		}
 		if (a == "--name" || a == "--user" || a == "--type" || a == "--disk" || a == "--path" ||
-		    a == "--device" || a == "--qmp-fd") {
+		    a == "--device" || a == "--qmp-fd" || a == "--tap") {
 			auto v = value(a);
 			if (!v)
 				return v.error();
@@ -137,6 +146,10 @@ Result<DmRequest> parseStart(const std::vector<std::string> &args)
 					n.permissions = v->substr(c + 1);
 				}
 				req.devices.push_back(n);
+			} else if (a == "--tap") {
+				if (v->empty() || v->size() > 15 || v->find_first_of("/ \n") != std::string::npos)
+					return makeError(EINVAL, "--tap: '{}' is not an interface name", *v);
+				req.taps.push_back(*v);
 			} else if (a == "--qmp-fd") {
 				auto n = parseDecimal(*v, 1023);
 				if (!n || *n < 3)
@@ -150,6 +163,8 @@ Result<DmRequest> parseStart(const std::vector<std::string> &args)
 			req.domainCheck = false;
 		} else if (a == "--allow-jit") {
 			req.allowWriteExecute = true;
+		} else if (a == "--vnc-localhost") {
+			req.vncLocalhost = true;
 		} else {
 			return makeError(EINVAL, "unknown option '{}'", a);
 		}
@@ -325,6 +340,60 @@ int cmdCheck(const std::vector<std::string> &args)
 	return hostCheckExitCode(results);
 }
 
+/* audit DOMID | audit --pid PID, [--json]: exit codes kAuditExit* (docs/audit.md). */
+int cmdAudit(const std::vector<std::string> &args)
+{
+	bool json = false;
+	std::optional<uint32_t> domid;
+	std::optional<pid_t> pid;
+	for (size_t i = 0; i < args.size(); i++) {
+		if (args[i] == "--json") {
+			json = true;
+		} else if (args[i] == "--pid" && i + 1 < args.size() && !pid && !domid) {
+			auto p = parseDecimal(args[++i], 0x3fffffff);
+			if (!p || *p == 0)
+				return usageError(fmt::format("--pid: '{}' is not a process id", args[i]));
+			pid = static_cast<pid_t>(*p);
+		} else if (!pid && !domid && !args[i].starts_with("-")) {
+			auto d = parseDomid(args[i]);
+			if (!d)
+				return usageError(d.error().message());
+			domid = *d;
+		} else {
+			return usageError(fmt::format("audit: unexpected argument '{}'", args[i]));
+		}
+	}
+	if (!pid && !domid)
+		return usageError("audit needs a DOMID or --pid PID");
+
+	Result<AuditReport> report = makeError(EINVAL, "no audit");
+	if (pid) {
+		report = auditPid(*pid);
+	} else {
+		auto config = loadDefaultConfig();
+		if (!config) {
+			log::error(config.error());
+			return kAuditExitCannotRun;
+		}
+		auto manager = SystemdManager::connect();
+		if (!manager) {
+			log::error(manager.error());
+			return kAuditExitCannotRun;
+		}
+		SystemUserLookup users;
+		report = auditDmUnit(*manager, *domid, *config, users);
+	}
+	if (!report) {
+		log::error(report.error().wrap("Failed to audit the device model"));
+		return kAuditExitCannotRun;
+	}
+	if (json)
+		fmt::print("{}\n", auditToJson(*report).serialize());
+	else
+		std::fputs(formatAudit(*report).c_str(), stdout);
+	return auditExitCode(*report);
+}
+
 int run(int argc, char **argv)
 {
 	log::setup("qemu-dmctl", log::Target::Console);
@@ -354,6 +423,8 @@ int run(int argc, char **argv)
 		return cmdList();
 	if (cmd == "check")
 		return cmdCheck(args);
+	if (cmd == "audit")
+		return cmdAudit(args);
 	return usageError(fmt::format("unknown command '{}'", cmd));
 }
 

@@ -31,6 +31,30 @@ std::optional<uint32_t> parseQemuUnsigned(std::string_view s)
 	return v;
 }
 
+/*
+ * One id of "-runas UID:GID" read the way QEMU 7.2 reads it (os-posix.c:
+ * qemu_strtoul(..., 0)): "0x1f" is hex, "0400005" octal, else decimal.
+ * Signs and spaces, which strtoul would also take, are not interpreted.
+ */
+std::optional<uint32_t> parseQemuId(std::string_view s)
+{
+	int base = 10;
+	if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s.remove_prefix(2);
+	} else if (s.size() > 1 && s[0] == '0') {
+		base = 8;
+		s.remove_prefix(1);
+	}
+	uint32_t v = 0;
+	if (s.empty() || s[0] == '+' || s[0] == '-')
+		return std::nullopt;
+	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+	if (ec != std::errc() || p != s.data() + s.size() || v == UINT32_MAX)
+		return std::nullopt;
+	return v;
+}
+
 bool validUserName(std::string_view s)
 {
 	if (s.empty() || s.size() > 256 || s[0] == '-' || allDigits(s))
@@ -76,6 +100,7 @@ struct Occurrence {
 	std::string option; /* as spelled, e.g. "-runas" */
 	std::string name;   /* "runas" */
 	std::string value;
+	size_t valueIndex = 0; /* index of the value in argv; 0: no value */
 };
 
 } /* namespace */
@@ -385,6 +410,7 @@ Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps 
 			if (i + 1 >= argv.size())
 				return makeError(EINVAL, "QEMU option {} has no value", argv[i]);
 			occ.value = argv[++i];
+			occ.valueIndex = i;
 			if (isManagedSpelling(occ.value))
 				return makeError(EINVAL, "ambiguous QEMU argv: '{}' is the value of {}", occ.value,
 						 occ.option);
@@ -431,78 +457,104 @@ Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps 
 		}
 	}
 
-	/* 4. The user: every -runas and -run-with user= must be ours, never root. */
+	/*
+	 * 4. The user and the chroot: every -runas, -chroot and -run-with
+	 * user=/chroot= QEMU would act on must be ours. One that is (libxl's
+	 * "-runas 131077:997" or "-runas xen-qemuuser-5") is kept; any other
+	 * (libxl's "-chroot /var/run/xen/qemu-root-5", a shared user, root, a
+	 * value QEMU cannot read) is replaced by ours, and the replacement is
+	 * reported: a correct libxl argv is never refused, and QEMU never acts
+	 * on a value we did not choose.
+	 */
 	bool haveUser = false, haveChroot = false;
-	auto checkUser = [&](const Occurrence &o, std::string_view value) -> Status {
-		UserId id;
+	const std::string ourUser = options.runas.toString();
+	auto userIsOurs = [&](std::string_view value) {
+		std::optional<UserId> id;
 		size_t colon = value.find(':');
-		if (colon != std::string_view::npos) {
-			auto u = parseQemuUnsigned(value.substr(0, colon));
-			auto g = parseQemuUnsigned(value.substr(colon + 1));
-			if (!u || !g)
-				return makeError(EINVAL, "cannot interpret {} {}", o.option, o.value);
-			id = { *u, *g };
+		if (colon == std::string_view::npos) {
+			/* QEMU tries the name first (getpwnam), then UID:GID. */
+			if (validUserName(value))
+				if (auto r = resolve(std::string(value)))
+					id = *r;
 		} else {
-			auto r = resolve(std::string(value));
-			if (!r)
-				return r.error().wrap(fmt::format("cannot interpret {} {}", o.option, o.value));
-			id = *r;
+			auto u = parseQemuId(value.substr(0, colon));
+			auto g = parseQemuId(value.substr(colon + 1));
+			if (u && g)
+				id = UserId{ *u, *g };
 		}
-		if (id.uid == 0 || id.gid == 0)
-			return makeError(EPERM, "{} {} would run the device model as root", o.option, o.value);
-		if (id != options.runas)
-			return makeError(EINVAL, "{} {} conflicts with --runas {}", o.option, o.value,
-					 options.runas.toString());
-		haveUser = true;
-		return success();
+		return id && *id == options.runas;
 	};
-	auto checkChroot = [&](const Occurrence &o, std::string_view value) -> Status {
-		if (normalisedDir(value) != options.chrootDir)
-			return makeError(EINVAL, "{} {} conflicts with the chroot directory {}", o.option, o.value,
-					 options.chrootDir);
-		haveChroot = true;
-		return success();
+	auto chrootIsOurs = [&](std::string_view value) { return normalisedDir(value) == options.chrootDir; };
+	auto replaced = [&](const Occurrence &o, std::string_view key, std::string_view old, const std::string &now) {
+		plan.replaced.push_back(
+		    fmt::format("{} {}{}{} -> {}", o.option, key, key.empty() ? "" : "=", old, now));
 	};
 
 	for (const Occurrence &o : found) {
-		Status s = success();
 		if (o.name == "runas") {
 			if (!caps.runas())
 				return makeError(ENOTSUP, "QEMU argv has -runas, which {} (QEMU {}) does not support",
 						 qemu, caps.version.toString());
-			s = checkUser(o, o.value);
+			if (!userIsOurs(o.value)) {
+				plan.argv[o.valueIndex] = ourUser;
+				replaced(o, "", o.value, ourUser);
+			}
+			haveUser = true;
 		} else if (o.name == "chroot") {
 			if (!caps.chroot())
 				return makeError(ENOTSUP, "QEMU argv has -chroot, which {} (QEMU {}) does not support",
 						 qemu, caps.version.toString());
-			s = checkChroot(o, o.value);
+			if (!chrootIsOurs(o.value)) {
+				plan.argv[o.valueIndex] = options.chrootDir;
+				replaced(o, "", o.value, options.chrootDir);
+			}
+			haveChroot = true;
 		} else if (o.name == "run-with") {
 			if (!caps.runWith())
 				return makeError(ENOTSUP,
 						 "QEMU argv has -run-with, which {} (QEMU {}) does not support", qemu,
 						 caps.version.toString());
-			for (const std::string &kv : splitQemuOpts(o.value)) {
+			std::vector<std::string> parts = splitQemuOpts(o.value);
+			bool changed = false;
+			for (std::string &kv : parts) {
 				size_t eq = kv.find('=');
-				std::string_view key = std::string_view(kv).substr(0, eq);
-				std::string_view val =
-				    eq == std::string::npos ? std::string_view() : std::string_view(kv).substr(eq + 1);
+				std::string key = kv.substr(0, eq);
+				std::string val = eq == std::string::npos ? std::string() : kv.substr(eq + 1);
 				if (key == "user") {
 					if (!caps.runWithUser())
 						return makeError(ENOTSUP, "{} (QEMU {}) has no -run-with user=", qemu,
 								 caps.version.toString());
-					s = checkUser(o, val);
+					if (!userIsOurs(val)) {
+						replaced(o, key, val, ourUser);
+						kv = "user=" + ourUser;
+						changed = true;
+					}
+					haveUser = true;
 				} else if (key == "chroot") {
 					if (!caps.runWithChroot())
 						return makeError(ENOTSUP, "{} (QEMU {}) has no -run-with chroot=", qemu,
 								 caps.version.toString());
-					s = checkChroot(o, val);
+					if (!chrootIsOurs(val)) {
+						replaced(o, key, val, options.chrootDir);
+						kv = "chroot=" + options.chrootDir;
+						changed = true;
+					}
+					haveChroot = true;
 				}
-				if (!s)
-					break;
+			}
+			if (changed) {
+				std::string joined;
+				for (const std::string &kv : parts) {
+					size_t eq = kv.find('=');
+					if (!joined.empty())
+						joined += ',';
+					joined += eq == std::string::npos
+						      ? escapeQemuOptValue(kv)
+						      : kv.substr(0, eq + 1) + escapeQemuOptValue(kv.substr(eq + 1));
+				}
+				plan.argv[o.valueIndex] = joined;
 			}
 		}
-		if (!s)
-			return s.error();
 	}
 
 	/* 5. Add what is missing, preferring -run-with where QEMU has the key

@@ -87,6 +87,7 @@ std::string execUsage();
 struct QemuArgvPlan {
 	std::vector<std::string> argv;	   /* the final argv; [0] is the QEMU path */
 	std::vector<std::string> added;	   /* arguments appended, for the log */
+	std::vector<std::string> replaced; /* "-runas 0:0 -> 131077:997", for the log */
 	std::vector<std::string> warnings; /* non-fatal remarks, logged as warnings */
 };
 
@@ -94,9 +95,11 @@ struct QemuArgvPlan {
  * Make the restriction and privilege-drop arguments present and right for
  * the QEMU described by `caps`: -xen-domid-restrict (when restricting),
  * the user (-runas or -run-with user=) and the chroot (-chroot or
- * -run-with chroot=), for every guest type. Arguments already present must
- * agree with `options` (same user, same directory, never root); anything
- * else is refused, never rewritten. Nothing is removed.
+ * -run-with chroot=), for every guest type. A user or chroot already present
+ * is kept when it is ours (the same uid:gid, read as QEMU reads it, or a name
+ * resolving to it; the same directory) and its value replaced by ours
+ * otherwise (reported in `replaced`). -xen-domid must name our domain;
+ * other conflicts are refused. Nothing is removed or reordered.
  */
 [[nodiscard]] Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps &caps,
 						   const UserResolver &resolve);

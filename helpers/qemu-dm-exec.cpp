@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <fmt/ranges.h>
+#include <systemd/sd-daemon.h>
 
 #include "build_config.h"
 #include "exec_args.h"
@@ -125,6 +126,8 @@ int run(int argc, char **argv)
 		return fail(kExitQemu, plan.error().wrap("Failed to prepare the QEMU command line"));
 	for (const std::string &w : plan->warnings)
 		log::warning("{}", w);
+	for (const std::string &r : plan->replaced)
+		log::notice("Replaced the caller's {} (qemu-dm's policy decides the device model's user and root)", r);
 	if (!opts.restrict)
 		log::warning("Not restricting the device model's Xen handles (--no-restrict)");
 
@@ -152,6 +155,16 @@ int run(int argc, char **argv)
 	for (std::string &a : plan->argv)
 		cargv.push_back(a.data());
 	cargv.push_back(nullptr);
+
+	/*
+	 * Every check passed: tell systemd (Type=notify) right before exec, so the
+	 * start job succeeds now and not earlier. unset_environment=1 removes
+	 * NOTIFY_SOCKET, so QEMU never sees it. Without NOTIFY_SOCKET (run by
+	 * hand, tests) this does nothing.
+	 */
+	int n = sd_notify(1, "READY=1\nSTATUS=Executing the device model");
+	if (n < 0)
+		return fail(kExitOs, errnoError(-n, "Failed to notify systemd of readiness"));
 	::execv(qemu.c_str(), cargv.data());
 	return fail(kExitExec, errnoError(errno, "Failed to execute {}", qemu));
 }

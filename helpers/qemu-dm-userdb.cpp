@@ -60,6 +60,7 @@ struct Options {
 	std::string rangeBaseUser;
 	std::string passwdFile;
 	std::string groupFile;
+	std::string unitDir = std::string(kTransientUnitDir);
 	bool fileAccounts = false;
 	bool enumerate = false;
 	uint64_t connectionTimeoutUsec = 30 * 1000000ULL;
@@ -480,8 +481,9 @@ void help()
 		   "Test options:\n"
 		   "     --listen=PATH            Bind PATH instead of using the socket from systemd\n"
 		   "     --passwd-file=PATH       Read other users from PATH instead of NSS\n"
-		   "     --group-file=PATH        Read other groups from PATH instead of NSS\n",
-		   QEMU_DM_USERDB_SERVICE);
+		   "     --group-file=PATH        Read other groups from PATH instead of NSS\n"
+		   "     --unit-dir=DIR           Look for loaded DM units in DIR (default {})\n",
+		   QEMU_DM_USERDB_SERVICE, kTransientUnitDir);
 }
 
 /* 1: continue, 0: exit successfully, <0: usage error. */
@@ -494,7 +496,8 @@ int parseArgs(int argc, char **argv, Options &o)
 		ARG_EXIT_IDLE,
 		ARG_LISTEN,
 		ARG_PASSWD,
-		ARG_GROUP
+		ARG_GROUP,
+		ARG_UNIT_DIR
 	};
 	static const struct option longopts[] = {
 		{ "help", no_argument, nullptr, 'h' },
@@ -506,6 +509,7 @@ int parseArgs(int argc, char **argv, Options &o)
 		{ "listen", required_argument, nullptr, ARG_LISTEN },
 		{ "passwd-file", required_argument, nullptr, ARG_PASSWD },
 		{ "group-file", required_argument, nullptr, ARG_GROUP },
+		{ "unit-dir", required_argument, nullptr, ARG_UNIT_DIR },
 		{},
 	};
 
@@ -546,6 +550,13 @@ int parseArgs(int argc, char **argv, Options &o)
 		case ARG_GROUP:
 			o.groupFile = optarg;
 			o.fileAccounts = true;
+			break;
+		case ARG_UNIT_DIR:
+			if (optarg[0] != '/') {
+				log::error("--unit-dir= needs an absolute path: {}", optarg);
+				return -EINVAL;
+			}
+			o.unitDir = optarg;
 			break;
 		default:
 			return -EINVAL;
@@ -612,6 +623,7 @@ int run(int argc, char **argv)
 	so.serviceName = QEMU_DM_USERDB_SERVICE;
 	so.rangeBaseUser = rangeBaseUser(options);
 	so.enumerate = options.enumerate;
+	so.dmUnitLoaded = [dir = options.unitDir](uint32_t domid) { return dmUnitLoaded(domid, dir); };
 	userdb::Service service(so, *accounts);
 
 	auto fd = options.listenPath.empty() ? socketFromSystemd() : listenOn(options.listenPath);

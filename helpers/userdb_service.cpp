@@ -176,6 +176,11 @@ Result<bool> Service::isOurs(const Range &range, uint32_t domid)
 	uint64_t id = static_cast<uint64_t>(range.baseUid) + domid;
 	if (domid < 1 || domid > kMaxDomid || !idIsValid(id))
 		return false;
+	/* First, and cheap (one stat): no unit, no user. */
+	if (options_.dmUnitLoaded && !options_.dmUnitLoaded(domid)) {
+		log::debug("No device model unit is loaded for domain {}, not answering for its user.", domid);
+		return false;
+	}
 
 	/*
 	 * A user and its group come as a pair: if any of uid, gid, user name or

@@ -10,13 +10,16 @@
  *   user  xen-qemuuser-<domid>  uid = base uid + domid, gid = the range base
  *         user's primary gid (upstream libxl semantics), locked, nologin
  *   group xen-qemuuser-<domid>  gid = base uid + domid (gid = uid)
- * for domid 1..32751, always (not only while the DM runs), unless that id or
- * name is owned by any other source, which always wins.
+ * for domid 1..32751, only while that domain's DM unit qemu-dm@<domid>.service
+ * is loaded (stock libxl refuses a uid base+domid that already has a name,
+ * DESIGN.md fact 9), and unless that id or name is owned by any other source,
+ * which always wins.
  *
  * Nothing here throws and nothing logs above debug.
  */
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +60,9 @@ struct ServiceOptions {
 	/* Stream all records on enumeration ("more" without a key). Off by
 	 * default: `getent passwd` would list 32751 users. */
 	bool enumerate = false;
+	/* Whether domid's DM unit is loaded; records exist only then. Unset:
+	 * every domid of the range (tests of the record logic only). */
+	std::function<bool(uint32_t domid)> dmUnitLoaded;
 };
 
 /* Names and the domid range: common/domain.h (domidFromUserName, perDomainUserName). */

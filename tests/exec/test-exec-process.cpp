@@ -205,17 +205,20 @@ TEST_F(ExecProcess, Qemu91GetsRunWith)
 	EXPECT_EQ(r.lines("fd "), (std::vector<std::string>{ "0", "1", "2", "7", "9" }));
 }
 
-TEST_F(ExecProcess, ConflictingRunasIsRefusedWithOneLine)
+TEST_F(ExecProcess, ForeignRunasAndChrootAreReplacedAndLogged)
 {
 	needRoot();
-	ExecRun r =
-	    runExec({ "--domid", "5", "--type", "hvm", "--runas", "131077:997", "--chroot", root_, "--no-domain-check",
-		      "--probe-cache", "none", "--", fake_, "-xen-domid", "5", "-runas", "0:0" });
-	EXPECT_EQ(r.exitCode, 68);
-	EXPECT_TRUE(r.out.empty()) << "QEMU must not run";
-	EXPECT_EQ(r.err, "qemu-dm-exec: Failed to prepare the QEMU command line: -runas 0:0 would run the device "
-			 "model as root\n");
-	EXPECT_FALSE(fs::exists(root_)) << "nothing is created before the argv is accepted";
+	/* libxl 4.17's own privilege arguments, with a root -runas for good measure. */
+	ExecRun r = runExec({ "--domid", "5", "--type", "hvm", "--runas", "131077:997", "--chroot", root_,
+			      "--no-domain-check", "--probe-cache", "none", "--", fake_, "-xen-domid", "5", "-chroot",
+			      "/var/run/xen/qemu-root-5", "-runas", "0:0" });
+	ASSERT_EQ(r.exitCode, 0) << r.err;
+	EXPECT_EQ(r.lines("arg "), (std::vector<std::string>{ fake_, "-xen-domid", "5", "-chroot", root_.string(),
+							      "-runas", "131077:997", "-xen-domid-restrict" }));
+	EXPECT_NE(r.err.find("Replaced the caller's -chroot /var/run/xen/qemu-root-5 -> " + root_.string()),
+		  std::string::npos)
+	    << r.err;
+	EXPECT_NE(r.err.find("Replaced the caller's -runas 0:0 -> 131077:997"), std::string::npos) << r.err;
 }
 
 TEST_F(ExecProcess, UsageErrorsExit64WithOneLine)

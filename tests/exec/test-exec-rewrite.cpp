@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/ranges.h>
+
 #include "exec_args.h"
 #include "test_support.h"
 
@@ -29,9 +31,13 @@ struct RewriteCase {
 	bool domainCheck = true;
 	const char *chroot = kRoot;
 	bool warns = false;
+	/* When values were replaced: the argv after the QEMU path, before the additions, and how many. */
+	std::string rewritten = "";
+	size_t replacements = 0;
 };
 
 const std::string kX = "-xen-domid 5 -no-shutdown -S";
+const std::string R = kRoot;
 const std::string kAdd72 = std::string("-xen-domid-restrict -runas 131077:997 -chroot ") + kRoot;
 const std::string kAdd81 = std::string("-xen-domid-restrict -runas 131077:997 -run-with chroot=") + kRoot;
 const std::string kAdd91 = std::string("-xen-domid-restrict -run-with user=131077:997,chroot=") + kRoot;
@@ -80,28 +86,84 @@ const RewriteCase kCases[] = {
 	{ "stand-in-xen-domid-must-match", "7.2-tcg", GuestType::Hvm, "-xen-domid 6", "", "does not match", true,
 	  false },
 
-	/* Conflicts: refused, never rewritten. */
+	/* Every user and chroot libxl 4.17 emits (DESIGN.md fact 10, xen-lab.md 5.1 and 5.3). */
+	{ "libxl-4.17-hvm", "7.2-xen", GuestType::Hvm,
+	  "-xen-domid 5 -no-shutdown -chardev socket,id=libxl-cmd,fd=16,server=on,wait=off -S -mon "
+	  "chardev=libxl-cmd,mode=control -chardev "
+	  "socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-5,server=on,wait=off -mon "
+	  "chardev=libxenstat-cmd,mode=control -nodefaults -no-user-config -name hvmq -vnc none -display none "
+	  "-serial pty -device cirrus-vga,vgamem_mb=8 -boot order=c -net none -xen-domid-restrict -chroot "
+	  "/var/run/xen/qemu-root-5 -machine xenfv,suppress-vmdesc=on -m 120 -drive "
+	  "file=/var/lib/xenprobe/disk.img,if=ide,index=0,media=disk,format=raw,cache=writeback -runas 131077:997",
+	  "", nullptr, true, true, kRoot, false,
+	  "-xen-domid 5 -no-shutdown -chardev socket,id=libxl-cmd,fd=16,server=on,wait=off -S -mon "
+	  "chardev=libxl-cmd,mode=control -chardev "
+	  "socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-5,server=on,wait=off -mon "
+	  "chardev=libxenstat-cmd,mode=control -nodefaults -no-user-config -name hvmq -vnc none -display none "
+	  "-serial pty -device cirrus-vga,vgamem_mb=8 -boot order=c -net none -xen-domid-restrict -chroot "
+	  "/run/qemu-dm/5/root -machine xenfv,suppress-vmdesc=on -m 120 -drive "
+	  "file=/var/lib/xenprobe/disk.img,if=ide,index=0,media=disk,format=raw,cache=writeback -runas 131077:997",
+	  1 },
+	{ "libxl-4.17-pv-vfb", "7.2-xen", GuestType::Pv,
+	  "-xen-domid 5 -no-shutdown -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off -S -mon "
+	  "chardev=libxl-cmd,mode=control -nodefaults -no-user-config -xen-attach -name pvq -vnc 127.0.0.1:0,to=99 "
+	  "-display none -xen-domid-restrict -chroot /var/run/xen/qemu-root-5 -machine xenpv -m 768",
+	  "-runas 131077:997", nullptr, true, true, kRoot, false,
+	  "-xen-domid 5 -no-shutdown -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off -S -mon "
+	  "chardev=libxl-cmd,mode=control -nodefaults -no-user-config -xen-attach -name pvq -vnc 127.0.0.1:0,to=99 "
+	  "-display none -xen-domid-restrict -chroot /run/qemu-dm/5/root -machine xenpv -m 768",
+	  1 },
+	{ "libxl-device-model-user", "7.2-xen", GuestType::Hvm,
+	  kX + " -xen-domid-restrict -chroot /var/run/xen/qemu-root-5 -runas xen-qemuuser-5", "", nullptr, true, true,
+	  kRoot, false, kX + " -xen-domid-restrict -chroot " + R + " -runas xen-qemuuser-5", 1 },
+	{ "libxl-shared-user", "7.2-xen", GuestType::Hvm, kX + " -xen-domid-restrict -runas xen-qemuuser-shared",
+	  "-chroot " + R, nullptr, true, true, kRoot, false, kX + " -xen-domid-restrict -runas 131077:997", 1 },
+	{ "octal-uid-read-as-qemu-does", "7.2-xen", GuestType::Hvm, kX + " -runas 0400005:01745",
+	  "-xen-domid-restrict -chroot " + R },
+	{ "hex-uid-read-as-qemu-does", "7.2-xen", GuestType::Hvm, kX + " -runas 0x20005:0x3e5",
+	  "-xen-domid-restrict -chroot " + R },
+	{ "decimal-with-leading-zero-is-octal", "7.2-xen", GuestType::Hvm, kX + " -runas 0131077:997",
+	  "-xen-domid-restrict -chroot " + R, nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+
+	/* Any other user or chroot is replaced by ours, never refused, never kept. */
+	{ "other-user", "7.2-xen", GuestType::Hvm, kX + " -runas 131078:997", "-xen-domid-restrict -chroot " + R,
+	  nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "other-user-by-name", "7.2-xen", GuestType::Pv, kX + " -runas xen-qemuuser-6",
+	  "-xen-domid-restrict -chroot " + R, nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "other-group", "7.2-xen", GuestType::Hvm, kX + " -runas 131077:998", "-xen-domid-restrict -chroot " + R,
+	  nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "root-uid", "7.2-xen", GuestType::Hvm, kX + " -runas 0:0", "-xen-domid-restrict -chroot " + R, nullptr, true,
+	  true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "root-name", "7.2-xen", GuestType::Hvm, kX + " -runas root", "-xen-domid-restrict -chroot " + R, nullptr,
+	  true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "root-gid", "7.2-xen", GuestType::Hvm, kX + " -runas 131077:0", "-xen-domid-restrict -chroot " + R, nullptr,
+	  true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "root-double-dash", "7.2-xen", GuestType::Hvm, kX + " --runas 0:0", "-xen-domid-restrict -chroot " + R,
+	  nullptr, true, true, kRoot, false, kX + " --runas 131077:997", 1 },
+	{ "root-after-async-teardown", "7.2-xen", GuestType::Hvm, kX + " -async-teardown -runas 0:0",
+	  "-xen-domid-restrict -chroot " + R, nullptr, true, true, kRoot, false,
+	  kX + " -async-teardown -runas 131077:997", 1 },
+	{ "second-runas-replaced", "7.2-xen", GuestType::Hvm, kX + " -runas 131077:997 -runas 131078:997",
+	  "-xen-domid-restrict -chroot " + R, nullptr, true, true, kRoot, false,
+	  kX + " -runas 131077:997 -runas 131077:997", 1 },
+	{ "unknown-user", "7.2-xen", GuestType::Hvm, kX + " -runas nosuchuser", "-xen-domid-restrict -chroot " + R,
+	  nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "garbage-user", "7.2-xen", GuestType::Hvm, kX + " -runas 1:x", "-xen-domid-restrict -chroot " + R, nullptr,
+	  true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "signed-uid", "7.2-xen", GuestType::Hvm, kX + " -runas +131077:997", "-xen-domid-restrict -chroot " + R,
+	  nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "other-chroot", "7.2-xen", GuestType::Hvm, kX + " -chroot /", "-xen-domid-restrict -runas 131077:997",
+	  nullptr, true, true, kRoot, false, kX + " -chroot " + R, 1 },
+	{ "run-with-root", "9.1", GuestType::Hvm, kX + " -run-with user=0:0,async-teardown=on",
+	  "-xen-domid-restrict -run-with chroot=" + R, nullptr, true, true, kRoot, false,
+	  kX + " -run-with user=131077:997,async-teardown=on", 1 },
+	{ "run-with-other-chroot", "9.1", GuestType::Hvm, kX + " -run-with chroot=/elsewhere,user=131077:997",
+	  "-xen-domid-restrict", nullptr, true, true, kRoot, false, kX + " -run-with chroot=" + R + ",user=131077:997",
+	  1 },
+
+	/* Refused: another domain, options this QEMU lacks, argvs QEMU would misread. */
 	{ "other-domid", "7.2-xen", GuestType::Hvm, "-xen-domid 6", "", "-xen-domid 6 does not match --domid 5" },
 	{ "no-domid", "7.2-xen", GuestType::Hvm, "-m 64", "", "has no -xen-domid 5" },
-	{ "other-user", "7.2-xen", GuestType::Hvm, kX + " -runas 131078:997", "",
-	  "-runas 131078:997 conflicts with --runas 131077:997" },
-	{ "other-user-by-name", "7.2-xen", GuestType::Pv, kX + " -runas xen-qemuuser-6", "", "conflicts with --runas" },
-	{ "other-group", "7.2-xen", GuestType::Hvm, kX + " -runas 131077:998", "", "conflicts with --runas" },
-	{ "root-uid", "7.2-xen", GuestType::Hvm, kX + " -runas 0:0", "",
-	  "-runas 0:0 would run the device model as root" },
-	{ "root-name", "7.2-xen", GuestType::Hvm, kX + " -runas root", "", "as root" },
-	{ "root-gid", "7.2-xen", GuestType::Hvm, kX + " -runas 131077:0", "", "as root" },
-	{ "root-double-dash", "7.2-xen", GuestType::Hvm, kX + " --runas 0:0", "", "as root" },
-	{ "root-after-async-teardown", "7.2-xen", GuestType::Hvm, kX + " -async-teardown -runas 0:0", "", "as root" },
-	{ "second-runas-conflicts", "7.2-xen", GuestType::Hvm, kX + " -runas 131077:997 -runas 131078:997", "",
-	  "conflicts" },
-	{ "unknown-user", "7.2-xen", GuestType::Hvm, kX + " -runas nosuchuser", "",
-	  "cannot interpret -runas nosuchuser" },
-	{ "garbage-user", "7.2-xen", GuestType::Hvm, kX + " -runas 1:x", "", "cannot interpret" },
-	{ "other-chroot", "7.2-xen", GuestType::Hvm, kX + " -chroot /var/run/xen/qemu-root-5", "",
-	  "-chroot /var/run/xen/qemu-root-5 conflicts with the chroot directory /run/qemu-dm/5/root" },
-	{ "run-with-root", "9.1", GuestType::Hvm, kX + " -run-with user=0:0", "", "as root" },
-	{ "run-with-other-chroot", "9.1", GuestType::Hvm, kX + " -run-with chroot=/elsewhere", "", "conflicts" },
 	{ "chroot-gone-in-9.0", "9.0", GuestType::Hvm, kX + " -chroot " + kRoot, "", "-chroot, which" },
 	{ "runas-gone-in-10.0", "10.0", GuestType::Hvm, kX + " -runas 131077:997", "", "-runas, which" },
 	{ "run-with-user-not-in-9.0", "9.0", GuestType::Hvm, kX + " -run-with user=131077:997", "",
@@ -137,8 +199,11 @@ TEST_P(Rewrite, AddsOrRefuses)
 	ASSERT_TRUE(plan.ok()) << plan.error().message();
 	EXPECT_EQ(plan->added, words(c.added));
 
-	/* Nothing removed or reordered: the original argv, then the additions. */
+	/* Nothing removed or reordered: the original argv (values replaced where told), then the additions. */
 	std::vector<std::string> expected = o.qemuArgv;
+	if (!c.rewritten.empty())
+		expected = words(std::string(kQemu) + " " + c.rewritten);
+	EXPECT_EQ(plan->replaced.size(), c.replacements) << fmt::format("{}", fmt::join(plan->replaced, "; "));
 	for (const std::string &a : words(c.added))
 		expected.push_back(a);
 	EXPECT_EQ(plan->argv, expected);

@@ -240,6 +240,113 @@ TEST_F(DmctlTest, XenQemuWithoutHypervisorFailsClearly)
 	expectNothingLeft(11);
 }
 
+/*
+ * A real slow case: the probe of an uncached QEMU (3.6-9.4 s in a TCG dom0).
+ * This stand-in answers the probe's -version and -help only after 3 s, so
+ * qemu-dm-exec is still checking long after any fixed settle window.
+ */
+void writeSlowStandin(TestBed &b, const std::string &path)
+{
+	ASSERT_TRUE(b.writeFile(path,
+				"#!/bin/sh\n"
+				"case \"$1\" in -version|-help) sleep 3 ;; esac\n"
+				"exec " +
+				    kStandin + " \"$@\"\n",
+				0755)
+			.ok());
+}
+
+TEST_F(DmctlTest, StartReportsSuccessOnlyAfterQemuWasExecuted)
+{
+	const std::string slow = "/etc/qemu-dm-tests/slow-standin";
+	writeSlowStandin(bed(), slow);
+	auto t0 = std::chrono::steady_clock::now();
+	auto r = ctl({ "start", "17", "--no-domain-check", "--", slow });
+	auto took = std::chrono::steady_clock::now() - t0;
+	ASSERT_TRUE(r.ok()) << r.err;
+	/* Not before the two slow probe runs, and by then QEMU (the stand-in) replaced qemu-dm-exec. */
+	EXPECT_GE(took, std::chrono::seconds(6));
+	std::string pid = show("qemu-dm@17.service", "MainPID");
+	auto comm = bed().run({ "cat", "/proc/" + pid + "/comm" });
+	ASSERT_TRUE(comm.ok());
+	EXPECT_EQ(comm->out, "dm-standin\n");
+	EXPECT_EQ(show("qemu-dm@17.service", "Type"), "notify");
+	EXPECT_EQ(show("qemu-dm@17.service", "StatusText"), "Executing the device model");
+	/* QEMU does not inherit the notification socket. */
+	auto env = bed().sh("tr '\\0' '\\n' < /proc/" + pid + "/environ");
+	ASSERT_TRUE(env.ok());
+	EXPECT_THAT(env->out, Not(HasSubstr("NOTIFY_SOCKET")));
+	EXPECT_THAT(env->out, HasSubstr("XEN_DOMAIN_ID=17"));
+	ASSERT_TRUE(ctl({ "stop", "17" }).ok());
+	expectNothingLeft(17);
+}
+
+TEST_F(DmctlTest, CheckFailingAfterASlowProbeIsReportedWithItsReason)
+{
+	/* The same slow probe, then qemu-dm-exec refuses the argv: "Started" would be a lie. */
+	const std::string slow = "/etc/qemu-dm-tests/slow-standin-2";
+	writeSlowStandin(bed(), slow);
+	auto r = ctl({ "start", "18", "--no-domain-check", "--", slow, "-xen-domid", "19" });
+	EXPECT_EQ(r.exitStatus, 1);
+	EXPECT_EQ(r.out, "");
+	EXPECT_THAT(r.err, HasSubstr("domain 18: the device model failed to start"));
+	EXPECT_THAT(r.err, HasSubstr("-xen-domid 19 does not match --domid 18"));
+	EXPECT_THAT(r.err, HasSubstr("status=68"));
+	expectNothingLeft(18);
+	/* The unit is gone, not just inactive. */
+	EXPECT_EQ(show("qemu-dm@18.service", "LoadState"), "not-found");
+}
+
+TEST_F(DmctlTest, VncOnLocalhostIsReachableFromDom0AndNothingElse)
+{
+	/* A non-localhost address of this host: the DM must not reach it. */
+	ASSERT_TRUE(bed().sh("ip addr replace 192.0.2.1/32 dev lo")->ok());
+	auto r = ctl({ "start", "20", "--no-domain-check", "--vnc-localhost", "--", kStandin, "-vnc",
+		       "127.0.0.1:0,to=99", "-net-probe", "127.0.0.1:5900,192.0.2.1:6000" });
+	ASSERT_TRUE(r.ok()) << r.err;
+	std::string journal;
+	EXPECT_TRUE(waitUntil(
+	    [&] {
+		    journal = bed().journal("qemu-dm@20.service", 50);
+		    return journal.find("net-probe 192.0.2.1") != std::string::npos;
+	    },
+	    std::chrono::seconds(20)))
+	    << journal;
+	EXPECT_THAT(journal, HasSubstr("dm-standin: vnc listening on 127.0.0.1:0,to=99"));
+	/* Localhost: allowed. Any other address of the host: its packets are dropped (unfiltered, the
+	 * connect would end at once with "Connection refused": nothing listens on port 6000). */
+	EXPECT_THAT(journal, HasSubstr("net-probe 127.0.0.1:5900: connect: ok"));
+	EXPECT_THAT(journal, HasSubstr("net-probe 192.0.2.1:6000: connect: "));
+	EXPECT_THAT(journal, Not(HasSubstr("net-probe 192.0.2.1:6000: connect: ok")));
+	EXPECT_THAT(journal, Not(HasSubstr("net-probe 192.0.2.1:6000: connect: Connection refused")));
+	/* dom0 (the bed's own network namespace) connects to the DM's VNC port. */
+	auto c = bed().run({ "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5900 && head -c 12 <&3" });
+	ASSERT_TRUE(c.ok());
+	EXPECT_EQ(c->out, "RFB 003.008\n") << c->err;
+	EXPECT_EQ(show("qemu-dm@20.service", "PrivateNetwork"), "no");
+	EXPECT_THAT(show("qemu-dm@20.service", "IPAddressAllow"), HasSubstr("127.0.0.0/8"));
+	EXPECT_THAT(show("qemu-dm@20.service", "RestrictAddressFamilies"), HasSubstr("AF_INET"));
+	ASSERT_TRUE(ctl({ "stop", "20" }).ok());
+	expectNothingLeft(20);
+	(void)bed().sh("ip addr del 192.0.2.1/32 dev lo");
+}
+
+TEST_F(DmctlTest, WithoutTheVncDeclarationAfInetIsRefused)
+{
+	auto r = ctl({ "start", "21", "--no-domain-check", "--", kStandin, "-vnc", "127.0.0.1:1" });
+	ASSERT_TRUE(r.ok()) << r.err; /* qemu-dm-exec's checks pass; QEMU itself then fails */
+	std::string journal;
+	EXPECT_TRUE(waitUntil([&] {
+		journal = bed().journal("qemu-dm@21.service", 50);
+		return journal.find("-vnc 127.0.0.1:1: socket") != std::string::npos;
+	})) << journal;
+	EXPECT_THAT(journal, HasSubstr("socket: Address family not supported by protocol"));
+	expectNothingLeft(21);
+	auto policy = ctl({ "policy", "21", "--no-domain-check", "--", kStandin });
+	EXPECT_THAT(policy.out, HasSubstr("PrivateNetwork=yes"));
+	EXPECT_THAT(policy.out, Not(HasSubstr("AF_INET")));
+}
+
 TEST_F(DmctlTest, BadInputGetsOneClearErrorAndStartsNothing)
 {
 	struct Case {

@@ -134,24 +134,51 @@ TEST_F(PolicyTest, BrokenConfigFailsClosedWithTheReasonVisible)
 	EXPECT_EQ(show("qemu-dm@8.service", "ActiveState"), "active");
 }
 
-TEST_F(PolicyTest, PerDomainUsersResolveThroughUserdb)
+TEST_F(PolicyTest, PerDomainUsersResolveOnlyWhileTheirUnitIsLoaded)
 {
+	/* Before the DM unit exists: nothing resolves, so stock libxl's clash check passes (DESIGN.md fact 9). */
+	EXPECT_FALSE(mustRun({ "getent", "passwd", "xen-qemuuser-5" }).ok());
+	EXPECT_FALSE(mustRun({ "getent", "passwd", "131077" }).ok());
+	EXPECT_FALSE(mustRun({ "getent", "group", "131077" }).ok());
+
+	/* While it runs: by name and by number. */
+	auto start = mustRun({ "systemd-run", "-q", "--unit=qemu-dm@5.service", "/bin/sleep", "302" });
+	ASSERT_TRUE(start.ok()) << start.err;
 	auto byName = mustRun({ "getent", "passwd", "xen-qemuuser-5" });
 	auto byUid = mustRun({ "getent", "passwd", "131077" });
 	ASSERT_TRUE(byName.ok()) << "xen-qemuuser-5 does not resolve: " << byName.err;
 	ASSERT_TRUE(byUid.ok());
 	EXPECT_EQ(byName.out, byUid.out);
 	EXPECT_THAT(byName.out, ::testing::StartsWith("xen-qemuuser-5:x:131077:"));
-
-	/* The highest domid resolves; one past the range does not. */
-	EXPECT_TRUE(mustRun({ "getent", "passwd", "xen-qemuuser-32751" }).ok());
-	EXPECT_FALSE(mustRun({ "getent", "passwd", "xen-qemuuser-32752" }).ok());
-	EXPECT_FALSE(mustRun({ "getent", "passwd", std::to_string(131072 + 32752) }).ok());
-
-	/* Its gid resolves too. */
+	EXPECT_TRUE(mustRun({ "getent", "group", "xen-qemuuser-5" }).ok());
+	/* Its gid (the base user's primary group) resolves too. */
 	std::string gid = mustSh("getent passwd xen-qemuuser-5 | cut -d: -f4").out;
 	gid = gid.substr(0, gid.find('\n'));
 	EXPECT_TRUE(mustRun({ "getent", "group", gid }).ok()) << "gid " << gid << " does not resolve";
+	/* Another domain does not. */
+	EXPECT_FALSE(mustRun({ "getent", "passwd", "xen-qemuuser-6" }).ok());
+
+	/* After stop (the unit is garbage-collected): gone. */
+	ASSERT_TRUE(mustRun({ "systemctl", "stop", "qemu-dm@5.service" }).ok());
+	EXPECT_FALSE(mustRun({ "getent", "passwd", "xen-qemuuser-5" }).ok());
+	EXPECT_FALSE(mustRun({ "getent", "passwd", "131077" }).ok());
+
+	/* A failed unit is still loaded: its user resolves until reset-failed. */
+	ASSERT_TRUE(
+	    mustRun({ "systemd-run", "-q", "--unit=qemu-dm@6.service", "-p", "CollectMode=inactive", "/bin/false" })
+		.ok());
+	EXPECT_TRUE(waitUntil([&] { return show("qemu-dm@6.service", "ActiveState") == "failed"; }));
+	EXPECT_TRUE(mustRun({ "getent", "passwd", "xen-qemuuser-6" }).ok());
+	ASSERT_TRUE(mustRun({ "systemctl", "reset-failed", "qemu-dm@6.service" }).ok());
+	EXPECT_FALSE(mustRun({ "getent", "passwd", "xen-qemuuser-6" }).ok());
+
+	/* The highest domid resolves while loaded; one past the range never does. */
+	ASSERT_TRUE(mustRun({ "systemd-run", "-q", "--unit=qemu-dm@32751.service", "/bin/sleep", "303" }).ok());
+	ASSERT_TRUE(mustRun({ "systemd-run", "-q", "--unit=qemu-dm@32752.service", "/bin/sleep", "304" }).ok());
+	EXPECT_TRUE(mustRun({ "getent", "passwd", "xen-qemuuser-32751" }).ok());
+	EXPECT_FALSE(mustRun({ "getent", "passwd", "xen-qemuuser-32752" }).ok());
+	EXPECT_FALSE(mustRun({ "getent", "passwd", std::to_string(131072 + 32752) }).ok());
+	(void)mustRun({ "systemctl", "stop", "qemu-dm@32751.service", "qemu-dm@32752.service" });
 }
 
 TEST_F(PolicyTest, ProcessToolsShowTheDomainUsersName)
@@ -186,9 +213,11 @@ TEST_F(PolicyTest, UserdbFollowsTheConfiguredRangeBaseUser)
 	ASSERT_TRUE(bed().writeFile("/etc/xen/qemu-dm.conf", "[Users]\nRangeBaseUser=xen-dm-base\n").ok());
 	/* The service reads the configuration when it starts (socket activation, exit on idle). */
 	ASSERT_TRUE(mustRun({ "systemctl", "restart", "qemu-dm-userdb.service" }).ok());
+	ASSERT_TRUE(mustRun({ "systemd-run", "-q", "--unit=qemu-dm@5.service", "/bin/sleep", "305" }).ok());
 	auto r = mustRun({ "getent", "passwd", "xen-qemuuser-5" });
 	EXPECT_THAT(r.out, ::testing::StartsWith("xen-qemuuser-5:x:196613:")) << r.out << r.err;
 	ASSERT_TRUE(mustSh("rm /etc/xen/qemu-dm.conf && systemctl restart qemu-dm-userdb.service").ok());
 	EXPECT_THAT(mustRun({ "getent", "passwd", "xen-qemuuser-5" }).out,
 		    ::testing::StartsWith("xen-qemuuser-5:x:131077:"));
+	(void)mustRun({ "systemctl", "stop", "qemu-dm@5.service" });
 }

@@ -10,11 +10,18 @@
  *   -behave ignore-term   ignore SIGTERM
  *   -behave chatty        print 200000 lines to stdout (the journal), then idle
  *   -qmp-fd N             serve a minimal QMP on the listening socket fd N
+ *   -vnc HOST:N[,...]     listen on TCP HOST:5900+N before dropping privileges,
+ *                         as QEMU's VNC server does ("none": nothing); exit 1
+ *                         if that fails, as QEMU does
+ *   -net-probe H:P[,H:P]  after the drop, try a TCP connect to each HOST:PORT
+ *                         (2 s at most) and print the outcome
  */
 
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -56,6 +64,82 @@ void serveQmp(int listenFd)
 	}
 }
 
+bool parseHostPort(const std::string &s, sockaddr_in &sa, int portBase)
+{
+	size_t colon = s.rfind(':');
+	if (colon == std::string::npos)
+		return false;
+	sa = {};
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(static_cast<uint16_t>(portBase + std::atoi(s.c_str() + colon + 1)));
+	return ::inet_pton(AF_INET, s.substr(0, colon).c_str(), &sa.sin_addr) == 1;
+}
+
+/* As QEMU's -vnc HOST:N: a TCP listener on HOST:5900+N. Returns the fd, or -1 after printing why. */
+int listenVnc(const std::string &spec)
+{
+	sockaddr_in sa;
+	if (!parseHostPort(spec.substr(0, spec.find(',')), sa, 5900)) {
+		std::fprintf(stderr, "dm-standin: bad -vnc %s\n", spec.c_str());
+		return -1;
+	}
+	int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		std::fprintf(stderr, "dm-standin: -vnc %s: socket: %s\n", spec.c_str(), std::strerror(errno));
+		return -1;
+	}
+	int one = 1;
+	(void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (::bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) < 0 || ::listen(fd, 4) < 0) {
+		std::fprintf(stderr, "dm-standin: -vnc %s: bind: %s\n", spec.c_str(), std::strerror(errno));
+		return -1;
+	}
+	std::printf("dm-standin: vnc listening on %s\n", spec.c_str());
+	return fd;
+}
+
+/* "HOST:PORT[,HOST:PORT...]": a TCP connect to each, at most 2 s each, and its outcome. */
+void probeConnect(const std::string &list)
+{
+	size_t start = 0;
+	while (start < list.size()) {
+		size_t end = list.find(',', start);
+		std::string spec = list.substr(start, end == std::string::npos ? std::string::npos : end - start);
+		start = end == std::string::npos ? list.size() : end + 1;
+		sockaddr_in sa;
+		if (!parseHostPort(spec, sa, 0)) {
+			std::printf("dm-standin: net-probe %s: bad address\n", spec.c_str());
+			continue;
+		}
+		int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			std::printf("dm-standin: net-probe %s: socket: %s\n", spec.c_str(), std::strerror(errno));
+			continue;
+		}
+		timeval tv{ 2, 0 };
+		(void)::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		int r = ::connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa));
+		std::printf("dm-standin: net-probe %s: connect: %s\n", spec.c_str(),
+			    r == 0 ? "ok" : std::strerror(errno));
+		::close(fd);
+	}
+}
+
+/* Accept VNC clients and greet them like an RFB server. */
+void serveVnc(int fd)
+{
+	std::thread([fd] {
+		for (;;) {
+			int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+			if (c < 0)
+				continue;
+			const char hello[] = "RFB 003.008\n";
+			(void)!::write(c, hello, sizeof(hello) - 1);
+			::close(c);
+		}
+	}).detach();
+}
+
 void fork100()
 {
 	for (int i = 0; i < 100; i++) {
@@ -79,7 +163,7 @@ void fork100()
 int main(int argc, char **argv)
 {
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
-	std::string behave = "idle", runas, chrootDir;
+	std::string behave = "idle", runas, chrootDir, vnc, netProbe;
 	int qmpFd = -1;
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
@@ -99,7 +183,9 @@ int main(int argc, char **argv)
 				  "-chroot dir     chroot to dir just before starting the VM\n"
 				  "-sandbox on     enable seccomp mode 2 system call filter\n"
 				  "-behave what    dm-standin: idle, fork100, ignore-term, chatty\n"
-				  "-qmp-fd n       dm-standin: serve QMP on listening socket fd n\n");
+				  "-qmp-fd n       dm-standin: serve QMP on listening socket fd n\n"
+				  "-vnc <display>  shorthand for -display vnc=<display>\n"
+				  "-net-probe h:p  dm-standin: try a TCP connect to h:p\n");
 			return 0;
 		}
 		if (a == "-version" || a == "--version") {
@@ -117,8 +203,8 @@ int main(int argc, char **argv)
 			std::puts("Accelerators supported in QEMU binary:\ntcg");
 			return 0;
 		}
-		if (i + 1 < argc &&
-		    (a == "-runas" || a == "-chroot" || a == "-behave" || a == "-qmp-fd" || a == "-accel")) {
+		if (i + 1 < argc && (a == "-runas" || a == "-chroot" || a == "-behave" || a == "-qmp-fd" ||
+				     a == "-accel" || a == "-vnc" || a == "-net-probe")) {
 			std::string v = argv[++i];
 			if (a == "-runas")
 				runas = v;
@@ -128,12 +214,21 @@ int main(int argc, char **argv)
 				behave = v;
 			else if (a == "-qmp-fd")
 				qmpFd = std::atoi(v.c_str());
+			else if (a == "-vnc")
+				vnc = v;
+			else if (a == "-net-probe")
+				netProbe = v;
 			continue;
 		}
 	}
 
 	if (behave == "ignore-term")
 		::signal(SIGTERM, SIG_IGN);
+
+	/* QEMU sets up its VNC listener before it drops privileges. */
+	int vncFd = -1;
+	if (!vnc.empty() && vnc != "none" && (vncFd = listenVnc(vnc)) < 0)
+		return 1;
 
 	/* As QEMU 7.2's os_setup_post(): chroot, then drop to uid:gid. */
 	if (!chrootDir.empty() && (::chroot(chrootDir.c_str()) < 0 || ::chdir("/") < 0)) {
@@ -158,6 +253,10 @@ int main(int argc, char **argv)
 	}
 	std::printf("dm-standin: running as uid %u gid %u, behaviour %s\n", ::getuid(), ::getgid(), behave.c_str());
 
+	if (vncFd >= 0)
+		serveVnc(vncFd);
+	if (!netProbe.empty())
+		probeConnect(netProbe);
 	if (behave == "fork100")
 		fork100();
 	if (behave == "chatty") {

@@ -112,6 +112,8 @@ protected:
 		env_.procRoot = root_ / "proc";
 		env_.cgroupRoot = root_ / "sys/fs/cgroup";
 		env_.hypervisorDir = root_ / "sys/hypervisor";
+		env_.transientUnitDir = root_ / "run/systemd/transient";
+		env_.userdbSocket = root_ / "run/systemd/userdb/org.xenproject.QemuDm";
 		env_.users = users_;
 		env_.probeQemu = [this](const std::string &qemu) -> Result<QemuCaps> {
 			probed_.push_back(qemu);
@@ -165,7 +167,8 @@ protected:
 		fsTypes_[env_.cgroupRoot] = CGROUP2_SUPER_MAGIC;
 		write("etc/nsswitch.conf", "passwd:         files systemd\ngroup:          files systemd\n");
 		users_->add("xen-qemuuser-range-base", 131072, 131072);
-		users_->add("xen-qemuuser-1", 131073, 131072);
+		/* No DM runs, so uid 131073 is free; qemu-dm-userdb's socket is there. */
+		write("run/systemd/userdb/org.xenproject.QemuDm", "");
 		caps_ = debian12XenQemu();
 		caps_.sandbox = true;
 	}
@@ -576,24 +579,46 @@ TEST_F(HostCheck, RangeBaseUserLookupErrorFails)
 
 TEST_F(HostCheck, UserDatabase)
 {
+	std::filesystem::create_directories(env_.transientUnitDir);
 	users_->add("xen-qemuuser-range-base", 131072, 131072);
-	auto r = checkUserDatabase(config_, *users_);
+
+	/* No DM unit, no socket. */
+	auto r = checkUserDatabase(config_, *users_, env_);
 	EXPECT_EQ(r.name, "User database");
 	EXPECT_EQ(r.level, CheckLevel::Fail);
-	EXPECT_THAT(r.detail, HasSubstr("uid 131073 (xen-qemuuser-range-base + 1) does not resolve"));
+	EXPECT_THAT(r.detail, HasSubstr("org.xenproject.QemuDm does not exist"));
 	EXPECT_THAT(r.hint, HasSubstr("systemctl enable --now qemu-dm-userdb.socket"));
 
+	/* The socket: uid base+1 is free while domain 1 has no DM (libxl's clash check passes). */
+	std::filesystem::create_directories(env_.userdbSocket.parent_path());
+	std::ofstream(env_.userdbSocket.string()) << "";
+	r = checkUserDatabase(config_, *users_, env_);
+	EXPECT_EQ(r.level, CheckLevel::Pass) << r.detail;
+	EXPECT_THAT(r.detail, HasSubstr("uid 131073 is free while domain 1 has no device model"));
+
+	/* Resolving without a unit breaks stock libxl. */
 	users_->add("xen-qemuuser-1", 131073, 131072);
-	r = checkUserDatabase(config_, *users_);
-	EXPECT_EQ(r.level, CheckLevel::Pass);
-	EXPECT_EQ(r.detail, "uid 131073 resolves to xen-qemuuser-1");
+	r = checkUserDatabase(config_, *users_, env_);
+	EXPECT_EQ(r.level, CheckLevel::Fail);
+	EXPECT_THAT(r.detail, HasSubstr("stock libxl refuses"));
+
+	/* With domain 1's unit loaded it must resolve. */
+	std::ofstream((env_.transientUnitDir / "qemu-dm@1.service").string()) << "[Service]\n";
+	r = checkUserDatabase(config_, *users_, env_);
+	EXPECT_EQ(r.level, CheckLevel::Pass) << r.detail;
+	EXPECT_EQ(r.detail, "uid 131073 resolves to xen-qemuuser-1 (qemu-dm@1.service is loaded)");
+	FakeUsers noName;
+	noName.add("xen-qemuuser-range-base", 131072, 131072);
+	r = checkUserDatabase(config_, noName, env_);
+	EXPECT_EQ(r.level, CheckLevel::Fail);
+	EXPECT_THAT(r.detail, HasSubstr("does not resolve although qemu-dm@1.service is loaded"));
 }
 
 TEST_F(HostCheck, UserDatabaseClash)
 {
 	users_->add("xen-qemuuser-range-base", 131072, 131072);
 	users_->add("alice", 131073, 131073);
-	auto r = checkUserDatabase(config_, *users_);
+	auto r = checkUserDatabase(config_, *users_, env_);
 	EXPECT_EQ(r.level, CheckLevel::Fail);
 	EXPECT_EQ(r.detail, "uid 131073 (xen-qemuuser-range-base + 1) is user alice, not xen-qemuuser-1: the range "
 			    "overlaps an existing user");
@@ -601,7 +626,7 @@ TEST_F(HostCheck, UserDatabaseClash)
 
 TEST_F(HostCheck, UserDatabaseWithoutBase)
 {
-	auto r = checkUserDatabase(config_, *users_);
+	auto r = checkUserDatabase(config_, *users_, env_);
 	EXPECT_EQ(r.level, CheckLevel::Fail);
 	EXPECT_THAT(r.detail, HasSubstr("Cannot check"));
 }

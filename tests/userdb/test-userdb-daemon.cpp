@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -144,15 +145,31 @@ public:
 						   "xen-qemuuser-range-base:x:131072:131000::/:/usr/sbin/nologin\n"
 						   "squatter:x:131079:100::/:/bin/sh\n";
 		std::ofstream(dir_ + "/group") << "root:x:0:\nxen-qemuuser-range-base:x:131000:\n";
+		/* Loaded DM units: domains 1..1000 and 32751 (the lookups below). */
+		units_ = dir_ + "/units";
+		(void)mkdir(units_.c_str(), 0755);
+		for (uint32_t d = 1; d <= 1000; d++)
+			setUnitLoaded(d, true);
+		setUnitLoaded(32751, true);
 		socket_ = dir_ + "/" + kService;
 	}
 	~Daemon() { stop(); }
 
+	void setUnitLoaded(uint32_t domid, bool loaded)
+	{
+		std::string path = fmt::format("{}/qemu-dm@{}.service", units_, domid);
+		if (loaded)
+			std::ofstream(path) << "[Service]\n";
+		else
+			(void)unlink(path.c_str());
+	}
+
 	/* mode "listen": --listen PATH; mode "activation": LISTEN_FDS=1 on fd 3. */
 	bool start(const std::vector<std::string> &extra = {}, bool activation = false)
 	{
-		std::vector<std::string> args = { binary(), "--passwd-file", dir_ + "/passwd", "--group-file",
-						  dir_ + "/group" };
+		std::vector<std::string> args = { binary(),	  "--passwd-file", dir_ + "/passwd",
+						  "--group-file", dir_ + "/group", "--unit-dir",
+						  units_ };
 		UniqueFd listenFd;
 		if (activation) {
 			listenFd = UniqueFd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -284,6 +301,7 @@ public:
 
 private:
 	std::string dir_;
+	std::string units_;
 	std::string socket_;
 	pid_t pid_ = -1;
 };
@@ -317,6 +335,24 @@ TEST_F(UserdbDaemon, AnswersThroughSocketActivation)
 	r = daemon_->call(lookupUid(131079));
 	ASSERT_TRUE(r);
 	EXPECT_EQ(errorOf(*r), "io.systemd.UserDatabase.NoRecordFound");
+}
+
+TEST_F(UserdbDaemon, AnswersOnlyWhileTheDomainsUnitIsLoaded)
+{
+	ASSERT_TRUE(daemon_->start());
+	for (const auto &req : { lookupUid(131072 + 2000), lookupName("xen-qemuuser-2000") }) {
+		auto r = daemon_->call(req);
+		ASSERT_TRUE(r);
+		EXPECT_EQ(errorOf(*r), "io.systemd.UserDatabase.NoRecordFound") << "before start: " << *r;
+		daemon_->setUnitLoaded(2000, true);
+		r = daemon_->call(req);
+		ASSERT_TRUE(r);
+		EXPECT_EQ(userNameOf(*r), "xen-qemuuser-2000") << "while loaded: " << *r;
+		daemon_->setUnitLoaded(2000, false);
+		r = daemon_->call(req);
+		ASSERT_TRUE(r);
+		EXPECT_EQ(errorOf(*r), "io.systemd.UserDatabase.NoRecordFound") << "after stop: " << *r;
+	}
 }
 
 TEST_F(UserdbDaemon, RefusesToStartWithoutASocket)
@@ -417,6 +453,9 @@ TEST_F(UserdbDaemon, AnswersEveryPipelinedRequestInOrder)
 
 TEST_F(UserdbDaemon, StreamsEnumerationWithBackPressure)
 {
+	/* Every domain's DM unit loaded: 32751 candidates. */
+	for (uint32_t d = 1001; d < 32751; d++)
+		daemon_->setUnitLoaded(d, true);
 	ASSERT_TRUE(daemon_->start({ "--enumerate" }));
 	UniqueFd fd = daemon_->connect();
 	std::string req = fmt::format(

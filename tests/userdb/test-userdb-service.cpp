@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "json.h"
@@ -177,6 +178,49 @@ TEST_F(UserdbService, AnswersUserByNameAndByBoth)
 	r = call1(user(svc("\"uid\":131073,\"userName\":\"xen-qemuuser-1\"")));
 	ASSERT_TRUE(record(r));
 	EXPECT_EQ(*record(r)->find("userName")->asString(), "xen-qemuuser-1");
+}
+
+TEST_F(UserdbService, AnswersOnlyWhileTheDomainsUnitIsLoaded)
+{
+	std::set<uint32_t> loaded;
+	unsigned asked = 0;
+	options.dmUnitLoaded = [&](uint32_t domid) {
+		asked++;
+		return loaded.count(domid) > 0;
+	};
+	/* Before the DM starts: neither the uid nor the name resolves (libxl's clash check passes). */
+	EXPECT_EQ(error(call1(user(svc("\"uid\":131077")))), "io.systemd.UserDatabase.NoRecordFound");
+	EXPECT_EQ(error(call1(user(svc("\"userName\":\"xen-qemuuser-5\"")))), "io.systemd.UserDatabase.NoRecordFound");
+	EXPECT_EQ(error(call1(group(svc("\"gid\":131077")))), "io.systemd.UserDatabase.NoRecordFound");
+	EXPECT_GT(asked, 0u);
+
+	/* While its unit is loaded: by number and by name, user and group. */
+	loaded.insert(5);
+	unsigned before = accounts.calls;
+	Value r = call1(user(svc("\"uid\":131077")));
+	ASSERT_TRUE(record(r)) << error(r);
+	EXPECT_EQ(*record(r)->find("userName")->asString(), "xen-qemuuser-5");
+	EXPECT_TRUE(record(call1(user(svc("\"userName\":\"xen-qemuuser-5\"")))));
+	EXPECT_TRUE(record(call1(group(svc("\"groupName\":\"xen-qemuuser-5\"")))));
+	EXPECT_GT(accounts.calls, before);
+	/* Other domains still do not resolve. */
+	EXPECT_EQ(error(call1(user(svc("\"uid\":131078")))), "io.systemd.UserDatabase.NoRecordFound");
+
+	/* After stop: gone again, and without asking the other sources. */
+	loaded.clear();
+	before = accounts.calls;
+	EXPECT_EQ(error(call1(user(svc("\"uid\":131077")))), "io.systemd.UserDatabase.NoRecordFound");
+	EXPECT_EQ(accounts.calls, before + 1); /* the range base user only */
+}
+
+TEST_F(UserdbService, EnumeratesOnlyLoadedDomains)
+{
+	options.enumerate = true;
+	options.dmUnitLoaded = [](uint32_t domid) { return domid == 3 || domid == 70; };
+	auto replies = call(user(svc(), ",\"more\":true"));
+	ASSERT_EQ(replies.size(), 2u);
+	EXPECT_EQ(*record(replies[0])->find("userName")->asString(), "xen-qemuuser-3");
+	EXPECT_EQ(*record(replies[1])->find("userName")->asString(), "xen-qemuuser-70");
 }
 
 TEST_F(UserdbService, ReportsConflictsBetweenUidAndName)
