@@ -5,13 +5,15 @@ set -euo pipefail
 
 build=(meson ninja-build pkgconf g++ libsystemd-dev libfmt-dev libxen-dev
        googletest libgtest-dev libgmock-dev libdbus-1-dev)
+# The Debian package (packaging/build-deb.sh, suite package): its Build-Depends
+# beyond the above, and the tools that build, check and install it.
+package=(debhelper dpkg-dev pandoc bash-completion lintian debootstrap debian-archive-keyring)
 test=(systemd systemd-container dbus util-linux iproute2 procps psmisc
-      qemu-system-x86 qemu-system-xen python3 clang-format socat bc)
-# the Xen lab (tests/lab/): dom0 image, its ext4 image, the lab's C helpers
-lab=(debootstrap e2fsprogs gcc)
+      qemu-system-x86 qemu-system-xen python3 clang-format socat bc
+      debootstrap e2fsprogs gcc) # the last line: the Xen lab (tests/lab/)
 
 missing=()
-for p in "${build[@]}" "${test[@]}" "${lab[@]}"; do
+for p in "${build[@]}" "${package[@]}" "${test[@]}"; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	[[ $status == "install ok installed" ]] || missing+=("$p")
 done
