@@ -431,6 +431,8 @@ FdKind classifyFd(const FdEntry &e)
 		return FdKind::Evtchn;
 	if (t == "/dev/xen/gntdev")
 		return FdKind::Gntdev;
+	if (t == "/dev/xen/gntalloc")
+		return FdKind::Gntalloc;
 	if (t == "/dev/xen/xenbus" || t == "/dev/xen/xenbus_backend")
 		return FdKind::Xenbus;
 	if (t == "/dev/xen/hypercall")
@@ -470,7 +472,8 @@ AuditCheck auditLogFd(const FdEntry &e)
 				      (*e.flags & O_APPEND) ? "" : " without O_APPEND"));
 }
 
-AuditCheck privcmdVerdict(int fd, const ProbeResult &r)
+AuditCheck privcmdVerdict(int fd, const ProbeResult &r, std::optional<uint32_t> domid,
+			  const std::optional<ProbeResult> &sameDomain)
 {
 	std::string name = fmt::format("privcmd fd {}", fd);
 	if (r.ret >= 0)
@@ -478,14 +481,25 @@ AuditCheck privcmdVerdict(int fd, const ProbeResult &r)
 			    fmt::format("a xen_version hypercall succeeded (Xen {}.{}): unrestricted, it can make "
 					"any hypercall as dom0",
 					r.ret >> 16, r.ret & 0xffff));
-	if (r.err == EPERM)
-		return pass(name, "refused a xen_version hypercall (EPERM): restricted to one domain");
-	return fail(name, fmt::format("the xen_version probe failed with {}: not shown to be restricted",
-				      describeErrno(r.err)));
+	if (r.err != EPERM)
+		return fail(name, fmt::format("the xen_version probe failed with {}: not shown to be restricted",
+					      describeErrno(r.err)));
+	if (!domid || !sameDomain)
+		return pass(name, "refused a xen_version hypercall (EPERM): restricted to one domain (the DM's "
+				  "domain is unknown: which one was not checked)");
+	if (sameDomain->ret >= 0)
+		return pass(name,
+			    fmt::format("refused a xen_version hypercall (EPERM): restricted to domain {}", *domid));
+	if (sameDomain->err == EINVAL)
+		return fail(name, fmt::format("restricted, but to another domain than {}: it can map that domain's "
+					      "memory",
+					      *domid));
+	return fail(name,
+		    fmt::format("restricted, but checking its domain failed with {}", describeErrno(sameDomain->err)));
 }
 
 AuditCheck evtchnVerdict(int fd, uint32_t other, const ProbeResult &inter, const std::optional<ProbeResult> &unbound,
-			 int unbindError)
+			 int unbindError, std::optional<uint32_t> domid, const std::optional<ProbeResult> &ownDomain)
 {
 	std::string name = fmt::format("evtchn fd {}", fd);
 	std::string undo = unbindError ? fmt::format(" (unbinding it again failed: {})", describeErrno(unbindError))
@@ -505,7 +519,14 @@ AuditCheck evtchnVerdict(int fd, uint32_t other, const ProbeResult &inter, const
 	if (unbound->err != EACCES)
 		return fail(name, fmt::format("refused a bind to domain {}, but the unbound-port probe failed with {}",
 					      other, describeErrno(unbound->err)));
-	return pass(name, fmt::format("refused binding to domain {} and unbound ports (EACCES): restricted", other));
+	const std::string refused = fmt::format("refused binding to domain {} and unbound ports (EACCES)", other);
+	if (!domid || *domid == other || !ownDomain)
+		return pass(name, refused + ": restricted (the DM's domain is unknown: which one was not checked)");
+	if (ownDomain->ret < 0 && ownDomain->err == EACCES)
+		return fail(name, fmt::format("{}, but a bind to domain {} too: restricted to another domain", refused,
+					      *domid));
+	return pass(name, fmt::format("{}, passed a bind to domain {} on to Xen: restricted to domain {}{}", refused,
+				      *domid, *domid, ownDomain->ret >= 0 ? undo : ""));
 }
 
 AuditCheck gntdevVerdict(int fd, const ProbeResult &r)
@@ -518,6 +539,14 @@ AuditCheck gntdevVerdict(int fd, const ProbeResult &r)
 	return fail(name, fmt::format("open on /dev/xen/gntdev (a grant-copy probe failed with {}); gntdev cannot be "
 				      "restricted, a restricted handle is /dev/null",
 				      describeErrno(r.err)));
+}
+
+AuditCheck gntallocVerdict(int fd)
+{
+	return fail(
+	    fmt::format("gntalloc fd {}", fd),
+	    "open on /dev/xen/gntalloc: it can grant this process's pages to any domain; neither the driver nor "
+	    "-xen-domid-restrict restricts it");
 }
 
 AuditCheck xenstoreVerdict(int fd, std::string_view what)
@@ -549,7 +578,8 @@ AuditCheck tapVerdict(int fd, const Result<std::string> &ifname, std::optional<u
 
 AuditCheck noXenFdsInfo()
 {
-	return info("Xen fds", "no Xen fds (no privcmd, evtchn, gntdev or xenbus descriptor): nothing to probe");
+	return info("Xen fds",
+		    "no Xen fds (no privcmd, evtchn, gntdev, gntalloc or xenbus descriptor): nothing to probe");
 }
 
 bool isXenstoredSocketPath(std::string_view path)

@@ -21,19 +21,23 @@
  *   fd 0                not writable
  *   log fd N            a writable file under /var/log is O_WRONLY|O_APPEND
  *   privcmd fd N        IOCTL_PRIVCMD_HYPERCALL(xen_version) is refused (EPERM):
- *                       the kernel refuses every hypercall on a restricted handle
+ *                       the kernel refuses every hypercall on a restricted handle;
+ *                       then RESTRICT(the DM's domid) is accepted (same domain)
  *   evtchn fd N         IOCTL_EVTCHN_BIND_INTERDOMAIN to another domain and
- *                       IOCTL_EVTCHN_BIND_UNBOUND_PORT are refused (EACCES)
+ *                       IOCTL_EVTCHN_BIND_UNBOUND_PORT are refused (EACCES), a
+ *                       bind to the DM's own domain is not (Xen refuses port 0)
  *   gntdev fd N         fails whenever open: gntdev has no restriction; a restricted
  *                       libxengnttab handle is /dev/null (a count-0 grant copy shows
  *                       the descriptor is live)
+ *   gntalloc fd N       fails whenever open: no restriction exists for it at all
  *   xenstore fd N       WARN: /dev/xen/xenbus or a socket connected to xenstored
  *   tap fd N            TUNGETIFF names one of the domain's own interfaces (vif<domid>.*)
  *   Xen fds             INFO when there is none: nothing was probed
  *
  * Verdicts: PASS and FAIL are verdicts; WARN is a finding that does not fail
  * the audit; INFO reports what was not checked (and why). Probes never leave a
- * side effect on the DM: a probe that bound an event channel unbinds it.
+ * side effect on the DM: a probe that bound an event channel unbinds it, and the
+ * domain checks run only on handles already shown restricted.
  *
  * The pure parts (parsers, verdicts, formatting) are separate from the system
  * glue (auditProcess, auditDmUnit) so tests can drive them with text.
@@ -177,6 +181,7 @@ enum class FdKind {
 	Privcmd,
 	Evtchn,
 	Gntdev,
+	Gntalloc,  /* /dev/xen/gntalloc: libxengntshr, never restricted */
 	Xenbus,	   /* /dev/xen/xenbus or xenbus_backend */
 	Hypercall, /* /dev/xen/hypercall: libxencall's buffer device */
 	Tun,
@@ -198,17 +203,30 @@ struct ProbeResult {
 	int err = 0;
 };
 
-/* IOCTL_PRIVCMD_HYPERCALL(__HYPERVISOR_xen_version, XENVER_version). */
-AuditCheck privcmdVerdict(int fd, const ProbeResult &hypercall);
+/*
+ * IOCTL_PRIVCMD_HYPERCALL(__HYPERVISOR_xen_version, XENVER_version); only when
+ * that was refused with EPERM (the handle is restricted) and the DM's domain is
+ * known, `sameDomain` is IOCTL_PRIVCMD_RESTRICT(domid): the kernel accepts it on
+ * a handle restricted to that domain and changes nothing, EINVAL means another.
+ */
+AuditCheck privcmdVerdict(int fd, const ProbeResult &hypercall, std::optional<uint32_t> domid = {},
+			  const std::optional<ProbeResult> &sameDomain = {});
 /*
  * IOCTL_EVTCHN_BIND_INTERDOMAIN(otherDomid, port 0), then (only if that was
- * refused) IOCTL_EVTCHN_BIND_UNBOUND_PORT(otherDomid). `unbindError`: errno of
- * unbinding a port a probe bound (0: none needed or it worked).
+ * refused) IOCTL_EVTCHN_BIND_UNBOUND_PORT(otherDomid), then (only if both were
+ * refused and the DM's domain is known) `ownDomain`:
+ * IOCTL_EVTCHN_BIND_INTERDOMAIN(domid, port 0), which a handle restricted to
+ * that domain passes on to Xen (which refuses port 0) and one restricted to
+ * another refuses with EACCES. `unbindError`: errno of unbinding a port a
+ * probe bound (0: none needed or it worked).
  */
 AuditCheck evtchnVerdict(int fd, uint32_t otherDomid, const ProbeResult &interdomain,
-			 const std::optional<ProbeResult> &unbound, int unbindError = 0);
+			 const std::optional<ProbeResult> &unbound, int unbindError = 0,
+			 std::optional<uint32_t> domid = {}, const std::optional<ProbeResult> &ownDomain = {});
 /* IOCTL_GNTDEV_GRANT_COPY with no segments. */
 AuditCheck gntdevVerdict(int fd, const ProbeResult &grantCopy);
+/* Any open /dev/xen/gntalloc: the driver has no restriction and libxentoolcore does not neuter it. */
+AuditCheck gntallocVerdict(int fd);
 /* `what`: "/dev/xen/xenbus" or "a socket connected to /run/xenstored/socket". */
 AuditCheck xenstoreVerdict(int fd, std::string_view what);
 AuditCheck hypercallBufferInfo(int fd);

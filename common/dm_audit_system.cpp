@@ -103,15 +103,25 @@ int unbindPort(int fd, long port)
 	return ::ioctl(fd, IOCTL_EVTCHN_UNBIND, &u) < 0 ? errno : 0;
 }
 
-AuditCheck probePrivcmd(int fd, int number)
+AuditCheck probePrivcmd(int fd, int number, std::optional<uint32_t> domid)
 {
 	privcmd_hypercall_t h{};
 	h.op = __HYPERVISOR_xen_version;
 	h.arg[0] = XENVER_version; /* no buffer: harmless on an unrestricted handle */
-	return privcmdVerdict(number, probe(fd, IOCTL_PRIVCMD_HYPERCALL, &h));
+	ProbeResult hypercall = probe(fd, IOCTL_PRIVCMD_HYPERCALL, &h);
+	if (hypercall.ret >= 0 || hypercall.err != EPERM || !domid)
+		return privcmdVerdict(number, hypercall, domid);
+	/*
+	 * Restricted (the kernel refuses every hypercall on a restricted handle, and
+	 * Xen never refuses XENVER_version). Only now ask which domain: RESTRICT to
+	 * the same domain is accepted and changes nothing, another gives EINVAL.
+	 * On an unrestricted handle this call would restrict it: never made there.
+	 */
+	domid_t d = static_cast<domid_t>(*domid);
+	return privcmdVerdict(number, hypercall, domid, probe(fd, IOCTL_PRIVCMD_RESTRICT, &d));
 }
 
-AuditCheck probeEvtchn(int fd, int number, uint32_t other)
+AuditCheck probeEvtchn(int fd, int number, uint32_t other, std::optional<uint32_t> domid)
 {
 	/* Port 0 is never an unbound port: on an unrestricted handle Xen refuses it too, nothing gets bound. */
 	ioctl_evtchn_bind_interdomain bi{};
@@ -131,7 +141,15 @@ AuditCheck probeEvtchn(int fd, int number, uint32_t other)
 	ProbeResult unbound = probe(fd, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &bu);
 	if (unbound.ret >= 0)
 		unbindError = unbindPort(fd, unbound.ret);
-	return evtchnVerdict(number, other, inter, unbound, unbindError);
+	if (unbound.ret >= 0 || unbound.err != EACCES || !domid || *domid == other)
+		return evtchnVerdict(number, other, inter, unbound, unbindError, domid);
+	/* Restricted: to the DM's own domain? That one the driver passes on to Xen, which refuses port 0. */
+	bi.remote_domain = *domid;
+	bi.remote_port = 0;
+	ProbeResult own = probe(fd, IOCTL_EVTCHN_BIND_INTERDOMAIN, &bi);
+	if (own.ret >= 0)
+		unbindError = unbindPort(fd, own.ret);
+	return evtchnVerdict(number, other, inter, unbound, unbindError, domid, own);
 }
 
 AuditCheck probeGntdev(int fd, int number)
@@ -330,15 +348,19 @@ Result<ProcessAudit> auditDirect(pid_t pid, int pidfd, const AuditExpectations &
 		switch (kind) {
 		case FdKind::Privcmd:
 			xen = true;
-			fdChecks.push_back(probePrivcmd(fd.get(), e.fd));
+			fdChecks.push_back(probePrivcmd(fd.get(), e.fd, expect.domid));
 			break;
 		case FdKind::Evtchn:
 			xen = true;
-			fdChecks.push_back(probeEvtchn(fd.get(), e.fd, other));
+			fdChecks.push_back(probeEvtchn(fd.get(), e.fd, other, expect.domid));
 			break;
 		case FdKind::Gntdev:
 			xen = true;
 			fdChecks.push_back(probeGntdev(fd.get(), e.fd));
+			break;
+		case FdKind::Gntalloc:
+			xen = true;
+			fdChecks.push_back(gntallocVerdict(e.fd));
 			break;
 		case FdKind::Xenbus:
 			xen = true;

@@ -153,6 +153,22 @@ TEST_F(AuditTest, DeviceModelUserIsHeldToThatUser)
 	EXPECT_TRUE(ctl({ "stop", "14" }).ok());
 }
 
+TEST_F(AuditTest, AUnitThatDeclaresTheHostNetworkIsNotFailedForIt)
+{
+	/* --tap: emulated NICs need the host network namespace (PrivateNetwork=no); that is reported, not failed. */
+	startStandin(15, {});
+	ASSERT_TRUE(ctl({ "stop", "15" }).ok());
+	auto r = ctl({ "start", "15", "--no-domain-check", "--tap", "vif15.0-emu", "--", kStandin });
+	ASSERT_TRUE(r.ok()) << r.err;
+	ASSERT_EQ(show("qemu-dm@15.service", "PrivateNetwork"), "no");
+	auto a = ctl({ "audit", "15" });
+	EXPECT_EQ(a.exitStatus, 0) << a.out << a.err;
+	EXPECT_THAT(a.out, ContainsRegex("INFO  network namespace +: the host's \\(net:\\[[0-9]+\\]\\): the unit "
+					 "declares the host network \\(PrivateNetwork=no\\)"));
+	EXPECT_THAT(a.out, ContainsRegex("PASS  mount namespace +: "));
+	EXPECT_TRUE(ctl({ "stop", "15" }).ok());
+}
+
 TEST_F(AuditTest, EveryProcessOfTheUnitIsAudited)
 {
 	startStandin(7, { "-behave", "fork100" });

@@ -249,6 +249,7 @@ TEST(DmAuditVerdict, ClassifiesDescriptors)
 	EXPECT_EQ(classifyFd({ 3, "/dev/xen/privcmd", {} }), FdKind::Privcmd);
 	EXPECT_EQ(classifyFd({ 3, "/dev/xen/evtchn", {} }), FdKind::Evtchn);
 	EXPECT_EQ(classifyFd({ 3, "/dev/xen/gntdev", {} }), FdKind::Gntdev);
+	EXPECT_EQ(classifyFd({ 3, "/dev/xen/gntalloc", {} }), FdKind::Gntalloc);
 	EXPECT_EQ(classifyFd({ 3, "/dev/xen/xenbus", {} }), FdKind::Xenbus);
 	EXPECT_EQ(classifyFd({ 3, "/dev/xen/hypercall", {} }), FdKind::Hypercall);
 	EXPECT_EQ(classifyFd({ 3, "/dev/net/tun", {} }), FdKind::Tun);
@@ -294,6 +295,16 @@ TEST(DmAuditVerdict, Privcmd)
 	EXPECT_EQ(odd.verdict, AuditVerdict::Fail);
 	EXPECT_THAT(odd.reason, HasSubstr("ENOTTY"));
 	EXPECT_EQ(privcmdVerdict(5, { -1, EACCES }).verdict, AuditVerdict::Fail);
+
+	/* Restricted, and to which domain (RESTRICT again with the DM's domid: 0, or EINVAL for another). */
+	EXPECT_THAT(restricted.reason, HasSubstr("the DM's domain is unknown"));
+	auto own = privcmdVerdict(5, { -1, EPERM }, 5u, ProbeResult{ 0, 0 });
+	EXPECT_EQ(own.verdict, AuditVerdict::Pass);
+	EXPECT_THAT(own.reason, HasSubstr("restricted to domain 5"));
+	auto wrong = privcmdVerdict(5, { -1, EPERM }, 5u, ProbeResult{ -1, EINVAL });
+	EXPECT_EQ(wrong.verdict, AuditVerdict::Fail);
+	EXPECT_THAT(wrong.reason, HasSubstr("another domain than 5"));
+	EXPECT_EQ(privcmdVerdict(5, { -1, EPERM }, 5u, ProbeResult{ -1, EFAULT }).verdict, AuditVerdict::Fail);
 }
 
 TEST(DmAuditVerdict, Evtchn)
@@ -319,12 +330,22 @@ TEST(DmAuditVerdict, Evtchn)
 	EXPECT_THAT(unbound.reason, HasSubstr("unbound port 13"));
 	EXPECT_EQ(evtchnVerdict(7, 0, { -1, EACCES }, std::nullopt).verdict, AuditVerdict::Fail);
 	EXPECT_EQ(evtchnVerdict(7, 0, { -1, EACCES }, ProbeResult{ -1, ENOSYS }).verdict, AuditVerdict::Fail);
+
+	/* Known domain: a bind to it goes on to Xen (which refuses port 0) only if the handle is restricted to it. */
+	auto own = evtchnVerdict(7, 0, { -1, EACCES }, ProbeResult{ -1, EACCES }, 0, 5u, ProbeResult{ -1, EINVAL });
+	EXPECT_EQ(own.verdict, AuditVerdict::Pass);
+	EXPECT_THAT(own.reason, HasSubstr("restricted to domain 5"));
+	auto wrong = evtchnVerdict(7, 0, { -1, EACCES }, ProbeResult{ -1, EACCES }, 0, 5u, ProbeResult{ -1, EACCES });
+	EXPECT_EQ(wrong.verdict, AuditVerdict::Fail);
+	EXPECT_THAT(wrong.reason, HasSubstr("restricted to another domain"));
 }
 
 TEST(DmAuditVerdict, GntdevXenstoreHypercallTap)
 {
 	EXPECT_EQ(gntdevVerdict(9, { 0, 0 }).verdict, AuditVerdict::Fail);
 	EXPECT_EQ(gntdevVerdict(9, { -1, EFAULT }).verdict, AuditVerdict::Fail);
+	EXPECT_EQ(gntallocVerdict(8).verdict, AuditVerdict::Fail);
+	EXPECT_EQ(gntallocVerdict(8).name, "gntalloc fd 8");
 	EXPECT_EQ(xenstoreVerdict(4, "/dev/xen/xenbus").verdict, AuditVerdict::Warn);
 	EXPECT_EQ(hypercallBufferInfo(6).verdict, AuditVerdict::Info);
 	EXPECT_EQ(noXenFdsInfo().verdict, AuditVerdict::Info);

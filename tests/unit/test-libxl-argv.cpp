@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * dmRequestFromQemuArgv() against the QEMU command lines stock libxl 4.17
+ * built on a real Xen host (DESIGN.md fact 10, xen-lab.md 5.1 and 5.3).
+ */
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "libxl_argv.h"
+
+using namespace qemudm;
+using ::testing::HasSubstr;
+
+namespace {
+
+constexpr const char *kQemu = "/usr/libexec/xen-qemu-system-i386";
+
+std::vector<std::string> words(const std::string &s)
+{
+	std::istringstream in(s);
+	std::vector<std::string> out;
+	for (std::string w; in >> w;)
+		out.push_back(w);
+	return out;
+}
+
+const std::string kHvm =
+    "-xen-domid 3 -no-shutdown -chardev socket,id=libxl-cmd,fd=16,server=on,wait=off -S "
+    "-mon chardev=libxl-cmd,mode=control "
+    "-chardev socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-3,server=on,wait=off "
+    "-mon chardev=libxenstat-cmd,mode=control -nodefaults -no-user-config -name hvmq "
+    "-vnc none -display none -serial pty -device cirrus-vga,vgamem_mb=8 -boot order=c -net none "
+    "-xen-domid-restrict -chroot /var/run/xen/qemu-root-3 -machine xenfv,suppress-vmdesc=on -m 120 "
+    "-drive file=/var/lib/xenprobe/disk.img,if=ide,index=0,media=disk,format=raw,cache=writeback "
+    "-runas 131075:997";
+
+const std::string kPv = "-xen-domid 1 -no-shutdown -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off -S "
+			"-mon chardev=libxl-cmd,mode=control "
+			"-chardev socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-1,server=on,wait=off "
+			"-mon chardev=libxenstat-cmd,mode=control -nodefaults -no-user-config -xen-attach -name pvq "
+			"-vnc 127.0.0.1:0,to=99 -display none -xen-domid-restrict -chroot /var/run/xen/qemu-root-1 "
+			"-machine xenpv -m 768";
+
+} /* namespace */
+
+TEST(LibxlArgv, Hvm417)
+{
+	auto r = dmRequestFromQemuArgv(words(kHvm), kQemu);
+	ASSERT_TRUE(r.ok()) << r.error().message();
+	EXPECT_EQ(r->domid, 3u);
+	EXPECT_EQ(r->name, "hvmq");
+	EXPECT_EQ(r->type, GuestType::Hvm);
+	EXPECT_EQ(r->restrict, std::optional<bool>(true));
+	EXPECT_EQ(r->deviceModelUser, ""); /* -runas UID:GID is libxl's range user: ours */
+	EXPECT_EQ(r->qmpFdTarget, 16);
+	ASSERT_EQ(r->disks.size(), 1u);
+	EXPECT_EQ(r->disks[0].path, "/var/lib/xenprobe/disk.img");
+	EXPECT_FALSE(r->disks[0].readOnly);
+	EXPECT_FALSE(r->vncLocalhost);
+	EXPECT_TRUE(r->taps.empty());
+	EXPECT_TRUE(r->domainCheck);
+	/* QEMU's argv is passed on unchanged, behind the configured QEMU. */
+	std::vector<std::string> expected = { kQemu };
+	for (const auto &w : words(kHvm))
+		expected.push_back(w);
+	EXPECT_EQ(r->qemuArgv, expected);
+}
+
+TEST(LibxlArgv, PvWithVfb417)
+{
+	auto r = dmRequestFromQemuArgv(words(kPv), kQemu);
+	ASSERT_TRUE(r.ok()) << r.error().message();
+	EXPECT_EQ(r->domid, 1u);
+	EXPECT_EQ(r->name, "pvq");
+	EXPECT_EQ(r->type, GuestType::Pv);
+	EXPECT_EQ(r->qmpFdTarget, 14);
+	EXPECT_TRUE(r->vncLocalhost);
+	EXPECT_TRUE(r->disks.empty()); /* PV qdisk images live in xenstore */
+}
+
+TEST(LibxlArgv, DeviceModelUserNicsCdromAndRestore)
+{
+	auto r = dmRequestFromQemuArgv(
+	    words("-xen-domid 7 -name guest=web,debug-threads=on -runas xen-qemuuser-shared -machine pc,accel=xen "
+		  "-netdev type=tap,id=net0,ifname=vif7.0-emu,br=xenbr0,script=no,downscript=no "
+		  "-device rtl8139,id=nic0,netdev=net0,mac=00:16:3e:00:00:01 -net tap,ifname=vif7.1-emu,script=no "
+		  "-drive file=/srv/iso/d.iso,if=ide,index=2,media=cdrom,format=raw "
+		  "-drive if=ide,index=3,media=cdrom -incoming file:/var/lib/xen/qemu-resume.7 --vnc [::1]:3"),
+	    kQemu);
+	ASSERT_TRUE(r.ok()) << r.error().message();
+	EXPECT_EQ(r->name, "web");
+	EXPECT_EQ(r->type, GuestType::Hvm);
+	EXPECT_EQ(r->restrict, std::nullopt); /* no -xen-domid-restrict: the host's default */
+	EXPECT_EQ(r->deviceModelUser, "xen-qemuuser-shared");
+	EXPECT_EQ(r->taps, (std::vector<std::string>{ "vif7.0-emu", "vif7.1-emu" }));
+	ASSERT_EQ(r->disks.size(), 1u);
+	EXPECT_EQ(r->disks[0].path, "/srv/iso/d.iso");
+	EXPECT_TRUE(r->disks[0].readOnly);
+	ASSERT_EQ(r->paths.size(), 1u);
+	EXPECT_EQ(r->paths[0].path, "/var/lib/xen/qemu-resume.7");
+	EXPECT_TRUE(r->vncLocalhost);
+	EXPECT_EQ(r->qmpFdTarget, -1);
+}
+
+TEST(LibxlArgv, RefusesWhatCannotBeConfined)
+{
+	struct Case {
+		std::string argv, error;
+	};
+	const Case cases[] = {
+		{ "-m 64", "no -xen-domid" },
+		{ "-xen-domid 0", "-xen-domid" },
+		{ "-xen-domid 5 -xen-domid 6", "given twice" },
+		{ "-xen-domid 5 -vnc 0.0.0.0:0", "domain 5: -vnc 0.0.0.0:0 listens beyond localhost" },
+		{ "-xen-domid 5 -vnc :1", "beyond localhost" },
+		{ "-xen-domid 5 -chardev socket,id=other,fd=9", "only for libxl's QMP socket" },
+		{ "-xen-domid 5 -chardev socket,id=libxl-cmd,fd=1", "not a descriptor of 3 or more" },
+		{ "-xen-domid 5 -chardev socket,id=libxl-cmd,fd=9 -chardev socket,id=libxl-cmd,fd=10",
+		  "more than one" },
+		{ "-xen-domid 5 -netdev tap,id=n,fd=12", "cannot be handed over" },
+		{ "-xen-domid 5 -netdev bridge,id=n,br=xenbr0", "only tap networking" },
+		{ "-xen-domid 5 -netdev tap,id=n", "names no ifname" },
+		{ "-xen-domid 5 -name", "has no value" },
+	};
+	for (const auto &c : cases) {
+		auto r = dmRequestFromQemuArgv(words(c.argv), kQemu);
+		ASSERT_FALSE(r.ok()) << c.argv;
+		EXPECT_THAT(r.error().message(), HasSubstr(c.error)) << c.argv;
+	}
+}
+
+TEST(LibxlArgv, UnknownFlagsDoNotSwallowTheNextOption)
+{
+	auto r = dmRequestFromQemuArgv(words("-some-new-flag -xen-domid 9 -xen-attach -name x"), kQemu);
+	ASSERT_TRUE(r.ok()) << r.error().message();
+	EXPECT_EQ(r->domid, 9u);
+	EXPECT_EQ(r->name, "x");
+}
