@@ -4,11 +4,17 @@
 # as a Xen dom0 from /dev/vda with its console on hvc0. Nothing of qemu-dm is
 # in it: each run installs the project into a copy (tests/lab/lab.sh).
 #
-# usage: base-image.sh PACKAGE-LIST OUTDIR [MIRROR]
+# usage: base-image.sh PACKAGE-LIST OUTDIR [MIRROR [SECURITY-MIRROR]]
 # Writes OUTDIR/rootfs/ and OUTDIR/boot/{xen,vmlinuz,initrd.img}. Run as root.
+#
+# dom0 is a Debian 12 as administrators run it: bookworm, bookworm-updates and
+# bookworm-security. debootstrap takes one suite, so the updates come after it;
+# that matters, since packages built on an updated host depend on the updated
+# libraries (e.g. Xen 4.17.7 from bookworm-security, not 4.17.5).
 set -euo pipefail
 
 pkglist=$1 out=$2 mirror=${3:-http://deb.debian.org/debian}
+security=${4:-http://deb.debian.org/debian-security}
 suite=bookworm
 
 packages=$(grep -v -e '^#' -e '^[[:space:]]*$' "$pkglist" | paste -sd, -)
@@ -23,6 +29,23 @@ timeout 1200 debootstrap --variant=minbase --include="$packages" \
 	tail -n 15 "$out/debootstrap.log" >&2
 	exit 1
 }
+
+echo "base-image: updates from $suite-updates and $suite-security" >&2
+cat >"$root/etc/apt/sources.list" <<LIST
+deb $mirror $suite main
+deb $mirror $suite-updates main
+deb $security $suite-security main
+LIST
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+# apt in the chroot with /proc, in a private mount namespace (nothing stays mounted)
+timeout 1200 unshare --mount --propagation private sh -c \
+	'mount -t proc proc "$0/proc" && exec chroot "$0" sh -c "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get -y -q --no-install-recommends dist-upgrade && apt-get clean"' \
+	"$root" >"$out/upgrade.log" 2>&1 || {
+	echo "base-image: the upgrade failed; last lines of $out/upgrade.log:" >&2
+	tail -n 15 "$out/upgrade.log" >&2
+	exit 1
+}
+rm -f "$root/etc/resolv.conf"
 
 echo xenlab >"$root/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 xenlab\n' >"$root/etc/hosts"
@@ -49,8 +72,9 @@ grep -qE '^passwd:.*systemd' "$root/etc/nsswitch.conf" || {
 
 # Boot files: QEMU's multiboot loader takes the gunzipped hypervisor (a 32-bit ELF).
 gunzip -c "$root"/boot/xen-4.17-amd64.gz >"$out/boot/xen"
-cp "$root"/boot/vmlinuz-*-amd64 "$out/boot/vmlinuz"
-cp "$root"/boot/initrd.img-*-amd64 "$out/boot/initrd.img"
+# The kernel's own links name the newest one (relative links, safe to follow here).
+cp -L "$root/vmlinuz" "$out/boot/vmlinuz"
+cp -L "$root/initrd.img" "$out/boot/initrd.img"
 
 # Versions, for the report.
 chroot "$root" dpkg-query -W -f='${Package} ${Version}\n' >"$out/packages.txt"

@@ -11,6 +11,7 @@
 #                       boot timeout still ends it)
 #   LAB_CACHE=DIR       base image cache (default /var/cache/qemu-dm-lab)
 #   LAB_MIRROR=URL      Debian mirror (default http://deb.debian.org/debian)
+#   LAB_SECURITY_MIRROR=URL  its security suite (http://deb.debian.org/debian-security)
 #   LAB_BOOT_TIMEOUT=S  bound of the Xen boot + scenario (default 1200)
 #   CI=true             a lab that cannot run fails instead of skipping
 # Exit: 0 every selected step passed, 1 a failure, 77 skipped (not under CI).
@@ -22,6 +23,7 @@ here=$src/tests/lab
 steps=${LAB_STEPS:-}
 cache=${LAB_CACHE:-/var/cache/qemu-dm-lab}
 mirror=${LAB_MIRROR:-http://deb.debian.org/debian}
+security=${LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 boot_timeout=${LAB_BOOT_TIMEOUT:-1200}
 all_steps=0+1+2+3+4+5+6+7
 
@@ -55,7 +57,7 @@ t_lab=$EPOCHSECONDS
 phase_done() { echo "$1 $((EPOCHSECONDS - $2))" >>"$timings"; }
 
 # ---- 1. the base dom0 image, cached by its inputs ----
-key=$(printf '%s\n' "$mirror" | cat "$here/base-image.sh" "$here/dom0-packages" - | sha256sum | cut -c1-16)
+key=$(printf '%s\n' "$mirror" "$security" | cat "$here/base-image.sh" "$here/dom0-packages" - | sha256sum | cut -c1-16)
 base=$cache/$key
 t0=$EPOCHSECONDS
 mkdir -p "$cache"
@@ -67,10 +69,10 @@ if [[ -d $base/rootfs && -s $base/boot/xen ]]; then
 else
 	log "base image $key: building in $base (debootstrap from $mirror, a few minutes)"
 	rm -rf "$base.tmp"
-	timeout 1500 bash "$here/base-image.sh" "$here/dom0-packages" "$base.tmp" "$mirror" ||
+	timeout 1500 bash "$here/base-image.sh" "$here/dom0-packages" "$base.tmp" "$mirror" "$security" ||
 		{
 			rm -rf "$base.tmp"
-			cannot "the base image could not be built (Debian mirror $mirror reachable?)"
+			cannot "the base image could not be built (Debian mirror $mirror and $security reachable?)"
 		}
 	mv "$base.tmp" "$base"
 	echo "built" >"$work/base-origin"
@@ -212,7 +214,7 @@ python3 "$here/report.py" \
 	--results "$work/results.txt" --serial "$serial" --timings "$timings" \
 	--steps "${steps:-$all_steps}" --qemu-exit "$qemu_rc" \
 	--base "$key ($(cat "$work/base-origin"))" --install "$installed" \
-	--capi-flags "$capi_flags" \
+	--capi-flags "${capi_flags//$sdk/<tree>}" \
 	--commit "$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)" \
 	--output "$report"
 rc=$?

@@ -177,7 +177,7 @@ def main():
     w("| qemu-dm commit | `%s` |" % md(a.commit))
     w("| installed as | %s |" % md(info.get("install", a.install)))
     w("| packages in dom0 | %s |" % md(info.get("packages", "?")))
-    w("| C caller built with | `%s` |" % md(a.capi_flags))
+    w("| C caller built with | `pkg-config --cflags --libs libqemu-dm` = `%s` (`<tree>`: the installed files) |" % md(a.capi_flags))
     w("| base image | %s |" % md(a.base))
     w("| host | `qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt -smp 2 -m 4096` |")
     w("")
