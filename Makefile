@@ -22,7 +22,7 @@ build: deps $(BUILD)/build.ninja
 demo: build
 	bash tests/testbed/demo.sh $(BUILD)
 
-# Every suite: unit, generator, userdb, integration (test bed), format, lab.
+# Every suite: unit, generator, userdb, exec, integration (test bed), style, package (the .debs in a clean root), lab (real Xen).
 check: build
 	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
 

@@ -17,6 +17,7 @@
 
 #include "c_ptr.h"
 #include "log.h"
+#include "xen_store.h"
 
 namespace qemudm {
 
@@ -50,13 +51,32 @@ Result<DmController> DmController::open(std::optional<std::string> address)
 	return DmController(std::move(*m));
 }
 
+Result<DmUnitPlan> planWithXen(const Config &config, const DmRequest &request, UserLookup &lookup)
+{
+	DmRequest req = request;
+	std::vector<std::string> notes;
+	if (req.domainCheck) {
+		/* Where Xen knows best. No xenstore (no Xen): qemu-dm-exec's domain check says so. */
+		auto xs = openXenstore();
+		if (!xs) {
+			log::debug("domain {}: not reading xenstore: {}", req.domid, xs.error().message());
+		} else if (auto s = completeFromXenstore(req, **xs, notes); !s) {
+			return s.error();
+		}
+	}
+	auto plan = planDmUnit(config, req, lookup);
+	if (plan)
+		plan->warnings.insert(plan->warnings.end(), notes.begin(), notes.end());
+	return plan;
+}
+
 Result<DmUnitPlan> DmController::plan(const DmRequest &request)
 {
 	auto config = loadDefaultConfig();
 	if (!config)
 		return config.error().wrap(fmt::format("domain {}: invalid qemu-dm configuration", request.domid));
 	SystemUserLookup lookup;
-	return planDmUnit(*config, request, lookup);
+	return planWithXen(*config, request, lookup);
 }
 
 std::string DmController::journalExcerpt(const std::string &unit, int lines)
@@ -87,20 +107,33 @@ std::string DmController::journalExcerpt(const std::string &unit, int lines)
 	return out;
 }
 
-std::string DmController::startFailureExcerpt(const std::string &unit, uint64_t sinceUsec, int lines,
-					      std::chrono::milliseconds wait, std::string *cause)
+uint64_t realtimeNowUsec()
+{
+	struct timespec now;
+	::clock_gettime(CLOCK_REALTIME, &now);
+	return static_cast<uint64_t>(now.tv_sec) * 1000000u + static_cast<uint64_t>(now.tv_nsec) / 1000u;
+}
+
+namespace {
+
+/*
+ * Reads the journal entries of `unit` (its own output and systemd's messages
+ * about it) from `sinceUsec` on, handing each to `entry` until it returns
+ * true; waits for the journal to change, at most `wait`, while none did.
+ */
+template <typename Entry>
+void readUnitJournal(const std::string &unit, uint64_t sinceUsec, std::chrono::milliseconds wait, Entry &&entry)
 {
 	sd_journal *raw = nullptr;
 	if (sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM) < 0)
-		return {};
+		return;
 	JournalPtr j(raw);
 	std::string m1 = "_SYSTEMD_UNIT=" + unit, m2 = "UNIT=" + unit;
 	if (sd_journal_add_match(j.get(), m1.c_str(), 0) < 0 || sd_journal_add_disjunction(j.get()) < 0 ||
 	    sd_journal_add_match(j.get(), m2.c_str(), 0) < 0)
-		return {};
+		return;
 	if (sd_journal_seek_realtime_usec(j.get(), sinceUsec) < 0)
-		return {};
-
+		return;
 	auto field = [&](const char *name) -> std::optional<std::string> {
 		const void *data;
 		size_t len;
@@ -110,35 +143,73 @@ std::string DmController::startFailureExcerpt(const std::string &unit, uint64_t 
 		v.remove_prefix(std::min(v.size(), strlen(name) + 1));
 		return std::string(v);
 	};
-
-	std::vector<std::string> msgs;
-	bool jobDone = false;
 	const auto deadline = std::chrono::steady_clock::now() + wait;
-	while (!jobDone) {
-		int r = 0;
-		while (!jobDone && (r = sd_journal_next(j.get())) > 0) {
-			auto msg = field("MESSAGE");
-			if (!msg)
-				continue;
-			msgs.push_back(*msg);
-			if (field("_SYSTEMD_UNIT") == unit && cause)
-				*cause = *msg;
-			jobDone =
-			    field("MESSAGE_ID") == std::string(SD_MESSAGE_UNIT_FAILED_STR) && field("UNIT") == unit;
-		}
+	for (;;) {
+		int r;
+		while ((r = sd_journal_next(j.get())) > 0)
+			if (entry(field))
+				return;
 		auto left =
 		    std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
-		if (jobDone || r < 0 || left.count() <= 0)
-			break;
-		/* Not in yet: wait for the journal to change, then read on. */
+		if (r < 0 || left.count() <= 0)
+			return;
 		if (sd_journal_wait(j.get(), static_cast<uint64_t>(left.count())) < 0)
-			break;
+			return;
 	}
+}
+
+std::string lastLines(const std::vector<std::string> &msgs, int lines)
+{
 	std::string out;
 	size_t first = msgs.size() > static_cast<size_t>(lines) ? msgs.size() - static_cast<size_t>(lines) : 0;
 	for (size_t i = first; i < msgs.size(); i++)
 		out += (out.empty() ? "" : "\n") + msgs[i];
 	return out;
+}
+
+} /* namespace */
+
+DmEnd DmController::unitEnd(const std::string &unit, uint64_t sinceUsec, int lines, std::chrono::milliseconds wait)
+{
+	DmEnd end;
+	std::vector<std::string> msgs;
+	readUnitJournal(unit, sinceUsec, wait, [&](auto &field) {
+		auto msg = field("MESSAGE");
+		if (msg)
+			msgs.push_back(*msg);
+		if (field("UNIT") != unit)
+			return false;
+		if (auto code = field("EXIT_CODE")) {
+			end.exitCode = *code;
+			end.exitStatus = std::atoi(field("EXIT_STATUS").value_or("0").c_str());
+		}
+		auto id = field("MESSAGE_ID");
+		if (id == std::string(SD_MESSAGE_UNIT_SUCCESS_STR) ||
+		    id == std::string(SD_MESSAGE_UNIT_FAILURE_RESULT_STR)) {
+			end.known = true;
+			end.failed = id == std::string(SD_MESSAGE_UNIT_FAILURE_RESULT_STR);
+			return true;
+		}
+		return false;
+	});
+	end.journal = lastLines(msgs, lines);
+	return end;
+}
+
+std::string DmController::startFailureExcerpt(const std::string &unit, uint64_t sinceUsec, int lines,
+					      std::chrono::milliseconds wait, std::string *cause)
+{
+	std::vector<std::string> msgs;
+	readUnitJournal(unit, sinceUsec, wait, [&](auto &field) {
+		auto msg = field("MESSAGE");
+		if (!msg)
+			return false;
+		msgs.push_back(*msg);
+		if (cause && field("_SYSTEMD_UNIT") == unit)
+			*cause = *msg;
+		return field("MESSAGE_ID") == std::string(SD_MESSAGE_UNIT_FAILED_STR) && field("UNIT") == unit;
+	});
+	return lastLines(msgs, lines);
 }
 
 Status DmController::start(const DmRequest &request, const DmStartOptions &options)
@@ -185,10 +256,7 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 		(void)manager_.resetFailed(unit);
 	};
 
-	struct timespec now;
-	::clock_gettime(CLOCK_REALTIME, &now);
-	const uint64_t since =
-	    static_cast<uint64_t>(now.tv_sec) * 1000000u + static_cast<uint64_t>(now.tv_nsec) / 1000u;
+	const uint64_t since = realtimeNowUsec();
 	/*
 	 * The unit must carry the host policy. Checked as soon as it is loaded, not
 	 * after the job: a DM that ends right after exec is collected by then.

@@ -50,6 +50,26 @@ struct DmStatus {
 	std::string description;
 };
 
+/* How a device model's unit ended, from the journal (its unit may be gone already). */
+struct DmEnd {
+	bool known = false;   /* systemd's final message of the unit was found */
+	bool failed = false;  /* "Failed with result ..." rather than "Deactivated successfully" */
+	std::string exitCode; /* EXIT_CODE of the main process when it failed: "exited", "killed", "dumped" */
+	int exitStatus = 0;   /* its EXIT_STATUS: exit status or signal number */
+	std::string journal;  /* the unit's last journal lines */
+};
+
+/*
+ * planDmUnit() after what Xen knows best (xen_store.h: the domain's name when
+ * none is given, a PV device model's qdisk disks), read from xenstore when the
+ * request's domain check is on and xenstore is there. The one plan behind
+ * DmController::start and `qemu-dmctl policy`.
+ */
+[[nodiscard]] Result<DmUnitPlan> planWithXen(const Config &config, const DmRequest &request, UserLookup &lookup);
+
+/* CLOCK_REALTIME in microseconds, for the sinceUsec arguments below. */
+uint64_t realtimeNowUsec();
+
 class DmController final
 {
 public:
@@ -75,6 +95,12 @@ public:
 	 * change, at most `wait`. `cause`: the last line the unit's own process
 	 * wrote (qemu-dm-exec's reason), if any.
 	 */
+	/*
+	 * How `unit` ended after `sinceUsec`: waits (at most `wait`) for systemd's
+	 * "Deactivated successfully" or "Failed with result" message of it.
+	 */
+	static DmEnd unitEnd(const std::string &unit, uint64_t sinceUsec, int lines, std::chrono::milliseconds wait);
+
 	static std::string startFailureExcerpt(const std::string &unit, uint64_t sinceUsec, int lines,
 					       std::chrono::milliseconds wait, std::string *cause);
 

@@ -99,6 +99,8 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		add("LogExtraFields", fmt::format("XEN_DOMAIN_NAME={}", req.name));
 	}
 	add("Environment", fmt::format("XEN_DOMAIN_ID={}", domid));
+	/* The uid this DM will run as, before QEMU drops to it: runningDmUids() reads it (uid policy). */
+	add("Environment", fmt::format("QEMU_DM_UID={}", identity->uid));
 	add("StandardOutput", "journal");
 	add("StandardError", "journal");
 	add("RuntimeDirectory", fmt::format("qemu-dm/{}", domid));

@@ -7,7 +7,7 @@
  * qemu-dm-shim named in xl.cfg's device_model_override=, qemu-dmctl start
  * --from-argv, and qemu_dm_options_from_qemu_argv(). Pure: no system calls.
  *
- * Read from the argv (docs/qemu-dm-shim.md lists every form):
+ * Read from the argv (docs/man/qemu-dm-shim.8.md lists every form):
  *   -xen-domid N                        the domain (required)
  *   -name NAME | -name guest=NAME,...   the domain's name
  *   -machine xenpv[,...] / -M xenpv     a PV (or PVH: libxl runs the same PV

@@ -181,10 +181,27 @@ Result<std::vector<uid_t>> SystemUserLookup::runningDmUids()
 		auto uids = uidsOfPid(procRoot_, pid);
 		if (!uids)
 			return uids.error();
-		if (*uids)
-			for (uid_t u : **uids)
-				if (std::find(result.begin(), result.end(), u) == result.end())
-					result.push_back(u);
+		std::vector<uid_t> found = *uids ? **uids : std::vector<uid_t>();
+		/*
+		 * A DM is root until QEMU drops privileges, which can be seconds after
+		 * its start returned: the uid its unit declared (QEMU_DM_UID=, set by
+		 * planDmUnit) counts from the start.
+		 */
+		if (auto env = readTextFile(procRoot_ / pid / "environ"); env && *env) {
+			std::string_view e = **env;
+			constexpr std::string_view key = "QEMU_DM_UID=";
+			for (size_t at = 0; at < e.size();) {
+				size_t end = e.find('\0', at);
+				std::string_view var = e.substr(at, end == std::string_view::npos ? e.npos : end - at);
+				if (var.starts_with(key))
+					if (auto u = parseDecimal(var.substr(key.size()), UINT32_MAX - 1))
+						found.push_back(static_cast<uid_t>(*u));
+				at = end == std::string_view::npos ? e.size() : end + 1;
+			}
+		}
+		for (uid_t u : found)
+			if (std::find(result.begin(), result.end(), u) == result.end())
+				result.push_back(u);
 		return false;
 	});
 	if (!s)

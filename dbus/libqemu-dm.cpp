@@ -9,7 +9,9 @@
 #include <cstring>
 #include <new>
 
+#include "config.h"
 #include "dm_control.h"
+#include "libxl_argv.h"
 
 using namespace qemudm;
 
@@ -180,16 +182,48 @@ int qemu_dm_options_add_tap(qemu_dm_options *o, const char *ifname)
 	return 0;
 }
 
+int qemu_dm_options_from_qemu_argv(const char *const *argv, qemu_dm_options **options, uint32_t *domid, char **error)
+{
+	if (error)
+		*error = nullptr;
+	if (!options || !domid)
+		return -EINVAL;
+	*options = nullptr;
+	return guarded(error, [&] {
+		if (!argv || !argv[0])
+			return fail(error, makeError(EINVAL, "no QEMU command line given"));
+		std::vector<std::string> args;
+		for (size_t i = 1; argv[i]; i++)
+			args.emplace_back(argv[i]);
+		auto config = loadDefaultConfig();
+		if (!config)
+			return fail(error, config.error().wrap("Failed to load the qemu-dm configuration"));
+		auto req = dmRequestFromQemuArgv(args, config->defaultQemu);
+		if (!req)
+			return fail(error, req.error());
+		auto *o = new (std::nothrow) qemu_dm_options;
+		if (!o)
+			return -ENOMEM;
+		o->request = std::move(*req);
+		o->qmpFd = o->request.qmpFdTarget; /* the caller's fd N is the one QEMU's argv names */
+		*domid = o->request.domid;
+		*options = o;
+		return 0;
+	});
+}
+
 int qemu_dm_start(uint32_t domid, const char *const *argv, const qemu_dm_options *options, char **error)
 {
 	return guarded(error, [&] {
-		if (!argv || !argv[0])
-			return fail(error, makeError(EINVAL, "domain {}: no device model command line given", domid));
 		DmRequest req = options ? options->request : DmRequest{};
+		if ((!argv || !argv[0]) && req.qemuArgv.empty())
+			return fail(error, makeError(EINVAL, "domain {}: no device model command line given", domid));
 		req.domid = domid;
-		req.qemuArgv.clear();
-		for (size_t i = 0; argv[i]; i++)
-			req.qemuArgv.emplace_back(argv[i]);
+		if (argv && argv[0]) {
+			req.qemuArgv.clear();
+			for (size_t i = 0; argv[i]; i++)
+				req.qemuArgv.emplace_back(argv[i]);
+		}
 		DmStartOptions opts;
 		opts.qmpFd = options ? options->qmpFd : -1;
 		auto ctl = DmController::open();

@@ -83,8 +83,21 @@ int qemu_dm_options_add_tap(qemu_dm_options *options, const char *ifname);
 int qemu_dm_options_set_domain_check(qemu_dm_options *options, int check);
 
 /*
+ * For callers that have only the QEMU command line stock libxl 4.17 builds
+ * (xl.cfg device_model_override=, see qemu-dm-shim(8)): a new options object
+ * with everything that argv says (name, guest type, dm_restrict,
+ * device_model_user, the QMP socket fd, disks, restore file, VNC on localhost,
+ * taps) and the domid. argv[0] (the program libxl ran) is ignored; QEMU is the
+ * configuration's Qemu=. The QMP socket is the caller's fd of the number the
+ * argv names (fd=N). Pass the object to qemu_dm_start() with argv NULL to
+ * start exactly that argv; free it with qemu_dm_options_free(). On error
+ * *options is NULL and *error says why (a VNC beyond localhost, no -xen-domid).
+ */
+int qemu_dm_options_from_qemu_argv(const char *const *argv, qemu_dm_options **options, uint32_t *domid, char **error);
+
+/*
  * Start the device model of `domid`; argv[0] is the absolute path of QEMU,
- * NULL-terminated. Returns 0 once QEMU was exec'd in the unit; on failure
+ * NULL-terminated (or argv NULL: the argv of qemu_dm_options_from_qemu_argv()). Returns 0 once QEMU was exec'd in the unit; on failure
  * (-EIO when the unit failed to start) *error names the domain, the cause
  * (qemu-dm-exec's reason) and the unit's last journal lines, and nothing of
  * the attempt is left loaded.

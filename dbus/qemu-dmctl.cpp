@@ -18,6 +18,7 @@
 #include "build_config.h"
 #include "dm_audit.h"
 #include "dm_control.h"
+#include "libxl_argv.h"
 #include "domain.h"
 #include "host_check.h"
 #include "log.h"
@@ -41,6 +42,9 @@ constexpr const char *kUsage = "Usage: qemu-dmctl COMMAND [OPTIONS]\n"
 			       "                         send a signal (default SIGTERM) to every process of it\n"
 			       "  status DOMID           state, main process, user and cgroup of one device model\n"
 			       "  list                   every device model qemu-dm runs\n"
+			       "  start|policy --from-argv [--no-domain-check] -- QEMU-ARGS...\n"
+			       "                         the same, from QEMU's arguments as stock libxl builds\n"
+			       "                         them (qemu-dm-shim(8)); QEMU is qemu-dm.conf's Qemu=\n"
 			       "  policy DOMID [START OPTIONS] -- QEMU [ARG...]\n"
 			       "                         print the exact unit properties `start` would send\n"
 			       "                         (nothing is started)\n"
@@ -86,6 +90,31 @@ struct StartArgs {
 /* Parse "start"/"policy" arguments: DOMID [options] -- QEMU [ARG...]. */
 Result<DmRequest> parseStart(const std::vector<std::string> &args)
 {
+	if (!args.empty() && args[0] == "--from-argv") {
+		/* --from-argv [--no-domain-check] [--allow-jit] -- QEMU-ARGS: what libxl passes (qemu-dm-shim(8)). */
+		size_t i = 1;
+		bool domainCheck = true, jit = false;
+		for (; i < args.size() && args[i] != "--"; i++) {
+			if (args[i] == "--no-domain-check")
+				domainCheck = false;
+			else if (args[i] == "--allow-jit")
+				jit = true;
+			else
+				return makeError(EINVAL, "--from-argv: unknown option '{}'", args[i]);
+		}
+		if (i >= args.size())
+			return makeError(EINVAL, "--from-argv: missing '-- QEMU-ARGS'");
+		auto config = loadDefaultConfig();
+		if (!config)
+			return config.error();
+		auto req = dmRequestFromQemuArgv(
+		    std::vector<std::string>(args.begin() + static_cast<long>(i) + 1, args.end()), config->defaultQemu);
+		if (!req)
+			return req.error();
+		req->domainCheck = domainCheck;
+		req->allowWriteExecute = jit;
+		return req;
+	}
 	if (args.empty())
 		return makeError(EINVAL, "missing DOMID");
 	auto domid = parseDomid(args[0]);
@@ -187,7 +216,7 @@ int cmdStart(const std::vector<std::string> &args, bool dryRun)
 			return 1;
 		}
 		SystemUserLookup lookup;
-		auto plan = planDmUnit(*config, *req, lookup);
+		auto plan = planWithXen(*config, *req, lookup);
 		if (!plan) {
 			log::error(plan.error());
 			return 1;

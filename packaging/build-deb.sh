@@ -31,6 +31,9 @@ fail() { say "$*"; exit 1; }
 
 cd "$src"
 [[ -f packaging/debian/control ]] || fail "no packaging/debian/control in $src"
+# One build per OUTDIR at a time (e.g. CI and the Xen lab sharing one).
+exec 9>"$out/.lock"
+flock 9
 
 # ---- the source: tracked + untracked-but-not-ignored files that exist ----
 list=$(mktemp)

@@ -4,6 +4,10 @@
  * The built qemu-dm-exec, run as a process: in front of fake-qemu (which
  * prints its argv and open descriptors), and in front of Debian's real Xen
  * QEMU on a host without a hypervisor.
+ *
+ * The DM uid is 4200005, outside every range the integration suites use: they
+ * run in parallel, their test beds' DMs are visible in this host's /proc, and
+ * qemu-dm-exec refuses a uid that owns processes (a bed's domain 5 is 131077).
  */
 
 #include <gtest/gtest.h>
@@ -152,7 +156,7 @@ TEST_F(ExecProcess, StandInGetsPrivilegeDropArgsAndOnlyKeptFds)
 			      "--type",
 			      "hvm",
 			      "--runas",
-			      "131077:997",
+			      "4200005:997",
 			      "--chroot",
 			      root_,
 			      "--keep-fd",
@@ -171,7 +175,7 @@ TEST_F(ExecProcess, StandInGetsPrivilegeDropArgsAndOnlyKeptFds)
 			    "7.2-tcg");
 	ASSERT_EQ(r.exitCode, 0) << r.err;
 	EXPECT_EQ(r.lines("arg "), (std::vector<std::string>{ fake_, "-machine", "pc", "-m", "64", "-display", "none",
-							      "-runas", "131077:997", "-chroot", root_ }));
+							      "-runas", "4200005:997", "-chroot", root_ }));
 	EXPECT_EQ(r.lines("fd "), (std::vector<std::string>{ "0", "1", "2", "9" }));
 	EXPECT_NE(r.err.find("not adding -xen-domid-restrict"), std::string::npos) << r.err;
 	EXPECT_TRUE(fs::is_directory(root_));
@@ -182,12 +186,12 @@ TEST_F(ExecProcess, XenQemuGetsRestrictForPv)
 {
 	needRoot();
 	ExecRun r =
-	    runExec({ "--domid", "5", "--type", "pv", "--runas", "131077:997", "--chroot", root_, "--no-domain-check",
+	    runExec({ "--domid", "5", "--type", "pv", "--runas", "4200005:997", "--chroot", root_, "--no-domain-check",
 		      "--probe-cache", "none", "--", fake_, "-xen-domid", "5", "-machine", "xenpv", "-S" });
 	ASSERT_EQ(r.exitCode, 0) << r.err;
 	EXPECT_EQ(r.lines("arg "),
 		  (std::vector<std::string>{ fake_, "-xen-domid", "5", "-machine", "xenpv", "-S", "-xen-domid-restrict",
-					     "-runas", "131077:997", "-chroot", root_ }));
+					     "-runas", "4200005:997", "-chroot", root_ }));
 	EXPECT_EQ(r.lines("fd "), (std::vector<std::string>{ "0", "1", "2" }));
 }
 
@@ -195,13 +199,13 @@ TEST_F(ExecProcess, Qemu91GetsRunWith)
 {
 	needRoot();
 	ExecRun r =
-	    runExec({ "--domid", "5", "--type", "pvh", "--runas", "131077:997", "--chroot", root_, "--keep-fd", "7",
+	    runExec({ "--domid", "5", "--type", "pvh", "--runas", "4200005:997", "--chroot", root_, "--keep-fd", "7",
 		      "--keep-fd", "9", "--no-domain-check", "--probe-cache", "none", "--", fake_, "-xen-domid", "5" },
 		    "9.1");
 	ASSERT_EQ(r.exitCode, 0) << r.err;
 	EXPECT_EQ(r.lines("arg "),
 		  (std::vector<std::string>{ fake_, "-xen-domid", "5", "-xen-domid-restrict", "-run-with",
-					     "user=131077:997,chroot=" + root_.string() }));
+					     "user=4200005:997,chroot=" + root_.string() }));
 	EXPECT_EQ(r.lines("fd "), (std::vector<std::string>{ "0", "1", "2", "7", "9" }));
 }
 
@@ -209,26 +213,26 @@ TEST_F(ExecProcess, ForeignRunasAndChrootAreReplacedAndLogged)
 {
 	needRoot();
 	/* libxl 4.17's own privilege arguments, with a root -runas for good measure. */
-	ExecRun r = runExec({ "--domid", "5", "--type", "hvm", "--runas", "131077:997", "--chroot", root_,
+	ExecRun r = runExec({ "--domid", "5", "--type", "hvm", "--runas", "4200005:997", "--chroot", root_,
 			      "--no-domain-check", "--probe-cache", "none", "--", fake_, "-xen-domid", "5", "-chroot",
 			      "/var/run/xen/qemu-root-5", "-runas", "0:0" });
 	ASSERT_EQ(r.exitCode, 0) << r.err;
 	EXPECT_EQ(r.lines("arg "), (std::vector<std::string>{ fake_, "-xen-domid", "5", "-chroot", root_.string(),
-							      "-runas", "131077:997", "-xen-domid-restrict" }));
+							      "-runas", "4200005:997", "-xen-domid-restrict" }));
 	EXPECT_NE(r.err.find("Replaced the caller's -chroot /var/run/xen/qemu-root-5 -> " + root_.string()),
 		  std::string::npos)
 	    << r.err;
-	EXPECT_NE(r.err.find("Replaced the caller's -runas 0:0 -> 131077:997"), std::string::npos) << r.err;
+	EXPECT_NE(r.err.find("Replaced the caller's -runas 0:0 -> 4200005:997"), std::string::npos) << r.err;
 }
 
 TEST_F(ExecProcess, UsageErrorsExit64WithOneLine)
 {
 	const std::vector<std::vector<std::string>> cases = {
-		{ "--domid", "0", "--type", "hvm", "--runas", "131077:997", "--", fake_ },
+		{ "--domid", "0", "--type", "hvm", "--runas", "4200005:997", "--", fake_ },
 		{ "--domid", "5", "--type", "hvm", "--runas", "0:0", "--", fake_ },
-		{ "--domid", "5", "--type", "hvm", "--runas", "131077:997", "--", "fake-qemu" },
-		{ "--domid", "5", "--type", "hvm", "--runas", "131077:997", "--", "/etc/passwd" },
-		{ "--domid", "5", "--type", "hvm", "--runas", "131077:997", "--keep-fd", "55", "--", fake_ },
+		{ "--domid", "5", "--type", "hvm", "--runas", "4200005:997", "--", "fake-qemu" },
+		{ "--domid", "5", "--type", "hvm", "--runas", "4200005:997", "--", "/etc/passwd" },
+		{ "--domid", "5", "--type", "hvm", "--runas", "4200005:997", "--keep-fd", "55", "--", fake_ },
 		{ "--bogus" },
 	};
 	for (const auto &args : cases) {
@@ -255,7 +259,7 @@ TEST_F(ExecProcess, ChrootProblemsExit69)
 {
 	needRoot();
 	/* --chroot auto with no RuntimeDirectory: the hint says so. */
-	ExecRun a = runExec({ "--domid", "32001", "--type", "hvm", "--runas", "131077:997", "--no-domain-check",
+	ExecRun a = runExec({ "--domid", "32001", "--type", "hvm", "--runas", "4200005:997", "--no-domain-check",
 			      "--probe-cache", "none", "--", fake_, "-xen-domid", "32001" });
 	if (fs::exists("/run/qemu-dm/32001"))
 		GTEST_SKIP() << "/run/qemu-dm/32001 exists on this host";
@@ -265,7 +269,7 @@ TEST_F(ExecProcess, ChrootProblemsExit69)
 
 	fs::create_directory(root_);
 	fs::permissions(root_, fs::perms::owner_all | fs::perms::others_write, fs::perm_options::replace);
-	ExecRun b = runExec({ "--domid", "5", "--type", "hvm", "--runas", "131077:997", "--chroot", root_,
+	ExecRun b = runExec({ "--domid", "5", "--type", "hvm", "--runas", "4200005:997", "--chroot", root_,
 			      "--no-domain-check", "--probe-cache", "none", "--", fake_, "-xen-domid", "5" });
 	EXPECT_EQ(b.exitCode, 69) << b.err;
 	EXPECT_EQ(b.errLines(), 1u) << b.err;
@@ -321,7 +325,7 @@ TEST_F(ExecProcess, ProbeCacheIsUsedOnTheSecondRun)
 					  "--type",
 					  "hvm",
 					  "--runas",
-					  "131077:997",
+					  "4200005:997",
 					  "--chroot",
 					  root_,
 					  "--no-domain-check",
@@ -347,7 +351,7 @@ TEST_F(ExecProcess, RealXenQemuWithoutHypervisorExits66)
 		GTEST_SKIP() << xenQemu << " not installed (apt-get install qemu-system-xen)";
 	if (access("/dev/xen/privcmd", F_OK) == 0 || access("/proc/xen/privcmd", F_OK) == 0)
 		GTEST_SKIP() << "this host has a Xen control interface";
-	ExecRun r = runExec({ "--domid", "5", "--type", "hvm", "--runas", "131077:997", "--", xenQemu, "-xen-domid",
+	ExecRun r = runExec({ "--domid", "5", "--type", "hvm", "--runas", "4200005:997", "--", xenQemu, "-xen-domid",
 			      "5", "-machine", "xenfv" });
 	EXPECT_EQ(r.exitCode, 66) << r.err;
 	EXPECT_EQ(r.err, "qemu-dm-exec: Failed to open the Xen control interface: no hypervisor? (is this dom0?)\n");

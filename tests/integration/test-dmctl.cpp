@@ -347,6 +347,253 @@ TEST_F(DmctlTest, WithoutTheVncDeclarationAfInetIsRefused)
 	EXPECT_THAT(policy.out, Not(HasSubstr("AF_INET")));
 }
 
+/*
+ * qemu-dm-shim as libxl runs it: a stand-in for libxl (Python) makes the QMP
+ * listening socket fd 14, execs the shim with QEMU's argv and its log on
+ * stdout/stderr, records the shim's pid and, when it exits, its status.
+ */
+const std::string kFakeLibxl = R"(import os, socket, subprocess, sys
+domid, log = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+path = "/run/shim-qmp-%s.sock" % domid
+if os.path.exists(path):
+    os.unlink(path)
+s.bind(path)
+s.listen(4)
+os.dup2(s.fileno(), 14)
+s.close()
+out = open(log, "w")
+p = subprocess.Popen(["/usr/libexec/qemu-dm/qemu-dm-shim"] + sys.argv[3:], stdin=subprocess.DEVNULL,
+                     stdout=out, stderr=out, pass_fds=(14,))
+os.close(14)
+open("/run/shim-%s.pid" % domid, "w").write(str(p.pid))
+rc = p.wait()
+open("/run/shim-%s.rc" % domid, "w").write(str(rc))
+)";
+
+class ShimTest : public DmctlTest
+{
+protected:
+	void SetUp() override
+	{
+		DmctlTest::SetUp();
+		ASSERT_TRUE(bed().writeFile("/etc/qemu-dm-tests/fake-libxl.py", kFakeLibxl).ok());
+		ASSERT_TRUE(bed().writeFile("/etc/xen/qemu-dm.conf", "[Device Model]\nQemu=" + kStandin + "\n").ok());
+	}
+	void TearDown() override
+	{
+		(void)bed().sh("rm -f /etc/xen/qemu-dm.conf");
+		DmctlTest::TearDown();
+	}
+
+	/* libxl 4.17's PV argv (xen-lab.md 5.3) for `domid`, plus the stand-in's QMP server on fd 14, without
+	 * -xen-domid-restrict (the stand-in has no Xen accelerator; qemu-dm-exec refuses it there). */
+	static std::string pvArgv(uint32_t domid)
+	{
+		return fmt::format(
+		    "-xen-domid {0} -no-shutdown -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off -S "
+		    "-mon chardev=libxl-cmd,mode=control -nodefaults -no-user-config -xen-attach "
+		    "-name pvshim{0} -vnc 127.0.0.1:{0},to=99 -display none "
+		    "-chroot /var/run/xen/qemu-root-{0} -machine xenpv -m 768 -qmp-fd 14",
+		    domid);
+	}
+
+	/* Start the shim in the background; returns its pid (0 if it did not start). */
+	int launch(uint32_t domid, const std::string &argv)
+	{
+		(void)bed().sh(fmt::format("rm -f /run/shim-{0}.pid /run/shim-{0}.rc", domid));
+		auto r = bed().sh(fmt::format("setsid python3 /etc/qemu-dm-tests/fake-libxl.py {0} /run/shim-{0}.log "
+					      "--no-domain-check -- {1} </dev/null >/dev/null 2>&1 &",
+					      domid, argv));
+		EXPECT_TRUE(r.ok() && r->ok());
+		std::string pid;
+		waitUntil([&] {
+			pid = file(fmt::format("/run/shim-{}.pid", domid));
+			return !pid.empty();
+		});
+		return std::atoi(pid.c_str());
+	}
+
+	std::string file(const std::string &path)
+	{
+		auto r = bed().sh("cat " + path + " 2>/dev/null");
+		return r.ok() ? r->out : "";
+	}
+
+	/* The shim's exit status once it exited; "" while it runs. */
+	std::string shimExit(uint32_t domid) { return file(fmt::format("/run/shim-{}.rc", domid)); }
+
+	bool running(uint32_t domid) { return show(dmUnitName(domid), "ActiveState") == "active"; }
+};
+
+TEST_F(ShimTest, StartsThePvDmAndStopsItOnSigterm)
+{
+	int shim = launch(22, pvArgv(22));
+	ASSERT_GT(shim, 0);
+	ASSERT_TRUE(
+	    waitUntil([&] { return file("/run/shim-22.log").find("device model running") != std::string::npos; },
+		      std::chrono::seconds(30)))
+	    << file("/run/shim-22.log") << bed().journal("qemu-dm@22.service");
+	EXPECT_TRUE(running(22));
+	EXPECT_EQ(shimExit(22), "") << "the shim stays alive as the DM libxl tracks";
+	/* The DM runs as its mapped user, with the QMP socket libxl opened and VNC on localhost. */
+	EXPECT_EQ(processesOf(131072 + 22), 1);
+	EXPECT_THAT(bed().sh("ps -o user= -u 131094")->out, HasSubstr("xen-qemuuser-22"));
+	auto qmp = bed().run({ "python3", "-c",
+			       "import socket; s=socket.socket(socket.AF_UNIX); s.connect('/run/shim-qmp-22.sock'); "
+			       "print(s.recv(200).decode())" });
+	ASSERT_TRUE(qmp.ok());
+	EXPECT_THAT(qmp->out, HasSubstr("\"QMP\"")) << qmp->err;
+	auto vnc = bed().run({ "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5922 && head -c 12 <&3" });
+	ASSERT_TRUE(vnc.ok());
+	EXPECT_EQ(vnc->out, "RFB 003.008\n");
+	/* libxl's -runas/-chroot became ours. */
+	std::string journal = bed().journal("qemu-dm@22.service", 50);
+	EXPECT_THAT(journal,
+		    HasSubstr("Replaced the caller's -chroot /var/run/xen/qemu-root-22 -> /run/qemu-dm/22/root"));
+
+	ASSERT_TRUE(bed().run({ "kill", "-TERM", std::to_string(shim) })->ok());
+	EXPECT_TRUE(waitUntil([&] { return !shimExit(22).empty(); }, std::chrono::seconds(30)));
+	EXPECT_EQ(shimExit(22), "0");
+	EXPECT_THAT(file("/run/shim-22.log"), HasSubstr("stopping qemu-dm@22.service"));
+	expectNothingLeft(22);
+}
+
+TEST_F(ShimTest, SigkillOfTheShimStopsTheUnit)
+{
+	int shim = launch(23, pvArgv(23));
+	ASSERT_GT(shim, 0);
+	ASSERT_TRUE(waitUntil([&] { return running(23); }, std::chrono::seconds(30))) << file("/run/shim-23.log");
+	ASSERT_TRUE(
+	    waitUntil([&] { return file("/run/shim-23.log").find("device model running") != std::string::npos; }));
+	ASSERT_TRUE(bed().run({ "kill", "-KILL", std::to_string(shim) })->ok());
+	EXPECT_TRUE(waitUntil([&] { return show("qemu-dm@23.service", "ActiveState") == "inactive"; },
+			      std::chrono::seconds(30)))
+	    << file("/run/shim-23.log");
+	EXPECT_THAT(file("/run/shim-23.log"), HasSubstr("qemu-dm-shim was killed, stopping qemu-dm@23.service"));
+	expectNothingLeft(23);
+	/* The same domid at once. */
+	int again = launch(23, pvArgv(23));
+	ASSERT_GT(again, 0);
+	EXPECT_TRUE(
+	    waitUntil([&] { return file("/run/shim-23.log").find("device model running") != std::string::npos; },
+		      std::chrono::seconds(30)))
+	    << file("/run/shim-23.log");
+	ASSERT_TRUE(bed().run({ "kill", "-INT", std::to_string(again) })->ok());
+	EXPECT_TRUE(waitUntil([&] { return shimExit(23) == "0"; }, std::chrono::seconds(30))) << shimExit(23);
+	expectNothingLeft(23);
+}
+
+TEST_F(ShimTest, DmKilledByUidEndsTheShim)
+{
+	/* libxl's reaper: kill(-1, SIGKILL) as the DM's uid. */
+	int shim = launch(24, pvArgv(24));
+	ASSERT_GT(shim, 0);
+	ASSERT_TRUE(
+	    waitUntil([&] { return file("/run/shim-24.log").find("device model running") != std::string::npos; },
+		      std::chrono::seconds(30)))
+	    << file("/run/shim-24.log");
+	ASSERT_TRUE(
+	    bed().run({ "setpriv", "--reuid=131096", "--regid=65534", "--clear-groups", "kill", "-KILL", "-1" }).ok());
+	EXPECT_TRUE(waitUntil([&] { return !shimExit(24).empty(); }, std::chrono::seconds(30)))
+	    << file("/run/shim-24.log");
+	EXPECT_EQ(shimExit(24), "0") << "SIGKILL is how libxl ends a DM: a normal end";
+	expectNothingLeft(24);
+}
+
+TEST_F(ShimTest, FailingDmIsReportedInLibxlsLog)
+{
+	/* A disk that does not exist: the start fails, the shim exits 1, libxl's log has the reason. */
+	int shim = launch(25, "-xen-domid 25 -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off -machine xenfv "
+			      "-drive file=/no/such/disk.img,if=ide,index=0,media=disk,format=raw");
+	ASSERT_GT(shim, 0);
+	EXPECT_TRUE(waitUntil([&] { return !shimExit(25).empty(); }, std::chrono::seconds(30)));
+	EXPECT_EQ(shimExit(25), "1");
+	EXPECT_THAT(file("/run/shim-25.log"),
+		    HasSubstr("domain 25: disk /no/such/disk.img: No such file or directory"));
+	expectNothingLeft(25);
+	/* And a DM that fails after exec: its last journal lines reach the log. */
+	int late = launch(26, "-xen-domid 26 -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off -machine xenfv "
+			      "-vnc 127.0.0.256:0");
+	ASSERT_GT(late, 0);
+	EXPECT_TRUE(waitUntil([&] { return !shimExit(26).empty(); }, std::chrono::seconds(30)));
+	EXPECT_EQ(shimExit(26), "1") << file("/run/shim-26.log");
+	EXPECT_THAT(file("/run/shim-26.log"), HasSubstr("dm-standin: bad -vnc 127.0.0.256:0"));
+	expectNothingLeft(26);
+}
+
+TEST_F(ShimTest, PolicyFromArgvPrintsWhatTheShimSends)
+{
+	auto r = ctl({ "policy", "--from-argv", "--no-domain-check", "--", "-xen-domid", "27", "-name", "web",
+		       "-machine", "xenpv", "-vnc", "127.0.0.1:0,to=99", "-runas", "131099:995", "-chroot",
+		       "/var/run/xen/qemu-root-27" });
+	ASSERT_TRUE(r.ok()) << r.err;
+	EXPECT_THAT(r.out, HasSubstr("LogExtraFields=XEN_DOMAIN_NAME=web"));
+	EXPECT_THAT(r.out, HasSubstr("IPAddressAllow=localhost"));
+	EXPECT_THAT(r.out, HasSubstr("PrivateNetwork=no"));
+	EXPECT_THAT(r.out, HasSubstr("--type pv"));
+	EXPECT_THAT(r.out, HasSubstr(kStandin + " -xen-domid 27 -name web"));
+	auto bad = ctl({ "policy", "--from-argv", "--", "-xen-domid", "27", "-vnc", "0.0.0.0:0" });
+	EXPECT_EQ(bad.exitStatus, 2);
+	EXPECT_THAT(bad.err, HasSubstr("domain 27: -vnc 0.0.0.0:0 listens beyond localhost"));
+}
+
+TEST_F(ShimTest, CApiStartsFromLibxlsArgv)
+{
+	auto out = bed().inside([&]() -> std::string {
+		int l = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		sockaddr_un sa{};
+		sa.sun_family = AF_UNIX;
+		std::strcpy(sa.sun_path, "/run/capi-argv-qmp.sock");
+		::unlink(sa.sun_path);
+		if (l < 0 || ::bind(l, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) < 0 || ::listen(l, 4) < 0 ||
+		    ::dup2(l, 15) < 0)
+			return "cannot listen";
+		::close(l);
+		const char *argv[] = { "qemu-dm-shim",
+				       "-xen-domid",
+				       "28",
+				       "-chardev",
+				       "socket,id=libxl-cmd,fd=15,server=on,wait=off",
+				       "-name",
+				       "capi-argv",
+				       "-machine",
+				       "xenfv",
+				       "-qmp-fd",
+				       "15",
+				       nullptr };
+		qemu_dm_options *o = nullptr;
+		uint32_t domid = 0;
+		char *err = nullptr;
+		int r = qemu_dm_options_from_qemu_argv(argv, &o, &domid, &err);
+		if (r < 0) {
+			std::string e = err ? err : "?";
+			qemu_dm_free(err);
+			return "from_qemu_argv failed: " + e;
+		}
+		qemu_dm_options_set_domain_check(o, 0);
+		r = qemu_dm_start(domid, nullptr, o, &err);
+		qemu_dm_options_free(o);
+		::close(15);
+		if (r < 0) {
+			std::string e = err ? err : "?";
+			qemu_dm_free(err);
+			return "start failed: " + e;
+		}
+		int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		char buf[512] = {};
+		bool qmp = ::connect(c, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) == 0 &&
+			   ::read(c, buf, sizeof(buf) - 1) > 0 && std::strstr(buf, "\"QMP\"");
+		::close(c);
+		r = qemu_dm_stop(domid, 10, &err);
+		qemu_dm_free(err);
+		return fmt::format("{}|{}|{}", domid, qmp ? "qmp-ok" : buf, r);
+	});
+	ASSERT_TRUE(out.ok()) << out.error().message();
+	EXPECT_EQ(*out, "28|qmp-ok|0");
+	expectNothingLeft(28);
+}
+
 TEST_F(DmctlTest, BadInputGetsOneClearErrorAndStartsNothing)
 {
 	struct Case {

@@ -3,12 +3,15 @@
 /*
  * qemu-dm-testbed: boots and tears down the private systemd test bed.
  *
- *   qemu-dm-testbed supervise [--root=DIR] [--console=FILE]
+ *   qemu-dm-testbed supervise [--root=DIR] [--rootfs=DIR] [--console=FILE]
  *         [--boot-timeout-ms=N] [--stop-timeout-ms=N]
  *       Boot; print "READY <pid>" (or "ERROR <reason>") on stdout; tear
  *       down when stdin reaches EOF or on SIGTERM/SIGINT/SIGHUP.
- *   qemu-dm-testbed run [--build=DIR | --root=DIR] [--console=FILE] -- CMD...
+ *   qemu-dm-testbed run [--build=DIR | --root=DIR | --rootfs=DIR] [--console=FILE] -- CMD...
  *       Boot, run CMD on the host with QEMU_DM_TESTBED_PID set, tear down.
+ *       --root overlays an install tree on the host's /usr and /etc;
+ *       --rootfs boots a whole other root file system (a debootstrap) instead
+ *       of the host's, overlaid with a tmpfs (testbed-init.sh).
  *   qemu-dm-testbed exec PID -- CMD...       Run CMD inside a test bed.
  *   qemu-dm-testbed install --build=DIR      meson install into DIR/testbed-root.
  *   qemu-dm-testbed leftovers                List test bed leftovers; exit 1 if any.
@@ -51,6 +54,7 @@ namespace {
 
 struct SuperviseArgs {
 	std::string root = "-";
+	std::string rootfs = "-";
 	std::string console = "/dev/null";
 	std::chrono::milliseconds bootTimeout{ 30000 };
 	std::chrono::milliseconds stopTimeout{ 10000 };
@@ -279,7 +283,7 @@ int supervise(const SuperviseArgs &args)
 
 	std::vector<std::string> argv = { "unshare",  "--fork",	 "--pid",      "--mount", "--mount-proc",
 					  "--cgroup", "--ipc",	 "--uts",      "--net",	  "--kill-child=SIGKILL",
-					  "--",	      "/bin/sh", TESTBED_INIT, args.root };
+					  "--",	      "/bin/sh", TESTBED_INIT, args.root, args.rootfs };
 	std::vector<char *> cargv;
 	for (auto &a : argv)
 		cargv.push_back(a.data());
@@ -443,6 +447,8 @@ int runCommand(int argc, char **argv)
 			build = v;
 		} else if (takeValue(a, "--root", v)) {
 			opts.root = v;
+		} else if (takeValue(a, "--rootfs", v)) {
+			opts.rootfs = v;
 		} else if (takeValue(a, "--console", v)) {
 			opts.consoleLog = v;
 		} else {
@@ -516,6 +522,8 @@ int main(int argc, char **argv)
 			std::string a = argv[i];
 			if (takeValue(a, "--root", v))
 				args.root = v.empty() ? "-" : v;
+			else if (takeValue(a, "--rootfs", v))
+				args.rootfs = v.empty() ? "-" : v;
 			else if (takeValue(a, "--console", v))
 				args.console = v;
 			else if (takeValue(a, "--boot-timeout-ms", v))

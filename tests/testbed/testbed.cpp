@@ -168,6 +168,8 @@ Result<std::unique_ptr<TestBed>> TestBed::boot(const Options &options)
 	};
 	if (!options.root.empty())
 		argv.push_back("--root=" + options.root.string());
+	if (!options.rootfs.empty())
+		argv.push_back("--rootfs=" + options.rootfs.string());
 	if (!options.consoleLog.empty())
 		argv.push_back("--console=" + options.consoleLog.string());
 
@@ -244,6 +246,7 @@ Status TestBed::shutdown()
 
 std::vector<std::string> nsenterCommand(pid_t pid)
 {
+	/* --root --wd: PID 1's root and working directory; in a --rootfs bed the host's "/" is not the bed's. */
 	return { "nsenter",
 		 "-t",
 		 std::to_string(pid),
@@ -253,7 +256,8 @@ std::vector<std::string> nsenterCommand(pid_t pid)
 		 "-n",
 		 "-p",
 		 "-C",
-		 "--wd=/",
+		 "--root",
+		 "--wd",
 		 "--",
 		 "env",
 		 "SYSTEMD_PAGER=",

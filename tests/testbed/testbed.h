@@ -31,6 +31,13 @@ namespace qemudm::testbed {
 struct Options {
 	/* A `meson install --destdir` tree overlaid on /usr and /etc; empty = none. */
 	std::filesystem::path root;
+	/*
+	 * A whole root file system to boot instead of the host's (e.g. a
+	 * debootstrap with packages installed), overlaid with a tmpfs so writes
+	 * never reach it; only /dev, /proc and /sys come from the host. Empty =
+	 * the host's root.
+	 */
+	std::filesystem::path rootfs;
 	/* Where PID 1's console output goes (for debugging); empty = /dev/null. */
 	std::filesystem::path consoleLog;
 	std::chrono::milliseconds bootTimeout{ 30000 };
