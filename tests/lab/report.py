@@ -16,7 +16,7 @@ TITLES = {
     "3": "the same HVM guest through the C API (lab-capi)",
     "4": "PV with qdisk and vfb (VNC on localhost) through qemu-dm-shim",
     "5": "xl destroy leaves nothing; the same domid is reused at once",
-    "6": "a DM that fails (missing disk): xl create fails with our reason",
+    "6": "a DM that fails (a disk it cannot open): xl create fails with our reason",
     "7": "negative control: stock libxl's PV DM runs as root; audit fails it",
 }
 
@@ -69,6 +69,11 @@ What the C API steps do, exactly:
   cannot reuse a domid at once: libxl keeps recently destroyed domids out of use.) After every
   `xl destroy` of steps 2-4 the step asserts that the unit ended, no QEMU of that domid is left,
   no process owns uid base+domid and that uid has no name any more.
+
+- **Step 6**: libxl stats every disk itself and refuses a missing one before any device model
+  runs (kept as an observation above); the failing DM therefore gets a disk libxl accepts and
+  QEMU cannot open (a directory). The step asserts that libxl's log of that DM names our unit,
+  the shim's failure line and QEMU's reason, and that nothing is left.
 
 Knobs: `LAB_STEPS=1+2+7 make lab` runs a subset (the report then goes to the work directory, not
 here); `LAB_NOPOWEROFF=1` keeps dom0 up for a look on the console. Evidence of every step
