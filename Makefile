@@ -5,7 +5,7 @@ MESON ?= meson
 # Warnings are errors in developer builds and CI only; packagers pick their own flags.
 SETUP_ARGS ?= -Dwerror=true
 
-.PHONY: all deps build demo check lab format clean
+.PHONY: all deps build demo check lab update-docs format clean
 
 all: build
 
@@ -29,6 +29,10 @@ check: build
 # The real-Xen lab alone (tests/lab/README.md); LAB_STEPS=1+2+7 for a subset.
 lab: build
 	$(MESON) test -C $(BUILD) --suite lab --print-errorlogs
+
+# Regenerate docs/hostile-dm-results.md and docs/lab.md from runs of the hostile suite and the lab.
+update-docs: build
+	QEMU_DM_UPDATE_DOCS=1 $(MESON) test -C $(BUILD) --print-errorlogs hostile xen-lab
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

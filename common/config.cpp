@@ -28,6 +28,7 @@ namespace {
 constexpr size_t kMaxFileSize = 1024 * 1024;
 constexpr size_t kMaxDropins = 1024;
 constexpr size_t kMaxDevices = 256;
+constexpr size_t kMaxForbiddenUsers = 1024;
 
 constexpr std::string_view kWhitespace = " \t\r";
 
@@ -281,6 +282,24 @@ const std::vector<KeyDef> &keyTable()
 			  return true;
 		  },
 		  resetTo(&Config::sharedUser) },
+		{ "Users", "ForbiddenUsers", "user names separated by spaces",
+		  [](Config &c, std::string_view v) {
+			  std::vector<std::string> names = c.forbiddenUsers;
+			  while (!(v = trim(v)).empty()) {
+				  size_t end = v.find_first_of(kWhitespace);
+				  std::string_view name = v.substr(0, end);
+				  if (!validUserName(name))
+					  return false;
+				  if (std::find(names.begin(), names.end(), name) == names.end())
+					  names.emplace_back(name);
+				  v = end == std::string_view::npos ? std::string_view{} : v.substr(end);
+			  }
+			  if (names.size() > kMaxForbiddenUsers)
+				  return false;
+			  c.forbiddenUsers = std::move(names);
+			  return true;
+		  },
+		  resetTo(&Config::forbiddenUsers) },
 		{ "Device Model", "Restrict", "a boolean (yes or no)",
 		  [](Config &c, std::string_view v) { return parseBool(v, c.restrictByDefault); },
 		  resetTo(&Config::restrictByDefault) },
@@ -379,14 +398,44 @@ std::string printable(std::string_view s)
 	return out;
 }
 
-/* Read a whole file; std::nullopt if it does not exist (and missingOk). */
+std::string_view fileType(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		return "a directory";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	default:
+		return "of an unknown type";
+	}
+}
+
+/*
+ * Read a whole file; std::nullopt if it does not exist (and missingOk).
+ * Never blocks and never fails open (issue 10, class 8): O_NONBLOCK so a
+ * FIFO or a device node cannot stall boot in open() or read(), then only a
+ * regular file of at most kMaxFileSize bytes is read. /dev/null (a link to
+ * it masks a file, as in systemd) reads as empty.
+ */
 Result<std::optional<std::string>> readFile(const std::filesystem::path &path, bool missingOk)
 {
-	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
 	if (!fd) {
-		if (errno == ENOENT && missingOk)
+		int e = errno;
+		if (e == ENOENT && missingOk)
 			return std::optional<std::string>();
-		return errnoError(errno, "Failed to open {}", path.string());
+		/* A socket cannot be opened (ENXIO): name what it is rather than "No such device or address". */
+		struct stat st;
+		if (e == ENXIO && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+			return makeError(EINVAL, "Failed to read {}: not a regular file but {}", path.string(),
+					 fileType(st.st_mode));
+		return errnoError(e, "Failed to open {}", path.string());
 	}
 	struct stat st;
 	if (::fstat(fd.get(), &st) < 0)
@@ -394,7 +443,8 @@ Result<std::optional<std::string>> readFile(const std::filesystem::path &path, b
 	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3)
 		return std::optional<std::string>(std::string()); /* masked by a link to /dev/null */
 	if (!S_ISREG(st.st_mode))
-		return makeError(EINVAL, "Failed to read {}: not a regular file", path.string());
+		return makeError(EINVAL, "Failed to read {}: not a regular file but {}", path.string(),
+				 fileType(st.st_mode));
 	if (static_cast<uint64_t>(st.st_size) > kMaxFileSize)
 		return makeError(EFBIG, "Failed to read {}: larger than {} bytes", path.string(), kMaxFileSize);
 	std::string text;

@@ -42,6 +42,8 @@ struct Config {
 	/* [Users] */
 	std::string rangeBaseUser = "xen-qemuuser-range-base";
 	std::string sharedUser = "xen-qemuuser-shared";
+	/* ForbiddenUsers=: never a device_model_user, on top of the built-in rules (uid_policy.h) */
+	std::vector<std::string> forbiddenUsers;
 
 	/* [Device Model] */
 	bool restrictByDefault = true; /* Restrict=: dm_restrict when the caller does not say */

@@ -247,6 +247,7 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 
 	TransientExtras extras;
 	extras.execStart = p->execStart;
+	extras.execStartLiteral = true;
 	extras.stdinFd = options.qmpFd;
 	for (const auto &w : p->warnings)
 		log::warning("{}", w);

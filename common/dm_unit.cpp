@@ -7,29 +7,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "declared_path.h"
+#include "dm_names.h"
 #include "host_policy.h"
 
 namespace qemudm {
-
-namespace {
-
-Status checkPath(uint32_t domid, std::string_view what, const std::string &path, bool wantChar = false)
-{
-	if (path.empty() || path[0] != '/')
-		return makeError(EINVAL, "domain {}: {} '{}' is not an absolute path", domid, what, path);
-	if (path.find("/../") != std::string::npos || path.ends_with("/..") ||
-	    path.find_first_of("\n\"'\\%") != std::string::npos)
-		return makeError(EINVAL, "domain {}: {} '{}' contains characters qemu-dm does not accept", domid, what,
-				 path);
-	struct stat st;
-	if (::stat(path.c_str(), &st) < 0)
-		return errnoError(errno, "domain {}: {} {}", domid, what, path);
-	if (wantChar && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-		return makeError(EINVAL, "domain {}: {} {} is not a device node", domid, what, path);
-	return success();
-}
-
-} /* namespace */
 
 std::string qemuDmExecPath()
 {
@@ -52,6 +34,16 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		return errnoError(errno, "domain {}: device model {}", domid, qemu);
 	if (req.qmpFdTarget >= 0 && req.qmpFdTarget < 3)
 		return makeError(EINVAL, "domain {}: the QMP fd must be handed to QEMU as fd 3 or higher", domid);
+
+	if (!req.name.empty())
+		if (auto s = checkDomainName(domid, req.name); !s)
+			return s.error();
+	for (const auto &tap : req.taps)
+		if (auto s = checkTapName(domid, tap); !s)
+			return s.error();
+	if (!req.deviceModelUser.empty())
+		if (auto s = checkDeviceModelUserName(domid, req.deviceModelUser); !s)
+			return s.error();
 
 	DmUserRequest ureq;
 	ureq.domid = domid;
@@ -91,13 +83,8 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	add("TimeoutStopSec", "30s");
 	add("SyslogIdentifier", fmt::format("qemu-dm-{}", domid));
 	add("LogExtraFields", fmt::format("XEN_DOMID={}", domid));
-	if (!req.name.empty()) {
-		if (req.name.find_first_of("\n\"'\\ %") != std::string::npos)
-			return makeError(EINVAL,
-					 "domain {}: the domain name '{}' contains characters qemu-dm does not accept",
-					 domid, req.name);
+	if (!req.name.empty())
 		add("LogExtraFields", fmt::format("XEN_DOMAIN_NAME={}", req.name));
-	}
 	add("Environment", fmt::format("XEN_DOMAIN_ID={}", domid));
 	/* The uid this DM will run as, before QEMU drops to it: runningDmUids() reads it (uid policy). */
 	add("Environment", fmt::format("QEMU_DM_UID={}", identity->uid));
@@ -125,18 +112,18 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	}
 
 	for (const auto &disk : req.disks) {
-		if (auto s = checkPath(domid, "disk", disk.path); !s)
-			return s.error();
+		if (auto o = checkDeclaredObject(domid, "disk", disk.path, DeclaredKind::Disk); !o)
+			return o.error();
 		add(disk.readOnly ? "ReadOnlyPaths" : "ReadWritePaths", disk.path);
 	}
 	for (const auto &path : req.paths) {
-		if (auto s = checkPath(domid, "path", path.path); !s)
-			return s.error();
+		if (auto o = checkDeclaredObject(domid, "path", path.path, DeclaredKind::Path); !o)
+			return o.error();
 		add(path.writable ? "ReadWritePaths" : "ReadOnlyPaths", path.path);
 	}
 	for (const auto &dev : req.devices) {
-		if (auto s = checkPath(domid, "device", dev.path, true); !s)
-			return s.error();
+		if (auto o = checkDeclaredObject(domid, "device", dev.path, DeclaredKind::Device); !o)
+			return o.error();
 		if (dev.permissions.empty() || dev.permissions.find_first_not_of("rwm") != std::string::npos)
 			return makeError(EINVAL, "domain {}: device {}: permissions '{}' are not a subset of rwm",
 					 domid, dev.path, dev.permissions);
@@ -185,17 +172,39 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 
 std::string quoteArgument(const std::string &arg)
 {
-	if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-						  "@%+=:,./_-") == std::string::npos)
-		return arg;
-	std::string out = "'";
-	for (char c : arg) {
-		if (c == '\'')
-			out += "'\\''";
-		else
-			out += c;
+	std::string out;
+	bool plain = !arg.empty() && arg != ";";
+	for (unsigned char c : arg) {
+		if (c == '%' || c == '$') {
+			/* "%%": a specifier otherwise; "$$": environment expansion otherwise. */
+			out += char(c);
+			out += char(c);
+			continue;
+		}
+		bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			    std::string_view("@+=:,./_-").find(char(c)) != std::string_view::npos;
+		plain &= safe;
+		switch (c) {
+		case '"':
+			out += "\\\"";
+			break;
+		case '\\':
+			out += "\\\\";
+			break;
+		case '\n':
+			out += "\\n";
+			break;
+		case '\t':
+			out += "\\t";
+			break;
+		default:
+			if (c < 0x20 || c >= 0x7f)
+				out += fmt::format("\\x{:02x}", c);
+			else
+				out += char(c);
+		}
 	}
-	return out + "'";
+	return plain ? out : "\"" + out + "\"";
 }
 
 std::string formatPlan(const DmUnitPlan &plan)

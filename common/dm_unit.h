@@ -72,10 +72,20 @@ std::string qemuDmExecPath();
  */
 [[nodiscard]] Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &request, UserLookup &lookup);
 
-/* One argv element in unit-file (and POSIX shell) quoting. */
+/*
+ * One argv element in unit-file quoting, as systemd reads ExecStart= back
+ * (systemd.service(5), "Command lines"): plain if it has only
+ * [A-Za-z0-9@+=:,./_-] (and '%', '$'), else in "..." with C escapes (\" \\ \n
+ * \t \xNN); '%' is always written "%%" (a specifier otherwise) and '$' "$$"
+ * (environment expansion otherwise), as start sends it (appendExecStartLiteral).
+ */
 std::string quoteArgument(const std::string &arg);
 
-/* The plan as lines "Name=Value", then "ExecStart=..." (qemu-dmctl policy). */
+/*
+ * The plan as lines "Name=Value", then "ExecStart=..." (qemu-dmctl policy),
+ * so that systemd reading these lines from a unit file or drop-in builds the
+ * unit `start` sends.
+ */
 std::string formatPlan(const DmUnitPlan &plan);
 
 } /* namespace qemudm */

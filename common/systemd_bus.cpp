@@ -274,7 +274,9 @@ Result<std::string> SystemdManager::startTransientUnit(const std::string &name, 
 
 	auto added = appendUnitProperties(msg, properties);
 	if (added && !extras.execStart.empty())
-		added = appendExecStart(msg, extras.execStart, extras.execStartIgnoreFailure);
+		added = extras.execStartLiteral
+			    ? appendExecStartLiteral(msg, extras.execStart, extras.execStartIgnoreFailure)
+			    : appendExecStart(msg, extras.execStart, extras.execStartIgnoreFailure);
 	if (added && extras.stdinFd >= 0)
 		added = appendStandardFileDescriptor(msg, StdStream::Input, extras.stdinFd);
 	if (added && extras.stdoutFd >= 0)

@@ -107,6 +107,13 @@ struct UnitProcess {
 struct TransientExtras {
 	std::vector<std::string> execStart; /* empty: none (ExecStart= may come as a property) */
 	bool execStartIgnoreFailure = false;
+	/*
+	 * argv reaches the process as given: no $VAR/${VAR} expansion by systemd
+	 * (appendExecStartLiteral). Plain ExecStart (what systemd-run sends) has
+	 * them expanded at exec time, and an unset whole-word $VAR removes the
+	 * argument (verified in the test bed, systemd 252).
+	 */
+	bool execStartLiteral = false;
 	int stdinFd = -1;
 	int stdoutFd = -1;
 	int stderrFd = -1;

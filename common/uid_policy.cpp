@@ -35,7 +35,75 @@ Status checkNotRoot(const std::string &who, const PasswdEntry &pw, std::string_v
 	return success();
 }
 
-Result<DmIdentity> byDeviceModelUser(const DmUserRequest &request, UserLookup &lookup)
+/*
+ * device_model_user is one device model's own user (issue 10, class 4): not a
+ * shared account (nobody, the overflow uids, a system user, the shared user,
+ * one listed in ForbiddenUsers=), and not a uid of another domain's slot in
+ * the range (base + M, M != domid; M = 0 is the range base user itself).
+ */
+Status checkOwnUser(const Config &config, const DmUserRequest &request, const PasswdEntry &pw, UserLookup &lookup)
+{
+	auto refuse = [&](const std::string &why) {
+		/* Callers name the domain ("domain 5: ..."), as for every policy error. */
+		return makeError(EPERM,
+				 "Refusing device_model_user {} (uid {}): {}; a device model needs a user of its own",
+				 pw.name, pw.uid, why);
+	};
+
+	if (pw.name == "nobody")
+		return refuse("it is the shared unprivileged user nobody");
+	for (const auto &s : kSpecialUids)
+		if (pw.uid == s.uid)
+			return refuse(fmt::format("uid {} is {}", s.uid, s.what));
+	if (static_cast<uint64_t>(pw.uid) > kLastUsableUid)
+		return refuse(fmt::format("uid {} is reserved", pw.uid));
+
+	auto sysMax = lookup.systemUidMax();
+	if (!sysMax)
+		return sysMax.error().wrap("Failed to read the system uid limit");
+	if (pw.uid <= *sysMax)
+		return refuse(fmt::format("it is a system user (uid <= SYS_UID_MAX {} of /etc/login.defs), shared "
+					  "with the service it belongs to",
+					  *sysMax));
+
+	/* The shared user and every forbidden one, by name and by uid (an alias is the same account). */
+	struct Listed {
+		const std::string &name;
+		std::string_view why;
+	};
+	std::vector<Listed> listed = { { config.sharedUser, "SharedUser=, the user every device model shares" } };
+	for (const auto &f : config.forbiddenUsers)
+		listed.push_back({ f, "listed in ForbiddenUsers=" });
+	for (const auto &l : listed) {
+		if (l.name == pw.name)
+			return refuse(fmt::format("it is {}", l.why));
+		auto other = lookup.byName(l.name);
+		if (!other)
+			return other.error().wrap(fmt::format("Failed to look up {}", l.name));
+		if (*other && (*other)->uid == pw.uid)
+			return refuse(fmt::format("its uid is that of {}, {}", l.name, l.why));
+	}
+
+	auto base = lookup.byName(config.rangeBaseUser);
+	if (!base)
+		return base.error().wrap(fmt::format("Failed to look up range base user {}", config.rangeBaseUser));
+	if (*base && (*base)->uid > 0) {
+		uint64_t first = (*base)->uid;
+		uint64_t uid = pw.uid;
+		uint64_t slot = uid - first;
+		/* Slot 0 is the range base user: never a device model's own, not even dom0's. */
+		if (uid >= first && uid <= first + kMaxDomid && (slot == 0 || slot != request.domid)) {
+			if (slot == 0)
+				return refuse(fmt::format("it is the range base user {} (the slot of domain 0)",
+							  config.rangeBaseUser));
+			return refuse(fmt::format("uid {} is the slot of domain {} in the range of {} ({} + {})", uid,
+						  slot, config.rangeBaseUser, first, slot));
+		}
+	}
+	return success();
+}
+
+Result<DmIdentity> byDeviceModelUser(const Config &config, const DmUserRequest &request, UserLookup &lookup)
 {
 	const std::string &name = request.deviceModelUser;
 	auto pw = lookup.byName(name);
@@ -44,6 +112,8 @@ Result<DmIdentity> byDeviceModelUser(const DmUserRequest &request, UserLookup &l
 	if (!*pw)
 		return makeError(ENOENT, "Could not find device_model_user {}", name);
 	if (auto r = checkNotRoot(name, **pw, "device_model_user"); !r)
+		return r.error();
+	if (auto r = checkOwnUser(config, request, **pw, lookup); !r)
 		return r.error();
 
 	auto running = lookup.runningDmUids();
@@ -158,7 +228,7 @@ Result<DmIdentity> resolveDmIdentity(const Config &config, const DmUserRequest &
 		return makeError(EINVAL, "Domain id {} is out of range, expected 0..{}", request.domid, kMaxDomid);
 
 	if (!request.deviceModelUser.empty())
-		return byDeviceModelUser(request, lookup);
+		return byDeviceModelUser(config, request, lookup);
 
 	if (!request.dmRestrict.value_or(config.restrictByDefault)) {
 		log::debug("Domain {}: dm_restrict disabled, starting QEMU as root", request.domid);

@@ -17,6 +17,13 @@
  * device_model_user already used by a running device model, and a computed
  * uid that still owns processes (domid reuse). A base that is not a
  * multiple of 65536 is a warning.
+ *
+ * device_model_user is one device model's own user (issue 10, class 4):
+ * refused (EPERM) when it is nobody or a special uid, a system user (uid <=
+ * SYS_UID_MAX of /etc/login.defs, UserLookup::systemUidMax), the SharedUser=,
+ * listed in ForbiddenUsers= (by name, or sharing the uid of one that is), or
+ * when its uid lies in another domain's slot of the range (base + M, M !=
+ * domid; M = 0 is the range base user). The error says why; callers prefix the domain.
  */
 
 #include <sys/types.h>

@@ -1778,6 +1778,30 @@ Status appendExecStart(sd_bus_message *m, const std::vector<std::string> &argv, 
 	return success();
 }
 
+Status appendExecStartLiteral(sd_bus_message *m, const std::vector<std::string> &argv, bool ignoreFailure)
+{
+	if (argv.empty() || argv[0].empty())
+		return makeError(EINVAL, "Invalid ExecStart=: the command line is empty");
+	if (argv[0].find('$') != std::string::npos)
+		return makeError(EINVAL, "Invalid ExecStart=: the program path '{}' contains '$'", argv[0]);
+	std::vector<std::string> escaped;
+	escaped.reserve(argv.size());
+	for (const auto &a : argv) {
+		std::string e;
+		for (char c : a) {
+			e += c;
+			if (c == '$')
+				e += '$';
+		}
+		escaped.push_back(std::move(e));
+	}
+	int r =
+	    appendExecCommand(m, "ExecStart", false, &argv[0], escaped, ignoreFailure ? unsigned(IgnoreFailure) : 0u);
+	if (r < 0)
+		return appendFailed(r, "ExecStart");
+	return success();
+}
+
 Status appendStandardFileDescriptor(sd_bus_message *m, StdStream stream, int fd)
 {
 	std::string name = std::string(streamName(stream)) + "FileDescriptor";

@@ -122,6 +122,42 @@ Result<std::optional<PasswdEntry>> SystemUserLookup::byName(const std::string &n
 			    fmt::format("user {}", name));
 }
 
+uid_t parseLoginDefsSystemUidMax(std::string_view text)
+{
+	std::optional<uint64_t> sysUidMax, uidMin;
+	std::istringstream in{ std::string(text) };
+	std::string line;
+	while (std::getline(in, line)) {
+		std::istringstream words(line);
+		std::string key, value, extra;
+		if (!(words >> key >> value) || key.starts_with('#') || (words >> extra && !extra.starts_with('#')))
+			continue;
+		if (value.empty() || value.size() > 10 ||
+		    !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+			continue;
+		uint64_t v = std::stoull(value);
+		if (v > 4294967294ULL)
+			continue;
+		if (key == "SYS_UID_MAX")
+			sysUidMax = v;
+		else if (key == "UID_MIN" && v > 0)
+			uidMin = v;
+	}
+	if (sysUidMax)
+		return static_cast<uid_t>(*sysUidMax);
+	if (uidMin)
+		return static_cast<uid_t>(*uidMin - 1);
+	return 999;
+}
+
+Result<uid_t> UserLookup::systemUidMax()
+{
+	auto text = readTextFile("/etc/login.defs");
+	if (!text)
+		return text.error();
+	return parseLoginDefsSystemUidMax(*text ? **text : std::string());
+}
+
 Result<std::optional<PasswdEntry>> SystemUserLookup::byUid(uid_t uid)
 {
 	return lookupPasswd([&](struct passwd *pw, char *buf, size_t n,

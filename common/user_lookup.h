@@ -40,7 +40,17 @@ public:
 
 	/* The uids of the processes of every running qemu-dm@*.service (root included). */
 	virtual Result<std::vector<uid_t>> runningDmUids() = 0;
+
+	/*
+	 * The highest uid of a system user: SYS_UID_MAX of /etc/login.defs, the
+	 * file useradd --system allocates by (default UID_MIN - 1, else 999, as
+	 * shadow's useradd computes it). Default implementation: that file.
+	 */
+	virtual Result<uid_t> systemUidMax();
 };
+
+/* SYS_UID_MAX from the text of login.defs(5); UID_MIN - 1 without it; else 999. */
+uid_t parseLoginDefsSystemUidMax(std::string_view loginDefsText);
 
 /* The real thing: getpwnam_r/getpwuid_r, /proc/<pid>/status and /proc/<pid>/cgroup. */
 class SystemUserLookup final : public UserLookup

@@ -12,6 +12,7 @@ extern "C" {
 
 #include "c_ptr.h"
 #include "domain.h"
+#include "dm_names.h"
 
 namespace qemudm {
 
@@ -59,11 +60,6 @@ private:
 
 /* libxl's disk formats (libxl__device_disk_string_of_format) as the params prefix. */
 constexpr std::string_view kFormats[] = { "raw", "qcow", "qcow2", "vhd", "qed", "empty", "aio" };
-
-bool acceptableName(const std::string &name)
-{
-	return !name.empty() && name.size() <= 64 && name.find_first_of("\n\"'\\ %") == std::string::npos;
-}
 
 } /* namespace */
 
@@ -119,12 +115,13 @@ Status completeFromXenstore(DmRequest &req, XenstoreReader &xs, std::vector<std:
 		auto name = xenDomainName(xs, req.domid);
 		if (!name)
 			return name.error().wrap(fmt::format("domain {}: Failed to read its name", req.domid));
-		if (*name && acceptableName(**name))
+		/* The name is optional: one qemu-dm does not accept (dm_names.h) is left out, with a warning. */
+		if (*name && checkDomainName(req.domid, **name).ok())
 			req.name = **name;
 		else if (*name)
 			warnings.push_back(fmt::format("domain {}: not using its name '{}' from xenstore (characters "
 						       "qemu-dm does not accept in a unit)",
-						       req.domid, **name));
+						       req.domid, printable(**name)));
 	}
 	if (req.type == GuestType::Pv || req.type == GuestType::Pvh) {
 		auto disks = xenQdiskDisks(xs, req.domid);

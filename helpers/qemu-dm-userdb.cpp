@@ -12,7 +12,16 @@
  * Robustness: requests are capped at 64 KiB (larger ones get a
  * ProtocolError, then the stream resynchronises at the next NUL), replies
  * are buffered with back-pressure (a client that does not read stops being
- * read), idle connections time out, the number of connections is capped.
+ * read). Local users must not be able to stall lookups (issue 10, class 7):
+ *  - each request has a deadline for its whole time, from accept (or the
+ *    previous reply) until its reply is sent; sending a byte now and then
+ *    does not extend it;
+ *  - connections are counted per peer uid (SO_PEERCRED); one over the
+ *    per-uid limit, or over the limit of all unprivileged peers together, is
+ *    closed at once instead of waiting in the listen backlog;
+ *  - root (PID 1's children resolving User= of a DM, the generator, libxl)
+ *    has its own connection pool that unprivileged peers cannot fill.
+ * The listening socket is never disabled while any pool has room.
  */
 
 #include <fcntl.h>
@@ -26,6 +35,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <list>
+#include <map>
 #include <memory>
 #include <new>
 #include <optional>
@@ -53,7 +63,10 @@ constexpr size_t kReadChunk = 16 * 1024;
 /* Stop reading requests (and generating stream replies) above this much
  * unsent output: a client that does not read cannot make us buffer. */
 constexpr size_t kOutputHighWater = 64 * 1024;
+/* Connections of all unprivileged peers together, and of root (uid 0). */
 constexpr size_t kMaxConnections = 256;
+constexpr size_t kMaxRootConnections = 128;
+constexpr size_t kDefaultMaxConnectionsPerUid = 16;
 
 struct Options {
 	std::string listenPath;
@@ -63,7 +76,9 @@ struct Options {
 	std::string unitDir = std::string(kTransientUnitDir);
 	bool fileAccounts = false;
 	bool enumerate = false;
-	uint64_t connectionTimeoutUsec = 30 * 1000000ULL;
+	/* The whole time of one request: accept (or the previous reply) until its reply is sent. */
+	uint64_t requestTimeoutUsec = 5 * 1000000ULL;
+	size_t maxConnectionsPerUid = kDefaultMaxConnectionsPerUid;
 	uint64_t exitOnIdleUsec = 0;
 };
 
@@ -72,9 +87,10 @@ class Server;
 class Connection
 {
 public:
-	Connection(Server &server, UniqueFd fd) : server_(server), fd_(std::move(fd)) {}
+	Connection(Server &server, UniqueFd fd, uid_t uid) : server_(server), fd_(std::move(fd)), uid_(uid) {}
 
 	Status start(sd_event *event);
+	uid_t uid() const { return uid_; }
 
 private:
 	static int onIo(sd_event_source *s, int fd, uint32_t revents, void *userdata);
@@ -87,11 +103,12 @@ private:
 	void queue(std::string message);
 	size_t pendingOutput() const { return out_.size() - outPos_; }
 	void updateEvents();
-	void touch();
+	void armDeadline();
 	void close();
 
 	Server &server_;
 	UniqueFd fd_;
+	uid_t uid_;
 	SourcePtr io_;
 	SourcePtr timer_;
 	std::string in_;
@@ -119,6 +136,7 @@ private:
 	static int onIdle(sd_event_source *s, uint64_t usec, void *userdata);
 
 	void acceptAll();
+	bool admit(uid_t uid) const;
 	void updateIdle();
 
 	const Options &options_;
@@ -129,6 +147,9 @@ private:
 	SourcePtr idle_;
 	std::list<std::unique_ptr<Connection>> connections_;
 	std::list<std::unique_ptr<Connection>> closed_;
+	/* Open connections per peer uid, and of all unprivileged peers together. */
+	std::map<uid_t, size_t> perUid_;
+	size_t unprivileged_ = 0;
 };
 
 Status Connection::start(sd_event *event)
@@ -139,8 +160,8 @@ Status Connection::start(sd_event *event)
 		return errnoError(r, "Failed to watch connection");
 	io_.reset(s);
 
-	r = sd_event_add_time_relative(event, &s, CLOCK_MONOTONIC, server_.options().connectionTimeoutUsec, 0,
-				       onTimeout, this);
+	r = sd_event_add_time_relative(event, &s, CLOCK_MONOTONIC, server_.options().requestTimeoutUsec, 0, onTimeout,
+				       this);
 	if (r < 0)
 		return errnoError(r, "Failed to add connection timer");
 	timer_.reset(s);
@@ -162,15 +183,16 @@ int Connection::onIo(sd_event_source *, int, uint32_t revents, void *userdata)
 int Connection::onTimeout(sd_event_source *, uint64_t, void *userdata)
 {
 	auto *c = static_cast<Connection *>(userdata);
-	log::debug("Connection idle for too long, closing it.");
+	log::debug("Request of uid {} not answered within its deadline, closing the connection.", c->uid_);
 	c->close();
 	return 0;
 }
 
-void Connection::touch()
+/* A new request may begin: it gets the whole deadline, once. */
+void Connection::armDeadline()
 {
 	if (timer_)
-		(void)sd_event_source_set_time_relative(timer_.get(), server_.options().connectionTimeoutUsec);
+		(void)sd_event_source_set_time_relative(timer_.get(), server_.options().requestTimeoutUsec);
 }
 
 void Connection::queue(std::string message)
@@ -194,7 +216,6 @@ bool Connection::readInput()
 		readClosed_ = true;
 		return true;
 	}
-	touch();
 
 	std::string_view chunk(buf, static_cast<size_t>(n));
 	if (discarding_) {
@@ -218,10 +239,12 @@ bool Connection::writeOutput()
 			return errno == EAGAIN;
 		}
 		outPos_ += static_cast<size_t>(n);
-		touch();
 	}
 	out_.clear();
 	outPos_ = 0;
+	/* Every reply sent and nothing of the next request read yet: the next one starts now. */
+	if (!stream_ && in_.empty() && !discarding_)
+		armDeadline();
 	return true;
 }
 
@@ -300,36 +323,65 @@ void Server::remove(Connection *c)
 {
 	for (auto it = connections_.begin(); it != connections_.end(); ++it) {
 		if (it->get() == c) {
+			uid_t uid = c->uid();
+			if (auto n = perUid_.find(uid); n != perUid_.end() && --n->second == 0)
+				perUid_.erase(n);
+			if (uid != 0)
+				unprivileged_--;
 			/* Freed after this dispatch: we may be inside its callback. */
 			closed_.splice(closed_.end(), connections_, it);
 			break;
 		}
 	}
-	if (listener_ && connections_.size() < kMaxConnections)
-		(void)sd_event_source_set_enabled(listener_.get(), SD_EVENT_ON);
 	updateIdle();
+}
+
+/* Whether a new connection of this peer uid fits its pools. */
+bool Server::admit(uid_t uid) const
+{
+	auto it = perUid_.find(uid);
+	size_t mine = it == perUid_.end() ? 0 : it->second;
+	if (uid == 0)
+		return mine < kMaxRootConnections;
+	return mine < options_.maxConnectionsPerUid && unprivileged_ < kMaxConnections;
 }
 
 void Server::acceptAll()
 {
 	closed_.clear();
-	while (connections_.size() < kMaxConnections) {
-		int fd = accept4(listenFd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+	/* Accept everything pending: a connection over its limit is closed at
+	 * once, so the backlog never holds a root lookup behind an attacker's. */
+	for (;;) {
+		UniqueFd fd(accept4(listenFd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+		if (!fd) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
 				log::debug("Failed to accept connection: {}", std::strerror(errno));
 			break;
 		}
-		auto c = std::make_unique<Connection>(*this, UniqueFd(fd));
+		struct ucred cred = {};
+		socklen_t len = sizeof(cred);
+		if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
+			log::debug("Failed to get the peer's credentials: {}, closing the connection.",
+				   std::strerror(errno));
+			continue;
+		}
+		if (!admit(cred.uid)) {
+			log::debug("Too many connections of uid {}, closing the new one.", cred.uid);
+			continue;
+		}
+		auto c = std::make_unique<Connection>(*this, std::move(fd), cred.uid);
 		auto r = c->start(event_.get());
 		if (!r) {
 			log::debug("{}", r.error().message());
 			continue;
 		}
 		connections_.push_back(std::move(c));
+		perUid_[cred.uid]++;
+		if (cred.uid != 0)
+			unprivileged_++;
 	}
-	if (connections_.size() >= kMaxConnections)
-		(void)sd_event_source_set_enabled(listener_.get(), SD_EVENT_OFF);
 	updateIdle();
 }
 
@@ -456,12 +508,21 @@ Result<UniqueFd> socketFromSystemd()
 	return UniqueFd(fd);
 }
 
-bool parseSeconds(const char *s, uint64_t &usec)
+bool parseNumber(const char *s, uint64_t max, uint64_t &ret)
 {
 	char *end = nullptr;
 	errno = 0;
 	unsigned long long v = std::strtoull(s, &end, 10);
-	if (errno != 0 || !end || *end != '\0' || end == s || s[0] == '-' || v > 86400 * 365)
+	if (errno != 0 || !end || *end != '\0' || end == s || s[0] < '0' || s[0] > '9' || v > max)
+		return false;
+	ret = v;
+	return true;
+}
+
+bool parseSeconds(const char *s, uint64_t &usec)
+{
+	uint64_t v;
+	if (!parseNumber(s, 86400 * 365, v))
 		return false;
 	usec = v * 1000000ULL;
 	return true;
@@ -476,14 +537,16 @@ void help()
 		   "  -v --verbose                Log debug messages\n"
 		   "     --range-base-user=NAME   Range base user (default: from configuration)\n"
 		   "     --enumerate              Answer enumeration requests with the whole range\n"
-		   "     --connection-timeout=SEC Close connections idle this long (default 30)\n"
+		   "     --request-timeout=SEC    Close a connection whose request is not answered SEC after\n"
+		   "                              accept or the previous reply (default 5)\n"
+		   "     --max-connections-per-uid=N  Connections one unprivileged uid may hold (default {})\n"
 		   "     --exit-on-idle=SEC       Exit when no connection for this long (default: never)\n"
 		   "Test options:\n"
 		   "     --listen=PATH            Bind PATH instead of using the socket from systemd\n"
 		   "     --passwd-file=PATH       Read other users from PATH instead of NSS\n"
 		   "     --group-file=PATH        Read other groups from PATH instead of NSS\n"
 		   "     --unit-dir=DIR           Look for loaded DM units in DIR (default {})\n",
-		   QEMU_DM_USERDB_SERVICE, kTransientUnitDir);
+		   QEMU_DM_USERDB_SERVICE, kDefaultMaxConnectionsPerUid, kTransientUnitDir);
 }
 
 /* 1: continue, 0: exit successfully, <0: usage error. */
@@ -492,7 +555,8 @@ int parseArgs(int argc, char **argv, Options &o)
 	enum {
 		ARG_RANGE_BASE = 0x100,
 		ARG_ENUMERATE,
-		ARG_CONN_TIMEOUT,
+		ARG_REQUEST_TIMEOUT,
+		ARG_MAX_PER_UID,
 		ARG_EXIT_IDLE,
 		ARG_LISTEN,
 		ARG_PASSWD,
@@ -504,7 +568,8 @@ int parseArgs(int argc, char **argv, Options &o)
 		{ "verbose", no_argument, nullptr, 'v' },
 		{ "range-base-user", required_argument, nullptr, ARG_RANGE_BASE },
 		{ "enumerate", no_argument, nullptr, ARG_ENUMERATE },
-		{ "connection-timeout", required_argument, nullptr, ARG_CONN_TIMEOUT },
+		{ "request-timeout", required_argument, nullptr, ARG_REQUEST_TIMEOUT },
+		{ "max-connections-per-uid", required_argument, nullptr, ARG_MAX_PER_UID },
 		{ "exit-on-idle", required_argument, nullptr, ARG_EXIT_IDLE },
 		{ "listen", required_argument, nullptr, ARG_LISTEN },
 		{ "passwd-file", required_argument, nullptr, ARG_PASSWD },
@@ -528,12 +593,21 @@ int parseArgs(int argc, char **argv, Options &o)
 		case ARG_ENUMERATE:
 			o.enumerate = true;
 			break;
-		case ARG_CONN_TIMEOUT:
-			if (!parseSeconds(optarg, o.connectionTimeoutUsec) || o.connectionTimeoutUsec == 0) {
-				log::error("Invalid --connection-timeout= value: {}", optarg);
+		case ARG_REQUEST_TIMEOUT:
+			if (!parseSeconds(optarg, o.requestTimeoutUsec) || o.requestTimeoutUsec == 0) {
+				log::error("Invalid --request-timeout= value: {}", optarg);
 				return -EINVAL;
 			}
 			break;
+		case ARG_MAX_PER_UID: {
+			uint64_t n;
+			if (!parseNumber(optarg, kMaxConnections, n) || n == 0) {
+				log::error("Invalid --max-connections-per-uid= value: {}", optarg);
+				return -EINVAL;
+			}
+			o.maxConnectionsPerUid = n;
+			break;
+		}
 		case ARG_EXIT_IDLE:
 			if (!parseSeconds(optarg, o.exitOnIdleUsec)) {
 				log::error("Invalid --exit-on-idle= value: {}", optarg);

@@ -5,10 +5,16 @@
 # pattern). For every case NN-name.expected/ in this folder:
 #   input   NN-name.conf      -> /etc/xen/qemu-dm.conf     (absent: no config file)
 #           NN-name.conf.d/   -> /etc/xen/qemu-dm.conf.d/  (optional)
+#           NN-name.setup     sourced with $conf (the config file's path) and
+#                             $confd (the drop-in directory's) set: makes what
+#                             git cannot hold (FIFOs, sockets, device nodes,
+#                             huge or unreadable files, symlink loops). It may
+#                             set wrap=(...), a command prefix for the generator.
 #   output  the generator's normal directory, compared file by file with
 #           NN-name.expected/ after the temporary prefix is removed from paths.
-# Also: exit status 0; no log output for a good config, exactly one error line
-# naming the problem for a bad one; and, when systemd-analyze is installed,
+# Also: exit status 0 within 10 s (a generator must never block boot); no log
+# output for a good config, exactly one error line naming the problem for a
+# bad one; and, when systemd-analyze is installed,
 # `systemd-analyze verify` of the drop-ins on a throwaway template prints nothing.
 #
 # usage: run-golden.sh GENERATOR [CASE...]
@@ -39,12 +45,22 @@ for c in "${cases[@]}"; do
 	mkdir -p "$root/etc/xen" "$root/out"
 	[ -e "$here/$c.conf" ] && cp "$here/$c.conf" "$root/etc/xen/qemu-dm.conf"
 	[ -d "$here/$c.conf.d" ] && cp -a "$here/$c.conf.d" "$root/etc/xen/qemu-dm.conf.d"
+	wrap=()
+	if [ -e "$here/$c.setup" ]; then
+		conf="$root/etc/xen/qemu-dm.conf" confd="$root/etc/xen/qemu-dm.conf.d"
+		# shellcheck source=/dev/null
+		. "$here/$c.setup" || {
+			report "$c" "setup failed"
+			continue
+		}
+	fi
 
 	QEMU_DM_CONFIG="$root/etc/xen/qemu-dm.conf" \
 		QEMU_DM_CONFIG_DIR="$root/etc/xen/qemu-dm.conf.d" \
 		QEMU_DM_LOG_TARGET=console QEMU_DM_LOG_LEVEL=info \
-		"$gen" "$root/out" 2>"$root/stderr"
+		timeout -s KILL 10 "${wrap[@]}" "$gen" "$root/out" 2>"$root/stderr"
 	rc=$?
+	[ $rc -eq 137 ] && report "$c" "the generator hung (killed after 10 s)"
 	[ $rc -eq 0 ] || report "$c" "exit status $rc: $(cat "$root/stderr")"
 
 	# Paths in the output as they would be on a real system.

@@ -536,6 +536,29 @@ TEST_F(ShimTest, PolicyFromArgvPrintsWhatTheShimSends)
 	auto bad = ctl({ "policy", "--from-argv", "--", "-xen-domid", "27", "-vnc", "0.0.0.0:0" });
 	EXPECT_EQ(bad.exitStatus, 2);
 	EXPECT_THAT(bad.err, HasSubstr("domain 27: -vnc 0.0.0.0:0 listens beyond localhost"));
+
+	/* Issue 10: what the shim derives from libxl's argv obeys the same rules as declared values. */
+	ASSERT_TRUE(bed().sh("touch /tmp/shim.img && ln -sf /etc/shadow /var/lib/shim-shadow.img")->ok());
+	struct Case {
+		std::string arg, value, message;
+	};
+	const std::vector<Case> cases = {
+		{ "-drive", "file=/var/lib/shim-shadow.img,if=ide,index=0,media=disk,format=raw",
+		  "domain 27: disk /var/lib/shim-shadow.img: /var/lib/shim-shadow.img is a symbolic link" },
+		{ "-drive", "file=/tmp/shim.img,if=ide,index=0,media=disk,format=raw",
+		  "domain 27: disk /tmp/shim.img: its directory /tmp is writable by every user" },
+		{ "-drive", "file=/etc/shadow,if=ide,index=0,media=disk,format=raw", "in /etc, a system location" },
+		{ "-incoming", "file:/etc/ssh/ssh_host_ed25519_key", "domain 27: path /etc/ssh/ssh_host_ed25519_key" },
+		{ "-name", "web\x1b[2J", "domain 27: the domain name 'web\\x1b[2J' is not accepted" },
+	};
+	for (const auto &c : cases) {
+		auto refused =
+		    ctl({ "policy", "--from-argv", "--no-domain-check", "--", "-xen-domid", "27", c.arg, c.value });
+		EXPECT_EQ(refused.exitStatus, 1) << c.value << ": " << refused.err;
+		EXPECT_THAT(refused.err, HasSubstr(c.message)) << c.value;
+		EXPECT_EQ(refused.out, "") << c.value;
+	}
+	(void)bed().sh("rm -f /tmp/shim.img /var/lib/shim-shadow.img");
 }
 
 TEST_F(ShimTest, CApiStartsFromLibxlsArgv)
@@ -612,6 +635,16 @@ TEST_F(DmctlTest, BadInputGetsOneClearErrorAndStartsNothing)
 		  1,
 		  "disk /no/such/disk.img" },
 		{ { "start", "12", "--bogus", "--", kStandin }, 2, "unknown option '--bogus'" },
+		/* Issue 10, class 1: names with one alphabet; no control character reaches a terminal. */
+		{ { "start", "12", "--no-domain-check", "--name", "web\x1b]0;owned\x07", "--", kStandin },
+		  1,
+		  "domain 12: the domain name 'web\\x1b]0;owned\\x07' is not accepted" },
+		{ { "start", "12", "--no-domain-check", "--name", "a b", "--", kStandin },
+		  1,
+		  "domain 12: the domain name 'a b' is not accepted" },
+		{ { "start", "12", "--no-domain-check", "--user", "dm user", "--", kStandin },
+		  1,
+		  "domain 12: the device_model_user 'dm user' is not accepted" },
 	};
 	for (const auto &c : cases) {
 		auto r = ctl(c.args);
@@ -655,23 +688,66 @@ TEST_F(DmctlTest, MissingRangeBaseUserIsAClearError)
 
 TEST_F(DmctlTest, PolicyOutputFedToSystemdRunStartsAnEquivalentUnit)
 {
-	auto policy = ctl({ "policy", "17", "--name", "pol", "--no-domain-check", "--", kStandin });
+	/*
+	 * Hostile argv values (issue 10, class 1): each must reach QEMU as one
+	 * argument, unchanged: no $VAR expansion by systemd, no word splitting,
+	 * no specifier, no command separator.
+	 */
+	const std::vector<std::string> hostile = { "$HOME",   "${PATH}",     "$X", "a b",  "%h",
+						   "q\"uote", "back\\slash", ";",  "it's", "tab\tnew\nline" };
+	std::vector<std::string> args = { "policy", "17", "--name", "pol", "--no-domain-check", "--", kStandin };
+	args.insert(args.end(), hostile.begin(), hostile.end());
+	auto policy = ctl(args);
 	ASSERT_TRUE(policy.ok()) << policy.err;
 	EXPECT_THAT(policy.out, HasSubstr("LogExtraFields=XEN_DOMID=17"));
 	EXPECT_THAT(policy.out, HasSubstr("ExecStart="));
+	EXPECT_THAT(policy.out,
+		    HasSubstr(" $$HOME \"$${PATH}\" $$X \"a b\" %%h \"q\\\"uote\" \"back\\\\slash\" \";\" "));
 
-	/* Feed every line to systemd-run as -p, the ExecStart as its command, under another name. */
+	/*
+	 * Feed every line to systemd-run as -p, under another name; the
+	 * ExecStart= line as systemd reads unit files, from a drop-in (systemd-run
+	 * wants a command: /bin/false, which the drop-in's "ExecStart=" resets).
+	 */
 	std::string script = R"SH(set -e
-props=(); cmd=()
+props=()
+d=/run/systemd/system/qemu-dm@18.service.d
+mkdir -p $d
 while IFS= read -r line; do
   case $line in
-    ExecStart=*) eval "cmd=(${line#ExecStart=})" ;;
+    ExecStart=*) printf '[Service]\nExecStart=\n%s\n' "$line" > $d/90-exec.conf ;;
     *) props+=(-p "$line") ;;
   esac
 done
-systemd-run -q --unit=qemu-dm@18.service "${props[@]}" "${cmd[@]}")SH";
+systemctl daemon-reload
+systemd-run -q --unit=qemu-dm@18.service "${props[@]}" /bin/false)SH";
 	auto r = bed().run({ "bash", "-c", script }, std::chrono::seconds(30), policy.out);
+	(void)bed().sh("rm -rf /run/systemd/system/qemu-dm@18.service.d");
 	ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
+	auto argvOf = [&](const std::string &unit) {
+		auto c = bed().sh(fmt::format("tr '\\0' '\\1' < /proc/$(systemctl show -P MainPID {})/cmdline", unit));
+		std::vector<std::string> v;
+		if (!c.ok())
+			return v;
+		std::string cur;
+		for (char ch : c->out) {
+			if (ch == '\1') {
+				v.push_back(cur);
+				cur.clear();
+			} else
+				cur += ch;
+		}
+		return v;
+	};
+	/* The hostile arguments as QEMU got them: from the first one on, as many as were declared. */
+	auto tail = [&](std::vector<std::string> v) {
+		auto b = std::find(v.begin(), v.end(), hostile[0]);
+		if (size_t(v.end() - b) < hostile.size())
+			return v;
+		return std::vector<std::string>(b, b + long(hostile.size()));
+	};
+	auto viaSystemdRunArgv = argvOf("qemu-dm@18.service");
+	EXPECT_EQ(tail(viaSystemdRunArgv), hostile) << "what systemd read back from the policy";
 
 	/* One at a time: both run as domain 17's uid. */
 	const std::vector<std::string> props = { "ProtectSystem",
@@ -700,8 +776,19 @@ systemd-run -q --unit=qemu-dm@18.service "${props[@]}" "${cmd[@]}")SH";
 	};
 	auto viaSystemdRun = snapshot("qemu-dm@18.service");
 	ASSERT_TRUE(bed().run({ "systemctl", "stop", "qemu-dm@18.service" })->ok());
-	ASSERT_TRUE(ctl({ "start", "17", "--name", "pol", "--no-domain-check", "--", kStandin }).ok());
+	(void)bed().sh("systemctl daemon-reload");
+	args[0] = "start";
+	ASSERT_TRUE(ctl(args).ok());
 	auto viaQemuDmctl = snapshot("qemu-dm@17.service");
+	EXPECT_EQ(tail(argvOf("qemu-dm@17.service")), hostile) << "what QEMU got from start";
+	/*
+	 * systemd reads the transient unit file back on daemon-reload (package
+	 * updates do that): the unit must stay loaded and running (ExecStartEx=
+	 * would not: systemd 252 cannot parse back what it wrote for it).
+	 */
+	ASSERT_TRUE(bed().sh("systemctl daemon-reload")->ok());
+	EXPECT_EQ(show("qemu-dm@17.service", "LoadState"), "loaded");
+	EXPECT_EQ(show("qemu-dm@17.service", "ActiveState"), "active");
 	EXPECT_EQ(viaSystemdRun, viaQemuDmctl);
 	EXPECT_EQ(viaQemuDmctl[0], "ProtectSystem=strict");
 }
@@ -727,4 +814,51 @@ TEST_F(DmctlTest, MissingHostPolicyFailsClosed)
 	EXPECT_EQ(r.exitStatus, 1);
 	EXPECT_THAT(r.err, HasSubstr("domain 19: refusing to start: the host policy"));
 	expectNothingLeft(19);
+}
+
+/*
+ * Issue 10, class 2: declaring something is granting it, so nothing but a
+ * disk may be declared as one. Each of these started a DM on main (the
+ * space case granted /etc/shadow writable: ReadWritePaths= split it in two).
+ */
+TEST_F(DmctlTest, DeclaredObjectsThatAreNoDisksAreRefused)
+{
+	auto setup = bed().sh("set -e; d=/var/lib/qdm-images; mkdir -p $d/dir \"$d/x /etc\" $d/x; "
+			      "touch $d/ok.img \"$d/x /etc/shadow\" /tmp/qdm.img; ln -sf /etc/shadow $d/shadow.img; "
+			      "ln -sfn /etc $d/etc-link");
+	ASSERT_TRUE(setup.ok() && setup->ok()) << (setup.ok() ? setup->err : setup.error().message());
+	struct Case {
+		std::vector<std::string> decl;
+		std::string message;
+	};
+	const std::vector<Case> cases = {
+		{ { "--disk", "/var/lib/qdm-images/shadow.img" }, "/var/lib/qdm-images/shadow.img is a symbolic link" },
+		{ { "--disk", "/var/lib/qdm-images/etc-link/shadow" },
+		  "/var/lib/qdm-images/etc-link is a symbolic link" },
+		{ { "--disk", "/var/lib/qdm-images/x /etc/shadow" }, "characters qemu-dm does not accept" },
+		{ { "--disk", "/tmp/qdm.img" }, "its directory /tmp is writable by every user" },
+		{ { "--disk", "/etc" }, "in /etc, a system location" },
+		{ { "--path", "/etc/ssh" }, "in /etc, a system location" },
+		{ { "--path", "/var/lib/qdm-images/dir:rw" }, "is a directory, not a regular file or block device" },
+		{ { "--disk", "/run/systemd/private" }, "in /run, a system location" },
+		{ { "--device", "/dev/mem" }, "never handed to a device model" },
+		{ { "--disk", "/dev/null" }, "is a character device" },
+	};
+	for (const auto &c : cases) {
+		std::vector<std::string> args = { "start", "22", "--no-domain-check" };
+		args.insert(args.end(), c.decl.begin(), c.decl.end());
+		args.insert(args.end(), { "--", kStandin });
+		auto r = ctl(args);
+		EXPECT_EQ(r.exitStatus, 1) << c.decl[1] << ": " << r.err;
+		EXPECT_THAT(r.err, HasSubstr("domain 22: ")) << c.decl[1];
+		EXPECT_THAT(r.err, HasSubstr(c.message)) << c.decl[1];
+		expectNothingLeft(22);
+		if (r.exitStatus == 0)
+			(void)ctl({ "stop", "22" });
+	}
+	/* A regular image in an image directory below /var/lib is fine. */
+	auto ok = ctl({ "start", "22", "--no-domain-check", "--disk", "/var/lib/qdm-images/ok.img", "--", kStandin });
+	EXPECT_TRUE(ok.ok()) << ok.err;
+	EXPECT_THAT(show("qemu-dm@22.service", "ReadWritePaths"), HasSubstr("/var/lib/qdm-images/ok.img"));
+	(void)bed().sh("rm -rf /var/lib/qdm-images /tmp/qdm.img");
 }

@@ -41,7 +41,7 @@ expect() { # EXPECTED WORD...: complete the last word of "WORD..."
 	fi
 }
 
-expect 'start stop kill status list policy check help --help --version' qemu-dmctl ''
+expect 'start stop kill status list policy check audit help --help --version' qemu-dmctl ''
 expect 'start stop status' qemu-dmctl st
 expect '5 12' qemu-dmctl stop ''
 expect '12' qemu-dmctl status 1
@@ -56,4 +56,7 @@ expect 'hvm pv pvh' qemu-dmctl start 5 --type ''
 expect '--no-restrict --no-domain-check' qemu-dmctl policy 5 --no-
 expect '--qmp-fd' qemu-dmctl start 5 --q
 expect '' qemu-dmctl start 5 --name ''
+expect '--vnc-localhost' qemu-dmctl start 5 --v
+expect '5 12 --pid' qemu-dmctl audit ''
+expect '--json' qemu-dmctl audit 5 ''
 exit $failed

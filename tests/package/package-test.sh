@@ -13,7 +13,9 @@
 # 4. the test bed boots that root instead of the host's (no build tree, no
 #    host /usr visible) and package-inside.sh runs the demo's main job with
 #    the installed files only, then purges the packages and checks that
-#    only the system user remains.
+#    only the system user remains;
+# 5. postinst again with uid 131072 taken by another user: a clear message,
+#    no user; and with it free: the user is created.
 # Exit: 0 pass, 1 fail, 77 skip (not root, and CI is not set).
 set -euo pipefail
 
@@ -110,6 +112,21 @@ rc=0
 "$tb" run --rootfs="$root" --console="$build/meson-logs/testbed-package.log" -- \
 	env QEMU_DM_TB="$tb" QEMU_DM_SOURCE_ROOT="$src" QEMU_DM_BUILD_ROOT="$build" \
 	bash "$here/package-inside.sh" || rc=$?
+
+step "postinst when uid 131072 is taken (on the installed root, after the bed)"
+in_root sh -c 'userdel xen-qemuuser-range-base && { groupdel xen-qemuuser-range-base 2>/dev/null || true; } &&
+	useradd --system --uid 131072 --user-group --no-create-home someone-else 2>/dev/null'
+msg=$(in_root dpkg-reconfigure qemu-dm 2>&1) || fail "postinst failed when the uid is taken: $msg"
+grep -q 'NOT creating the user xen-qemuuser-range-base: uid/gid 131072 is taken by someone-else' <<<"$msg" ||
+	fail "postinst did not say why it created no user: $msg"
+grep -q 'RangeBaseUser=' <<<"$msg" || fail "postinst did not say what to do: $msg"
+! in_root getent passwd xen-qemuuser-range-base >/dev/null || fail "postinst created the user anyway"
+grep 'NOT creating' <<<"$msg"
+in_root sh -c 'userdel someone-else && { groupdel someone-else 2>/dev/null || true; }'
+in_root dpkg-reconfigure qemu-dm >/dev/null 2>&1 || fail "postinst failed"
+in_root getent passwd xen-qemuuser-range-base | grep -q '^xen-qemuuser-range-base:x:131072:131072:' ||
+	fail "postinst did not create the user once uid 131072 was free"
+echo "taken: a clear message and no user; free again: the user is created"
 
 step "after teardown: test bed leftovers on the host"
 # Our bed's supervisor has exited by now. A bed whose supervisor is alive

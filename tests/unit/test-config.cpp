@@ -133,6 +133,16 @@ TEST(ConfigParse, LaterAssignmentsWinAndEmptyResets)
 	EXPECT_EQ(c->extraDevices[0], (DeviceNode{ "/dev/b", "w" }));
 }
 
+/* Issue 10, class 4: ForbiddenUsers= accumulates, without duplicates; empty resets. */
+TEST(ConfigParse, ForbiddenUsersAccumulateAndEmptyResets)
+{
+	auto c = parse("[Users]\nForbiddenUsers=backup  www-data\nForbiddenUsers=\nForbiddenUsers=postgres\t"
+		       "mail\nForbiddenUsers=mail _apt\n");
+	ASSERT_TRUE(c.ok()) << c.error().message();
+	EXPECT_EQ(c->forbiddenUsers, (std::vector<std::string>{ "postgres", "mail", "_apt" }));
+	EXPECT_TRUE(Config().forbiddenUsers.empty());
+}
+
 TEST(ConfigParse, BooleansAndTimespans)
 {
 	for (auto [text, expected] : std::vector<std::pair<std::string, bool>>{ { "yes", true },
@@ -198,6 +208,9 @@ constexpr const char *kSize = "a size in bytes (optionally with K, M, G, T, P or
 INSTANTIATE_TEST_SUITE_P(
     All, ConfigParseErrors,
     testing::Values(
+	BadCase{ "ForbiddenUsersBadName", "[Users]\nForbiddenUsers=backup 1bad\n",
+		 "test.conf:2: Invalid value 'backup 1bad' for ForbiddenUsers=, expected user names separated by "
+		 "spaces" },
 	BadCase{ "NoEquals", "[Limits]\nTasksMax\n",
 		 "test.conf:2: Invalid line 'TasksMax', expected '[Section]' or 'Key=Value'" },
 	BadCase{ "EmptyKey", "[Limits]\n = 5\n",
@@ -331,8 +344,8 @@ TEST(ConfigLoad, NonRegularDropinIsAnError)
 	std::filesystem::create_directories(d.path() / "main.conf.d/10-a.conf");
 	auto c = loadConfig(d.path() / "main.conf", d.path() / "main.conf.d");
 	ASSERT_FALSE(c.ok());
-	EXPECT_EQ(c.error().message(),
-		  fmt::format("Failed to read {}: not a regular file", (d.path() / "main.conf.d/10-a.conf").string()));
+	EXPECT_EQ(c.error().message(), fmt::format("Failed to read {}: not a regular file but a directory",
+						   (d.path() / "main.conf.d/10-a.conf").string()));
 }
 
 TEST(ConfigLoad, DirectoryAsMainFileIsAnError)
@@ -340,7 +353,8 @@ TEST(ConfigLoad, DirectoryAsMainFileIsAnError)
 	TempDir d;
 	auto c = loadConfig(d.path(), d.path() / "none.d");
 	ASSERT_FALSE(c.ok());
-	EXPECT_EQ(c.error().message(), fmt::format("Failed to read {}: not a regular file", d.path().string()));
+	EXPECT_EQ(c.error().message(),
+		  fmt::format("Failed to read {}: not a regular file but a directory", d.path().string()));
 }
 
 TEST(ConfigLoad, TooLargeFileIsRefused)

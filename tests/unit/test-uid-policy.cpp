@@ -21,7 +21,8 @@ public:
 	std::set<uid_t> uidsWithProcesses;
 	std::vector<uid_t> dmUids;
 	std::set<std::string> failName;
-	bool failUid = false, failProcesses = false, failRunning = false;
+	bool failUid = false, failProcesses = false, failRunning = false, failSystemUidMax = false;
+	uid_t sysUidMax = 999;
 
 	Result<std::optional<PasswdEntry>> byName(const std::string &name) override
 	{
@@ -53,6 +54,12 @@ public:
 			return Error(EIO, "I/O error");
 		return dmUids;
 	}
+	Result<uid_t> systemUidMax() override
+	{
+		if (failSystemUidMax)
+			return Error(EACCES, "Failed to open /etc/login.defs: Permission denied");
+		return sysUidMax;
+	}
 };
 
 class MockLookup : public UserLookup
@@ -62,6 +69,7 @@ public:
 	MOCK_METHOD(Result<std::optional<PasswdEntry>>, byUid, (uid_t), (override));
 	MOCK_METHOD(Result<bool>, uidHasProcesses, (uid_t), (override));
 	MOCK_METHOD(Result<std::vector<uid_t>>, runningDmUids, (), (override));
+	MOCK_METHOD(Result<uid_t>, systemUidMax, (), (override));
 };
 
 const PasswdEntry kBase{ "xen-qemuuser-range-base", 131072, 997 };
@@ -176,6 +184,126 @@ INSTANTIATE_TEST_SUITE_P(
 		      l.dmUids = { 0, 131073 };
 	      },
 	      req(5, "alice"), 0, "", ident(2000, 2000, "alice", true) },
+
+	/* ---- device_model_user is one DM's own user (issue 10, class 4) ---- */
+	Case{ "UserNobody",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "nobody", 65534, 65534 });
+	      },
+	      req(5, "nobody"), EPERM,
+	      "Refusing device_model_user nobody (uid 65534): it is the shared unprivileged user nobody; "
+	      "a device model needs a user of its own" },
+	Case{ "UserWithTheOverflowUid",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "nfsnobody", 65534, 3000 });
+	      },
+	      req(5, "nfsnobody"), EPERM,
+	      "Refusing device_model_user nfsnobody (uid 65534): uid 65534 is nobody; a device model "
+	      "needs a user of its own" },
+	Case{ "UserWith32BitNobody",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "n32", 4294967294u, 3000 });
+	      },
+	      req(5, "n32"), EPERM,
+	      "Refusing device_model_user n32 (uid 4294967294): uid 4294967294 is reserved; a device "
+	      "model needs a user of its own" },
+	Case{ "UserDaemon",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "daemon", 1, 1 });
+	      },
+	      req(7, "daemon"), EPERM,
+	      "Refusing device_model_user daemon (uid 1): it is a system user (uid <= SYS_UID_MAX 999 of "
+	      "/etc/login.defs), shared with the service it belongs to; a device model needs a user of its own" },
+	Case{ "UserAtTheSystemLimit",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "svc", 999, 3000 });
+	      },
+	      req(5, "svc"), EPERM,
+	      "Refusing device_model_user svc (uid 999): it is a system user (uid <= SYS_UID_MAX 999 of "
+	      "/etc/login.defs), shared with the service it belongs to; a device model needs a user of its own" },
+	Case{ "UserJustAboveTheSystemLimit",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "dm", 1000, 3000 });
+	      },
+	      req(5, "dm"), 0, "", ident(1000, 3000, "dm", true) },
+	Case{ "UserBelowAConfiguredSystemLimit", [](FakeLookup &l, Config &) { l.sysUidMax = 4999; }, req(5, "alice"),
+	      EPERM,
+	      "Refusing device_model_user alice (uid 2000): it is a system user (uid <= SYS_UID_MAX 4999 "
+	      "of /etc/login.defs), shared with the service it belongs to; a device model needs a user of its own" },
+	Case{ "UserSystemLimitUnreadable", [](FakeLookup &l, Config &) { l.failSystemUidMax = true; }, req(5, "alice"),
+	      EACCES, "Failed to read the system uid limit: Failed to open /etc/login.defs: Permission denied" },
+	Case{ "UserIsTheSharedUser",
+	      [](FakeLookup &l, Config &c) {
+		      c.sharedUser = "dmshared";
+		      l.users.push_back({ "dmshared", 5000, 5000 });
+	      },
+	      req(5, "dmshared"), EPERM,
+	      "Refusing device_model_user dmshared (uid 5000): it is SharedUser=, the user every device "
+	      "model shares; a device model needs a user of its own" },
+	Case{ "UserForbiddenByName",
+	      [](FakeLookup &, Config &c) {
+		      c.forbiddenUsers = { "bob", "alice" };
+	      },
+	      req(5, "alice"), EPERM,
+	      "Refusing device_model_user alice (uid 2000): it is listed in ForbiddenUsers=; a device "
+	      "model needs a user of its own" },
+	Case{ "UserForbiddenByUid",
+	      [](FakeLookup &l, Config &c) {
+		      c.forbiddenUsers = { "mallory" };
+		      l.users.push_back({ "mallory", 2000, 2000 });
+	      },
+	      req(5, "alice"), EPERM,
+	      "Refusing device_model_user alice (uid 2000): its uid is that of mallory, listed in "
+	      "ForbiddenUsers=; a device model needs a user of its own" },
+	Case{ "UserForbiddenButMissingIsNoError", [](FakeLookup &, Config &c) { c.forbiddenUsers = { "ghost" }; },
+	      req(5, "alice"), 0, "", ident(2000, 2000, "alice", true) },
+	Case{ "UserInAnotherDomainsSlot",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "dm6", 131078, 997 });
+	      },
+	      req(5, "dm6"), EPERM,
+	      "Refusing device_model_user dm6 (uid 131078): uid 131078 is the slot of domain 6 in the "
+	      "range of xen-qemuuser-range-base (131072 + 6); a device model needs a user of its own" },
+	Case{ "UserInTheLastSlotOfTheRange",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "dmlast", 131072 + 32751, 997 });
+	      },
+	      req(5, "dmlast"), EPERM,
+	      "Refusing device_model_user dmlast (uid 163823): uid 163823 is the slot of domain 32751 in "
+	      "the range of xen-qemuuser-range-base (131072 + 32751); a device model needs a user of its own" },
+	Case{ "UserInItsOwnSlot",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "dm5", 131077, 997 });
+	      },
+	      req(5, "dm5"), 0, "", ident(131077, 997, "dm5", true) },
+	Case{ "UserJustPastTheRange",
+	      [](FakeLookup &l, Config &) {
+		      l.users.push_back({ "dmpast", 131072 + 32752, 997 });
+	      },
+	      req(5, "dmpast"), 0, "", ident(163824, 997, "dmpast", true) },
+	Case{ "UserIsTheRangeBase",
+	      {},
+	      req(5, "xen-qemuuser-range-base"),
+	      EPERM,
+	      "Refusing device_model_user xen-qemuuser-range-base (uid 131072): it is the range base user "
+	      "xen-qemuuser-range-base (the slot of domain 0); a device model needs a user of its own" },
+	Case{ "UserIsTheRangeBaseEvenForDomid0",
+	      {},
+	      req(0, "xen-qemuuser-range-base"),
+	      EPERM,
+	      "Refusing device_model_user xen-qemuuser-range-base (uid 131072): it is the range base user "
+	      "xen-qemuuser-range-base (the slot of domain 0); a device model needs a user of its own" },
+	Case{ "UserSlotCheckFollowsTheConfiguredBase",
+	      [](FakeLookup &l, Config &c) {
+		      c.rangeBaseUser = "qemu-base";
+		      l.users.push_back({ "qemu-base", 262144, 50 });
+		      l.users.push_back({ "dm9", 262153, 50 });
+	      },
+	      req(5, "dm9"), EPERM,
+	      "Refusing device_model_user dm9 (uid 262153): uid 262153 is the slot of domain 9 in the "
+	      "range of qemu-base (262144 + 9); a device model needs a user of its own" },
+	Case{ "UserRangeBaseLookupFails", [](FakeLookup &l, Config &) { l.failName = { "xen-qemuuser-range-base" }; },
+	      req(5, "alice"), EIO, "Failed to look up range base user xen-qemuuser-range-base: I/O error" },
 
 	/* ---- no restriction: root, as upstream ---- */
 	Case{ "RestrictOffRunsAsRoot", {}, req(5, {}, false), 0, "", ident(0, 0, "", false) },
@@ -311,10 +439,14 @@ TEST(UidPolicyOrder, RestrictOffLooksNothingUp)
 	EXPECT_TRUE(r->runsAsRoot());
 }
 
-TEST(UidPolicyOrder, DeviceModelUserSkipsTheRange)
+/* device_model_user: the range base is looked up for its slots, but no range uid is taken or checked. */
+TEST(UidPolicyOrder, DeviceModelUserTakesNoRangeUid)
 {
 	testing::StrictMock<MockLookup> lookup;
 	EXPECT_CALL(lookup, byName("alice")).WillOnce(Return(std::optional<PasswdEntry>(kAlice)));
+	EXPECT_CALL(lookup, systemUidMax()).WillOnce(Return(uid_t(999)));
+	EXPECT_CALL(lookup, byName("xen-qemuuser-shared")).WillOnce(Return(std::optional<PasswdEntry>(kShared)));
+	EXPECT_CALL(lookup, byName("xen-qemuuser-range-base")).WillOnce(Return(std::optional<PasswdEntry>(kBase)));
 	EXPECT_CALL(lookup, runningDmUids()).WillOnce(Return(std::vector<uid_t>{}));
 	auto r = resolveDmIdentity(Config(), req(5, "alice"), lookup);
 	ASSERT_TRUE(r.ok());
@@ -341,6 +473,19 @@ TEST(UidPolicyOrder, SharedFallbackDoesNotCheckProcesses)
 	auto r = resolveDmIdentity(Config(), req(5), lookup);
 	ASSERT_TRUE(r.ok());
 	EXPECT_FALSE(r->killByUid);
+}
+
+/* The system uid limit as useradd --system computes it (login.defs(5)). */
+TEST(UidPolicy, SystemUidMaxFromLoginDefs)
+{
+	EXPECT_EQ(parseLoginDefsSystemUidMax(""), 999u);
+	EXPECT_EQ(parseLoginDefsSystemUidMax("UID_MIN\t\t\t 1000\n#SYS_UID_MAX\t\t  999\n"), 999u);
+	EXPECT_EQ(parseLoginDefsSystemUidMax("UID_MIN 2000\n"), 1999u);
+	EXPECT_EQ(parseLoginDefsSystemUidMax("UID_MIN 2000\nSYS_UID_MAX 499\n"), 499u);
+	EXPECT_EQ(parseLoginDefsSystemUidMax("SYS_UID_MAX 4999 # comment\n"), 4999u);
+	/* Malformed values are ignored, as shadow does. */
+	EXPECT_EQ(parseLoginDefsSystemUidMax("SYS_UID_MAX lots\nSYS_UID_MAX -1\nSYS_UID_MAX\n"), 999u);
+	EXPECT_EQ(parseLoginDefsSystemUidMax("SYS_UID_MAX 99999999999\n"), 999u);
 }
 
 TEST(UidPolicy, PerDomainUserName)

@@ -554,6 +554,21 @@ TEST(UnitProperty, ExecStartFromArgv)
 	EXPECT_THAT(r.error().message(), HasSubstr("ExecStart"));
 }
 
+TEST(UnitProperty, ExecStartLiteralIsNotEnvironmentExpanded)
+{
+	Message msg;
+	ASSERT_TRUE(
+	    appendExecStartLiteral(msg.get(), { "/usr/libexec/qemu-dm-exec", "--", "$HOME", "${X}", "a$$b" }).ok());
+	EXPECT_THAT(msg.entries(),
+		    ElementsAre(Entry{ "ExecStart", "a(sasb)",
+				       "[(/usr/libexec/qemu-dm-exec,[/usr/libexec/qemu-dm-exec,--,$$HOME,"
+				       "$${X},a$$$$b],false)]" }));
+	Message empty;
+	EXPECT_FALSE(appendExecStartLiteral(empty.get(), {}).ok());
+	Message dollarPath;
+	EXPECT_FALSE(appendExecStartLiteral(dollarPath.get(), { "/bin/$X" }).ok());
+}
+
 TEST(UnitProperty, Environment)
 {
 	EXPECT_THAT(ok("Environment", "A=1 \"B=two words\" C=tab\\tbed"),

@@ -117,6 +117,18 @@ TEST_F(XenStore, SkipsANameQemuDmWouldRefuse)
 	EXPECT_EQ(r.name, "");
 	ASSERT_EQ(warnings.size(), 1u);
 	EXPECT_THAT(warnings[0], HasSubstr("not using its name 'my guest'"));
+
+	/* Issue 10: the same alphabet as a declared name, and no raw control character in the warning. */
+	xs.nodes["/local/domain/7/name"] = "web\x1b]0;x\x07";
+	warnings.clear();
+	ASSERT_TRUE(completeFromXenstore(r, xs, warnings).ok());
+	EXPECT_EQ(r.name, "");
+	ASSERT_EQ(warnings.size(), 1u);
+	EXPECT_THAT(warnings[0], HasSubstr("'web\\x1b]0;x\\x07'"));
+	xs.nodes["/local/domain/7/name"] = "web-1.example";
+	warnings.clear();
+	ASSERT_TRUE(completeFromXenstore(r, xs, warnings).ok());
+	EXPECT_EQ(r.name, "web-1.example");
 }
 
 TEST_F(XenStore, RefusesRelativeImagesAndReportsReadErrors)

@@ -487,7 +487,7 @@ TEST_F(UserdbDaemon, StreamsEnumerationWithBackPressure)
 
 TEST_F(UserdbDaemon, ClosesIdleConnections)
 {
-	ASSERT_TRUE(daemon_->start({ "--connection-timeout=1" }));
+	ASSERT_TRUE(daemon_->start({ "--request-timeout=1" }));
 	UniqueFd fd = daemon_->connect();
 	ASSERT_TRUE(sendAll(fd.get(), "{\"method\":")); /* half a message, then silence */
 	auto start = std::chrono::steady_clock::now();
@@ -496,6 +496,132 @@ TEST_F(UserdbDaemon, ClosesIdleConnections)
 	auto elapsed = std::chrono::steady_clock::now() - start;
 	EXPECT_LT(elapsed, std::chrono::seconds(4));
 	EXPECT_TRUE(daemon_->call(lookupUid(131073)));
+}
+
+/*
+ * Issue 10, class 7: the deadline covers a request's whole time. A client
+ * that drips one byte at a time (never finishing its request) does not
+ * extend it.
+ */
+TEST_F(UserdbDaemon, ADripFedRequestEndsAtItsDeadline)
+{
+	ASSERT_TRUE(daemon_->start({ "--request-timeout=1" }));
+	UniqueFd fd = daemon_->connect();
+	ASSERT_TRUE(fd);
+	std::string request = lookupUid(131073);
+	auto start = std::chrono::steady_clock::now();
+	bool closed = false;
+	for (size_t i = 0; i < request.size() && std::chrono::steady_clock::now() - start < std::chrono::seconds(6);
+	     i++) {
+		if (!sendAll(fd.get(), request.substr(i, 1))) {
+			closed = true;
+			break;
+		}
+		struct pollfd p = { fd.get(), POLLIN, 0 };
+		char c;
+		if (poll(&p, 1, 200) > 0 && ::recv(fd.get(), &c, 1, MSG_DONTWAIT) <= 0) {
+			closed = true;
+			break;
+		}
+	}
+	auto elapsed = std::chrono::steady_clock::now() - start;
+	EXPECT_TRUE(closed) << "a request sent one byte every 200 ms was never cut off";
+	EXPECT_LT(elapsed, std::chrono::milliseconds(2500));
+	EXPECT_TRUE(daemon_->call(lookupUid(131073)));
+}
+
+namespace {
+
+/*
+ * In a child running as `uid`: open `count` connections to `socket`, start a
+ * request on each and never finish it. Writes to `report` how many the
+ * daemon closed within half a second, then holds the rest until killed.
+ */
+pid_t holdConnections(uid_t uid, const Daemon &daemon, size_t count, int report)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+		_exit(126);
+	std::vector<UniqueFd> fds;
+	for (size_t i = 0; i < count; i++) {
+		UniqueFd fd = daemon.connect();
+		if (fd && sendAll(fd.get(), "{"))
+			fds.push_back(std::move(fd));
+	}
+	std::this_thread::sleep_for(std::chrono::milliseconds(500));
+	uint32_t closed = static_cast<uint32_t>(count - fds.size());
+	for (auto &fd : fds) {
+		char c;
+		struct pollfd p = { fd.get(), POLLIN, 0 };
+		if (poll(&p, 1, 0) > 0 && ::recv(fd.get(), &c, 1, MSG_DONTWAIT) <= 0)
+			closed++;
+	}
+	if (::write(report, &closed, sizeof(closed)) != sizeof(closed))
+		_exit(125);
+	pause();
+	_exit(0);
+}
+
+/* In a child running as `uid`: one lookup; exit 0 when it was answered. */
+bool lookupAs(uid_t uid, Daemon &daemon)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+			_exit(126);
+		auto r = daemon.call(lookupUid(131077));
+		_exit(r && userNameOf(*r) == "xen-qemuuser-5" ? 0 : 1);
+	}
+	int status = 0;
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+} /* namespace */
+
+/*
+ * Issue 10, class 7: an unprivileged uid holding a few hundred unfinished
+ * requests gets at most its per-uid share; root (PID 1's children resolving
+ * a DM's User=) and other users are still answered at once.
+ */
+TEST_F(UserdbDaemon, AUidHoldingManyConnectionsStallsNoOne)
+{
+	if (geteuid() != 0)
+		GTEST_SKIP() << "needs root to connect as other uids";
+	ASSERT_TRUE(daemon_->start({ "--max-connections-per-uid=4", "--request-timeout=30" }));
+	ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+	ASSERT_EQ(chmod((dir_.path() + "/" + kService).c_str(), 0666), 0);
+
+	int p[2];
+	ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+	UniqueFd reportRead(p[0]), reportWrite(p[1]);
+	pid_t attacker = holdConnections(65534, *daemon_, 300, reportWrite.get());
+	ASSERT_GT(attacker, 0);
+	reportWrite.reset();
+	uint32_t closed = 0;
+	bool reported = ::read(reportRead.get(), &closed, sizeof(closed)) == sizeof(closed);
+
+	/* Root holds a few unfinished requests of its own too: its pool is not the attacker's. */
+	std::vector<UniqueFd> mine;
+	for (int i = 0; i < 8; i++) {
+		mine.push_back(daemon_->connect());
+		ASSERT_TRUE(mine.back() && sendAll(mine.back().get(), "{"));
+	}
+	auto start = std::chrono::steady_clock::now();
+	auto r = daemon_->call(lookupUid(131077));
+	auto elapsed = std::chrono::steady_clock::now() - start;
+	bool other = lookupAs(65533, *daemon_);
+
+	(void)kill(attacker, SIGKILL);
+	(void)waitpid(attacker, nullptr, 0);
+
+	ASSERT_TRUE(reported) << "the attacker did not report";
+	EXPECT_GE(closed, 296u) << "the daemon let one uid hold more than 4 connections";
+	ASSERT_TRUE(r) << "root's lookup was not answered while one uid held 300 connections";
+	EXPECT_EQ(userNameOf(*r), "xen-qemuuser-5");
+	EXPECT_LT(elapsed, std::chrono::seconds(2));
+	EXPECT_TRUE(other) << "another unprivileged uid was not answered";
 }
 
 TEST_F(UserdbDaemon, AnswersAClientThatClosesItsWriteSide)

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "declared_path.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <vector>
+
+#include "unique_fd.h"
+
+namespace qemudm {
+
+namespace {
+
+constexpr std::string_view kComponentChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+,=@~-";
+
+/* Never handed to a DM, nor anything below them. */
+constexpr std::array<std::string_view, 15> kForbiddenTrees = {
+	"/etc",
+	"/usr",
+	"/boot",
+	"/root",
+	"/proc",
+	"/sys",
+	"/run",
+	"/var/cache",
+	"/var/log",
+	"/var/spool",
+	"/var/lib/apt",
+	"/var/lib/dpkg",
+	"/var/lib/systemd",
+	"/var/lib/qemu-dm",
+	"/var/lib/xenstored",
+};
+
+/* Device nodes that are never declared, whatever the kind. */
+constexpr std::array<std::string_view, 3> kForbiddenDevices = { "/dev/mem", "/dev/kmem", "/dev/port" };
+
+bool isBelow(std::string_view path, std::string_view tree)
+{
+	return path == tree || (path.starts_with(tree) && path.size() > tree.size() && path[tree.size()] == '/');
+}
+
+std::vector<std::string_view> components(std::string_view path)
+{
+	std::vector<std::string_view> out;
+	size_t i = 1;
+	while (i <= path.size()) {
+		size_t slash = path.find('/', i);
+		if (slash == std::string_view::npos)
+			slash = path.size();
+		out.push_back(path.substr(i, slash - i));
+		i = slash + 1;
+	}
+	return out;
+}
+
+std::string_view kindName(DeclaredKind kind)
+{
+	switch (kind) {
+	case DeclaredKind::Disk:
+		return "a regular file or block device";
+	case DeclaredKind::Path:
+		return "a regular file or block device";
+	case DeclaredKind::Device:
+		return "a character or block device";
+	}
+	return "?";
+}
+
+bool kindMatches(DeclaredKind kind, mode_t mode)
+{
+	switch (kind) {
+	case DeclaredKind::Disk:
+	case DeclaredKind::Path:
+		return S_ISREG(mode) || S_ISBLK(mode);
+	case DeclaredKind::Device:
+		return S_ISCHR(mode) || S_ISBLK(mode);
+	}
+	return false;
+}
+
+} /* namespace */
+
+Status checkDeclaredPathSpelling(uint32_t domid, std::string_view what, std::string_view path)
+{
+	if (path.empty() || path[0] != '/')
+		return makeError(EINVAL, "domain {}: {} '{}' is not an absolute path", domid, what, path);
+	if (path.size() > kMaxDeclaredPathLength)
+		return makeError(ENAMETOOLONG, "domain {}: {} path is longer than {} bytes", domid, what,
+				 kMaxDeclaredPathLength);
+	if (path == "/")
+		return makeError(EPERM, "domain {}: {} '/' is the host's root directory", domid, what);
+	for (std::string_view c : components(path)) {
+		if (c.empty() || c == "." || c == "..")
+			return makeError(EINVAL,
+					 "domain {}: {} '{}' is not a normal path (empty, '.' or '..' component, or a "
+					 "trailing '/')",
+					 domid, what, path);
+		if (c.find_first_not_of(kComponentChars) != std::string_view::npos || c[0] == '-') {
+			std::string shown;
+			for (unsigned char ch : path)
+				shown +=
+				    (ch < 0x20 || ch >= 0x7f) ? fmt::format("\\x{:02x}", ch) : std::string(1, char(ch));
+			return makeError(EINVAL,
+					 "domain {}: {} '{}' contains characters qemu-dm does not accept (allowed: "
+					 "A-Z a-z 0-9 . _ + , = @ ~ - and '/', no component starting with '-')",
+					 domid, what, shown);
+		}
+	}
+	return success();
+}
+
+Result<DeclaredObject> checkDeclaredObject(uint32_t domid, std::string_view what, const std::string &path,
+					   DeclaredKind kind, const std::string &root)
+{
+	if (auto s = checkDeclaredPathSpelling(domid, what, path); !s)
+		return s.error();
+	for (std::string_view tree : kForbiddenTrees)
+		if (isBelow(path, tree))
+			return makeError(EPERM,
+					 "domain {}: {} {} is in {}, a system location qemu-dm never hands to a "
+					 "device model",
+					 domid, what, path, tree);
+	for (std::string_view dev : kForbiddenDevices)
+		if (path == dev)
+			return makeError(EPERM, "domain {}: {} {} is never handed to a device model", domid, what,
+					 path);
+
+	UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+	if (!dir)
+		return errnoError(errno, "domain {}: {} {}: cannot open {}", domid, what, path, root);
+	auto parts = components(path);
+	std::string walked;
+	struct stat st;
+	for (size_t i = 0; i < parts.size(); i++) {
+		/* The directory we are in: never writable by others (no one may swap what follows). */
+		if (::fstat(dir.get(), &st) < 0)
+			return errnoError(errno, "domain {}: {} {}", domid, what, path);
+		const std::string here = walked.empty() ? "/" : walked;
+		if (st.st_mode & S_IWOTH)
+			return makeError(EPERM,
+					 "domain {}: {} {}: its directory {} is writable by every user, which "
+					 "qemu-dm does not accept",
+					 domid, what, path, here);
+		/* Only root (or the caller itself) may rename what is below: nobody else can swap it. */
+		if (st.st_uid != 0 && st.st_uid != ::geteuid())
+			return makeError(EPERM,
+					 "domain {}: {} {}: its directory {} belongs to uid {}, who could swap it "
+					 "after the check (directories must belong to root)",
+					 domid, what, path, here, st.st_uid);
+		if ((st.st_mode & S_IWGRP) && st.st_gid != 0)
+			return makeError(EPERM,
+					 "domain {}: {} {}: its directory {} is writable by group {}, who could "
+					 "swap it after the check",
+					 domid, what, path, here, st.st_gid);
+		walked += '/';
+		walked += parts[i];
+		bool last = i + 1 == parts.size();
+		std::string name(parts[i]);
+		UniqueFd next(::openat(dir.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+		if (!next)
+			return errnoError(errno, "domain {}: {} {}", domid, what, path);
+		if (::fstat(next.get(), &st) < 0)
+			return errnoError(errno, "domain {}: {} {}", domid, what, path);
+		if (S_ISLNK(st.st_mode))
+			return makeError(ELOOP,
+					 "domain {}: {} {}: {} is a symbolic link, which qemu-dm does not accept "
+					 "(declare the real path)",
+					 domid, what, path, walked);
+		if (!last && !S_ISDIR(st.st_mode))
+			return makeError(ENOTDIR, "domain {}: {} {}: {} is not a directory", domid, what, path, walked);
+		dir = std::move(next);
+	}
+	/* `dir` is now the object itself, `st` its stat. */
+	if (!kindMatches(kind, st.st_mode))
+		return makeError(EINVAL, "domain {}: {} {} is {}, not {}", domid, what, path,
+				 S_ISDIR(st.st_mode)	? "a directory"
+				 : S_ISSOCK(st.st_mode) ? "a socket"
+				 : S_ISFIFO(st.st_mode) ? "a FIFO"
+				 : S_ISCHR(st.st_mode)	? "a character device"
+				 : S_ISBLK(st.st_mode)	? "a block device"
+							: "a regular file",
+				 kindName(kind));
+	if (isBelow(path, "/dev") && !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+		return makeError(EPERM, "domain {}: {} {}: in /dev only device nodes are handed to a device model",
+				 domid, what, path);
+	if (S_ISREG(st.st_mode)) {
+		if (st.st_nlink != 1)
+			return makeError(EPERM,
+					 "domain {}: {} {} has {} hard links, which qemu-dm does not accept (one "
+					 "file, one name)",
+					 domid, what, path, st.st_nlink);
+		if (st.st_mode & (S_ISUID | S_ISGID))
+			return makeError(EPERM, "domain {}: {} {} is set-uid or set-gid", domid, what, path);
+	}
+	return DeclaredObject{ st.st_dev, st.st_ino, st.st_mode };
+}
+
+} /* namespace qemudm */
