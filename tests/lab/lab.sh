@@ -5,8 +5,9 @@
 #
 # usage: lab.sh SOURCE-DIR WORK-DIR
 # Environment:
-#   LAB_STEPS=1+2+7     run a subset of the scenario's steps (default: all);
-#                       the report then goes to WORK-DIR/lab.md, not docs/lab.md
+#   LAB_STEPS=1+2+7     run a subset of the scenario's steps (default: all)
+#   QEMU_DM_UPDATE_DOCS=1  copy the report of a full run to docs/lab.md
+#                       (make update-docs); every run writes WORK-DIR/lab.md
 #   LAB_NOPOWEROFF=1    keep dom0 running after the scenario (interactive; the
 #                       boot timeout still ends it)
 #   LAB_CACHE=DIR       base image cache (default /var/cache/qemu-dm-lab)
@@ -209,7 +210,6 @@ debugfs -R 'cat /var/lib/qemu-dm-lab/scenario.log' "$img" >"$work/scenario.log" 
 echo "total $((EPOCHSECONDS - t_lab))" >>"$timings"
 
 report=$work/lab.md
-[[ -z $steps ]] && report=$src/docs/lab.md
 python3 "$here/report.py" \
 	--results "$work/results.txt" --serial "$serial" --timings "$timings" \
 	--steps "${steps:-$all_steps}" --qemu-exit "$qemu_rc" \
@@ -218,5 +218,13 @@ python3 "$here/report.py" \
 	--commit "$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)" \
 	--output "$report"
 rc=$?
+# The checkout changes only when asked (make update-docs), and only from a full run.
+if [[ ${QEMU_DM_UPDATE_DOCS:-} == 1 ]]; then
+	if [[ -z $steps ]]; then
+		cp "$report" "$src/docs/lab.md" && log "docs/lab.md updated"
+	else
+		log "docs/lab.md not updated: LAB_STEPS=$steps is not a full run"
+	fi
+fi
 log "report: $report; evidence: $work/ev/, serial log: $serial"
 exit $rc
