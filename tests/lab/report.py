@@ -72,8 +72,9 @@ What the C API steps do, exactly:
 
 - **Step 6**: libxl stats every disk itself and refuses a missing one before any device model
   runs (kept as an observation above); the failing DM therefore gets a disk libxl accepts and
-  QEMU cannot open (a directory). The step asserts that libxl's log of that DM names our unit,
-  the shim's failure line and QEMU's reason, and that nothing is left.
+  QEMU cannot open (a directory). The step asserts that libxl's log of that DM carries
+  qemu-dm's reason (a line of the shim naming the domain, and the disk; qemu-dm may refuse the
+  disk itself or relay QEMU's failure from the journal) and that nothing is left.
 
 Every run writes its report to `build/tests/lab/run/lab.md`; this file is a full run's, copied
 by `make update-docs` (`QEMU_DM_UPDATE_DOCS=1`). Knobs: `LAB_STEPS=1+2+7 make lab` runs a

@@ -357,14 +357,14 @@ if want 6; then
 		create fail
 		log=/var/log/xen/qemu-dm-lab-fail.log
 		result 6.create-fails "$([[ $CREATE_RC != 0 ]]; echo $?)" "xl create rc=$CREATE_RC in ${CREATE_T}s: $(xl_error fail)"
-		# The DM ran through qemu-dm (its unit is in libxl's log of it) ...
-		result 6.dm-ran "$([[ -n $DOMID ]] && grep -aq "qemu-dm@$DOMID.service" "$log" 2>/dev/null; echo $?)" \
-			"$(grep -a -m1 "qemu-dm@$DOMID.service" "$log" 2>/dev/null | oneline || echo "no qemu-dm@$DOMID.service in $log")"
-		# ... and the shim wrote there that it failed, and why.
-		shim_err=$(grep -a -m1 -iE "domain $DOMID: .*(fail|refus|ended)" "$log" 2>/dev/null | oneline)
+		# libxl's log of this DM carries qemu-dm's reason: a line of the shim
+		# ("domain N: ...") and the cause naming the disk. qemu-dm may refuse the
+		# disk before the unit starts, or relay QEMU's failure with its journal.
+		shim_err=$(grep -a -m1 -E "domain $DOMID: " "$log" 2>/dev/null | oneline)
 		cause=$(grep -a -m1 -F "$NOT_A_DISK" "$log" 2>/dev/null | oneline)
-		result 6.reason "$([[ -n $shim_err && -n $cause ]]; echo $?)" \
-			"libxl's log $log: '${shim_err:-no failure line of qemu-dm-shim}' ... '${cause:-no line naming $NOT_A_DISK}'"
+		result 6.reason "$([[ -n $DOMID && -n $shim_err && -n $cause ]]; echo $?)" \
+			"libxl's log $log: '${shim_err:-no line of qemu-dm-shim}'$([[ $cause != "$shim_err" ]] && echo " ... '${cause:-no line naming $NOT_A_DISK}'")"
+		info fail-unit "$(grep -aq "qemu-dm@$DOMID.service" "$log" 2>/dev/null && echo "qemu-dm@$DOMID.service started, QEMU failed" || echo "refused before qemu-dm@$DOMID.service was started")"
 		if [[ -n $DOMID ]]; then
 			state=$(unit_state "$DOMID")
 			pids=$(qemu_pids "$DOMID")
