@@ -5,7 +5,7 @@ MESON ?= meson
 # Warnings are errors in developer builds and CI only; packagers pick their own flags.
 SETUP_ARGS ?= -Dwerror=true
 
-.PHONY: all deps build demo check update-docs format clean
+.PHONY: all deps build demo check lab update-docs format clean
 
 all: build
 
@@ -22,13 +22,17 @@ build: deps $(BUILD)/build.ninja
 demo: build
 	bash tests/testbed/demo.sh $(BUILD)
 
-# Every suite: unit, generator, userdb, exec, integration (test bed), style, package (the .debs in a clean root).
+# Every suite: unit, generator, userdb, exec, integration (test bed), style, package (the .debs in a clean root), lab (real Xen).
 check: build
 	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
 
-# Regenerate docs/hostile-dm-results.md from a run of the hostile suite.
+# The real-Xen lab alone (tests/lab/README.md); LAB_STEPS=1+2+7 for a subset.
+lab: build
+	$(MESON) test -C $(BUILD) --suite lab --print-errorlogs
+
+# Regenerate docs/hostile-dm-results.md and docs/lab.md from runs of the hostile suite and the lab.
 update-docs: build
-	QEMU_DM_UPDATE_DOCS=1 $(MESON) test -C $(BUILD) --print-errorlogs hostile
+	QEMU_DM_UPDATE_DOCS=1 $(MESON) test -C $(BUILD) --print-errorlogs hostile xen-lab
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')
