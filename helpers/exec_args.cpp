@@ -414,7 +414,7 @@ std::string escapeQemuOptValue(std::string_view value)
 	return out;
 }
 
-Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps &caps, const UserResolver &resolve)
+Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps &caps)
 {
 	const std::vector<std::string> &argv = options.qemuArgv;
 	const std::string &qemu = argv.at(0);
@@ -487,29 +487,29 @@ Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps 
 	/*
 	 * 4. The user and the chroot: every -runas, -chroot and -run-with
 	 * user=/chroot= QEMU would act on must be ours. One that is (libxl's
-	 * "-runas 131077:997" or "-runas xen-qemuuser-5") is kept; any other
+	 * "-runas 131077:997", the same ids in octal or hex) is kept; any other
 	 * (libxl's "-chroot /var/run/xen/qemu-root-5", a shared user, root, a
-	 * value QEMU cannot read) is replaced by ours, and the replacement is
-	 * reported: a correct libxl argv is never refused, and QEMU never acts
-	 * on a value we did not choose.
+	 * user name, a value QEMU cannot read) is replaced by ours, and the
+	 * replacement is reported: a correct libxl argv is never refused, and
+	 * QEMU never acts on a value we did not choose.
+	 *
+	 * A user name is replaced even when it names our uid:gid: QEMU gives a
+	 * name the user's supplementary groups too (initgroups), which qemu-dm
+	 * did not decide, and it resolves the name itself, later. Checked
+	 * against the real QEMU 7.2 in tests/exec/test-exec-real-qemu.cpp.
 	 */
 	bool haveUser = false, haveChroot = false;
 	const std::string ourUser = options.runas.toString();
 	auto userIsOurs = [&](std::string_view value) {
-		std::optional<UserId> id;
+		/* "UID:GID" as QEMU 7.2 reads it (strtoul base 0). No passwd name
+		 * holds a ':', so QEMU's getpwnam() of the value, tried first,
+		 * finds nothing. */
 		size_t colon = value.find(':');
-		if (colon == std::string_view::npos) {
-			/* QEMU tries the name first (getpwnam), then UID:GID. */
-			if (validUserName(value))
-				if (auto r = resolve(std::string(value)))
-					id = *r;
-		} else {
-			auto u = parseQemuId(value.substr(0, colon));
-			auto g = parseQemuId(value.substr(colon + 1));
-			if (u && g)
-				id = UserId{ *u, *g };
-		}
-		return id && *id == options.runas;
+		if (colon == std::string_view::npos)
+			return false;
+		auto u = parseQemuId(value.substr(0, colon));
+		auto g = parseQemuId(value.substr(colon + 1));
+		return u && g && UserId{ *u, *g } == options.runas;
 	};
 	auto chrootIsOurs = [&](std::string_view value) { return normalisedDir(value) == options.chrootDir; };
 	auto replaced = [&](const Occurrence &o, std::string_view key, std::string_view old, const std::string &now) {

@@ -101,13 +101,12 @@ struct QemuArgvPlan {
  * the QEMU described by `caps`: -xen-domid-restrict (when restricting),
  * the user (-runas or -run-with user=) and the chroot (-chroot or
  * -run-with chroot=), for every guest type. A user or chroot already present
- * is kept when it is ours (the same uid:gid, read as QEMU reads it, or a name
- * resolving to it; the same directory) and its value replaced by ours
- * otherwise (reported in `replaced`). -xen-domid must name our domain;
+ * is kept when it is ours (the same numeric uid:gid, read as QEMU reads it:
+ * decimal, 0-octal or 0x-hex; the same directory) and its value replaced by
+ * ours otherwise, user names included (reported in `replaced`). -xen-domid must name our domain;
  * other conflicts are refused. Nothing is removed or reordered.
  */
-[[nodiscard]] Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps &caps,
-						   const UserResolver &resolve);
+[[nodiscard]] Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps &caps);
 
 /* "a=b,,c,d" -> {"a=b,c", "d"} (QEMU option syntax: ",," is a literal comma). */
 std::vector<std::string> splitQemuOpts(std::string_view value);

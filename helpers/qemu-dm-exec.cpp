@@ -172,7 +172,7 @@ int run(int argc, char **argv)
 			       : "",
 		   fmt::join(caps.accelerators, " "));
 
-	auto plan = rewriteQemuArgv(opts, caps, resolveUserName);
+	auto plan = rewriteQemuArgv(opts, caps);
 	if (!plan)
 		return fail(kExitQemu, plan.error().wrap("Failed to prepare the QEMU command line"));
 	for (const std::string &w : plan->warnings)

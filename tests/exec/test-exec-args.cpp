@@ -67,6 +67,33 @@ TEST(ExecOptionsParse, FullCommandLine)
 	EXPECT_EQ(o->qemuArgv, words("/usr/libexec/xen-qemu-system-i386 -xen-domid 5 -m 64"));
 }
 
+/*
+ * A -runas in QEMU's argv is kept only when QEMU 7.2 reads it as our
+ * uid:gid (strtoul base 0); every other form, user names included, becomes
+ * ours. The real QEMU's reading of each form: test-exec-real-qemu.cpp.
+ */
+TEST(ExecRunas, QemuArgvUserIsKeptOnlyAsOurNumericIds)
+{
+	const auto userAfterRewrite = [](const std::string &given) {
+		ExecOptions o;
+		o.domid = 5;
+		o.runas = { 131077, 997 };
+		o.chrootDir = "/run/qemu-dm/5/root";
+		o.qemuArgv = { "/usr/libexec/xen-qemu-system-i386", "-xen-domid", "5", "-runas", given };
+		auto plan = rewriteQemuArgv(o, fakeCaps("7.2-xen"));
+		return plan.ok() ? plan->argv.at(4) : "error: " + plan.error().message();
+	};
+	for (const char *kept : { "131077:997", "0400005:01745", "0x20005:0x3e5", "0X20005:0X3E5", "0400005:997" })
+		EXPECT_EQ(userAfterRewrite(kept), kept);
+	for (const char *replaced :
+	     { "xen-qemuuser-5",    "xen-qemuuser-6", "root",	     "nosuchuser",   "131077",
+	       "0131077:997",	    "131077:",	      ":997",	     "+131077:997",  " 131077:997",
+	       "131077: 997",	    "131077:997 ",    "-131077:997", "131077:-997",  "4295098373:997",
+	       "131077:4294967295", "0x:997",	      "08:997",	     "131077:997:1", "0:0",
+	       "131077:0" })
+		EXPECT_EQ(userAfterRewrite(replaced), "131077:997") << replaced;
+}
+
 TEST(ExecOptionsParse, Defaults)
 {
 	auto o = parse("--domid=7 --type=hvm --runas=xen-qemuuser-5 -- /usr/bin/qemu-system-i386");

@@ -57,8 +57,6 @@ const RewriteCase kCases[] = {
 	/* Already present and right: kept, nothing duplicated. */
 	{ "libxl-hvm-complete", "7.2-xen", GuestType::Hvm,
 	  kX + " -xen-domid-restrict -chroot " + kRoot + " -runas 131077:997", "" },
-	{ "runas-by-name", "7.2-xen", GuestType::Hvm, kX + " -runas xen-qemuuser-5",
-	  std::string("-xen-domid-restrict -chroot ") + kRoot },
 	{ "double-dash-spelling", "7.2-xen", GuestType::Hvm, kX + " --runas 131077:997 --xen-domid-restrict",
 	  std::string("-chroot ") + kRoot },
 	{ "chroot-trailing-slash", "7.2-xen", GuestType::Hvm, kX + " -chroot " + kRoot + "/",
@@ -67,7 +65,7 @@ const RewriteCase kCases[] = {
 	{ "run-with-user-present", "9.1", GuestType::Hvm, kX + " -run-with user=131077:997",
 	  std::string("-xen-domid-restrict -run-with chroot=") + kRoot },
 	{ "run-with-both-present", "10.0", GuestType::Pv,
-	  kX + " -xen-domid-restrict -run-with chroot=" + kRoot + ",user=xen-qemuuser-5", "" },
+	  kX + " -xen-domid-restrict -run-with chroot=" + kRoot + ",user=131077:997", "" },
 	{ "chroot-with-comma-escaped", "9.1", GuestType::Hvm, kX,
 	  "-xen-domid-restrict -run-with user=131077:997,chroot=/run/a,,b", nullptr, true, true, "/run/a,b" },
 	{ "no-restrict", "7.2-xen", GuestType::Hvm, kX, std::string("-runas 131077:997 -chroot ") + kRoot, nullptr,
@@ -115,7 +113,7 @@ const RewriteCase kCases[] = {
 	  1 },
 	{ "libxl-device-model-user", "7.2-xen", GuestType::Hvm,
 	  kX + " -xen-domid-restrict -chroot /var/run/xen/qemu-root-5 -runas xen-qemuuser-5", "", nullptr, true, true,
-	  kRoot, false, kX + " -xen-domid-restrict -chroot " + R + " -runas xen-qemuuser-5", 1 },
+	  kRoot, false, kX + " -xen-domid-restrict -chroot " + R + " -runas 131077:997", 2 },
 	{ "libxl-shared-user", "7.2-xen", GuestType::Hvm, kX + " -xen-domid-restrict -runas xen-qemuuser-shared",
 	  "-chroot " + R, nullptr, true, true, kRoot, false, kX + " -xen-domid-restrict -runas 131077:997", 1 },
 	{ "octal-uid-read-as-qemu-does", "7.2-xen", GuestType::Hvm, kX + " -runas 0400005:01745",
@@ -125,7 +123,28 @@ const RewriteCase kCases[] = {
 	{ "decimal-with-leading-zero-is-octal", "7.2-xen", GuestType::Hvm, kX + " -runas 0131077:997",
 	  "-xen-domid-restrict -chroot " + R, nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
 
-	/* Any other user or chroot is replaced by ours, never refused, never kept. */
+	{ "upper-hex-uid-read-as-qemu-does", "7.2-xen", GuestType::Hvm, kX + " -runas 0X20005:997",
+	  "-xen-domid-restrict -chroot " + R },
+
+	/* Any other user or chroot is replaced by ours, never refused, never kept. A
+	 * user name even when it is ours: QEMU would give it its supplementary groups. */
+	{ "runas-by-name", "7.2-xen", GuestType::Hvm, kX + " -runas xen-qemuuser-5", "-xen-domid-restrict -chroot " + R,
+	  nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "run-with-user-by-name", "10.0", GuestType::Pv,
+	  kX + " -xen-domid-restrict -run-with chroot=" + kRoot + ",user=xen-qemuuser-5", "", nullptr, true, true,
+	  kRoot, false, kX + " -xen-domid-restrict -run-with chroot=" + kRoot + ",user=131077:997", 1 },
+	{ "numeric-name", "7.2-xen", GuestType::Hvm, kX + " -runas 131077", "-xen-domid-restrict -chroot " + R, nullptr,
+	  true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "missing-gid", "7.2-xen", GuestType::Hvm, kX + " -runas 131077:", "-xen-domid-restrict -chroot " + R, nullptr,
+	  true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "space-before-uid", "7.2-xen", GuestType::Hvm, kX + " -runas \t131077:997",
+	  "-xen-domid-restrict -chroot " + R, nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "negative-uid", "7.2-xen", GuestType::Hvm, kX + " -runas -131077:997", "-xen-domid-restrict -chroot " + R,
+	  nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "uid-wraps-32-bits", "7.2-xen", GuestType::Hvm, kX + " -runas 4295098373:997",
+	  "-xen-domid-restrict -chroot " + R, nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
+	{ "trailing-field", "7.2-xen", GuestType::Hvm, kX + " -runas 131077:997:1", "-xen-domid-restrict -chroot " + R,
+	  nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
 	{ "other-user", "7.2-xen", GuestType::Hvm, kX + " -runas 131078:997", "-xen-domid-restrict -chroot " + R,
 	  nullptr, true, true, kRoot, false, kX + " -runas 131077:997", 1 },
 	{ "other-user-by-name", "7.2-xen", GuestType::Pv, kX + " -runas xen-qemuuser-6",
@@ -190,7 +209,7 @@ TEST_P(Rewrite, AddsOrRefuses)
 	o.domainCheck = c.domainCheck;
 	o.qemuArgv = words(std::string(kQemu) + " " + c.argv);
 
-	auto plan = rewriteQemuArgv(o, fakeCaps(c.flavour), fakeResolve);
+	auto plan = rewriteQemuArgv(o, fakeCaps(c.flavour));
 	if (c.error) {
 		ASSERT_FALSE(plan.ok()) << "expected a refusal";
 		EXPECT_NE(plan.error().message().find(c.error), std::string::npos) << plan.error().message();
