@@ -75,6 +75,14 @@ What the C API steps do, exactly:
   QEMU cannot open (a directory). The step asserts that libxl's log of that DM carries
   qemu-dm's reason (a line of the shim naming the domain, and the disk; qemu-dm may refuse the
   disk itself or relay QEMU's failure from the journal) and that nothing is left.
+- **Step 8** (only with `LAB_STEPS=...+8`, not in a full run: it fails today): an HVM
+  `dm_restrict=1` guest through the shim whose disk holds a boot sector that prints a counter
+  to Xen's debug port once a second; `xl save` to a file in a root-owned 0700 directory (libxl
+  opens it and hands the DM descriptors), then `xl restore` (the restored DM gets the state as
+  `-incoming fd:N`, which the shim passes on at that number). Save works and the restored DM
+  runs confined in `qemu-dm@<new domid>.service`, but QEMU reopens the disk read-write at
+  libxl's `cont`, after `-chroot`/`-runas`, gets `Permission denied`, and the domain stays
+  paused although `xl restore` returns 0.
 
 Every run writes its report to `build/tests/lab/run/lab.md`; this file is a full run's, copied
 by `make update-docs` (`QEMU_DM_UPDATE_DOCS=1`). Knobs: `LAB_STEPS=1+2+7 make lab` runs a
