@@ -41,10 +41,7 @@ protected:
 		TestBedSuite::SetUpTestSuite();
 		if (!hasBed())
 			return;
-		auto r = bed().sh("useradd --system --no-create-home --home-dir /nonexistent "
-				  "--shell /usr/sbin/nologin --uid 131072 --user-group xen-qemuuser-range-base && "
-				  "useradd --system --no-create-home --uid 4242 --user-group dmuser-a");
-		ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
+		addRangeBaseUser("useradd --system --no-create-home --uid 4242 --user-group dmuser-a");
 	}
 
 	void TearDown() override

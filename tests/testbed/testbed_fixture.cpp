@@ -76,4 +76,14 @@ bool TestBedSuite::waitUntil(const std::function<bool()> &pred, std::chrono::mil
 	return true;
 }
 
+void TestBedSuite::addRangeBaseUser(const std::string &moreCommands)
+{
+	std::string cmd = "useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "
+			  "--uid 131072 --user-group xen-qemuuser-range-base";
+	if (!moreCommands.empty())
+		cmd += " && " + moreCommands;
+	auto r = bed().sh(cmd);
+	ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
+}
+
 } /* namespace qemudm::testbed */

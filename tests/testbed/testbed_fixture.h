@@ -38,6 +38,12 @@ protected:
 
 	static TestBed &bed() { return *bed_; }
 	static bool hasBed() { return bed_ != nullptr; }
+	/*
+	 * In the bed: the range base user as upstream documents it (uid 131072,
+	 * its own group, no home, nologin), then `moreCommands` (e.g. more
+	 * useradd lines, joined with " && "). A gtest failure if any fails.
+	 */
+	static void addRangeBaseUser(const std::string &moreCommands = {});
 	/* The unit-text-free way to wait: poll until pred() or timeout. */
 	static bool waitUntil(const std::function<bool()> &pred,
 			      std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -78,11 +78,8 @@ protected:
 		TestBedSuite::SetUpTestSuite();
 		if (!hasBed())
 			return;
-		auto r = bed().sh("useradd --system --no-create-home --home-dir /nonexistent "
-				  "--shell /usr/sbin/nologin --uid 131072 --user-group xen-qemuuser-range-base && "
-				  "useradd --no-create-home --uid 1500 --user-group mallory && "
-				  "useradd --no-create-home --uid 1501 --user-group alice");
-		ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
+		addRangeBaseUser("useradd --no-create-home --uid 1500 --user-group mallory && "
+				 "useradd --no-create-home --uid 1501 --user-group alice");
 	}
 
 	void TearDown() override
