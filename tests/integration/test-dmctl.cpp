@@ -704,6 +704,50 @@ TEST_F(ShimTest, FailingDmIsReportedInLibxlsLog)
 	expectNothingLeft(26);
 }
 
+TEST_F(ShimTest, DisksReachTheDmAsFdSetsNotPaths)
+{
+	/* Issue 14: libxl's -drive paths become fd sets QEMU opens after its chroot and uid drop. */
+	ASSERT_TRUE(bed()
+			.sh("mkdir -p /var/lib/shim-images && printf disk > /var/lib/shim-images/disk.img && "
+			    "printf iso > /var/lib/shim-images/cd.iso")
+			->ok());
+	int shim =
+	    launch(28, "-xen-domid 28 -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off -machine xenfv "
+		       "-report-fds -drive file=/var/lib/shim-images/disk.img,if=ide,index=0,media=disk,format=raw "
+		       "-drive file=/var/lib/shim-images/cd.iso,if=ide,index=2,readonly=on,media=cdrom");
+	ASSERT_GT(shim, 0);
+	ASSERT_TRUE(
+	    waitUntil([&] { return file("/run/shim-28.log").find("device model running") != std::string::npos; },
+		      std::chrono::seconds(30)))
+	    << file("/run/shim-28.log") << bed().journal("qemu-dm@28.service");
+	ASSERT_TRUE(waitUntil([&] {
+		return bed().journal("qemu-dm@28.service", 50).find("dm-standin: fds") != std::string::npos;
+	})) << bed().journal("qemu-dm@28.service", 50);
+	/* The read-write disk: fds 15 (O_RDWR) and 16 (O_RDONLY) of set 0; the CD-ROM: 17 (O_RDONLY) of set 1. */
+	EXPECT_THAT(bed().journal("qemu-dm@28.service", 50),
+		    HasSubstr("dm-standin: fds 14:socket 15:file 16:file 17:file\n"));
+	std::string pid = show("qemu-dm@28.service", "MainPID");
+	auto cmdline = bed().sh("tr '\\0' ' ' < /proc/" + pid + "/cmdline");
+	ASSERT_TRUE(cmdline.ok());
+	EXPECT_THAT(cmdline->out, HasSubstr("-add-fd fd=15,set=0,opaque=qemu-dm:/var/lib/shim-images/disk.img -add-fd "
+					    "fd=16,set=0,opaque=qemu-dm:/var/lib/shim-images/disk.img -drive "
+					    "file=/dev/fdset/0,if=ide,index=0,media=disk,format=raw"));
+	EXPECT_THAT(cmdline->out, HasSubstr("-add-fd fd=17,set=1,opaque=qemu-dm:/var/lib/shim-images/cd.iso -drive "
+					    "file=/dev/fdset/1,if=ide,index=2,readonly=on,media=cdrom"));
+	EXPECT_THAT(cmdline->out, Not(HasSubstr("file=/var/lib")));
+	auto modes = bed().sh("for f in 15 16 17; do awk '/^flags:/ { print substr($2, length($2)) }' /proc/" + pid +
+			      "/fdinfo/$f; done | paste -sd ' '");
+	ASSERT_TRUE(modes.ok());
+	EXPECT_EQ(modes->out, "2 0 0\n") << "access modes of fds 15, 16, 17 (2: O_RDWR, 0: O_RDONLY)";
+	/* No path of either in the unit: the DM's view needs none. */
+	EXPECT_THAT(show("qemu-dm@28.service", "ReadWritePaths"), Not(HasSubstr("shim-images")));
+	EXPECT_THAT(show("qemu-dm@28.service", "ReadOnlyPaths"), Not(HasSubstr("shim-images")));
+	ASSERT_TRUE(bed().run({ "kill", "-TERM", std::to_string(shim) })->ok());
+	EXPECT_TRUE(waitUntil([&] { return shimExit(28) == "0"; }, std::chrono::seconds(30))) << shimExit(28);
+	expectNothingLeft(28);
+	(void)bed().sh("rm -rf /var/lib/shim-images");
+}
+
 TEST_F(ShimTest, PolicyFromArgvPrintsWhatTheShimSends)
 {
 	auto r = ctl({ "policy", "--from-argv", "--no-domain-check", "--", "-xen-domid", "27", "-name", "web",
