@@ -748,6 +748,85 @@ TEST_F(ShimTest, DisksReachTheDmAsFdSetsNotPaths)
 	(void)bed().sh("rm -rf /var/lib/shim-images");
 }
 
+/* One QMP command on a socket, as a client other than qemu-dm: prints the reply (events skipped). */
+const std::string kQmpPy = R"(import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+def reply():
+    while True:
+        m = json.loads(f.readline())
+        if "event" not in m:
+            return m
+reply()
+f.write('{"execute": "qmp_capabilities"}\n'); f.flush(); reply()
+f.write(sys.argv[2] + "\n"); f.flush()
+print(json.dumps(reply()))
+)";
+
+TEST_F(DmctlTest, CdromChangeHandsARealQemuTheMediumAndNotThePath)
+{
+	/* Debian's real QEMU 7.2 (TCG) as the DM, with libxl's empty CD-ROM drive and QMP socket. */
+	if (!bed().sh("test -x " + kTcg)->ok())
+		GTEST_SKIP() << kTcg << " is not installed (qemu-system-x86)";
+	ASSERT_TRUE(bed().writeFile("/etc/qemu-dm-tests/qmp.py", kQmpPy).ok());
+	ASSERT_TRUE(bed()
+			.sh("mkdir -p /var/lib/cd-images && printf one > /var/lib/cd-images/one.iso && "
+			    "printf two > /var/lib/cd-images/two.iso && truncate -s 64K /var/lib/cd-images/one.iso "
+			    "/var/lib/cd-images/two.iso")
+			->ok());
+	const std::string sock = "/run/cdrom-qmp-30.sock";
+	auto r = bed().sh(fmt::format(
+	    "python3 -c 'import os, socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(\"{0}\"); s.listen(1); "
+	    "os.dup2(s.fileno(), 0); os.execvp(\"qemu-dmctl\", sys.argv[1:])' qemu-dmctl start 30 "
+	    "--no-domain-check --allow-jit --qmp-fd 14 -- {1} -accel tcg -machine pc -m 32 -nodefaults "
+	    "-no-user-config -display none -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off "
+	    "-mon chardev=libxl-cmd,mode=control -drive if=ide,index=2,readonly=on,media=cdrom,id=ide-5632",
+	    sock, kTcg));
+	ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message())
+				       << bed().journal("qemu-dm@30.service");
+	auto qmp = [&](const std::string &cmd) {
+		auto q = bed().sh(fmt::format("python3 /etc/qemu-dm-tests/qmp.py {} '{}'", sock, cmd));
+		return q.ok() ? q->out + q->err : q.error().message();
+	};
+	auto inserted = [&] { return qmp(R"({"execute": "query-block"})"); };
+	ASSERT_TRUE(
+	    waitUntil([&] { return inserted().find("ide-5632") != std::string::npos; }, std::chrono::seconds(30)))
+	    << inserted() << bed().journal("qemu-dm@30.service", 30);
+	EXPECT_THAT(inserted(), Not(HasSubstr("\"inserted\"")));
+
+	auto ins = ctl({ "cdrom", "30", "hdc", "/var/lib/cd-images/one.iso", "--qmp-socket", sock });
+	ASSERT_TRUE(ins.ok()) << ins.err << bed().journal("qemu-dm@30.service", 30);
+	EXPECT_THAT(ins.out, HasSubstr("Inserted /var/lib/cd-images/one.iso into hdc of domain 30."));
+	std::string blocks = inserted();
+	EXPECT_THAT(blocks, HasSubstr("\"file\": \"/dev/fdset/"));
+	EXPECT_THAT(blocks, HasSubstr("\"ro\": true"));
+	EXPECT_THAT(blocks, Not(HasSubstr("one.iso")));
+
+	/* The DM opening the ISO beside it by path: refused (it runs as its user, chrooted), medium unchanged. */
+	std::string byPath = qmp(R"({"execute": "blockdev-change-medium", "arguments": {"device": "ide-5632", )"
+				 R"("filename": "/var/lib/cd-images/two.iso", "format": "raw"}})");
+	EXPECT_THAT(byPath, HasSubstr("Could not open '/var/lib/cd-images/two.iso'"));
+	EXPECT_THAT(inserted(), HasSubstr("\"file\": \"/dev/fdset/"));
+
+	/* Bad input: one clear error naming the domain, nothing reaches QEMU. */
+	auto bad = ctl({ "cdrom", "30", "hdc", "/etc/shadow", "--qmp-socket", sock });
+	EXPECT_EQ(bad.exitStatus, 1);
+	EXPECT_THAT(bad.err, HasSubstr("domain 30: medium /etc/shadow is in /etc"));
+	auto noDrive = ctl({ "cdrom", "30", "ide-9999", "/var/lib/cd-images/two.iso", "--qmp-socket", sock });
+	EXPECT_EQ(noDrive.exitStatus, 1);
+	EXPECT_THAT(noDrive.err, HasSubstr("domain 30: Failed to insert /var/lib/cd-images/two.iso into ide-9999: "
+					   "QMP blockdev-change-medium failed:"));
+
+	auto ej = ctl({ "cdrom", "30", "hdc", "--eject", "--qmp-socket", sock });
+	ASSERT_TRUE(ej.ok()) << ej.err;
+	EXPECT_THAT(inserted(), Not(HasSubstr("\"inserted\"")));
+	EXPECT_TRUE(ctl({ "stop", "30" }).ok());
+	expectNothingLeft(30);
+	(void)bed().sh("rm -rf /var/lib/cd-images /run/cdrom-qmp-30.sock");
+}
+
 TEST_F(ShimTest, PolicyFromArgvPrintsWhatTheShimSends)
 {
 	auto r = ctl({ "policy", "--from-argv", "--no-domain-check", "--", "-xen-domid", "27", "-name", "web",
