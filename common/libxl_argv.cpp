@@ -323,6 +323,16 @@ Result<DriveFdPlan> planDriveFds(const std::vector<std::string> &argv, const std
 		for (std::string &p : parts)
 			if (p.starts_with("file="))
 				p = fmt::format("file=/dev/fdset/{}", d.fdset);
+		/*
+		 * A read-write disk stays open read-write: without this, QEMU (-drive
+		 * defaults to auto-read-only=on) reopens it read-only while a restore's
+		 * state comes in and read-write at activation, and the set's read-only
+		 * fd it took first keeps its shared locks (its open file description
+		 * stays open in the set), so the first activation fails ("Failed to get
+		 * shared "write" lock") and only libxl's cont succeeds.
+		 */
+		if (!d.readOnly && !optValue(parts, "auto-read-only"))
+			parts.push_back("auto-read-only=off");
 		plan.argv.push_back(a);
 		plan.argv.push_back(joinOpts(parts));
 		plan.drives.push_back(std::move(d));

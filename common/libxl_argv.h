@@ -51,10 +51,11 @@ namespace qemudm {
  * as fds instead: the caller opens PATH (as root, before the start) and QEMU
  * reads "-add-fd fd=N,set=S -drive file=/dev/fdset/S,...". QEMU's qemu_open()
  * of /dev/fdset/S dups the fd of the set whose access mode matches the open
- * (O_RDONLY or O_RDWR), so a read-write disk gets one fd of each mode: QEMU
- * opens a disk read-only while a restore's state comes in and reopens it
- * read-write at "cont", after its chroot and uid drop, and both opens are
- * served from the set. The DM needs no path for such a disk.
+ * (O_RDONLY or O_RDWR), so a read-write disk gets one fd of each mode and
+ * auto-read-only=off: QEMU opens it read-write once (as root, at start) and
+ * keeps it so; by path, a restored QEMU reopened it read-write at "cont",
+ * after its chroot and uid drop, and failed (issue 14). The read-only fd
+ * serves any read-only open. The DM needs no path for such a disk.
  */
 struct DriveFd {
 	std::string path;

@@ -729,9 +729,10 @@ TEST_F(ShimTest, DisksReachTheDmAsFdSetsNotPaths)
 	std::string pid = show("qemu-dm@28.service", "MainPID");
 	auto cmdline = bed().sh("tr '\\0' ' ' < /proc/" + pid + "/cmdline");
 	ASSERT_TRUE(cmdline.ok());
-	EXPECT_THAT(cmdline->out, HasSubstr("-add-fd fd=15,set=0,opaque=qemu-dm:/var/lib/shim-images/disk.img -add-fd "
-					    "fd=16,set=0,opaque=qemu-dm:/var/lib/shim-images/disk.img -drive "
-					    "file=/dev/fdset/0,if=ide,index=0,media=disk,format=raw"));
+	EXPECT_THAT(cmdline->out,
+		    HasSubstr("-add-fd fd=15,set=0,opaque=qemu-dm:/var/lib/shim-images/disk.img -add-fd "
+			      "fd=16,set=0,opaque=qemu-dm:/var/lib/shim-images/disk.img -drive "
+			      "file=/dev/fdset/0,if=ide,index=0,media=disk,format=raw,auto-read-only=off"));
 	EXPECT_THAT(cmdline->out, HasSubstr("-add-fd fd=17,set=1,opaque=qemu-dm:/var/lib/shim-images/cd.iso -drive "
 					    "file=/dev/fdset/1,if=ide,index=2,readonly=on,media=cdrom"));
 	EXPECT_THAT(cmdline->out, Not(HasSubstr("file=/var/lib")));

@@ -186,10 +186,11 @@ TEST(LibxlArgv, DisksBecomeFdSets)
 	std::string joined;
 	for (const auto &a : p->argv)
 		joined += a + " ";
-	EXPECT_THAT(joined,
-		    HasSubstr("-add-fd fd=20,set=0,opaque=qemu-dm:" + disk +
-			      " -add-fd fd=21,set=0,opaque=qemu-dm:" + disk +
-			      " -drive file=/dev/fdset/0,if=ide,index=0,media=disk,format=raw,cache=writeback "));
+	EXPECT_THAT(
+	    joined,
+	    HasSubstr(
+		"-add-fd fd=20,set=0,opaque=qemu-dm:" + disk + " -add-fd fd=21,set=0,opaque=qemu-dm:" + disk +
+		" -drive file=/dev/fdset/0,if=ide,index=0,media=disk,format=raw,cache=writeback,auto-read-only=off "));
 	EXPECT_THAT(joined, Not(HasSubstr("file=" + disk)));
 	EXPECT_EQ(p->argv.size(), argv.size() + 4);
 	EXPECT_EQ(p->argv[0], kQemu);
@@ -200,6 +201,12 @@ TEST(LibxlArgv, DisksBecomeFdSets)
 	ASSERT_TRUE(r.ok()) << r.error().message();
 	EXPECT_TRUE(r->disks.empty());
 	EXPECT_EQ(r->argvFds, (std::vector<int>{ 20, 21, 19 })); /* in argv order */
+
+	/* A caller's own auto-read-only= stays as it is. */
+	auto own = planDriveFds({ kQemu, "-drive", "file=/srv/a.img,auto-read-only=on" }, { "/srv/a.img" }, {},
+				std::vector<int>{});
+	ASSERT_TRUE(own.ok());
+	EXPECT_EQ(own->argv.back(), "file=/dev/fdset/0,auto-read-only=on");
 
 	/* Idempotent: nothing names the path any more. */
 	auto again = planDriveFds(p->argv, { disk }, {}, std::vector<int>{ 16, 19, 20, 21 });
