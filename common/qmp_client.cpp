@@ -56,18 +56,18 @@ Result<QmpClient> QmpClient::connect(const std::string &path, const QmpLimits &l
 	if (!fd)
 		return errnoError(errno, "Failed to create a socket for QMP");
 	const auto deadline = std::chrono::steady_clock::now() + limits.timeout;
-	if (::connect(fd.get(), reinterpret_cast<const sockaddr *>(&sa), sizeof(sa)) < 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN)
+	/* AF_UNIX: EAGAIN is a full backlog (QEMU serves one client; others queue): retry, bounded. */
+	while (::connect(fd.get(), reinterpret_cast<const sockaddr *>(&sa), sizeof(sa)) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
 			return errnoError(errno, "Failed to connect to QMP socket {}", path);
-		/* A full backlog: wait, bounded, then read the outcome. */
-		if (auto s = waitFor(fd.get(), POLLOUT, deadline, "accept the connection"); !s)
-			return s.error().wrap(fmt::format("QMP socket {}", path));
-		int err = 0;
-		socklen_t len = sizeof(err);
-		if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0)
-			return errnoError(err ? err : errno, "Failed to connect to QMP socket {}", path);
+		if (remainingMs(deadline) == 0)
+			return makeError(ETIMEDOUT, "Failed to connect to QMP socket {}: its backlog stayed full",
+					 path);
+		(void)::poll(nullptr, 0, std::min(50, remainingMs(deadline)));
 	}
-	auto c = adopt(std::move(fd), limits);
+	auto c = adoptUntil(std::move(fd), limits, deadline);
 	if (!c)
 		return c.error().wrap(fmt::format("QMP socket {}", path));
 	return c;
@@ -75,24 +75,28 @@ Result<QmpClient> QmpClient::connect(const std::string &path, const QmpLimits &l
 
 Result<QmpClient> QmpClient::adopt(UniqueFd fd, const QmpLimits &limits)
 {
+	return adoptUntil(std::move(fd), limits, std::chrono::steady_clock::now() + limits.timeout);
+}
+
+Result<QmpClient> QmpClient::adoptUntil(UniqueFd fd, const QmpLimits &limits, Deadline deadline)
+{
 	int fl = ::fcntl(fd.get(), F_GETFL);
 	if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl | O_NONBLOCK) < 0)
 		return errnoError(errno, "Failed to make the QMP socket non-blocking");
 	QmpClient c(std::move(fd), limits);
-	if (auto s = c.handshake(); !s)
+	if (auto s = c.handshake(deadline); !s)
 		return s.error();
 	return c;
 }
 
-Status QmpClient::handshake()
+Status QmpClient::handshake(Deadline deadline)
 {
-	const auto deadline = std::chrono::steady_clock::now() + limits_.timeout;
 	auto greeting = readMessage(deadline);
 	if (!greeting)
 		return greeting.error().wrap("Failed to read the QMP greeting");
 	if (!greeting->isObject() || !greeting->find("QMP"))
 		return makeError(EPROTO, "Failed to read the QMP greeting: the peer sent no QMP greeting");
-	auto caps = execute("qmp_capabilities");
+	auto caps = executeUntil("qmp_capabilities", json::Value(), -1, deadline);
 	if (!caps)
 		return caps.error().wrap("Failed to negotiate QMP capabilities");
 	return success();
@@ -169,7 +173,12 @@ Result<json::Value> QmpClient::readMessage(Deadline deadline)
 
 Result<json::Value> QmpClient::execute(std::string_view command, const json::Value &arguments, int passFd)
 {
-	const auto deadline = std::chrono::steady_clock::now() + limits_.timeout;
+	return executeUntil(command, arguments, passFd, std::chrono::steady_clock::now() + limits_.timeout);
+}
+
+Result<json::Value> QmpClient::executeUntil(std::string_view command, const json::Value &arguments, int passFd,
+					    Deadline deadline)
+{
 	std::string line = "{\"execute\":";
 	json::quoteString(line, command);
 	if (!arguments.isNull()) {

@@ -34,7 +34,7 @@
 namespace qemudm {
 
 struct QmpLimits {
-	std::chrono::milliseconds timeout{ 10000 }; /* each call of connect()/execute() as a whole */
+	std::chrono::milliseconds timeout{ 10000 }; /* each connect() (with the handshake) or execute() as a whole */
 	size_t maxMessage = 64 * 1024;		    /* one JSON line from the peer */
 	unsigned maxEvents = 64;		    /* events skipped while waiting for one reply */
 };
@@ -60,11 +60,14 @@ public:
 						  int passFd = -1);
 
 private:
-	QmpClient(UniqueFd fd, const QmpLimits &limits) : fd_(std::move(fd)), limits_(limits) {}
 	using Deadline = std::chrono::steady_clock::time_point;
+	QmpClient(UniqueFd fd, const QmpLimits &limits) : fd_(std::move(fd)), limits_(limits) {}
+	[[nodiscard]] static Result<QmpClient> adoptUntil(UniqueFd fd, const QmpLimits &limits, Deadline deadline);
+	[[nodiscard]] Result<json::Value> executeUntil(std::string_view command, const json::Value &arguments,
+						       int passFd, Deadline deadline);
 	[[nodiscard]] Result<json::Value> readMessage(Deadline deadline);
 	[[nodiscard]] Status sendAll(std::string_view data, int passFd, Deadline deadline);
-	[[nodiscard]] Status handshake();
+	[[nodiscard]] Status handshake(Deadline deadline);
 
 	UniqueFd fd_;
 	QmpLimits limits_;

@@ -426,3 +426,15 @@ TEST_F(Cdrom, ADmThatAcceptsButNeverAnswersCannotHangTheCaller)
 	EXPECT_THAT(s.error().message(), HasSubstr("domain 7: Failed to insert /srv/one.iso into ide-5632"));
 	EXPECT_LT(took.count(), 2000);
 }
+
+TEST_F(Cdrom, NoDmListeningIsAClearError)
+{
+	CdromChange c = change(std::nullopt);
+	c.qmpSocket = root_ + "/none.sock";
+	auto s = changeCdrom(c);
+	ASSERT_FALSE(s.ok());
+	EXPECT_EQ(s.error().code(), ENOENT);
+	EXPECT_THAT(s.error().message(), HasSubstr("domain 7: Failed to eject the medium of ide-5632: Failed to "
+						   "connect to QMP socket " +
+						   c.qmpSocket));
+}
