@@ -1062,6 +1062,20 @@ Outcome mkfifoIn(const std::string &path)
 	return check(rc, "mkfifo " + path);
 }
 
+/* Create a file that did not exist (and remove it again), or append to the existing one. */
+Outcome createOrAppend(const std::string &path)
+{
+	int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		unlink(path.c_str());
+		return allowed("created " + path);
+	}
+	if (errno != EEXIST)
+		return blocked(errno, "create " + path + ": " + std::strerror(errno));
+	return openCheck(path, O_WRONLY | O_APPEND);
+}
+
 /* ---------------------------------------------------------------- the table */
 
 struct Vector {
@@ -1142,8 +1156,7 @@ std::vector<Vector> vectors()
 		{ "root-window-mkfifo-qemu-dm-conf-d", true,
 		  [] { return mkfifoIn("/etc/xen/qemu-dm.conf.d/hostile.conf"); } },
 		{ "root-window-write-qemu-dm-conf-d", true, [] { return writeFileIn("/etc/xen/qemu-dm.conf.d"); } },
-		{ "root-window-write-qemu-dm-conf", true,
-		  [] { return openCheck("/etc/xen/qemu-dm.conf", O_WRONLY | O_CREAT | O_APPEND); } },
+		{ "root-window-write-qemu-dm-conf", true, [] { return createOrAppend("/etc/xen/qemu-dm.conf"); } },
 		{ "root-window-write-generator-dropins", true,
 		  [] { return writeFileIn("/run/systemd/generator/qemu-dm@.service.d"); } },
 		{ "root-window-finit-module", true,

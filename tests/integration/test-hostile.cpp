@@ -730,6 +730,44 @@ TEST_F(HostileDm, RootWindowUserdbFloodDoesNotStallAnotherStart)
 	stopDm(12);
 }
 
+/*
+ * The vectors of classes 1, 2 and 8 are not vacuous: with the directives
+ * that block them removed (an instance drop-in sorted after the host
+ * policy), the same attacks succeed.
+ */
+TEST_F(HostileDm, DeclaredObjectVectorsSucceedWithoutTheirDirectives)
+{
+	ASSERT_TRUE(S.ready) << S.setupError;
+	const int d = 14;
+	const std::string dropIns = fmt::format("/run/systemd/system/qemu-dm@{}.service.d", d);
+	ASSERT_TRUE(sh(fmt::format("set -e; mkdir -p {0} {1}; printf 'QDM-DISK-{2}' > {3}; printf x > {3}.sibling; "
+				   "printf x > {0}/d; printf '[Service]\\nProtectSystem=no\\nReadOnlyPaths=\\n' > "
+				   "{1}/90-no-protection.conf; systemctl daemon-reload",
+				   diskDir(d), dropIns, d, quote(diskOf(d))))
+			.ok());
+	auto r =
+	    startDm(d,
+		    { kHostile, "-hostile-domid", std::to_string(d), "-hostile-disk", diskOf(d), "-attack",
+		      "root-window-write-next-to-declared-disk", "-attack", "root-window-write-prefix-of-declared-disk",
+		      "-attack", "root-window-create-in-declared-disk-directory", "-attack",
+		      "root-window-mkfifo-qemu-dm-conf-d", "-attack", "root-window-write-qemu-dm-conf", "-attack",
+		      "root-window-write-generator-dropins" },
+		    { "--disk", diskOf(d) });
+	bool done = r.ok() && waitUntil([&] { return journalOf(d).find("HOSTILE DONE") != std::string::npos; },
+					std::chrono::seconds(60));
+	auto v = parseVectors(journalOf(d));
+	stopDm(d);
+	sh(fmt::format("rm -rf {} {}/hostile-new.img /etc/xen/qemu-dm.conf.d/hostile-dm-was-here "
+		       "'/run/systemd/generator/qemu-dm@.service.d/hostile-dm-was-here'; systemctl daemon-reload",
+		       dropIns, diskDir(d)));
+	ASSERT_TRUE(done) << r.out << r.err << journalOf(d);
+	for (const char *n : { "root-window-write-next-to-declared-disk", "root-window-write-prefix-of-declared-disk",
+			       "root-window-create-in-declared-disk-directory", "root-window-mkfifo-qemu-dm-conf-d",
+			       "root-window-write-qemu-dm-conf", "root-window-write-generator-dropins" })
+		EXPECT_EQ(v[n].outcome, "ALLOWED")
+		    << n << " without ProtectSystem=strict and ReadOnlyPaths=/run: " << v[n].detail;
+}
+
 /* Limits an administrator sets in qemu-dm.conf: FSIZE and MemoryMax are enforced. */
 TEST_F(HostileDm, AdministratorLimitsAreEnforced)
 {
