@@ -377,6 +377,24 @@ Status DmController::stop(uint32_t domid, std::chrono::milliseconds timeout)
 	return success();
 }
 
+Status DmController::destroy(uint32_t domid, std::chrono::milliseconds timeout)
+{
+	if (domid < 1 || domid > kMaxDomid)
+		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
+	const std::string unit = dmUnitName(domid);
+	auto state = manager_.activeState(unit);
+	if (!state || *state == "inactive") {
+		auto procs = manager_.unitProcesses(unit);
+		if (!procs || procs->empty())
+			return makeError(ESRCH, "domain {}: no device model is running", domid);
+	}
+	auto s = manager_.destroyUnit(unit, timeout);
+	if (!s)
+		return s.error().wrap(fmt::format("domain {}: Failed to destroy the device model", domid));
+	(void)manager_.resetFailed(unit);
+	return success();
+}
+
 Status DmController::kill(uint32_t domid, int signal)
 {
 	if (domid < 1 || domid > kMaxDomid)

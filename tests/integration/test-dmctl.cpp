@@ -335,6 +335,30 @@ TEST_F(DmctlTest, SigtermIgnoringDmIsKilledAfterTheTimeout)
 	expectNothingLeft(8);
 }
 
+TEST_F(DmctlTest, StopKillDestroysASigtermIgnoringDmWithEscapedProcessesAtOnce)
+{
+	/* xl destroy: SIGKILL to the whole cgroup, no SIGTERM and no stop timeout to wait out. */
+	auto r = ctl({ "start", "60", "--no-domain-check", "--", kStandin, "-behave", "ignore-term", "-escape", "50" });
+	ASSERT_TRUE(r.ok()) << r.err;
+	ASSERT_TRUE(waitUntil([&] { return processesOf(131132) >= 51; }, std::chrono::seconds(20)))
+	    << processesOf(131132) << " processes";
+	auto both = ctl({ "stop", "60", "--kill", "--timeout", "5" });
+	EXPECT_NE(both.exitStatus, 0);
+	EXPECT_THAT(both.err, HasSubstr("--kill and --timeout exclude each other"));
+	auto t0 = std::chrono::steady_clock::now();
+	auto stop = ctl({ "stop", "60", "--kill" });
+	auto took = std::chrono::steady_clock::now() - t0;
+	EXPECT_TRUE(stop.ok()) << stop.err;
+	/* Functional bound, not a benchmark: a graceful stop would wait out TimeoutStopSec=30s. */
+	EXPECT_LT(took, std::chrono::seconds(10));
+	EXPECT_EQ(processesOf(131132), 0);
+	expectNothingLeft(10);
+	EXPECT_THAT(bed().journal("qemu-dm@60.service"), Not(HasSubstr("Failed with result")));
+	auto again = ctl({ "stop", "60", "--kill" });
+	EXPECT_NE(again.exitStatus, 0);
+	EXPECT_THAT(again.err, HasSubstr("domain 60: no device model is running"));
+}
+
 TEST_F(DmctlTest, ExternalSigkillEndsTheUnitCleanly)
 {
 	/* As `xl destroy` does: SIGKILL from outside. */
@@ -641,7 +665,7 @@ TEST_F(ShimTest, RestoreHandsTheSavedStateAndOnlyTheConsoleLimit)
 	expectNothingLeft(43);
 }
 
-TEST_F(ShimTest, SigkillOfTheShimStopsTheUnit)
+TEST_F(ShimTest, SigkillOfTheShimDestroysTheUnit)
 {
 	int shim = launch(23, pvArgv(23));
 	ASSERT_GT(shim, 0);
@@ -652,7 +676,7 @@ TEST_F(ShimTest, SigkillOfTheShimStopsTheUnit)
 	EXPECT_TRUE(waitUntil([&] { return show("qemu-dm@23.service", "ActiveState") == "inactive"; },
 			      std::chrono::seconds(30)))
 	    << file("/run/shim-23.log");
-	EXPECT_THAT(file("/run/shim-23.log"), HasSubstr("qemu-dm-shim was killed, stopping qemu-dm@23.service"));
+	EXPECT_THAT(file("/run/shim-23.log"), HasSubstr("qemu-dm-shim was killed, destroying qemu-dm@23.service"));
 	expectNothingLeft(23);
 	/* The same domid at once. */
 	int again = launch(23, pvArgv(23));
