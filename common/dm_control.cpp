@@ -293,9 +293,9 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 	if (!p)
 		return p.error();
 
+	BusProperties properties = p->properties;
+	properties.push_back(execStartProperty(*p));
 	TransientExtras extras;
-	extras.execStart = p->execStart;
-	extras.execStartLiteral = true;
 	UniqueFd channel;
 	if (!handed.empty()) {
 		auto pair = makeFdChannel();
@@ -329,7 +329,7 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 		return makeError(ENOPKG, "domain {}: stopped the device model: {} did not get the host policy {}",
 				 domid, unit, kHostPolicyDropIn);
 	};
-	auto job = manager_.startTransientUnit(unit, "fail", p->properties, extras, options.jobTimeout);
+	auto job = manager_.startTransientUnit(unit, "fail", properties, extras, options.jobTimeout);
 	if (!job) {
 		if (job.error().code() == ENOPKG) {
 			cleanup();

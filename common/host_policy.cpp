@@ -149,7 +149,7 @@ std::vector<UnitProperty> buildHostPolicy(const Config &config)
 	return p;
 }
 
-std::vector<UnitProperty> buildDomainDefaults([[maybe_unused]] const Config &config)
+BusProperties buildDomainDefaults([[maybe_unused]] const Config &config)
 {
 	/*
 	 * Sent per domain, not as drop-ins (a drop-in would override what the
@@ -157,7 +157,7 @@ std::vector<UnitProperty> buildDomainDefaults([[maybe_unused]] const Config &con
 	 * and a TCG stand-in DM needs W+X memory for its JIT. Xen's QEMU needs
 	 * neither.
 	 */
-	return { { "PrivateNetwork", "yes" }, { "MemoryDenyWriteExecute", "yes" } };
+	return { { "PrivateNetwork", true }, { "MemoryDenyWriteExecute", true } };
 }
 
 std::vector<PolicyDropIn> buildHostDropIns(const Config &config)

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bus_property.h"
 #include "config.h"
 #include "unit_property.h" /* UnitProperty */
 
@@ -51,7 +52,7 @@ std::vector<UnitProperty> buildServicePolicy(const Config &config);
 std::vector<UnitProperty> buildHostPolicy(const Config &config);
 
 /* Per-domain defaults that a domain's declared resources may relax (PrivateNetwork=yes). */
-std::vector<UnitProperty> buildDomainDefaults(const Config &config);
+BusProperties buildDomainDefaults(const Config &config);
 
 /* The drop-ins the generator writes for a valid configuration. */
 std::vector<PolicyDropIn> buildHostDropIns(const Config &config);

@@ -46,6 +46,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "bus_property.h"
 #include "c_ptr.h"
 #include "result.h"
 #include "unit_property.h"
@@ -100,20 +101,14 @@ struct UnitProcess {
 };
 
 /*
- * What a transient unit gets besides its text properties: ExecStart as an
- * argv (no quoting involved) and descriptors for its stdin/stdout/stderr
- * (sent as StandardInputFileDescriptor etc.; the caller keeps its own fds).
+ * What a transient unit gets besides its properties: descriptors for its
+ * stdin/stdout/stderr (sent as StandardInputFileDescriptor etc.; the caller
+ * keeps its own fds) and, for the text form only, ExecStart as an argv that
+ * systemd expands as systemd-run's would be (tests compare the two).
  */
 struct TransientExtras {
 	std::vector<std::string> execStart; /* empty: none (ExecStart= may come as a property) */
 	bool execStartIgnoreFailure = false;
-	/*
-	 * argv reaches the process as given: no $VAR/${VAR} expansion by systemd
-	 * (appendExecStartLiteral). Plain ExecStart (what systemd-run sends) has
-	 * them expanded at exec time, and an unset whole-word $VAR removes the
-	 * argument (verified in the test bed, systemd 252).
-	 */
-	bool execStartLiteral = false;
 	int stdinFd = -1;
 	int stdoutFd = -1;
 	int stderrFd = -1;
@@ -158,9 +153,18 @@ public:
 	 * systemd refusing the call (its message kept), or ETIMEDOUT.
 	 */
 	[[nodiscard]] Result<std::string> startTransientUnit(const std::string &name, const std::string &mode,
-							     const UnitProperties &properties,
+							     const BusProperties &properties,
 							     const TransientExtras &extras = {},
 							     std::chrono::milliseconds timeout = kDefaultJobTimeout);
+	/*
+	 * The same with properties in unit-file text, converted by
+	 * common/unit_property as `systemd-run -p` would (tests compare units
+	 * started both ways). DM units are started with typed values only.
+	 */
+	[[nodiscard]] Result<std::string>
+	startTransientUnitFromText(const std::string &name, const std::string &mode, const UnitProperties &properties,
+				   const TransientExtras &extras = {},
+				   std::chrono::milliseconds timeout = kDefaultJobTimeout);
 
 	/*
 	 * StopUnit(name, "replace"), wait for the job, then until the unit is
@@ -234,6 +238,9 @@ private:
 	Result<MessagePtr> newManagerCall(const char *method);
 	Result<MessagePtr> call(sd_bus_message *m, const std::string &what, BusError &error, int &r);
 	Result<MessagePtr> call(sd_bus_message *m, const std::string &what);
+	Result<std::string> startTransient(const std::string &name, const std::string &mode,
+					   const std::function<Status(sd_bus_message *)> &appendProperties,
+					   const TransientExtras &extras, std::chrono::milliseconds timeout);
 	Result<std::string> waitForJob(const std::string &jobPath, const std::string &what,
 				       std::chrono::steady_clock::time_point deadline);
 

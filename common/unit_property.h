@@ -74,19 +74,6 @@ std::vector<std::string_view> knownUnitProperties();
 [[nodiscard]] Status appendExecStart(sd_bus_message *m, const std::vector<std::string> &argv,
 				     bool ignoreFailure = false);
 
-/*
- * ExecStart "a(sasb)" whose argv systemd passes on exactly as given: every
- * '$' is sent as "$$", which systemd's exec-time environment expansion turns
- * back into one '$' (so $VAR and ${VAR} stay literal; an unset whole-word
- * $VAR would otherwise even remove the argument). Not ExecStartEx with
- * "no-env-expand": systemd 252 writes that as an ExecStartEx= line into the
- * transient unit file, which it cannot parse back, so the next
- * daemon-reload leaves the unit "bad-setting" (verified in the test bed).
- * Per-domain DM units use this: what runs is what the caller declared.
- */
-[[nodiscard]] Status appendExecStartLiteral(sd_bus_message *m, const std::vector<std::string> &argv,
-					    bool ignoreFailure = false);
-
 enum class StdStream {
 	Input,
 	Output,

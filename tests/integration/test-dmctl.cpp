@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <sstream>
 #include <thread>
 
 #include "domain.h"
@@ -895,12 +896,14 @@ TEST_F(DmctlTest, MissingRangeBaseUserIsAClearError)
 TEST_F(DmctlTest, PolicyOutputFedToSystemdRunStartsAnEquivalentUnit)
 {
 	/*
-	 * Hostile argv values (issue 10, class 1): each must reach QEMU as one
-	 * argument, unchanged: no $VAR expansion by systemd, no word splitting,
-	 * no specifier, no command separator.
+	 * Hostile-looking argv values (issue 10, class 1): each must reach QEMU
+	 * as one argument, unchanged: no word splitting, no specifier, no prefix
+	 * meaning, also after systemd re-read the unit ('$', ';', '`' and control
+	 * characters are refused: ArgumentsSystemdCannotKeepAreRefused).
 	 */
-	const std::vector<std::string> hostile = { "$HOME",   "${PATH}",     "$X", "a b",  "%h",
-						   "q\"uote", "back\\slash", ";",  "it's", "tab\tnew\nline" };
+	const std::vector<std::string> hostile = { "%n",   "%h", "a b", "q\"uote", "back\\slash",
+						   "it's", "-x", "+y",	"~z",	   ":w",
+						   "@v",   "",	 "é",	"--",	   "x=%%,y=:z" };
 	std::vector<std::string> args = { "policy", "17", "--name", "pol", "--no-domain-check", "--", kStandin };
 	args.insert(args.end(), hostile.begin(), hostile.end());
 	auto policy = ctl(args);
@@ -908,7 +911,8 @@ TEST_F(DmctlTest, PolicyOutputFedToSystemdRunStartsAnEquivalentUnit)
 	EXPECT_THAT(policy.out, HasSubstr("LogExtraFields=XEN_DOMID=17"));
 	EXPECT_THAT(policy.out, HasSubstr("ExecStart="));
 	EXPECT_THAT(policy.out,
-		    HasSubstr(" $$HOME \"$${PATH}\" $$X \"a b\" %%h \"q\\\"uote\" \"back\\\\slash\" \";\" "));
+		    HasSubstr(" %%n %%h \"a b\" \"q\\\"uote\" \"back\\\\slash\" \"it's\" -x +y ~z :w @v \"\" \"é\" -- "
+			      "x=%%%%,y=:z\n"));
 
 	/*
 	 * Feed every line to systemd-run as -p, under another name; the
@@ -990,13 +994,65 @@ systemd-run -q --unit=qemu-dm@18.service "${props[@]}" /bin/false)SH";
 	/*
 	 * systemd reads the transient unit file back on daemon-reload (package
 	 * updates do that): the unit must stay loaded and running (ExecStartEx=
-	 * would not: systemd 252 cannot parse back what it wrote for it).
+	 * would not: systemd 252 cannot parse back what it wrote for it), with
+	 * the same values, and a start from what it re-read runs the same argv.
 	 */
 	ASSERT_TRUE(bed().sh("systemctl daemon-reload")->ok());
 	EXPECT_EQ(show("qemu-dm@17.service", "LoadState"), "loaded");
 	EXPECT_EQ(show("qemu-dm@17.service", "ActiveState"), "active");
 	EXPECT_EQ(viaSystemdRun, viaQemuDmctl);
 	EXPECT_EQ(viaQemuDmctl[0], "ProtectSystem=strict");
+	EXPECT_EQ(snapshot("qemu-dm@17.service"), viaQemuDmctl) << "what systemd re-read from its transient unit file";
+	ASSERT_TRUE(bed().run({ "systemctl", "restart", "qemu-dm@17.service" })->ok());
+	EXPECT_EQ(tail(argvOf("qemu-dm@17.service")), hostile) << "what QEMU got from the re-read unit";
+}
+
+TEST_F(DmctlTest, ArgumentsSystemdCannotKeepAreRefused)
+{
+	/*
+	 * systemd 252 writes a transient ExecStart= shell-quoted ("\\$", "\\;",
+	 * "\\`") and keeps those backslashes when it reads the file back on
+	 * daemon-reload: "$HOME" sent (even as "$$HOME") would be "\\$\\$HOME"
+	 * afterwards. Such arguments are refused before anything starts.
+	 */
+	for (std::string arg : { "$HOME", "${PATH}", "a;b", ";", "`id`", "tab\there" }) {
+		auto r = ctl({ "start", "19", "--no-domain-check", "--", kStandin, "-name", arg });
+		EXPECT_EQ(r.exitStatus, 1) << arg << ": " << r.err;
+		EXPECT_THAT(r.err, HasSubstr("domain 19: refusing QEMU argument 2: '")) << arg;
+		auto p = ctl({ "policy", "19", "--no-domain-check", "--", kStandin, "-name", arg });
+		EXPECT_EQ(p.exitStatus, 1) << arg;
+		EXPECT_EQ(p.out, "") << arg;
+		expectNothingLeft(19);
+	}
+}
+
+TEST_F(DmctlTest, DeclaredPathsReachTheUnitAsOneElementEach)
+{
+	/* Every character the declared-path alphabet allows besides [A-Za-z0-9/]: one path, one element. */
+	const std::string dir = "/var/lib/qdm-odd", disk = dir + "/a+b~c,d=e@f_g-h.i.img", ro = dir + "/ro.img";
+	ASSERT_TRUE(bed().sh(fmt::format("mkdir -p {} && touch {} {}", dir, disk, ro))->ok());
+	auto policy =
+	    ctl({ "policy", "23", "--no-domain-check", "--disk", disk, "--disk", ro + ":ro", "--", kStandin });
+	ASSERT_TRUE(policy.ok()) << policy.err;
+	EXPECT_THAT(policy.out, HasSubstr("\nReadWritePaths=" + disk + "\n"));
+	EXPECT_THAT(policy.out, HasSubstr("\nReadOnlyPaths=" + ro + "\n"));
+	auto r = ctl({ "start", "23", "--no-domain-check", "--disk", disk, "--disk", ro + ":ro", "--", kStandin });
+	ASSERT_TRUE(r.ok()) << r.err;
+	/* The unit's lists also hold the host policy's paths: ours must be one word each. */
+	auto words = [&](const std::string &prop) {
+		std::vector<std::string> v;
+		std::istringstream is(show("qemu-dm@23.service", prop));
+		for (std::string w; is >> w;)
+			v.push_back(w);
+		return v;
+	};
+	EXPECT_THAT(words("ReadWritePaths"), ::testing::Contains(disk));
+	EXPECT_THAT(words("ReadOnlyPaths"), ::testing::Contains(ro));
+	auto before = std::make_pair(words("ReadWritePaths"), words("ReadOnlyPaths"));
+	ASSERT_TRUE(bed().sh("systemctl daemon-reload")->ok());
+	EXPECT_EQ(std::make_pair(words("ReadWritePaths"), words("ReadOnlyPaths")), before) << "after daemon-reload";
+	(void)ctl({ "stop", "23" });
+	(void)bed().sh("rm -rf " + dir);
 }
 
 TEST_F(DmctlTest, CheckReportsTheHostAndExitsWithTheWorstResult)

@@ -292,8 +292,9 @@ TEST_F(SystemdBusTest, AddressFromEnvironmentAndSystemBus)
 			report.add("system.state", bus->activeState("basic.target"));
 			TransientExtras extras;
 			extras.execStart = { "/bin/true" };
-			report.add("system.job", bus->startTransientUnit("qemu-dm-bus-test@10.service", "fail",
-									 { { "Type", "oneshot" } }, extras, 30s));
+			report.add("system.job",
+				   bus->startTransientUnitFromText("qemu-dm-bus-test@10.service", "fail",
+								   { { "Type", "oneshot" } }, extras, 30s));
 		}
 		return report.str();
 	});
@@ -320,7 +321,7 @@ TEST_F(SystemdBusTest, RecommendedSetTakesEffectAndStopLeavesNothing)
 		TransientExtras extras;
 		extras.execStart = { "/bin/sleep", "300" };
 		Report report;
-		report.add("job", systemd.startTransientUnit(unit, "fail", props, extras, 30s));
+		report.add("job", systemd.startTransientUnitFromText(unit, "fail", props, extras, 30s));
 		report.add("pid", systemd.mainPid(unit));
 		report.add("cgroup", systemd.controlGroup(unit));
 		report.add("user", systemd.user(unit));
@@ -405,13 +406,13 @@ TEST_F(SystemdBusTest, BadPropertyIsAClearErrorAndStartsNothing)
 		TransientExtras extras;
 		extras.execStart = { "/bin/sleep", "302" };
 		Report report;
-		report.add("bad", systemd.startTransientUnit(
+		report.add("bad", systemd.startTransientUnitFromText(
 				      unit, "fail", { { "ProtectSystem", "strict" }, { "ProtectHome", "bogus" } },
 				      extras, 10s));
-		report.add("unknown",
-			   systemd.startTransientUnit(unit, "fail", { { "ProtectEverything", "yes" } }, extras, 10s));
+		report.add("unknown", systemd.startTransientUnitFromText(
+					  unit, "fail", { { "ProtectEverything", "yes" } }, extras, 10s));
 		/* A value only systemd can judge: its own error text comes back. */
-		report.add("refused", systemd.startTransientUnit(
+		report.add("refused", systemd.startTransientUnitFromText(
 					  unit, "fail", { { "RestrictAddressFamilies", "AF_NOPE" } }, extras, 10s));
 		return report;
 	});
@@ -439,7 +440,7 @@ TEST_F(SystemdBusTest, FailingExecStartIsReported)
 		Report report;
 		/* oneshot: the start job itself fails. */
 		report.add("oneshot.job",
-			   systemd.startTransientUnit(
+			   systemd.startTransientUnitFromText(
 			       oneshot, "fail", { { "Type", "oneshot" }, { "ExecStart", "/bin/false" } }, {}, 30s));
 		report.add("oneshot.state", systemd.activeState(oneshot));
 		report.add("oneshot.result", systemd.serviceResult(oneshot));
@@ -451,11 +452,11 @@ TEST_F(SystemdBusTest, FailingExecStartIsReported)
 		/* simple: the job is done at fork, the unit fails afterwards. */
 		TransientExtras extras;
 		extras.execStart = { "/bin/false" };
-		report.add("simple.job", systemd.startTransientUnit(simple, "fail", {}, extras, 30s));
+		report.add("simple.job", systemd.startTransientUnitFromText(simple, "fail", {}, extras, 30s));
 
 		/* exec: a missing binary fails the job (203/EXEC). */
 		report.add("missing.job",
-			   systemd.startTransientUnit(
+			   systemd.startTransientUnitFromText(
 			       missing, "fail",
 			       { { "Type", "exec" }, { "ExecStart", "/nonexistent/qemu-system-i386 -M xenfv" } }, {},
 			       30s));
@@ -488,9 +489,9 @@ TEST_F(SystemdBusTest, SameNameTwiceIsAlreadyExists)
 		TransientExtras extras;
 		extras.execStart = { "/bin/sleep", "304" };
 		Report report;
-		report.add("first", systemd.startTransientUnit(
+		report.add("first", systemd.startTransientUnitFromText(
 					unit, "fail", { { "CollectMode", "inactive-or-failed" } }, extras, 30s));
-		report.add("second", systemd.startTransientUnit(unit, "fail", {}, extras, 30s));
+		report.add("second", systemd.startTransientUnitFromText(unit, "fail", {}, extras, 30s));
 		report.add("stop", systemd.stopUnit(unit, 30s));
 		return report;
 	});
@@ -510,12 +511,12 @@ TEST_F(SystemdBusTest, KillListAndGetters)
 		TransientExtras extras;
 		extras.execStart = { "/bin/sleep", "307" };
 		Report report;
-		report.add("job", systemd.startTransientUnit(unit, "fail",
-							     { { "Type", "exec" },
-							       { "User", "nobody" },
-							       { "SuccessExitStatus", "SIGKILL" },
-							       { "KillSignal", "SIGINT" } },
-							     extras, 30s));
+		report.add("job", systemd.startTransientUnitFromText(unit, "fail",
+								     { { "Type", "exec" },
+								       { "User", "nobody" },
+								       { "SuccessExitStatus", "SIGKILL" },
+								       { "KillSignal", "SIGINT" } },
+								     extras, 30s));
 		for (int i = 0; i < 500 && systemd.subState(unit).ok() && *systemd.subState(unit) != "running"; i++)
 			::usleep(10000);
 
@@ -598,8 +599,8 @@ TEST_F(SystemdBusTest, StandardOutputDescriptorReachesTheUnit)
 		TransientExtras extras;
 		extras.execStart = { "/bin/echo", "hello from", "the unit" };
 		extras.stdoutFd = writeEnd.get();
-		return Report().add("job",
-				    systemd.startTransientUnit(unit, "fail", { { "Type", "oneshot" } }, extras, 30s));
+		return Report().add(
+		    "job", systemd.startTransientUnitFromText(unit, "fail", { { "Type", "oneshot" } }, extras, 30s));
 	});
 	EXPECT_EQ(r["job"], "done");
 	writeEnd.reset();
@@ -627,7 +628,7 @@ TEST_F(SystemdBusTest, StopTimesOutOnAUnitThatWillNotDie)
 		TransientExtras extras;
 		extras.execStart = { "/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done; : marker309" };
 		Report report;
-		report.add("job", systemd.startTransientUnit(
+		report.add("job", systemd.startTransientUnitFromText(
 				      unit, "fail", { { "Type", "exec" }, { "TimeoutStopSec", "60" } }, extras, 30s));
 		/* Once a "sleep 1" runs, the shell has set its trap. */
 		for (int i = 0; i < 500; i++) {
@@ -691,7 +692,7 @@ TEST_F(SystemdBusTest, ConverterMatchesSystemdRun)
 	auto r = withSystemd([&](SystemdManager &systemd) {
 		TransientExtras extras;
 		extras.execStart = { "/bin/sleep", "305" };
-		return Report().add("job", systemd.startTransientUnit(ours, "fail", props, extras, 30s));
+		return Report().add("job", systemd.startTransientUnitFromText(ours, "fail", props, extras, 30s));
 	});
 	ASSERT_EQ(r["job"], "done") << bed().journal(ours);
 

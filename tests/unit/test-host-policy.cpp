@@ -164,7 +164,7 @@ TEST(HostPolicy, NoPropertyTheDomainMayRelaxIsInTheHostSet)
 	for (const auto &d : buildDomainDefaults(Config()))
 		EXPECT_TRUE(valuesOf(host, d.name).empty()) << d.name;
 	EXPECT_EQ(buildDomainDefaults(Config()),
-		  (std::vector<UnitProperty>{ { "PrivateNetwork", "yes" }, { "MemoryDenyWriteExecute", "yes" } }));
+		  (BusProperties{ { "PrivateNetwork", true }, { "MemoryDenyWriteExecute", true } }));
 }
 
 TEST(HostPolicy, DropInsPartitionTheHostSet)
