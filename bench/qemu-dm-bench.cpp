@@ -308,6 +308,10 @@ std::string groupOf(const std::string &name)
 		"LogRateLimitIntervalSec",
 		"LogRateLimitBurst",
 		"ExecStartPre",
+		"ExecStart",
+		"TimeoutStartUSec",
+		"TimeoutStopUSec",
+		"RuntimeDirectoryPreserve",
 	};
 	if (service.count(name))
 		return "";
@@ -318,7 +322,7 @@ std::string groupOf(const std::string &name)
 
 struct BareUnit {
 	std::string name;
-	UnitProperties properties;
+	BusProperties properties; /* typed, as DmController::start sends them; ExecStart added from execStart */
 	std::vector<std::string> execStart;
 };
 
@@ -331,10 +335,9 @@ bool bareStartStop(const BareUnit &u, double &startUs, double &stopUs, std::stri
 		error = mgr.error().message();
 		return false;
 	}
-	TransientExtras extras;
-	extras.execStart = u.execStart;
-	extras.execStartLiteral = true;
-	auto job = mgr->startTransientUnit(u.name, "fail", u.properties, extras, std::chrono::seconds(30));
+	BusProperties props = u.properties;
+	props.push_back({ "ExecStart", ExecArgv{ u.execStart } });
+	auto job = mgr->startTransientUnit(u.name, "fail", props, {}, std::chrono::seconds(30));
 	startUs = usSince(t0);
 	bool ok = job && *job == "done";
 	if (!ok)
@@ -377,15 +380,15 @@ std::vector<std::string> withChroot(std::vector<std::string> argv, const std::st
 	return argv;
 }
 
-UnitProperties execTyped(UnitProperties p)
+BusProperties execTyped(BusProperties p)
 {
 	/* Type=exec: the job is done once QEMU was exec'd, what READY=1 of qemu-dm-exec says in (a). */
-	UnitProperties out;
+	BusProperties out;
 	for (auto &x : p) {
 		if (x.name == "NotifyAccess")
 			continue;
 		if (x.name == "Type")
-			x.value = "exec";
+			x.value = std::string("exec");
 		out.push_back(x);
 	}
 	return out;
@@ -432,14 +435,15 @@ void p1(const Settings &cfg, Out &out)
 	}
 	std::string runtimeDir;
 	for (const auto &p : plan->properties)
-		if (p.name == "RuntimeDirectory")
-			runtimeDir = "/run/" + p.value;
+		if (auto *dirs = std::get_if<Strings>(&p.value);
+		    p.name == "RuntimeDirectory" && dirs && !dirs->items.empty())
+			runtimeDir = "/run/" + dirs->items.front();
 	BareUnit b{ dmUnitName(kDomB), execTyped(plan->properties), withChroot(argvA, runtimeDir) };
 	/* -runas of (a)'s argv is domain 11's uid; (b) runs as its own. */
 	for (size_t i = 0; i + 1 < b.execStart.size(); i++)
 		if (b.execStart[i] == "-runas")
 			b.execStart[i + 1] = fmt::format("{}:{}", plan->identity.uid, plan->identity.gid);
-	BareUnit c{ "qemu-dm-bench-plain.service", { { "Type", "exec" } }, withChroot(b.execStart, "/") };
+	BareUnit c{ "qemu-dm-bench-plain.service", { { "Type", std::string("exec") } }, withChroot(b.execStart, "/") };
 
 	const std::vector<DropInLine> host = hostDropInLines();
 	out.info("p1.host_dropin_lines", std::to_string(host.size()));
@@ -574,6 +578,7 @@ void p1(const Settings &cfg, Out &out)
 		std::function<bool(const std::string &)> keep;
 		int rounds;
 		std::string unit;
+		std::string extra = {}; /* more [Service] lines of the drop-in */
 	};
 	std::vector<Variant> variants;
 	variants.push_back({ "all", [](const std::string &) { return true; }, cfg.groupRounds, {} });
@@ -595,6 +600,33 @@ void p1(const Settings &cfg, Out &out)
 				     cfg.directiveRounds,
 				     {} });
 
+	/*
+	 * The same protection for less: directives whose every effect another
+	 * line of the policy has already (systemd.exec(5) of 252), each removed
+	 * alone, and the kernel-tunables pair replaced by one read-only /sys
+	 * (with ProcSubset=pid no /proc/sys or other non-pid /proc entry is
+	 * visible, so what ProtectKernelTunables= and ProtectControlGroups= add
+	 * beyond that is /sys read-only).
+	 */
+	auto present = [&](const std::string &d) { return directiveNames.count(d) > 0; };
+	if (present("ProtectClock") && present("SystemCallFilter") && present("PrivateDevices"))
+		variants.push_back({ "alt.no-ProtectClock",
+				     [](const std::string &n) { return n != "ProtectClock"; },
+				     cfg.groupRounds,
+				     {} });
+	if (present("ProtectKernelModules") && present("SystemCallFilter"))
+		variants.push_back({ "alt.no-ProtectKernelModules",
+				     [](const std::string &n) { return n != "ProtectKernelModules"; },
+				     cfg.groupRounds,
+				     {} });
+	if (present("ProtectKernelTunables") && present("ProtectControlGroups") && present("ProcSubset"))
+		variants.push_back(
+		    { "alt.sys-read-only",
+		      [](const std::string &n) { return n != "ProtectKernelTunables" && n != "ProtectControlGroups"; },
+		      cfg.groupRounds,
+		      {},
+		      "ReadOnlyPaths=/sys\n" });
+
 	std::vector<fs::path> dropInDirs;
 	for (size_t i = 0; i < variants.size(); i++) {
 		auto &v = variants[i];
@@ -608,6 +640,8 @@ void p1(const Settings &cfg, Out &out)
 			for (const auto &l : host)
 				if (l.section == section && v.keep(l.property.name))
 					text += fmt::format("{}={}\n", l.property.name, l.property.value);
+			if (std::string_view(section) == "Service")
+				text += v.extra;
 		}
 		std::ofstream(dir / "50-bench-variant.conf") << text;
 	}
@@ -623,7 +657,7 @@ void p1(const Settings &cfg, Out &out)
 		for (const auto &v : variants) {
 			if (round >= v.rounds)
 				continue;
-			UnitProperties props;
+			BusProperties props;
 			for (const auto &p : b.properties)
 				if (v.keep(p.name))
 					props.push_back(p);
@@ -701,6 +735,14 @@ void p4idle(const Settings &cfg, Out &out)
 	(void)lookups(local, 10, "p4.warmup", out, nullptr);
 	(void)lookups(dm, cfg.lookups, "p4.idle.dm", out, nullptr);
 	(void)lookups(local, cfg.lookups, "p4.idle.passwd", out, nullptr);
+	/*
+	 * Where the time goes: nss-systemd asks every service in
+	 * /run/systemd/userdb/ (PID 1's io.systemd.DynamicUser too); with
+	 * $SYSTEMD_ONLY_USERDB it asks only ours.
+	 */
+	::setenv("SYSTEMD_ONLY_USERDB", "org.xenproject.QemuDm", 1);
+	(void)lookups(dm, cfg.lookups, "p4.idle.dm_only_ours", out, nullptr);
+	::unsetenv("SYSTEMD_ONLY_USERDB");
 	/* The DM's unit stays for P2 (lookups during the burst); P2 stops it. */
 }
 
@@ -765,7 +807,8 @@ void p2(const Settings &cfg, Out &out)
 		sampler.join();
 		out.sample("p2.burst_wall", wall);
 		out.sample("p2.dms_per_s", started * 1e6 / wall); /* a rate, not microseconds */
-		if (started > 0)
+		/* Only the first burst grows PID 1: later ones reuse what the stopped units freed. */
+		if (started > 0 && round == 0)
 			out.sample("p2.pid1_rss_kib_per_unit", static_cast<double>(pid1After - pid1Before) / started);
 		out.sample("p2.pid1_rss_kib_before", static_cast<double>(pid1Before));
 		out.sample("p2.pid1_rss_kib_after", static_cast<double>(pid1After));
@@ -1179,6 +1222,39 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 						 only.n ? (only.median - none.median) / 1000 : 0.0));
 			}
 			line("");
+			if (r.has("p1.g.alt.sys-read-only.start") || r.has("p1.g.alt.no-ProtectClock.start")) {
+				line("### The same protection at a different cost (start, ms)");
+				line("");
+				line("| variant of the full set | start | saves (all − it) | why the protection is the "
+				     "same |");
+				line("|---|---|---|---|");
+				const std::pair<std::string, std::string> alts[] = {
+					{ "alt.no-ProtectClock", "ProtectClock= is a filter of @clock, no "
+								 "CAP_SYS_TIME/CAP_WAKE_ALARM and no rtc device: "
+								 "SystemCallFilter=~@clock, the bounding set and "
+								 "PrivateDevices= have each already" },
+					{ "alt.no-ProtectKernelModules",
+					  "ProtectKernelModules= is a filter of @module, no CAP_SYS_MODULE and an "
+					  "inaccessible "
+					  "/usr/lib/modules: the first two are there already, and the modules "
+					  "directory is "
+					  "read-only anyway (ProtectSystem=strict)" },
+					{ "alt.sys-read-only",
+					  "ProtectKernelTunables= + ProtectControlGroups= replaced by "
+					  "ReadOnlyPaths=/sys: with "
+					  "ProcSubset=pid no /proc/sys or other non-pid /proc file is visible, so what "
+					  "they add is "
+					  "/sys (and /sys/fs/cgroup) read-only, which one mount gives" },
+				};
+				for (const auto &[key, why] : alts) {
+					auto alt = r.get("p1.g." + key + ".start");
+					if (!alt.n)
+						continue;
+					line(fmt::format("| {} | {} | {:+.2f} | {} |", key.substr(4), ms(alt),
+							 (all.median - alt.median) / 1000, why));
+				}
+				line("");
+			}
 			line("### Single directives removed from the full set (start, ms)");
 			line("");
 			line("| directive | without it | saves (all − without) |");
@@ -1229,7 +1305,11 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 		line(fmt::format("| PID 1 RSS before (KiB) | {} |", plain(r.get("p2.pid1_rss_kib_before"), 0)));
 		line(
 		    fmt::format("| PID 1 RSS with all running (KiB) | {} |", plain(r.get("p2.pid1_rss_kib_after"), 0)));
-		line(fmt::format("| PID 1 RSS per DM unit (KiB) | {} |", plain(r.get("p2.pid1_rss_kib_per_unit"))));
+		line(fmt::format("| PID 1 RSS per DM unit, first burst (later bursts reuse freed memory) (KiB) | {} |",
+				 plain(r.get("p2.pid1_rss_kib_per_unit"))));
+		line(fmt::format("| starts that failed (all rounds) | {} |",
+				 std::count_if(r.failures.begin(), r.failures.end(),
+					       [](const std::string &f) { return f.rfind("P2: domain", 0) == 0; })));
 		line(
 		    fmt::format("| PID 1 RSS after the stop (KiB) | {} |", plain(r.get("p2.pid1_rss_kib_stopped"), 0)));
 		line(fmt::format("| qemu-dm-userdb RSS before (KiB) | {} |",
@@ -1285,6 +1365,9 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 			 { "getpwnam, DM user, idle", "p4.idle.dm.getpwnam" },
 			 { "getpwuid, /etc/passwd user, idle", "p4.idle.passwd.getpwuid" },
 			 { "getpwnam, /etc/passwd user, idle", "p4.idle.passwd.getpwnam" },
+			 { "getpwuid, DM user, idle, only our userdb asked ($SYSTEMD_ONLY_USERDB)",
+			   "p4.idle.dm_only_ours.getpwuid" },
+			 { "getpwnam, DM user, idle, only our userdb asked", "p4.idle.dm_only_ours.getpwnam" },
 			 { "getpwuid, DM user, during P2", "p4.burst.dm.getpwuid" },
 			 { "getpwnam, DM user, during P2", "p4.burst.dm.getpwnam" } }) {
 			if (!r.has(key))

@@ -323,8 +323,13 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 	extras.afterQueued = [&]() -> Status {
 		auto dropIns = manager_.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit",
 									       "DropInPaths");
-		if (dropIns && std::any_of(dropIns->begin(), dropIns->end(),
-					   [](const std::string &d) { return d == kHostPolicyDropIn; }))
+		if (!dropIns) /* fail closed, with the reason (e.g. PID 1 did not answer in time) */
+			return makeError(ENOPKG,
+					 "domain {}: stopped the device model: could not check that {} got the host "
+					 "policy {}: {}",
+					 domid, unit, kHostPolicyDropIn, dropIns.error().message());
+		if (std::any_of(dropIns->begin(), dropIns->end(),
+				[](const std::string &d) { return d == kHostPolicyDropIn; }))
 			return success();
 		return makeError(ENOPKG, "domain {}: stopped the device model: {} did not get the host policy {}",
 				 domid, unit, kHostPolicyDropIn);
