@@ -360,6 +360,39 @@ TEST_F(DmctlTest, StopKillDestroysASigtermIgnoringDmWithEscapedProcessesAtOnce)
 	EXPECT_THAT(again.err, HasSubstr("domain 60: no device model is running"));
 }
 
+TEST_F(DmctlTest, CApiDestroyKillsAtOnceAndNamesADomainWithoutDm)
+{
+	auto out = bed().inside([&]() -> std::string {
+		qemu_dm_options *o = qemu_dm_options_new();
+		qemu_dm_options_set_domain_check(o, 0);
+		const char *argv[] = { kStandin.c_str(), "-behave", "ignore-term", "-escape", "20", nullptr };
+		char *err = nullptr;
+		int r = qemu_dm_start(61, argv, o, &err);
+		qemu_dm_options_free(o);
+		if (r < 0) {
+			std::string e = err ? err : "(no message)";
+			qemu_dm_free(err);
+			return "start failed: " + e;
+		}
+		auto t0 = std::chrono::steady_clock::now();
+		r = qemu_dm_destroy(61, 0, &err);
+		auto took = std::chrono::steady_clock::now() - t0;
+		if (r < 0) {
+			std::string e = err ? err : "(no message)";
+			qemu_dm_free(err);
+			return "destroy failed: " + e;
+		}
+		std::string result = took < std::chrono::seconds(10) ? "destroyed" : "destroy waited";
+		r = qemu_dm_destroy(61, 0, &err);
+		result += fmt::format(" {} {}", r, err ? err : "(no message)");
+		qemu_dm_free(err);
+		return result;
+	});
+	ASSERT_TRUE(out.ok()) << out.error().message();
+	EXPECT_EQ(*out, fmt::format("destroyed {} domain 61: no device model is running", -ESRCH));
+	expectNothingLeft(61);
+}
+
 TEST_F(DmctlTest, ExternalSigkillEndsTheUnitCleanly)
 {
 	/* As `xl destroy` does: SIGKILL from outside. */
