@@ -567,6 +567,25 @@ std::string quoteUnitWord(std::string_view word)
 	return plain ? out : "\"" + out + "\"";
 }
 
+Status appendStandardFileDescriptor(sd_bus_message *m, StdStream stream, int fd)
+{
+	const char *name = stream == StdStream::Input	 ? "StandardInputFileDescriptor"
+			   : stream == StdStream::Output ? "StandardOutputFileDescriptor"
+							 : "StandardErrorFileDescriptor";
+	if (fd < 0)
+		return makeError(EBADF, "Invalid {}: no file descriptor", name);
+	Appender a(m);
+	a.open('r', "sv");
+	a.append("s", name);
+	a.open('v', "h");
+	a.append("h", fd);
+	a.close();
+	a.close();
+	if (a.r < 0)
+		return errnoError(a.r, "Failed to append the property {}", name);
+	return success();
+}
+
 int capabilityNumber(std::string_view name)
 {
 	for (size_t i = 0; i < kCapabilities.size(); i++)

@@ -182,6 +182,20 @@ std::string formatBusProperty(const BusProperty &property);
 /* One word of a unit-file list or command line: plain if safe, else "..." with C escapes; '%' as "%%". */
 std::string quoteUnitWord(std::string_view word);
 
+enum class StdStream {
+	Input,
+	Output,
+	Error,
+};
+
+/*
+ * StandardInputFileDescriptor / StandardOutputFileDescriptor /
+ * StandardErrorFileDescriptor as "h". sd-bus duplicates fd into the message;
+ * the caller keeps its own. This is how systemd 252 lets a caller hand a
+ * transient unit a descriptor (OpenFile= came in 253).
+ */
+[[nodiscard]] Status appendStandardFileDescriptor(sd_bus_message *m, StdStream stream, int fd);
+
 /* Capability names as systemd spells them ("cap_net_admin"); -1 / empty if unknown. */
 int capabilityNumber(std::string_view name);
 std::string_view capabilityName(int cap);

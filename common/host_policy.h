@@ -24,9 +24,17 @@
 
 #include "bus_property.h"
 #include "config.h"
-#include "unit_property.h" /* UnitProperty */
 
 namespace qemudm {
+
+/* One line of a drop-in in unit-file syntax: { "ProtectSystem", "strict" }. */
+struct UnitProperty {
+	std::string name;
+	std::string value;
+
+	bool operator==(const UnitProperty &) const = default;
+};
+using UnitProperties = std::vector<UnitProperty>;
 
 /* One generated drop-in: qemu-dm@.service.d/<fileName>, [Unit] and [Service] parts. */
 struct PolicyDropIn {

@@ -257,22 +257,14 @@ Result<std::string> SystemdManager::startTransientUnit(const std::string &name, 
 						       const BusProperties &properties, const TransientExtras &extras,
 						       std::chrono::milliseconds timeout)
 {
-	return startTransient(
+	return startTransientUnitWith(
 	    name, mode, [&](sd_bus_message *m) { return appendBusProperties(m, properties); }, extras, timeout);
 }
 
-Result<std::string> SystemdManager::startTransientUnitFromText(const std::string &name, const std::string &mode,
-							       const UnitProperties &properties,
-							       const TransientExtras &extras,
-							       std::chrono::milliseconds timeout)
-{
-	return startTransient(
-	    name, mode, [&](sd_bus_message *m) { return appendUnitProperties(m, properties); }, extras, timeout);
-}
-
-Result<std::string> SystemdManager::startTransient(const std::string &name, const std::string &mode,
-						   const std::function<Status(sd_bus_message *)> &appendProperties,
-						   const TransientExtras &extras, std::chrono::milliseconds timeout)
+Result<std::string>
+SystemdManager::startTransientUnitWith(const std::string &name, const std::string &mode,
+				       const std::function<Status(sd_bus_message *)> &appendProperties,
+				       const TransientExtras &extras, std::chrono::milliseconds timeout)
 {
 	const auto deadline = Clock::now() + timeout;
 	const std::string what = fmt::format("start transient unit {}", name);
@@ -289,8 +281,6 @@ Result<std::string> SystemdManager::startTransient(const std::string &name, cons
 		return errnoError(r, "Failed to build the StartTransientUnit call for {}", name);
 
 	auto added = appendProperties(msg);
-	if (added && !extras.execStart.empty())
-		added = appendExecStart(msg, extras.execStart, extras.execStartIgnoreFailure);
 	if (added && extras.stdinFd >= 0)
 		added = appendStandardFileDescriptor(msg, StdStream::Input, extras.stdinFd);
 	if (added && extras.stdoutFd >= 0)

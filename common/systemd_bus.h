@@ -49,7 +49,6 @@
 #include "bus_property.h"
 #include "c_ptr.h"
 #include "result.h"
-#include "unit_property.h"
 
 namespace qemudm {
 
@@ -103,12 +102,9 @@ struct UnitProcess {
 /*
  * What a transient unit gets besides its properties: descriptors for its
  * stdin/stdout/stderr (sent as StandardInputFileDescriptor etc.; the caller
- * keeps its own fds) and, for the text form only, ExecStart as an argv that
- * systemd expands as systemd-run's would be (tests compare the two).
+ * keeps its own fds).
  */
 struct TransientExtras {
-	std::vector<std::string> execStart; /* empty: none (ExecStart= may come as a property) */
-	bool execStartIgnoreFailure = false;
 	int stdinFd = -1;
 	int stdoutFd = -1;
 	int stderrFd = -1;
@@ -157,14 +153,16 @@ public:
 							     const TransientExtras &extras = {},
 							     std::chrono::milliseconds timeout = kDefaultJobTimeout);
 	/*
-	 * The same with properties in unit-file text, converted by
-	 * common/unit_property as `systemd-run -p` would (tests compare units
-	 * started both ways). DM units are started with typed values only.
+	 * The same with the properties appended by appendProperties (inside the
+	 * "a(sv)"; an error is returned before anything is sent). Tests append
+	 * unit-file text through their converter (tests/support/unit_property.h)
+	 * to compare with systemd-run; DM units are started with typed values.
 	 */
 	[[nodiscard]] Result<std::string>
-	startTransientUnitFromText(const std::string &name, const std::string &mode, const UnitProperties &properties,
-				   const TransientExtras &extras = {},
-				   std::chrono::milliseconds timeout = kDefaultJobTimeout);
+	startTransientUnitWith(const std::string &name, const std::string &mode,
+			       const std::function<Status(sd_bus_message *)> &appendProperties,
+			       const TransientExtras &extras = {},
+			       std::chrono::milliseconds timeout = kDefaultJobTimeout);
 
 	/*
 	 * StopUnit(name, "replace"), wait for the job, then until the unit is
@@ -238,9 +236,6 @@ private:
 	Result<MessagePtr> newManagerCall(const char *method);
 	Result<MessagePtr> call(sd_bus_message *m, const std::string &what, BusError &error, int &r);
 	Result<MessagePtr> call(sd_bus_message *m, const std::string &what);
-	Result<std::string> startTransient(const std::string &name, const std::string &mode,
-					   const std::function<Status(sd_bus_message *)> &appendProperties,
-					   const TransientExtras &extras, std::chrono::milliseconds timeout);
 	Result<std::string> waitForJob(const std::string &jobPath, const std::string &what,
 				       std::chrono::steady_clock::time_point deadline);
 

@@ -14,12 +14,19 @@
 #include <gtest/gtest.h>
 
 #include <linux/capability.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include <set>
 #include <string>
 #include <vector>
 
 #include "bus_message.h"
 #include "bus_property.h"
+#include "dm_unit.h"
 #include "qemu_probe.h"
 #include "unit_property.h"
 
@@ -220,4 +227,80 @@ TEST(BusProperty, CapabilityNames)
 	EXPECT_EQ(capabilityNumber("cap_nope"), -1);
 	EXPECT_EQ(capabilityName(CAP_SETUID), "cap_setuid");
 	EXPECT_EQ(capabilityName(64), "");
+}
+
+namespace {
+
+/* The range base user only: per-domain uids are computed, nothing runs. */
+class RangeBaseOnly final : public UserLookup
+{
+public:
+	Result<std::optional<PasswdEntry>> byName(const std::string &name) override
+	{
+		if (name == "xen-qemuuser-range-base")
+			return std::optional<PasswdEntry>(PasswdEntry{ name, 131072, 995 });
+		return std::optional<PasswdEntry>();
+	}
+	Result<std::optional<PasswdEntry>> byUid(uid_t) override { return std::optional<PasswdEntry>(); }
+	Result<bool> uidHasProcesses(uid_t) override { return false; }
+	Result<std::vector<uid_t>> runningDmUids() override { return std::vector<uid_t>{}; }
+};
+
+} /* namespace */
+
+/*
+ * A whole plan with every kind of per-domain property (name, disks, a
+ * device, taps, VNC, W+X): every property the plan holds reads back from
+ * the line `qemu-dmctl policy` prints for it as exactly the value sent.
+ */
+TEST(BusProperty, EveryLineOfAPlanReadsBackAsItsValue)
+{
+	/* Declared objects need parents that only root or we can write: a directory of our own, not /tmp. */
+	std::filesystem::path dir = std::filesystem::current_path() / "bus-property-plan";
+	std::filesystem::remove_all(dir);
+	std::filesystem::create_directories(dir);
+	::chmod(dir.c_str(), 0755);
+	const std::string disk = (dir / "a+b~c,d=e@f_g-h.img").string(), ro = (dir / "ro.img").string();
+	std::ofstream(disk) << "x";
+	std::ofstream(ro) << "x";
+
+	DmRequest req;
+	req.domid = 7;
+	req.name = "web-1.example_a+b@c";
+	req.disks = { { disk, false }, { ro, true } };
+	req.devices = { { "/dev/null", "rw" } };
+	req.taps = { "vif7.0-emu" };
+	req.vncLocalhost = true;
+	req.allowWriteExecute = true;
+	req.consoleLimit = "1048576";
+	req.domainCheck = false;
+	req.qemuArgv = { "/bin/true", "-name", "web-1", "%n", "a b", "it's", "q\"x", "back\\slash", "" };
+	RangeBaseOnly users;
+	auto plan = planDmUnit(Config(), req, users);
+	ASSERT_TRUE(plan.ok()) << plan.error().message();
+
+	std::set<std::string> names;
+	for (const auto &p : plan->properties) {
+		names.insert(p.name);
+		EXPECT_TRUE(checkBusProperty(p).ok()) << formatBusProperty(p);
+		EXPECT_EQ(viaText(p), typed(p)) << formatBusProperty(p);
+	}
+	BusProperty exec = execStartProperty(*plan);
+	EXPECT_EQ(viaText(exec), typed(exec)) << formatBusProperty(exec);
+	for (const char *n : { "Description", "TimeoutStopUSec", "LogExtraFields", "Environment",
+			       "RuntimeDirectoryMode", "PrivateNetwork", "MemoryDenyWriteExecute",
+			       "SystemCallErrorNumber", "ReadWritePaths", "ReadOnlyPaths", "DeviceAllow", "BindPaths",
+			       "CapabilityBoundingSet", "RestrictAddressFamilies", "IPAddressAllow", "IPAddressDeny" })
+		EXPECT_TRUE(names.count(n)) << n << " is not in the plan";
+
+	std::string text = formatPlan(*plan);
+	EXPECT_THAT(text, HasSubstr("\nReadWritePaths=" + disk + "\n"));
+	EXPECT_THAT(text, HasSubstr("\nReadOnlyPaths=" + ro + "\n"));
+	EXPECT_THAT(text, HasSubstr("\nDeviceAllow=/dev/null rw\nBindPaths=/dev/null\n"));
+	EXPECT_THAT(text, HasSubstr("\nPrivateNetwork=no\nMemoryDenyWriteExecute=no\n"));
+	EXPECT_THAT(text, HasSubstr("\nIPAddressAllow=localhost\nIPAddressDeny=any\n"));
+	EXPECT_THAT(text, HasSubstr("\nLogExtraFields=XEN_DOMAIN_NAME=web-1.example_a+b@c\n"));
+	EXPECT_THAT(text,
+		    HasSubstr(" -- /bin/true -name web-1 %%n \"a b\" \"it's\" \"q\\\"x\" \"back\\\\slash\" \"\"\n"));
+	std::filesystem::remove_all(dir);
 }

@@ -1734,21 +1734,6 @@ Status appendExecStart(sd_bus_message *m, const std::vector<std::string> &argv, 
 	return success();
 }
 
-Status appendStandardFileDescriptor(sd_bus_message *m, StdStream stream, int fd)
-{
-	std::string name = std::string(streamName(stream)) + "FileDescriptor";
-	if (fd < 0)
-		return makeError(EBADF, "Invalid {}: no file descriptor", name);
-	int r = openProperty(m, name, "h");
-	if (r >= 0)
-		r = sd_bus_message_append_basic(m, 'h', &fd);
-	if (r >= 0)
-		r = closeProperty(m);
-	if (r < 0)
-		return appendFailed(r, name);
-	return success();
-}
-
 Status appendStandardStream(sd_bus_message *m, StdStream stream, std::string_view value)
 {
 	return handleStandardStream(m, streamName(stream), value);
