@@ -197,7 +197,10 @@ int capiStart(uint32_t domid, const std::vector<std::string> &args, std::string 
 /* One "Name=Value" line of a drop-in and its section ("Unit" or "Service"). */
 struct DropInLine {
 	std::string section;
-	UnitProperty property;
+	struct {
+		std::string name;
+		std::string value;
+	} property;
 };
 
 /* The drop-ins the bed's generator wrote: the lines of their [Unit]/[Service] sections, in order. */
