@@ -733,7 +733,8 @@ TEST_F(HostileDm, RootWindowUserdbFloodDoesNotStallAnotherStart)
 /*
  * The vectors of classes 1, 2 and 8 are not vacuous: with the directives
  * that block them removed (an instance drop-in sorted after the host
- * policy), the same attacks succeed.
+ * policy resets ProtectSystem=, ReadOnlyPaths= and TemporaryFileSystem=),
+ * the same attacks succeed.
  */
 TEST_F(HostileDm, DeclaredObjectVectorsSucceedWithoutTheirDirectives)
 {
@@ -741,7 +742,8 @@ TEST_F(HostileDm, DeclaredObjectVectorsSucceedWithoutTheirDirectives)
 	const int d = 14;
 	const std::string dropIns = fmt::format("/run/systemd/system/qemu-dm@{}.service.d", d);
 	ASSERT_TRUE(sh(fmt::format("set -e; mkdir -p {0} {1}; printf 'QDM-DISK-{2}' > {3}; printf x > {3}.sibling; "
-				   "printf x > {0}/d; printf '[Service]\\nProtectSystem=no\\nReadOnlyPaths=\\n' > "
+				   "printf x > {0}/d; printf "
+				   "'[Service]\\nProtectSystem=no\\nReadOnlyPaths=\\nTemporaryFileSystem=\\n' > "
 				   "{1}/90-no-protection.conf; systemctl daemon-reload",
 				   diskDir(d), dropIns, d, quote(diskOf(d))))
 			.ok());
@@ -765,7 +767,7 @@ TEST_F(HostileDm, DeclaredObjectVectorsSucceedWithoutTheirDirectives)
 			       "root-window-create-in-declared-disk-directory", "root-window-mkfifo-qemu-dm-conf-d",
 			       "root-window-write-qemu-dm-conf", "root-window-write-generator-dropins" })
 		EXPECT_EQ(v[n].outcome, "ALLOWED")
-		    << n << " without ProtectSystem=strict and ReadOnlyPaths=/run: " << v[n].detail;
+		    << n << " without ProtectSystem=strict, ReadOnlyPaths= and TemporaryFileSystem=: " << v[n].detail;
 }
 
 /* Limits an administrator sets in qemu-dm.conf: FSIZE and MemoryMax are enforced. */
