@@ -95,6 +95,16 @@ const Expect kExpect[] = {
 	{ "root-window-connect-systemd-private", "EACCES", "InaccessiblePaths=/run/systemd/private" },
 	{ "root-window-connect-xenstored", "ALLOWED", "FINDING: xenstored's root-only socket is connectable (lab §8.9)" },
 	{ "root-window-finit-module", "SIGSYS", "SystemCallFilter=~@module" },
+	/* the allow-list view (issue 10, class 5) */
+	{ "root-window-connect-peer-libxl-qmp", "ALLOWED", "FINDING: the other domain's libxl QMP socket in the shared /run/xen" },
+	{ "root-window-replace-peer-libxl-qmp", "ALLOWED", "FINDING: ReadWritePaths=/run/xen is shared by every DM" },
+	{ "root-window-write-peer-qemu-root", "ALLOWED", "FINDING: ReadWritePaths=/run/xen is shared by every DM" },
+	{ "root-window-write-run-xen", "ALLOWED", "FINDING: ReadWritePaths=/run/xen is shared by every DM" },
+	{ "root-window-read-ssh-host-key", "ALLOWED", "FINDING: root reads a host secret (a deny list is too short)" },
+	{ "root-window-read-etc-fstab", "ALLOWED", "FINDING: all of /etc is visible" },
+	{ "root-window-read-peer-disk", "ALLOWED", "FINDING: root reads the other domain's disk image (0600)" },
+	{ "root-window-list-undeclared-dir-srv", "ALLOWED", "FINDING: the host's whole tree is visible" },
+	{ "root-window-list-root-directory", "ALLOWED", "FINDING: the host's whole tree is visible" },
 	/* ---- after the drop: the DM uid, chrooted into its mode-0100 empty root ---- */
 	{ "write-host-etc-passwd", "EACCES", "-chroot into the empty root (mode 0100, root-owned)" },
 	{ "create-file-in-root", "EACCES", "-chroot into the empty root (mode 0100, root-owned)" },
@@ -263,7 +273,8 @@ protected:
 	 * through the equivalent systemd-run (the generator's drop-ins apply
 	 * either way; PrivateNetwork=yes is the per-domain default the C API sends).
 	 */
-	static CommandResult startDm(int domid, const std::vector<std::string> &qemuArgv)
+	static CommandResult startDm(int domid, const std::vector<std::string> &qemuArgv,
+				     const std::string &declare = "")
 	{
 		std::string argv;
 		for (const auto &a : qemuArgv) {
@@ -272,7 +283,8 @@ protected:
 		}
 		if (sh("test -x /usr/bin/qemu-dmctl").ok()) {
 			S.startPath = "qemu-dmctl start";
-			return sh(fmt::format("qemu-dmctl start {} --type hvm --no-domain-check --{}", domid, argv));
+			return sh(fmt::format("qemu-dmctl start {} --type hvm --no-domain-check {} --{}", domid,
+					      declare, argv));
 		}
 		S.startPath = "systemd-run (qemu-dmctl not installed)";
 		return sh(fmt::format("systemd-run -q --unit=qemu-dm@{0}.service -p PrivateNetwork=yes "
@@ -311,9 +323,24 @@ protected:
 	static void record(const std::string &check, const std::string &value) { S.outside.emplace_back(check, value); }
 };
 
+/* The objects of each domain the cross-domain vectors aim at (issue 10, class 5), made in the bed. */
+constexpr const char *kImages = "/var/lib/hostile-dm";
+std::string diskOf(int domid)
+{
+	return fmt::format("{}/disk-{}.img", kImages, domid);
+}
+std::string shareFile()
+{
+	return fmt::format("{}/share", kImages);
+}
+
 std::vector<std::string> hostileArgv(int domid, int peer)
 {
 	return { kHostile,
+		 "-hostile-share",
+		 shareFile(),
+		 "-hostile-peer-disk",
+		 diskOf(peer),
 		 "-hostile-domid",
 		 std::to_string(domid),
 		 "-hostile-peer",
@@ -346,11 +373,31 @@ void HostileDm::SetUpTestSuite()
 	/* A stand-in for xenstored's root-only socket, and host SysV IPC objects the DMs must not reach. */
 	sh("mkdir -p /run/xenstored && systemd-run -q --unit=fake-xenstored.service "
 	   "socat UNIX-LISTEN:/run/xenstored/socket,fork,mode=0600 SYSTEM:true");
+	/*
+	 * What libxl makes for each domain in /run/xen (its QMP socket, the chroot
+	 * dir it names in -chroot), a host secret (an ssh host key), each domain's
+	 * own disk image (root 0600, declared for that domain only), and the file
+	 * both DMs are granted to meet through (the view hides their runtime dirs
+	 * from each other).
+	 */
+	std::string objects = fmt::format("mkdir -p /run/xen /etc/ssh {0} && chmod 0755 {0} && "
+					  "printf 'FAKE HOST KEY\n' > /etc/ssh/ssh_host_ed25519_key && "
+					  "chmod 0600 /etc/ssh/ssh_host_ed25519_key && : > {1} && chmod 0600 {1}",
+					  kImages, shareFile());
+	for (int d : { 5, 6 })
+		objects += fmt::format(" && mkdir -p -m 0700 /run/xen/qemu-root-{0} && "
+				       "printf 'disk of domain {0}\n' > {1} && chmod 0600 {1} && "
+				       "systemd-run -q --unit=fake-libxl-qmp-{0}.service "
+				       "socat UNIX-LISTEN:/run/xen/qmp-libxl-{0},fork,mode=0600 SYSTEM:true",
+				       d, diskOf(d));
+	if (auto o = sh(objects); !o.ok())
+		return fail("creating the domains' objects: " + o.err);
 	S.hostShmId = parseIpcmk(sh("ipcmk -M 4096 -p 0666").out);
 	S.hostMsgId = parseIpcmk(sh("ipcmk -Q -p 0666").out);
 
 	for (int d : { 5, 6 }) {
-		auto r = startDm(d, hostileArgv(d, d == 5 ? 6 : 5));
+		auto r = startDm(d, hostileArgv(d, d == 5 ? 6 : 5),
+				 fmt::format("--disk {} --path {}:rw", diskOf(d), shareFile()));
 		if (!r.ok())
 			return fail(fmt::format("starting qemu-dm@{}: {}{}", d, r.out, r.err));
 	}
