@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <ctime>
 #include <optional>
@@ -343,8 +344,12 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 	}
 
 	/* Type=notify: "done" means qemu-dm-exec passed every check and was about to exec QEMU. */
-	if (*job == "done")
+	if (*job == "done") {
+		/* libxl's names for the sockets QEMU makes in its runtime dir (xentop's libxenstat socket). */
+		if (Status l = makeHostLinks(request); !l)
+			log::warning("{}, ignoring.", l.error().message());
 		return success();
+	}
 
 	std::string cause;
 	std::string journal = startFailureExcerpt(unit, since, 10, std::chrono::seconds(2), &cause);
@@ -442,6 +447,37 @@ Result<std::vector<DmStatus>> DmController::list()
 	}
 	std::sort(out.begin(), out.end(), [](const DmStatus &a, const DmStatus &b) { return a.domid < b.domid; });
 	return out;
+}
+
+Status makeHostLinks(const DmRequest &request)
+{
+	for (const auto &l : request.hostLinks) {
+		struct stat st;
+		if (::lstat(l.path.c_str(), &st) == 0 && !S_ISLNK(st.st_mode) && !S_ISSOCK(st.st_mode))
+			return makeError(EEXIST, "domain {}: not linking {} to {}: something else is there",
+					 request.domid, l.path, l.target);
+		/* Atomically: a new link under a temporary name, renamed over the old one. */
+		std::string tmp = l.path + ".qemu-dm-new";
+		(void)::unlink(tmp.c_str());
+		if (::symlink(l.target.c_str(), tmp.c_str()) < 0)
+			return errnoError(errno, "domain {}: Failed to link {} to {}", request.domid, l.path, l.target);
+		if (::rename(tmp.c_str(), l.path.c_str()) < 0) {
+			int e = errno;
+			(void)::unlink(tmp.c_str());
+			return errnoError(e, "domain {}: Failed to link {} to {}", request.domid, l.path, l.target);
+		}
+	}
+	return success();
+}
+
+void removeHostLinks(const DmRequest &request)
+{
+	for (const auto &l : request.hostLinks) {
+		char buf[PATH_MAX];
+		ssize_t n = ::readlink(l.path.c_str(), buf, sizeof buf);
+		if (n > 0 && std::string_view(buf, static_cast<size_t>(n)) == l.target)
+			(void)::unlink(l.path.c_str());
+	}
 }
 
 } /* namespace qemudm */

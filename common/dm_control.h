@@ -117,4 +117,14 @@ private:
 	SystemdManager manager_;
 };
 
+/*
+ * Make the request's hostLinks: a symlink at each path, to its target,
+ * replacing a symlink or socket that is there (a stale one of an earlier
+ * domain with this id), never anything else. Run by the caller (root, on the
+ * host) after the unit started.
+ */
+[[nodiscard]] Status makeHostLinks(const DmRequest &request);
+/* Remove those of the request's links that still point at their target. */
+void removeHostLinks(const DmRequest &request);
+
 } /* namespace qemudm */

@@ -59,6 +59,17 @@ struct DmRequest {
 	/* XEN_QEMU_CONSOLE_LIMIT of QEMU's environment (libxl sets it): digits; empty: not set. */
 	std::string consoleLimit;
 	std::vector<std::string> qemuArgv; /* [0]: absolute path of QEMU */
+	/*
+	 * Symbolic links the caller makes on the host once the unit runs: at
+	 * `path` (libxl's name for a socket QEMU creates, e.g.
+	 * /var/run/xen/qmp-libxenstat-<domid>), pointing at `target` in the
+	 * unit's own runtime dir, where QEMU creates it instead (the allow-list
+	 * view has no /run/xen). See libxl_argv.h.
+	 */
+	struct HostLink {
+		std::string path, target;
+	};
+	std::vector<HostLink> hostLinks;
 };
 
 struct DmUnitPlan {
