@@ -118,13 +118,13 @@ private:
 };
 
 /*
- * Make the request's hostLinks: a symlink at each path, to its target,
- * replacing a symlink or socket that is there (a stale one of an earlier
- * domain with this id), never anything else. Run by the caller (root, on the
- * host) after the unit started.
+ * Make a plan's hostLinks: a symlink at each path, to its target, replacing a
+ * symlink or socket that is there (a stale one of an earlier domain with this
+ * id), never anything else. Run by the caller (root, on the host) once the
+ * unit runs; DmController::start() does.
  */
-[[nodiscard]] Status makeHostLinks(const DmRequest &request);
-/* Remove those of the request's links that still point at their target. */
-void removeHostLinks(const DmRequest &request);
+[[nodiscard]] Status makeHostLinks(uint32_t domid, const std::vector<DmUnitPlan::HostLink> &links);
+/* Remove domain `domid`'s links (libxl's libxenstat path) that still point into its runtime dir. */
+void removeHostLinks(uint32_t domid);
 
 } /* namespace qemudm */

@@ -115,18 +115,12 @@ bool isLocalhost(std::string_view host)
 
 } /* namespace */
 
-std::string libxenstatSocketPath(uint32_t domid)
-{
-	return fmt::format("/run/qemu-dm/{}/qmp-libxenstat", domid);
-}
-
 Result<DmRequest> dmRequestFromQemuArgv(const std::vector<std::string> &args, const std::string &qemu)
 {
 	DmRequest req;
 	std::optional<uint32_t> domid;
 	struct Opt {
 		std::string name, value;
-		size_t index = 0; /* of the value in req.qemuArgv (0: none) */
 	};
 	std::vector<Opt> opts;
 	for (size_t i = 0; i < args.size(); i++) {
@@ -137,8 +131,7 @@ Result<DmRequest> dmRequestFromQemuArgv(const std::vector<std::string> &args, co
 		if (kWithValue.count(name)) {
 			if (i + 1 >= args.size())
 				return makeError(EINVAL, "QEMU option {} has no value", a);
-			++i;
-			opts.push_back({ name, args[i], i + 1 });
+			opts.push_back({ name, args[++i] });
 		} else {
 			opts.push_back({ name, {} });
 		}
@@ -178,26 +171,8 @@ Result<DmRequest> dmRequestFromQemuArgv(const std::vector<std::string> &args, co
 				req.deviceModelUser = o.value;
 		} else if (o.name == "chardev") {
 			auto fd = optValue(parts, "fd");
-			if (!fd) {
-				/*
-				 * libxl's libxenstat QMP socket, which QEMU itself creates at
-				 * libxl's path in /run/xen: QEMU creates it in the unit's own
-				 * runtime dir instead, and the caller links libxl's path to it
-				 * (xentop connects through the link).
-				 */
-				auto path = optValue(parts, "path");
-				bool libxls = path && (*path == fmt::format("/var/run/xen/qmp-libxenstat-{}", d) ||
-						       *path == fmt::format("/run/xen/qmp-libxenstat-{}", d));
-				if (optValue(parts, "id") == "libxenstat-cmd" && libxls) {
-					std::string &value = req.qemuArgv[o.index];
-					size_t at = value.find("path=" + *path);
-					if (at != std::string::npos) {
-						value.replace(at + 5, path->size(), libxenstatSocketPath(d));
-						req.hostLinks.push_back({ *path, libxenstatSocketPath(d) });
-					}
-				}
+			if (!fd)
 				continue;
-			}
 			if (optValue(parts, "id") != "libxl-cmd")
 				return makeError(
 				    ENOTSUP,

@@ -16,13 +16,6 @@
  *   -runas NAME                         device_model_user=NAME (a UID:GID is
  *                                       libxl's range user: ours anyway)
  *   -chardev socket,id=libxl-cmd,...,fd=N   the QMP listening socket: fd N
- *   -chardev socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-N,...
- *                                       libxenstat's QMP socket (xentop), which
- *                                       QEMU creates: moved to
- *                                       /run/qemu-dm/N/qmp-libxenstat (the unit's
- *                                       own runtime dir; the allow-list view has
- *                                       no /run/xen) and a hostLinks entry, so
- *                                       the caller links libxl's path to it
  *   -drive file=PATH,...                a disk (readonly=on / media=cdrom: read-only)
  *   -incoming file:PATH                 a saved state to restore: read-only path
  *   -incoming fd:N, -add-fd fd=N,...    a saved state libxl opened (4.17: fd:N):
@@ -43,9 +36,6 @@
 #include "result.h"
 
 namespace qemudm {
-
-/* Where QEMU creates libxenstat's QMP socket for domain `domid` (inside the unit's runtime dir). */
-std::string libxenstatSocketPath(uint32_t domid);
 
 /*
  * `args` is QEMU's argv without argv[0] (what libxl passes after the program

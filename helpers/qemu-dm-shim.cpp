@@ -260,7 +260,6 @@ int run(int argc, char **argv)
 		if (!end.journal.empty())
 			std::fprintf(stderr, "%s\n", end.journal.c_str());
 		(void)ctl->stop(domid);
-		removeHostLinks(*req);
 		return finish(1);
 	}
 	log::info("domain {}: device model running as {} (pid {}, user {})", domid, st->unit, st->mainPid, st->user);
@@ -295,8 +294,6 @@ int run(int argc, char **argv)
 	auto s = ctl->stop(domid);
 	if (!s && s.error().code() != ESRCH)
 		log::error(s.error());
-	/* libxl unlinks its socket names on destroy too; a link of ours left dangling would name nothing. */
-	removeHostLinks(*req);
 	if (stopped)
 		return finish(0);
 	auto end = DmController::unitEnd(dmUnitName(domid), since, 10, std::chrono::seconds(2));

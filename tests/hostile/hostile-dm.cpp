@@ -805,6 +805,9 @@ Outcome memfdDoubleMap()
 
 /* ---------------------------------------------------------------- the allow-list view (issue 10, class 5) */
 
+/* The view's root on the host (installed by qemu-dm, prefix /usr). */
+constexpr const char *kViewRootPath = "/usr/libexec/qemu-dm/view/root";
+
 /* What a DM's "/" may hold: the view (docs/confinement.md, "The allow-list view"). */
 constexpr std::string_view kViewTopLevel[] = { "bin", "dev",  "etc", "lib", "lib32", "lib64", "libx32", "proc",
 					       "run", "sbin", "sys", "tmp", "usr",   "var",   "root",	"home" };
@@ -939,6 +942,15 @@ std::vector<Vector> vectors()
 		  } },
 		{ "root-window-list-undeclared-dir-srv", true, [] { return listCheck("/srv"); } },
 		{ "root-window-list-root-directory", true, listRootDirectory },
+		/*
+		 * The view's root at its host path, seen through the /usr bind: only
+		 * read-only copies of this DM's own mounts may be there (a writable
+		 * copy would be a way back to the host's files).
+		 */
+		{ "root-window-write-view-root-etc-passwd", true,
+		  [] { return openCheck(std::string(kViewRootPath) + "/etc/passwd", O_WRONLY); } },
+		{ "root-window-write-view-root-lib", true,
+		  [] { return writeFileIn(std::string(kViewRootPath) + "/lib"); } },
 
 		/* ---- after the drop: the DM uid, chrooted into its empty root ---- */
 		/* files */

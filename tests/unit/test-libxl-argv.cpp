@@ -63,43 +63,41 @@ TEST(LibxlArgv, Hvm417)
 	EXPECT_FALSE(r->vncLocalhost);
 	EXPECT_TRUE(r->taps.empty());
 	EXPECT_TRUE(r->domainCheck);
-	/*
-	 * QEMU's argv is passed on behind the configured QEMU, unchanged but for
-	 * libxenstat's socket, which QEMU creates in the unit's own runtime dir
-	 * (the allow-list view has no /run/xen); the caller links libxl's path to it.
-	 */
+	/* QEMU's argv is passed on unchanged, behind the configured QEMU. */
 	std::vector<std::string> expected = { kQemu };
 	for (const auto &w : words(kHvm))
-		expected.push_back(
-		    w == "socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-3,server=on,wait=off"
-			? "socket,id=libxenstat-cmd,path=/run/qemu-dm/3/qmp-libxenstat,server=on,wait=off"
-			: w);
+		expected.push_back(w);
 	EXPECT_EQ(r->qemuArgv, expected);
-	ASSERT_EQ(r->hostLinks.size(), 1u);
-	EXPECT_EQ(r->hostLinks[0].path, "/var/run/xen/qmp-libxenstat-3");
-	EXPECT_EQ(r->hostLinks[0].target, "/run/qemu-dm/3/qmp-libxenstat");
-	EXPECT_EQ(libxenstatSocketPath(3), "/run/qemu-dm/3/qmp-libxenstat");
 }
 
-TEST(LibxlArgv, OnlyLibxlsOwnLibxenstatSocketIsMoved)
+TEST(LibxlArgv, LibxenstatSocketMovesIntoTheRuntimeDir)
 {
-	/* Another domain's path, another id, or a path of our choosing: left as they are, no link. */
+	/* What libxl passes, for every caller (shim, C API): QEMU creates the socket in its own runtime dir. */
+	auto argv = words(kHvm);
+	auto links = moveLibxenstatSocket(3, argv);
+	std::vector<std::string> expected = words(kHvm);
+	for (auto &w : expected)
+		if (w == "socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-3,server=on,wait=off")
+			w = "socket,id=libxenstat-cmd,path=/run/qemu-dm/3/qmp-libxenstat,server=on,wait=off";
+	EXPECT_EQ(argv, expected);
+	ASSERT_EQ(links.size(), 1u);
+	EXPECT_EQ(links[0].path, "/var/run/xen/qmp-libxenstat-3");
+	EXPECT_EQ(links[0].target, "/run/qemu-dm/3/qmp-libxenstat");
+	EXPECT_EQ(libxenstatSocketPath(3), "/run/qemu-dm/3/qmp-libxenstat");
+
+	/* Another domain's path, another id, a path of the caller's choosing: left alone, no link. */
 	for (const char *chardev : { "socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-4,server=on,wait=off",
 				     "socket,id=other,path=/var/run/xen/qmp-libxenstat-3,server=on,wait=off",
 				     "socket,id=libxenstat-cmd,path=/run/qemu-dm/3/mine,server=on,wait=off" }) {
-		auto r = dmRequestFromQemuArgv({ "-xen-domid", "3", "-chardev", chardev }, kQemu);
-		ASSERT_TRUE(r.ok()) << r.error().message();
-		EXPECT_EQ(r->qemuArgv, (std::vector<std::string>{ kQemu, "-xen-domid", "3", "-chardev", chardev }));
-		EXPECT_TRUE(r->hostLinks.empty()) << chardev;
+		std::vector<std::string> a = { "-xen-domid", "3", "-chardev", chardev };
+		EXPECT_TRUE(moveLibxenstatSocket(3, a).empty()) << chardev;
+		EXPECT_EQ(a[3], chardev);
 	}
-	/* /run/xen (what /var/run/xen points at) is libxl's path too. */
-	auto r = dmRequestFromQemuArgv(
-	    { "-xen-domid", "3", "-chardev", "socket,id=libxenstat-cmd,path=/run/xen/qmp-libxenstat-3,server=on" },
-	    kQemu);
-	ASSERT_TRUE(r.ok()) << r.error().message();
-	EXPECT_EQ(r->qemuArgv.back(), "socket,id=libxenstat-cmd,path=/run/qemu-dm/3/qmp-libxenstat,server=on");
-	ASSERT_EQ(r->hostLinks.size(), 1u);
-	EXPECT_EQ(r->hostLinks[0].path, "/run/xen/qmp-libxenstat-3");
+	/* /run/xen, where /var/run/xen points, is libxl's path too. */
+	std::vector<std::string> a = { "-chardev",
+				       "socket,id=libxenstat-cmd,path=/run/xen/qmp-libxenstat-3,server=on" };
+	ASSERT_EQ(moveLibxenstatSocket(3, a).size(), 1u);
+	EXPECT_EQ(a[1], "socket,id=libxenstat-cmd,path=/run/qemu-dm/3/qmp-libxenstat,server=on");
 }
 
 TEST(LibxlArgv, PvWithVfb417)
