@@ -26,6 +26,7 @@
 #include "config.h"
 #include "dm_unit.h"
 #include "fd_channel.h"
+#include "libxl_argv.h"
 #include "result.h"
 #include "systemd_bus.h"
 
@@ -75,6 +76,15 @@ struct DmEnd {
  */
 [[nodiscard]] Result<DmUnitPlan> planWithXen(const Config &config, const DmRequest &request, UserLookup &lookup);
 
+/*
+ * The disks QEMU's argv opens by path (-drive file=PATH) that qemu-dm hands
+ * to it as fds instead (libxl_argv.h, planDriveFds): every declared disk that
+ * is a regular file. Rewrites request.qemuArgv and marks those disks viaFd;
+ * returns the fds to open and their targets (above every fd number the
+ * request already uses). Idempotent: a rewritten argv names no disk path.
+ */
+[[nodiscard]] Result<std::vector<DriveFd>> planDiskFds(DmRequest &request, std::span<const int> usedTargets);
+
 /* CLOCK_REALTIME in microseconds, for the sinceUsec arguments below. */
 uint64_t realtimeNowUsec();
 
@@ -88,6 +98,12 @@ public:
 	[[nodiscard]] Status start(const DmRequest &request, const DmStartOptions &options = {});
 	/* Returns once the unit is inactive and every process of it is gone. */
 	[[nodiscard]] Status stop(uint32_t domid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+	/*
+	 * Destroy, what `xl destroy` means: SIGKILL every process of the unit at
+	 * once (no SIGTERM, no stop timeout), return once the unit is inactive and
+	 * every process of it is gone.
+	 */
+	[[nodiscard]] Status destroy(uint32_t domid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 	[[nodiscard]] Status kill(uint32_t domid, int signal);
 	[[nodiscard]] Result<DmStatus> status(uint32_t domid);
 	[[nodiscard]] Result<std::vector<DmStatus>> list();

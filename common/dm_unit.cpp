@@ -2,6 +2,7 @@
 
 #include "dm_unit.h"
 
+#include <linux/capability.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -94,6 +95,10 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	if (!req.deviceModelUser.empty())
 		if (auto s = checkDeviceModelUserName(domid, req.deviceModelUser); !s)
 			return s.error();
+	/* Each argument reaches QEMU exactly as given, also as systemd shows and re-reads it (bus_property.h). */
+	for (size_t i = 0; i < req.qemuArgv.size(); i++)
+		if (auto s = checkExecArgument(req.qemuArgv[i]); !s)
+			return s.error().wrap(fmt::format("domain {}: refusing QEMU argument {}", domid, i));
 
 	DmUserRequest ureq;
 	ureq.domid = domid;
@@ -114,43 +119,44 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	plan.identity = *identity;
 	plan.warnings = identity->warnings;
 	auto &p = plan.properties;
-	auto add = [&p](std::string name, std::string value) { p.push_back({ std::move(name), std::move(value) }); };
+	auto add = [&p](std::string name, BusValue value) { p.push_back({ std::move(name), std::move(value) }); };
+	auto str = [](std::string s) { return BusValue(std::move(s)); };
 
 	std::string name = req.name.empty() ? std::string() : fmt::format(" ({})", req.name);
-	add("Description", escapeSpecifiers(fmt::format("Xen device model for domain {}{}", domid, name)));
-	add("Slice", std::string(kDmSlice));
+	add("Description", str(fmt::format("Xen device model for domain {}{}", domid, name)));
+	add("Slice", str(std::string(kDmSlice)));
 	/*
 	 * Readiness without timers: qemu-dm-exec sends READY=1 right before it
 	 * execs QEMU, after every check, so the start job's result is the answer
 	 * (DESIGN.md "Readiness"). The probe of an uncached QEMU took 3.6-9.4 s
 	 * in a TCG dom0: the start timeout leaves room for that.
 	 */
-	add("Type", "notify");
-	add("NotifyAccess", "main");
-	add("TimeoutStartSec", "60s");
-	add("CollectMode", "inactive-or-failed");
+	add("Type", str("notify"));
+	add("NotifyAccess", str("main"));
+	add("TimeoutStartUSec", Usec{ 60000000 });
+	add("CollectMode", str("inactive-or-failed"));
 	/* `xl destroy` SIGKILLs; a DM ignoring SIGTERM is SIGKILLed after this (qemu-dmctl stop --timeout). */
-	add("TimeoutStopSec", "30s");
-	add("SyslogIdentifier", fmt::format("qemu-dm-{}", domid));
-	add("LogExtraFields", fmt::format("XEN_DOMID={}", domid));
+	add("TimeoutStopUSec", Usec{ 30000000 });
+	add("SyslogIdentifier", str(fmt::format("qemu-dm-{}", domid)));
+	add("LogExtraFields", JournalFields{ { fmt::format("XEN_DOMID={}", domid) } });
 	if (!req.name.empty())
-		add("LogExtraFields", fmt::format("XEN_DOMAIN_NAME={}", req.name));
-	add("Environment", fmt::format("XEN_DOMAIN_ID={}", domid));
+		add("LogExtraFields", JournalFields{ { fmt::format("XEN_DOMAIN_NAME={}", req.name) } });
+	add("Environment", Strings{ { fmt::format("XEN_DOMAIN_ID={}", domid) } });
 	/* The uid this DM will run as, before QEMU drops to it: runningDmUids() reads it (uid policy). */
-	add("Environment", fmt::format("QEMU_DM_UID={}", identity->uid));
+	add("Environment", Strings{ { fmt::format("QEMU_DM_UID={}", identity->uid) } });
 	/* The one variable of the caller's environment QEMU gets (libxl sets it for QEMU). */
 	if (!req.consoleLimit.empty())
-		add("Environment", fmt::format("XEN_QEMU_CONSOLE_LIMIT={}", req.consoleLimit));
-	add("StandardOutput", "journal");
-	add("StandardError", "journal");
-	add("RuntimeDirectory", fmt::format("qemu-dm/{}", domid));
-	add("RuntimeDirectoryMode", "0700");
+		add("Environment", Strings{ { fmt::format("XEN_QEMU_CONSOLE_LIMIT={}", req.consoleLimit) } });
+	add("StandardOutput", str("journal"));
+	add("StandardError", str("journal"));
+	add("RuntimeDirectory", Strings{ { fmt::format("qemu-dm/{}", domid) } });
+	add("RuntimeDirectoryMode", FileMode{ 0700 });
 
 	for (auto &d : buildDomainDefaults(config)) {
 		if (d.name == "PrivateNetwork" && (!req.taps.empty() || req.vncLocalhost))
-			d.value = "no";
+			d.value = false;
 		if (d.name == "MemoryDenyWriteExecute" && req.allowWriteExecute)
-			d.value = "no";
+			d.value = false;
 		p.push_back(d);
 	}
 	if (req.allowWriteExecute) {
@@ -159,19 +165,21 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		 * host filter, which a per-domain line cannot re-allow): let denied
 		 * calls fail with EPERM instead of killing the stand-in.
 		 */
-		add("SystemCallErrorNumber", "EPERM");
+		add("SystemCallErrorNumber", ErrnoNumber{ EPERM });
 	}
 
 	for (const auto &disk : req.disks) {
 		if (auto o = checkDeclaredObject(domid, "disk", disk.path, DeclaredKind::Disk); !o)
 			return o.error();
 		/* Bound into the allow-list view (host_policy.h), where nothing else of the host is. */
-		add(disk.readOnly ? "BindReadOnlyPaths" : "BindPaths", disk.path);
+		if (!disk.viaFd)
+			add(disk.readOnly ? "BindReadOnlyPaths" : "BindPaths",
+			    BindPaths{ { { disk.path, disk.path } } });
 	}
 	for (const auto &path : req.paths) {
 		if (auto o = checkDeclaredObject(domid, "path", path.path, DeclaredKind::Path); !o)
 			return o.error();
-		add(path.writable ? "BindPaths" : "BindReadOnlyPaths", path.path);
+		add(path.writable ? "BindPaths" : "BindReadOnlyPaths", BindPaths{ { { path.path, path.path } } });
 	}
 	for (const auto &dev : req.devices) {
 		if (auto o = checkDeclaredObject(domid, "device", dev.path, DeclaredKind::Device); !o)
@@ -179,15 +187,15 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		if (dev.permissions.empty() || dev.permissions.find_first_not_of("rwm") != std::string::npos)
 			return makeError(EINVAL, "domain {}: device {}: permissions '{}' are not a subset of rwm",
 					 domid, dev.path, dev.permissions);
-		add("DeviceAllow", fmt::format("{} {}", dev.path, dev.permissions));
-		add("BindPaths", dev.path);
+		add("DeviceAllow", DeviceRules{ { { dev.path, dev.permissions } } });
+		add("BindPaths", BindPaths{ { { dev.path, dev.path } } });
 	}
 	if (!req.taps.empty()) {
 		/* QEMU creates the tap itself (TUNSETIFF) before dropping privileges. */
-		add("DeviceAllow", "/dev/net/tun rw");
-		add("BindPaths", "/dev/net/tun");
+		add("DeviceAllow", DeviceRules{ { { "/dev/net/tun", "rw" } } });
+		add("BindPaths", BindPaths{ { { "/dev/net/tun", "/dev/net/tun" } } });
 		/* Unit-file semantics: this line is OR'ed with the host drop-in's bounding set. */
-		add("CapabilityBoundingSet", "CAP_NET_ADMIN");
+		add("CapabilityBoundingSet", Capabilities{ { CAP_NET_ADMIN } });
 		plan.warnings.push_back(fmt::format("domain {}: emulated NICs need the host network namespace "
 						    "and CAP_NET_ADMIN until QEMU drops privileges",
 						    domid));
@@ -200,9 +208,9 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		 * with the host drop-in's AF_UNIX, and IPAddressAllow= wins over its
 		 * IPAddressDeny=any: IP traffic with localhost only, nothing else.
 		 */
-		add("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6");
-		add("IPAddressAllow", "localhost");
-		add("IPAddressDeny", "any");
+		add("RestrictAddressFamilies", AddressFamilies{ true, { "AF_UNIX", "AF_INET", "AF_INET6" } });
+		add("IPAddressAllow", ipLocalhost());
+		add("IPAddressDeny", ipAny());
 	}
 
 	/*
@@ -214,29 +222,8 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 			continue;
 		if (auto s = checkDeclaredPathSpelling(domid, "program", prog); !s)
 			return s.error();
-		add("BindReadOnlyPaths", prog);
+		add("BindReadOnlyPaths", BindPaths{ { { prog, prog } } });
 	}
-
-	/*
-	 * A bind outside the view's skeleton (a disk in /srv) needs mount points
-	 * below a top-level directory the skeleton lacks: a private read-only
-	 * tmpfs there holds them (only the top-level name is made in the shared
-	 * skeleton, once).
-	 */
-	std::vector<std::string> tops;
-	for (const auto &prop : p) {
-		if (prop.name != "BindPaths" && prop.name != "BindReadOnlyPaths")
-			continue;
-		std::string_view v = prop.value;
-		size_t slash = v.find('/', 1);
-		if (slash == std::string_view::npos)
-			continue; /* a file directly in /: its mount point is made in the skeleton */
-		std::string top(v.substr(1, slash - 1));
-		if (!inViewSkeleton(top) && std::find(tops.begin(), tops.end(), top) == tops.end())
-			tops.push_back(top);
-	}
-	for (const auto &top : tops)
-		add("TemporaryFileSystem", fmt::format("/{}:ro,mode=0755", top));
 
 	auto &e = plan.execStart;
 	e = { qemuDmExecPath(), "--domid",	std::to_string(domid), "--type", std::string(guestTypeName(req.type)),
@@ -254,58 +241,23 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	std::vector<std::string> qemuArgv = req.qemuArgv;
 	plan.hostLinks = moveLibxenstatSocket(domid, qemuArgv);
 	e.insert(e.end(), qemuArgv.begin(), qemuArgv.end());
+	for (const auto &prop : plan.properties)
+		if (auto s = checkBusProperty(prop); !s)
+			return s.error().wrap(fmt::format("domain {}", domid));
 	return plan;
 }
 
-std::string quoteArgument(const std::string &arg)
+BusProperty execStartProperty(const DmUnitPlan &plan)
 {
-	std::string out;
-	bool plain = !arg.empty() && arg != ";";
-	for (unsigned char c : arg) {
-		if (c == '%' || c == '$') {
-			/* "%%": a specifier otherwise; "$$": environment expansion otherwise. */
-			out += char(c);
-			out += char(c);
-			continue;
-		}
-		bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			    std::string_view("@+=:,./_-").find(char(c)) != std::string_view::npos;
-		plain &= safe;
-		switch (c) {
-		case '"':
-			out += "\\\"";
-			break;
-		case '\\':
-			out += "\\\\";
-			break;
-		case '\n':
-			out += "\\n";
-			break;
-		case '\t':
-			out += "\\t";
-			break;
-		default:
-			if (c < 0x20 || c >= 0x7f)
-				out += fmt::format("\\x{:02x}", c);
-			else
-				out += char(c);
-		}
-	}
-	return plain ? out : "\"" + out + "\"";
+	return { "ExecStart", ExecArgv{ plan.execStart } };
 }
 
 std::string formatPlan(const DmUnitPlan &plan)
 {
 	std::string out;
-	for (const auto &[name, value] : plan.properties)
-		out += fmt::format("{}={}\n", name, value);
-	out += "ExecStart=";
-	for (size_t i = 0; i < plan.execStart.size(); i++) {
-		if (i)
-			out += ' ';
-		out += quoteArgument(plan.execStart[i]);
-	}
-	out += "\n";
+	for (const auto &p : plan.properties)
+		out += formatBusProperty(p) + "\n";
+	out += formatBusProperty(execStartProperty(plan)) + "\n";
 	return out;
 }
 

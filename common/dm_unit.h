@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "bus_property.h"
 #include "config.h"
 #include "domain.h"
 #include "fd_channel.h"
 #include "result.h"
 #include "uid_policy.h"
-#include "unit_property.h"
 #include "user_lookup.h"
 
 namespace qemudm {
@@ -29,6 +29,8 @@ namespace qemudm {
 struct DiskSpec {
 	std::string path; /* absolute; must exist */
 	bool readOnly = false;
+	/* QEMU gets it as fds (libxl_argv.h, planDriveFds), not by path: nothing of it in the DM's view. */
+	bool viaFd = false;
 };
 
 struct PathSpec {
@@ -65,8 +67,8 @@ struct DmUnitPlan {
 	uint32_t domid = 0;
 	std::string unit; /* qemu-dm@<domid>.service */
 	DmIdentity identity;
-	UnitProperties properties;	    /* per-domain, unit-file syntax, in order */
-	std::vector<std::string> execStart; /* qemu-dm-exec ... -- QEMU ... */
+	BusProperties properties;	    /* per-domain, typed D-Bus values, in order */
+	std::vector<std::string> execStart; /* qemu-dm-exec ... -- QEMU ... (sent as ExecStart, an argv) */
 	std::vector<std::string> warnings;
 	/*
 	 * Symbolic links the caller makes on the host once the unit runs: at
@@ -101,19 +103,13 @@ std::string qemuDmExecPath();
  */
 [[nodiscard]] Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &request, UserLookup &lookup);
 
-/*
- * One argv element in unit-file quoting, as systemd reads ExecStart= back
- * (systemd.service(5), "Command lines"): plain if it has only
- * [A-Za-z0-9@+=:,./_-] (and '%', '$'), else in "..." with C escapes (\" \\ \n
- * \t \xNN); '%' is always written "%%" (a specifier otherwise) and '$' "$$"
- * (environment expansion otherwise), as start sends it (appendExecStartLiteral).
- */
-std::string quoteArgument(const std::string &arg);
+/* ExecStart of the plan as the typed property start sends. */
+BusProperty execStartProperty(const DmUnitPlan &plan);
 
 /*
  * The plan as lines "Name=Value", then "ExecStart=..." (qemu-dmctl policy),
- * so that systemd reading these lines from a unit file or drop-in builds the
- * unit `start` sends.
+ * each formatted by formatBusProperty(): systemd reading these lines from a
+ * unit file or drop-in gets exactly the values `start` sends.
  */
 std::string formatPlan(const DmUnitPlan &plan);
 

@@ -53,15 +53,23 @@ std::vector<UnitProperty> buildViewPolicy()
 	 * bind-mounts every RuntimeDirectory= into the namespace, recursively and
 	 * writable, and a root there would show the view's binds writable again
 	 * (the host's /etc/passwd, /usr/lib; found in the lab). The skeleton has
-	 * every mount point the view needs, and /etc, /var and /run are private
-	 * tmpfs: systemd creates no mount point in the shared directory (only
-	 * for a declared object outside them: see planDmUnit()).
+	 * every mount point the view needs, and /etc, /var, /run and the usual
+	 * image directories are private tmpfs: systemd creates no mount point in
+	 * the shared directory (but for a declared object below another
+	 * top-level directory: docs/confinement.md).
 	 */
 	add(p, "RootDirectory", std::string(kViewRoot));
 	/* /proc, /sys (read-only: ProtectKernelTunables=) and the private /dev (PrivateDevices=). */
 	add(p, "MountAPIVFS", "yes");
 	/* MountAPIVFS= would give a writable, world-writable /run tmpfs: read-only, root's only. */
-	add(p, "TemporaryFileSystem", "/run:ro,mode=0755,nosuid,nodev,noexec /etc:ro,mode=0755 /var:ro,mode=0755");
+	/*
+	 * /etc, /var and where images usually live (/srv, /opt, /mnt, /media):
+	 * private and empty, so the mount points of the binds below and of a
+	 * domain's disks are made in them, not in the shared skeleton.
+	 */
+	add(p, "TemporaryFileSystem",
+	    "/run:ro,mode=0755,nosuid,nodev,noexec /etc:ro,mode=0755 /var:ro,mode=0755 /srv:ro,mode=0755 "
+	    "/opt:ro,mode=0755 /mnt:ro,mode=0755 /media:ro,mode=0755");
 	/* QEMU, qemu-dm-exec, their libraries, firmware and keymaps (merged /usr: the rest are symlinks). */
 	add(p, "BindReadOnlyPaths", "/usr -/bin -/sbin -/lib -/lib64 -/lib32 -/libx32");
 	/*
@@ -190,7 +198,7 @@ std::vector<UnitProperty> buildHostPolicy(const Config &config)
 	return p;
 }
 
-std::vector<UnitProperty> buildDomainDefaults([[maybe_unused]] const Config &config)
+BusProperties buildDomainDefaults([[maybe_unused]] const Config &config)
 {
 	/*
 	 * Sent per domain, not as drop-ins (a drop-in would override what the
@@ -198,7 +206,7 @@ std::vector<UnitProperty> buildDomainDefaults([[maybe_unused]] const Config &con
 	 * and a TCG stand-in DM needs W+X memory for its JIT. Xen's QEMU needs
 	 * neither.
 	 */
-	return { { "PrivateNetwork", "yes" }, { "MemoryDenyWriteExecute", "yes" } };
+	return { { "PrivateNetwork", true }, { "MemoryDenyWriteExecute", true } };
 }
 
 std::vector<PolicyDropIn> buildHostDropIns(const Config &config)

@@ -23,10 +23,19 @@
 #include <vector>
 
 #include "build_config.h"
+#include "bus_property.h"
 #include "config.h"
-#include "unit_property.h" /* UnitProperty */
 
 namespace qemudm {
+
+/* One line of a drop-in in unit-file syntax: { "ProtectSystem", "strict" }. */
+struct UnitProperty {
+	std::string name;
+	std::string value;
+
+	bool operator==(const UnitProperty &) const = default;
+};
+using UnitProperties = std::vector<UnitProperty>;
 
 /* One generated drop-in: qemu-dm@.service.d/<fileName>, [Unit] and [Service] parts. */
 struct PolicyDropIn {
@@ -48,7 +57,7 @@ inline constexpr std::string_view kDmTmpDir = "/tmp/qemu-dm";
  */
 inline constexpr std::string_view kViewRoot = QEMU_DM_VIEW_ROOT;
 inline constexpr std::string_view kViewEmpty = QEMU_DM_VIEW_EMPTY; /* holds only qemu-dm/ (TMPDIR's mount point) */
-/* Top-level directories of the view: a declared object elsewhere gets a private tmpfs there. */
+/* Top-level directories of the view's skeleton. */
 bool inViewSkeleton(std::string_view topLevelDir);
 std::vector<UnitProperty> buildViewPolicy();
 
@@ -63,7 +72,7 @@ std::vector<UnitProperty> buildServicePolicy(const Config &config);
 std::vector<UnitProperty> buildHostPolicy(const Config &config);
 
 /* Per-domain defaults that a domain's declared resources may relax (PrivateNetwork=yes). */
-std::vector<UnitProperty> buildDomainDefaults(const Config &config);
+BusProperties buildDomainDefaults(const Config &config);
 
 /* The drop-ins the generator writes for a valid configuration. */
 std::vector<PolicyDropIn> buildHostDropIns(const Config &config);

@@ -26,7 +26,7 @@ namespace {
 
 /* Version 2: entries of version 1 may have been written by a DM (issue 10, class 6) and are never read. */
 constexpr std::string_view kCacheMagic = "qemu-dm-probe 2";
-constexpr std::string_view kCapsWordVersion = "2";
+constexpr std::string_view kCapsWordVersion = "3";
 constexpr size_t kMaxCapsWord = 64 * 1024;
 constexpr size_t kMaxOutput = 1024 * 1024; /* per QEMU run */
 constexpr off_t kMaxCacheFile = 256 * 1024;
@@ -357,7 +357,7 @@ Result<QemuBinaryId> identifyQemu(const std::string &qemu)
 
 std::string encodeQemuCaps(const QemuBinaryId &id, const QemuCaps &caps)
 {
-	std::string out = fmt::format("{};{};{};{};{}{}{};", kCapsWordVersion, id.toString(), caps.version.toString(),
+	std::string out = fmt::format("{}/{}/{}/{}/{}{}{}/", kCapsWordVersion, id.toString(), caps.version.toString(),
 				      fmt::join(caps.accelerators, ","), caps.sandbox ? 1 : 0,
 				      caps.help.runWithChroot ? 1 : 0, caps.help.runWithUser ? 1 : 0);
 	bool first = true;
@@ -373,9 +373,9 @@ Result<EncodedQemuCaps> decodeQemuCaps(std::string_view word)
 	auto bad = [](std::string_view what) { return makeError(EINVAL, "malformed QEMU capabilities: {}", what); };
 	if (word.size() > kMaxCapsWord)
 		return bad("too long");
-	std::vector<std::string_view> fields = splitOn(word, ';');
+	std::vector<std::string_view> fields = splitOn(word, '/');
 	if (fields.size() != 6 || fields[0] != kCapsWordVersion)
-		return bad("expected 6 fields of format version 2");
+		return bad("expected 6 fields of format version 3");
 
 	EncodedQemuCaps r;
 	std::vector<std::string_view> id = splitOn(fields[1], ':');

@@ -100,10 +100,11 @@ struct QemuBinaryId {
 
 /*
  * The probe result as one command-line word for qemu-dm-exec's --qemu-caps:
- * "2;ID;VERSION;ACCELS;FLAGS;OPTIONS" with ID as QemuBinaryId::toString(),
+ * "3/ID/VERSION/ACCELS/FLAGS/OPTIONS" with ID as QemuBinaryId::toString(),
  * ACCELS comma-separated, FLAGS three digits (sandbox, run-with chroot=,
- * run-with user=) and OPTIONS "name=0|1" comma-separated. Only [A-Za-z0-9._,:;=-]:
- * no whitespace, quote, '$' or '%' that systemd or a shell would read.
+ * run-with user=) and OPTIONS "name=0|1" comma-separated. Only [A-Za-z0-9._,:/=-]:
+ * no whitespace, quote, '$', ';' or '%' that systemd or a shell would read
+ * (systemd 252 reads a ';' of a transient ExecStart= back as "\;").
  */
 std::string encodeQemuCaps(const QemuBinaryId &id, const QemuCaps &caps);
 struct EncodedQemuCaps {

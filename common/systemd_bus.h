@@ -46,9 +46,9 @@
 
 #include <systemd/sd-bus.h>
 
+#include "bus_property.h"
 #include "c_ptr.h"
 #include "result.h"
-#include "unit_property.h"
 
 namespace qemudm {
 
@@ -100,20 +100,11 @@ struct UnitProcess {
 };
 
 /*
- * What a transient unit gets besides its text properties: ExecStart as an
- * argv (no quoting involved) and descriptors for its stdin/stdout/stderr
- * (sent as StandardInputFileDescriptor etc.; the caller keeps its own fds).
+ * What a transient unit gets besides its properties: descriptors for its
+ * stdin/stdout/stderr (sent as StandardInputFileDescriptor etc.; the caller
+ * keeps its own fds).
  */
 struct TransientExtras {
-	std::vector<std::string> execStart; /* empty: none (ExecStart= may come as a property) */
-	bool execStartIgnoreFailure = false;
-	/*
-	 * argv reaches the process as given: no $VAR/${VAR} expansion by systemd
-	 * (appendExecStartLiteral). Plain ExecStart (what systemd-run sends) has
-	 * them expanded at exec time, and an unset whole-word $VAR removes the
-	 * argument (verified in the test bed, systemd 252).
-	 */
-	bool execStartLiteral = false;
 	int stdinFd = -1;
 	int stdoutFd = -1;
 	int stderrFd = -1;
@@ -158,16 +149,37 @@ public:
 	 * systemd refusing the call (its message kept), or ETIMEDOUT.
 	 */
 	[[nodiscard]] Result<std::string> startTransientUnit(const std::string &name, const std::string &mode,
-							     const UnitProperties &properties,
+							     const BusProperties &properties,
 							     const TransientExtras &extras = {},
 							     std::chrono::milliseconds timeout = kDefaultJobTimeout);
+	/*
+	 * The same with the properties appended by appendProperties (inside the
+	 * "a(sv)"; an error is returned before anything is sent). Tests append
+	 * unit-file text through their converter (tests/support/unit_property.h)
+	 * to compare with systemd-run; DM units are started with typed values.
+	 */
+	[[nodiscard]] Result<std::string>
+	startTransientUnitWith(const std::string &name, const std::string &mode,
+			       const std::function<Status(sd_bus_message *)> &appendProperties,
+			       const TransientExtras &extras = {},
+			       std::chrono::milliseconds timeout = kDefaultJobTimeout);
 
 	/*
 	 * StopUnit(name, "replace"), wait for the job, then until the unit is
-	 * inactive, failed or gone *and* its cgroup holds no process. A unit
+	 * inactive, failed or gone *and* its cgroup holds no process (woken by
+	 * the unit's PropertiesChanged and UnitRemoved signals, no polling). A unit
 	 * that is not loaded counts as stopped. ETIMEDOUT if not within timeout.
 	 */
 	[[nodiscard]] Status stopUnit(const std::string &name, std::chrono::milliseconds timeout = kDefaultJobTimeout);
+
+	/*
+	 * Destroy: KillUnit(name, "all", SIGKILL), then wait as stopUnit() does
+	 * until the unit is inactive, failed or gone and its cgroup is empty. No
+	 * SIGTERM and no stop timeout: what `xl destroy` means. A unit that is not
+	 * loaded counts as stopped. ETIMEDOUT if not within timeout.
+	 */
+	[[nodiscard]] Status destroyUnit(const std::string &name,
+					 std::chrono::milliseconds timeout = kDefaultJobTimeout);
 
 	/* KillUnit(name, who, signal); who is "all", "main" or "control". Does not wait. */
 	[[nodiscard]] Status killUnit(const std::string &name, const std::string &who, int signal);
@@ -209,6 +221,13 @@ private:
 	/* What the JobRemoved callback writes, at an address that survives moves. */
 	struct JobWatch;
 	static int onJobRemoved(sd_bus_message *m, void *userdata, sd_bus_error *error) noexcept;
+	/* What stopUnit()/destroyUnit() wait on: signals that the unit changed or was unloaded. */
+	struct UnitWatch;
+	static int onUnitChanged(sd_bus_message *m, void *userdata, sd_bus_error *error) noexcept;
+	static int onUnitRemoved(sd_bus_message *m, void *userdata, sd_bus_error *error) noexcept;
+	Status watchUnit(const std::string &name, UnitWatch &watch);
+	Status waitUntilStopped(const std::string &name, UnitWatch &watch, const std::string &what,
+				std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds timeout);
 
 	SystemdManager(BusPtr bus, std::string address, bool direct);
 

@@ -115,8 +115,27 @@ int qemu_dm_options_from_qemu_argv(const char *const *argv, qemu_dm_options **op
 int qemu_dm_start(uint32_t domid, const char *const *argv, const qemu_dm_options *options, char **error);
 /* Stop it; returns once the unit is inactive and every process of it is gone. */
 int qemu_dm_stop(uint32_t domid, unsigned timeout_sec, char **error);
+/*
+ * Destroy it, what `xl destroy` means: SIGKILL every process of its unit at
+ * once (no SIGTERM, no stop timeout); returns once the unit is inactive and
+ * every process of it is gone (at most timeout_sec, 0 = 30 s).
+ */
+int qemu_dm_destroy(uint32_t domid, unsigned timeout_sec, char **error);
 /* Send `signo` to every process of it. */
 int qemu_dm_kill(uint32_t domid, int signo, char **error);
+
+/*
+ * Change the medium of a running device model's drive without giving the DM
+ * the path: the caller (root) opens `path` read-only (symlinks, world-writable
+ * parents and system locations are refused, as for disks) and hands QEMU the
+ * fd over libxl's QMP socket /var/run/xen/qmp-libxl-<domid> (QMP add-fd, then
+ * blockdev-change-medium of /dev/fdset/N, raw, read-only). `path` NULL ejects.
+ * `drive`: an xl vdev (hda..hdd) or QEMU's block device name (ide-5632).
+ * Bounded: a DM that does not answer within timeout_sec (0: 10 s), or sends
+ * oversized or malformed replies, makes it fail (-ETIMEDOUT, -EMSGSIZE,
+ * -EPROTO) naming the domain; QEMU's own refusal is -EIO with its reason.
+ */
+int qemu_dm_cdrom_change(uint32_t domid, const char *drive, const char *path, unsigned timeout_sec, char **error);
 
 typedef struct {
 	char active_state[32]; /* "active", "inactive", "failed", ... */

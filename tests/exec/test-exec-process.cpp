@@ -383,7 +383,7 @@ TEST_F(ExecProcess, CallerCapsBindToTheBinarysIdentity)
 		  (std::vector<std::string>{ fake_, "-xen-domid", "5", "-runas", "4200005:997", "-chroot", root_ }));
 
 	ExecRun bad = runExec({ "--domid", "5", "--type", "hvm", "--runas", "4200005:997", "--no-domain-check",
-				"--qemu-caps", "2;x", "--", fake_ });
+				"--qemu-caps", "3/x", "--", fake_ });
 	EXPECT_EQ(bad.exitCode, 64) << bad.err;
 	EXPECT_NE(bad.err.find("--qemu-caps"), std::string::npos) << bad.err;
 }

@@ -171,7 +171,7 @@ TEST(QemuCapsWord, RoundTripsEveryFlavour)
 		std::string word = encodeQemuCaps(id, c);
 		/* One argv word that neither systemd nor a shell splits, expands or reads specifiers in. */
 		EXPECT_EQ(
-		    word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._,:;=-"),
+		    word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._,:/=-"),
 		    std::string::npos)
 		    << word;
 		auto back = decodeQemuCaps(word);
@@ -194,20 +194,20 @@ TEST(QemuCapsWord, RefusesMalformedWords)
 	auto field = [&](size_t n) {
 		size_t b = 0;
 		for (size_t i = 0; i < n; i++)
-			b = good.find(';', b) + 1;
+			b = good.find('/', b) + 1;
 		return b;
 	};
 	const std::string bad[] = {
 		"",
 		"1" + good.substr(1),						  /* another format version */
-		good + ";x",							  /* seventh field */
+		good + "/x",							  /* seventh field */
 		good.substr(0, field(5) - 1),					  /* no options */
-		"2;1:2:3:4:5;" + good.substr(field(2)),				  /* short identity */
-		"2;01:2:3:4:5:493;" + good.substr(field(2)),			  /* non-canonical number */
-		"2;1:2:3:4:5:99999;" + good.substr(field(2)),			  /* not permission bits */
-		good.substr(0, field(2)) + "7.2;" + good.substr(field(3)),	  /* two-part version */
-		good.substr(0, field(3)) + "x en;" + good.substr(field(4)),	  /* space in an accelerator */
-		good.substr(0, field(4)) + "012;" + good.substr(field(5)) + "$X", /* '$' in an option */
+		"3/1:2:3:4:5/" + good.substr(field(2)),				  /* short identity */
+		"3/01:2:3:4:5:493/" + good.substr(field(2)),			  /* non-canonical number */
+		"3/1:2:3:4:5:99999/" + good.substr(field(2)),			  /* not permission bits */
+		good.substr(0, field(2)) + "7.2/" + good.substr(field(3)),	  /* two-part version */
+		good.substr(0, field(3)) + "x en/" + good.substr(field(4)),	  /* space in an accelerator */
+		good.substr(0, field(4)) + "012/" + good.substr(field(5)) + "$X", /* '$' in an option */
 		good.substr(0, field(4)) + "2" + good.substr(field(4) + 1),	  /* flag not 0/1 */
 		good + ",runas=1",						  /* an option twice */
 		good + ",runas",						  /* option without arity */

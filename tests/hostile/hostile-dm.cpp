@@ -33,6 +33,10 @@
  *                         lines (without it, each DM's runtime dir, which the
  *                         allow-list view no longer shows to the other)
  *   -hostile-peer-disk F  the disk image declared for the peer only
+ *   -hostile-disk PATH    this DM's declared read-write disk (its special-character name)
+ *   -hostile-swap PATH    a declared disk the suite swaps for a symlink after the start; the
+ *                         DM waits for <runtime dir>/hostile.go before its vectors
+ *   -hostile-literal STR  one argument that must reach the DM exactly as kLiteral
  *   -list-attacks         print every vector's name and exit
  */
 
@@ -127,6 +131,12 @@ constexpr std::string_view kHelp = "usage: hostile-dm [options]\n"
 				   "                a file both device models may write (rendezvous)\n"
 				   "-hostile-peer-disk file\n"
 				   "                the disk image declared for the other domain only\n"
+				   "-hostile-disk path\n"
+				   "                this device model's declared read-write disk\n"
+				   "-hostile-swap path\n"
+				   "                a declared disk swapped for a symlink after the start\n"
+				   "-hostile-literal string\n"
+				   "                one argument that must arrive unchanged\n"
 				   "-list-attacks   list the attack vectors and exit\n";
 
 /* No "xen": qemu-dm-exec --no-domain-check then runs it without -xen-domid-restrict. */
@@ -160,6 +170,10 @@ struct Ctx {
 	long hostMsgId = -1;
 	std::string share;    /* the rendezvous file; empty: the runtime dirs */
 	std::string peerDisk; /* the peer's declared disk image */
+	std::string disk;
+	std::string swap;
+	bool haveLiteral = false;
+	std::string literal;
 	std::string runDir() const { return "/run/qemu-dm/" + std::to_string(domid); }
 	std::string peerDir() const { return "/run/qemu-dm/" + std::to_string(peer); }
 };
@@ -809,8 +823,10 @@ Outcome memfdDoubleMap()
 constexpr const char *kViewRootPath = "/usr/libexec/qemu-dm/view/root";
 
 /* What a DM's "/" may hold: the view (docs/confinement.md, "The allow-list view"). */
-constexpr std::string_view kViewTopLevel[] = { "bin", "dev",  "etc", "lib", "lib32", "lib64", "libx32", "proc",
-					       "run", "sbin", "sys", "tmp", "usr",   "var",   "root",	"home" };
+constexpr std::string_view kViewTopLevel[] = {
+	"bin", "dev",  "etc", "lib",  "lib32", "lib64", "libx32", "media", "mnt",
+	"opt", "proc", "run", "sbin", "srv",   "sys",	"tmp",	  "usr",   "var"
+};
 
 /* List "/": allowed if anything outside the view is there (an undeclared top-level dir such as /srv, /work). */
 Outcome listRootDirectory()
@@ -861,6 +877,277 @@ Outcome replacePeerLibxlQmp()
 		return blocked(e, "rename " + tmp + " over " + target + ": " + std::strerror(e));
 	}
 	return allowed("replaced " + target + " with a socket of domain " + std::to_string(g.domid));
+}
+
+/* ---------------------------------------------------------------- declared values and objects (issue 10, classes 1, 2, 4, 7, 8) */
+
+/*
+ * What the suite passes as -hostile-literal: every character a unit file or
+ * systemd-run reads specially that qemu-dm lets through to QEMU ('$', ';',
+ * '`' and control characters are refused before the start).
+ */
+constexpr std::string_view kLiteral = "%n %% a b \"q\" 'it's' back\\slash ~x :y @z +w -v =u, \xc3\xa9";
+constexpr uid_t kRangeBase = 131072;
+
+void touch(const std::string &path, const std::string &content);
+
+/* Class 1: the argument systemd passed is the one declared: not split, expanded or unquoted. */
+Outcome argvAsDeclared()
+{
+	if (!g.haveLiteral)
+		return blocked(0, "NOCONTROL: no -hostile-literal argument reached the DM");
+	if (g.literal != kLiteral)
+		return allowed("-hostile-literal arrived as [" + g.literal + "], declared [" + std::string(kLiteral) +
+			       "]");
+	return blocked(0, "-hostile-literal arrived byte for byte as declared [" + g.literal + "]");
+}
+
+/* Class 1: the environment is what the unit declares and systemd's own variables, nothing expanded. */
+Outcome environmentAsDeclared()
+{
+	static const std::vector<std::string_view> systemd = { "PATH",
+							       "LANG",
+							       "INVOCATION_ID",
+							       "JOURNAL_STREAM",
+							       "RUNTIME_DIRECTORY",
+							       "TMPDIR",
+							       "SYSTEMD_EXEC_PID",
+							       "NOTIFY_SOCKET",
+							       "MONITOR_",
+							       "LISTEN_" };
+	std::string names, extra;
+	bool domainOk = false, uidOk = false;
+	for (char **e = environ; *e; e++) {
+		std::string_view kv = *e;
+		std::string_view name = kv.substr(0, kv.find('='));
+		std::string_view value = kv.substr(std::min(kv.size(), name.size() + 1));
+		names += std::string(names.empty() ? "" : " ") + std::string(name);
+		if (name == "XEN_DOMAIN_ID")
+			domainOk = value == std::to_string(g.domid);
+		else if (name == "QEMU_DM_UID")
+			uidOk = value == std::to_string(g.uid);
+		else if (name != "XEN_QEMU_CONSOLE_LIMIT") {
+			bool known = false;
+			for (auto s : systemd)
+				known = known || name == s || (s.back() == '_' && name.starts_with(s));
+			if (!known)
+				extra += " " + std::string(name);
+		}
+	}
+	if (!domainOk || !uidOk || !extra.empty())
+		return allowed("environment not as declared (XEN_DOMAIN_ID " + std::string(domainOk ? "ok" : "wrong") +
+			       ", QEMU_DM_UID " + (uidOk ? "ok" : "wrong") + ", undeclared:" + extra + "): " + names);
+	return blocked(0, "only the declared variables and systemd's own: " + names);
+}
+
+/* The own declared disk must be writable, or the vectors around it prove nothing. */
+bool ownDiskWritable(std::string &why)
+{
+	if (g.disk.empty()) {
+		why = "NOCONTROL: no -hostile-disk";
+		return false;
+	}
+	int fd = open(g.disk.c_str(), O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		why = "NOCONTROL: the declared disk " + g.disk + " is not writable: " + std::strerror(errno);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+/* Class 1: access to exactly the declared object: not a file next to it, not a prefix of its name. */
+Outcome writeNextToDisk(const std::string &path, int flags = O_WRONLY)
+{
+	std::string why;
+	if (!ownDiskWritable(why))
+		return blocked(0, why);
+	Outcome o = openCheck(path, flags);
+	o.detail += " (the declared " + g.disk + " is writable)";
+	return o;
+}
+
+std::string dirOf(const std::string &p)
+{
+	return p.substr(0, p.rfind('/'));
+}
+
+/* Class 2: the DM cannot replace its declared disk: its directory is not writable. */
+Outcome replaceDisk()
+{
+	std::string why;
+	if (!ownDiskWritable(why))
+		return blocked(0, why);
+	std::string moved = dirOf(g.disk) + "/hostile-moved.img";
+	if (rename(g.disk.c_str(), moved.c_str()) == 0) {
+		(void)rename(moved.c_str(), g.disk.c_str());
+		return allowed("renamed the declared disk " + g.disk + " away");
+	}
+	int e = errno;
+	if (unlink(g.disk.c_str()) == 0)
+		return allowed("unlinked the declared disk " + g.disk);
+	return blocked(e, "rename " + g.disk + ": " + std::strerror(e) + "; unlink: " + std::strerror(errno));
+}
+
+/*
+ * Class 2: the suite replaced the declared -hostile-swap path by a symlink to
+ * the peer's disk after the start. The DM must not get the symlink's target
+ * (the peer's disk starts with "QDM-DISK-<peer>"; the swapped-away object
+ * with "QDM-SWAP-<domid>"): opened with `flags`.
+ */
+Outcome swappedDisk(int flags)
+{
+	if (g.swap.empty())
+		return blocked(0, "NOCONTROL: no -hostile-swap");
+	struct stat st;
+	if (lstat(g.swap.c_str(), &st) < 0)
+		return blocked(errno, "lstat " + g.swap + ": " + std::strerror(errno));
+	std::string how = std::string(S_ISLNK(st.st_mode) ? "a symlink" : "no symlink") + " in the DM's view";
+	int fd = open(g.swap.c_str(), flags | O_CLOEXEC);
+	if (fd < 0)
+		return blocked(errno, how + "; open " + g.swap + ": " + std::strerror(errno));
+	char buf[32] = {};
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	close(fd);
+	std::string got(buf, n > 0 ? static_cast<size_t>(n) : 0);
+	if (got.rfind("QDM-SWAP-" + std::to_string(g.domid), 0) == 0)
+		return blocked(0, how + "; opened the object checked at start, not the symlink's target");
+	return allowed(how + "; opened the symlink's target: [" + got.substr(0, 16) + "]");
+}
+
+unsigned long long capMask(const std::string &status, const char *field)
+{
+	auto pos = status.find(std::string("\n") + field + ":");
+	return pos == std::string::npos ? ~0ULL
+					: std::strtoull(status.c_str() + pos + std::strlen(field) + 2, nullptr, 16);
+}
+
+/* Class 4: root in the window, but only the bounding set's capabilities, nothing ambient. */
+Outcome rootWindowCapabilities()
+{
+	std::string status;
+	if (FILE *f = std::fopen("/proc/self/status", "re")) {
+		char buf[4096];
+		size_t n;
+		while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+			status.append(buf, n);
+		std::fclose(f);
+	}
+	const unsigned long long want = (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) | (1ULL << CAP_SYS_CHROOT);
+	unsigned long long eff = capMask(status, "CapEff"), prm = capMask(status, "CapPrm"),
+			   bnd = capMask(status, "CapBnd"), amb = capMask(status, "CapAmb"),
+			   inh = capMask(status, "CapInh");
+	char detail[160];
+	std::snprintf(detail, sizeof detail, "CapEff %llx CapPrm %llx CapBnd %llx CapAmb %llx CapInh %llx", eff, prm,
+		      bnd, amb, inh);
+	if ((eff | prm | bnd) & ~want || amb || inh)
+		return allowed(std::string("capabilities beyond CAP_SETUID CAP_SETGID CAP_SYS_CHROOT: ") + detail);
+	return blocked(0, std::string("only the bounding set: ") + detail);
+}
+
+/* Class 4: after the drop, the DM's ids are its own domain's only. */
+Outcome ownIdsOnly()
+{
+	uid_t r, e, s;
+	gid_t rg, eg, sg;
+	getresuid(&r, &e, &s);
+	getresgid(&rg, &eg, &sg);
+	gid_t groups[64];
+	int n = getgroups(64, groups);
+	std::string detail = "uids " + std::to_string(r) + "/" + std::to_string(e) + "/" + std::to_string(s) +
+			     " gids " + std::to_string(rg) + "/" + std::to_string(eg) + "/" + std::to_string(sg) +
+			     " groups";
+	bool groupsOk = n >= 0;
+	for (int i = 0; i < n; i++) {
+		detail += " " + std::to_string(groups[i]);
+		groupsOk = groupsOk && groups[i] == g.gid;
+	}
+	const uid_t mine = kRangeBase + static_cast<uid_t>(g.domid);
+	if (r != mine || e != mine || s != mine || rg != g.gid || eg != g.gid || sg != g.gid || !groupsOk)
+		return allowed("ids other than domain " + std::to_string(g.domid) + "'s (" + std::to_string(mine) +
+			       "): " + detail);
+	return blocked(0, "only domain " + std::to_string(g.domid) + "'s ids: " + detail);
+}
+
+/*
+ * Class 7: hold as many slow connections to the user database as it takes
+ * (a request dripped one byte every 500 ms, reconnect when closed), for 25 s.
+ * Blocked if the socket cannot be reached; otherwise "allowed" with the
+ * counts, and the suite measures what another DM start and a lookup take
+ * meanwhile (<runtime dir>/hostile.userdb-held is written once connections
+ * are held).
+ */
+Outcome userdbFlood()
+{
+	const std::string path = "/run/systemd/userdb/org.xenproject.QemuDm";
+	constexpr int kWanted = 200;
+	std::vector<int> fds;
+	int opened = 0, closedByServer = 0, firstErr = 0;
+	auto connectOne = [&]() {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		sockaddr_un sa{};
+		sa.sun_family = AF_UNIX;
+		std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+		if (fd < 0 || connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0) {
+			if (!firstErr)
+				firstErr = errno;
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		opened++;
+		return fd;
+	};
+	for (int i = 0; i < kWanted; i++)
+		if (int fd = connectOne(); fd >= 0)
+			fds.push_back(fd);
+	if (fds.empty())
+		return blocked(firstErr, "connect " + path + ": " + std::strerror(firstErr));
+	touch(g.runDir() + "/hostile.userdb-held", std::to_string(fds.size()));
+	const std::string req = "{\"method\":\"io.systemd.UserDatabase.GetUserRecord\",\"parameters\":{\"userName\":"
+				"\"xen-qemuuser-1\",\"service\":\"org.xenproject.QemuDm\"}}";
+	size_t pos = 0;
+	for (int round = 0; round < 50; round++) {
+		for (int &fd : fds) {
+			char junk[256];
+			if (read(fd, junk, sizeof junk) == 0 ||
+			    (fd >= 0 && write(fd, &req[pos % req.size()], 1) < 0 && errno != EAGAIN)) {
+				close(fd);
+				closedByServer++;
+				fd = connectOne();
+			}
+		}
+		pos++;
+		std::this_thread::sleep_for(std::chrono::milliseconds(500));
+		fds.erase(std::remove(fds.begin(), fds.end(), -1), fds.end());
+	}
+	for (int fd : fds)
+		close(fd);
+	return allowed("held up to " + std::to_string(kWanted) + " slow connections to " + path + " for 25 s: " +
+		       std::to_string(opened) + " opened, " + std::to_string(closedByServer) + " closed by the server");
+}
+
+/* Class 8: nothing the generator reads can be made a FIFO, device or file by a DM. */
+Outcome mkfifoIn(const std::string &path)
+{
+	long rc = mkfifo(path.c_str(), 0600);
+	if (rc == 0)
+		unlink(path.c_str());
+	return check(rc, "mkfifo " + path);
+}
+
+/* Create a file that did not exist (and remove it again), or append to the existing one. */
+Outcome createOrAppend(const std::string &path)
+{
+	int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		unlink(path.c_str());
+		return allowed("created " + path);
+	}
+	if (errno != EEXIST)
+		return blocked(errno, "create " + path + ": " + std::strerror(errno));
+	return openCheck(path, O_WRONLY | O_APPEND);
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -925,6 +1212,27 @@ std::vector<Vector> vectors()
 		{ "root-window-connect-systemd-private", true,
 		  [] { return connectUnix("/run/systemd/private", true); } },
 		{ "root-window-connect-xenstored", true, [] { return connectUnix("/run/xenstored/socket", false); } },
+		/* ---- issue 10, classes 1, 2, 4, 7, 8: declared values and objects ---- */
+		{ "root-window-argv-as-declared", true, argvAsDeclared },
+		{ "root-window-environment-as-declared", true, environmentAsDeclared },
+		{ "root-window-write-next-to-declared-disk", true,
+		  [] { return writeNextToDisk(g.disk + ".sibling"); } },
+		{ "root-window-write-prefix-of-declared-disk", true,
+		  [] { return writeNextToDisk(g.disk.substr(0, g.disk.find('+'))); } },
+		{ "root-window-create-in-declared-disk-directory", true,
+		  [] { return writeNextToDisk(dirOf(g.disk) + "/hostile-new.img", O_WRONLY | O_CREAT | O_EXCL); } },
+		{ "root-window-replace-declared-disk", true, replaceDisk },
+		{ "root-window-write-swapped-declared-disk", true, [] { return swappedDisk(O_RDWR); } },
+		{ "root-window-read-swapped-declared-disk", true, [] { return swappedDisk(O_RDONLY); } },
+		{ "root-window-capabilities-are-the-bounding-set", true, rootWindowCapabilities },
+		{ "root-window-setuid-peer-uid", true, [] { return check(setuid(g.peerUid), "setuid(peer uid)"); } },
+		{ "root-window-userdb-flood", true, userdbFlood },
+		{ "root-window-mkfifo-qemu-dm-conf-d", true,
+		  [] { return mkfifoIn("/etc/xen/qemu-dm.conf.d/hostile.conf"); } },
+		{ "root-window-write-qemu-dm-conf-d", true, [] { return writeFileIn("/etc/xen/qemu-dm.conf.d"); } },
+		{ "root-window-write-qemu-dm-conf", true, [] { return createOrAppend("/etc/xen/qemu-dm.conf"); } },
+		{ "root-window-write-generator-dropins", true,
+		  [] { return writeFileIn("/run/systemd/generator/qemu-dm@.service.d"); } },
 		{ "root-window-finit-module", true,
 		  [] { return check(syscall(SYS_finit_module, 0, "", 0), "finit_module(fd 0)"); } },
 		/* the allow-list view (issue 10, class 5): another domain's objects, host secrets, undeclared dirs */
@@ -940,7 +1248,7 @@ std::vector<Vector> vectors()
 		  [] {
 			  return g.peerDisk.empty() ? blocked(EINVAL, "no -hostile-peer-disk") : readCheck(g.peerDisk);
 		  } },
-		{ "root-window-list-undeclared-dir-srv", true, [] { return listCheck("/srv"); } },
+		{ "root-window-list-undeclared-dir-boot", true, [] { return listCheck("/boot"); } },
 		{ "root-window-list-root-directory", true, listRootDirectory },
 		/*
 		 * The view's root at its host path, seen through the /usr bind: only
@@ -986,6 +1294,15 @@ std::vector<Vector> vectors()
 			  return check(setgroups(1, &z), "setgroups([0])");
 		  } },
 		{ "capset-full", false, capsetFull },
+		/* issue 10, class 4: one DM's own ids only */
+		{ "setuid-peer-uid", false, [] { return check(setuid(g.peerUid), "setuid(peer uid)"); } },
+		{ "setgroups-root-group", false,
+		  [] {
+			  gid_t root = 0;
+			  return check(setgroups(1, &root), "setgroups({0})");
+		  } },
+		{ "own-ids-only", false, ownIdsOnly },
+		{ "mkfifo-qemu-dm-conf-d", false, [] { return mkfifoIn("/etc/xen/qemu-dm.conf.d/hostile.conf"); } },
 		{ "prctl-ambient-raise-setuid", false,
 		  [] {
 			  return check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SETUID, 0, 0),
@@ -1114,7 +1431,7 @@ std::vector<Vector> vectors()
 /* Vectors "all" does not include: they need a dedicated unit (they end it or need admin limits). */
 bool onlyByName(std::string_view n)
 {
-	return n == "memory-exhaustion" || n == "write-past-fsize";
+	return n == "memory-exhaustion" || n == "write-past-fsize" || n == "root-window-userdb-flood";
 }
 
 /* Run one vector in a child; report what the child said or what killed it. */
@@ -1166,6 +1483,16 @@ void runVector(const Vector &v)
 		line += "ERROR child exited " + std::to_string(WEXITSTATUS(status)) + " without a report";
 	}
 	out(line + "\n");
+}
+
+bool waitForFile(const std::string &path, int seconds)
+{
+	for (int i = 0; i < seconds * 20; i++) {
+		if (access(path.c_str(), F_OK) == 0)
+			return true;
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+	}
+	return false;
 }
 
 void touch(const std::string &path, const std::string &content)
@@ -1331,6 +1658,13 @@ int main(int argc, char **argv)
 			g.share = next();
 		} else if (arg == "-hostile-peer-disk") {
 			g.peerDisk = next();
+		} else if (arg == "-hostile-disk") {
+			g.disk = next();
+		} else if (arg == "-hostile-swap") {
+			g.swap = next();
+		} else if (arg == "-hostile-literal") {
+			g.literal = next();
+			g.haveLiteral = true;
 		} else if (arg == "-runas") {
 			if (!parseUidGid(next(), g.uid, g.gid)) {
 				std::fprintf(stderr, "User \"%s\" doesn't exist\n", std::string(a[i]).c_str());
@@ -1398,6 +1732,9 @@ int main(int argc, char **argv)
 		g.peerPid = static_cast<pid_t>(std::atoi(awaitPeer("pid").c_str()));
 		out("HOSTILE PEER domid " + std::to_string(g.peer) + " pid " + std::to_string(g.peerPid) + "\n");
 	}
+	if (!g.swap.empty())
+		out(std::string("HOSTILE SWAP ") + (waitForFile(g.runDir() + "/hostile.go", 30) ? "go" : "timed out") +
+		    "\n");
 
 	int count = 0;
 	for (const auto &v : all)

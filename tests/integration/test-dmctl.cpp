@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <sstream>
 #include <thread>
 
 #include "domain.h"
@@ -333,6 +334,63 @@ TEST_F(DmctlTest, SigtermIgnoringDmIsKilledAfterTheTimeout)
 	/* Functional bound, not a benchmark: it must not wait for systemd's 30 s stop timeout. */
 	EXPECT_LT(took, std::chrono::seconds(20));
 	expectNothingLeft(8);
+}
+
+TEST_F(DmctlTest, StopKillDestroysASigtermIgnoringDmWithEscapedProcessesAtOnce)
+{
+	/* xl destroy: SIGKILL to the whole cgroup, no SIGTERM and no stop timeout to wait out. */
+	auto r = ctl({ "start", "60", "--no-domain-check", "--", kStandin, "-behave", "ignore-term", "-escape", "50" });
+	ASSERT_TRUE(r.ok()) << r.err;
+	ASSERT_TRUE(waitUntil([&] { return processesOf(131132) >= 51; }, std::chrono::seconds(20)))
+	    << processesOf(131132) << " processes";
+	auto both = ctl({ "stop", "60", "--kill", "--timeout", "5" });
+	EXPECT_NE(both.exitStatus, 0);
+	EXPECT_THAT(both.err, HasSubstr("--kill and --timeout exclude each other"));
+	auto t0 = std::chrono::steady_clock::now();
+	auto stop = ctl({ "stop", "60", "--kill" });
+	auto took = std::chrono::steady_clock::now() - t0;
+	EXPECT_TRUE(stop.ok()) << stop.err;
+	/* Functional bound, not a benchmark: a graceful stop would wait out TimeoutStopSec=30s. */
+	EXPECT_LT(took, std::chrono::seconds(10));
+	EXPECT_EQ(processesOf(131132), 0);
+	expectNothingLeft(10);
+	EXPECT_THAT(bed().journal("qemu-dm@60.service"), Not(HasSubstr("Failed with result")));
+	auto again = ctl({ "stop", "60", "--kill" });
+	EXPECT_NE(again.exitStatus, 0);
+	EXPECT_THAT(again.err, HasSubstr("domain 60: no device model is running"));
+}
+
+TEST_F(DmctlTest, CApiDestroyKillsAtOnceAndNamesADomainWithoutDm)
+{
+	auto out = bed().inside([&]() -> std::string {
+		qemu_dm_options *o = qemu_dm_options_new();
+		qemu_dm_options_set_domain_check(o, 0);
+		const char *argv[] = { kStandin.c_str(), "-behave", "ignore-term", "-escape", "20", nullptr };
+		char *err = nullptr;
+		int r = qemu_dm_start(61, argv, o, &err);
+		qemu_dm_options_free(o);
+		if (r < 0) {
+			std::string e = err ? err : "(no message)";
+			qemu_dm_free(err);
+			return "start failed: " + e;
+		}
+		auto t0 = std::chrono::steady_clock::now();
+		r = qemu_dm_destroy(61, 0, &err);
+		auto took = std::chrono::steady_clock::now() - t0;
+		if (r < 0) {
+			std::string e = err ? err : "(no message)";
+			qemu_dm_free(err);
+			return "destroy failed: " + e;
+		}
+		std::string result = took < std::chrono::seconds(10) ? "destroyed" : "destroy waited";
+		r = qemu_dm_destroy(61, 0, &err);
+		result += fmt::format(" {} {}", r, err ? err : "(no message)");
+		qemu_dm_free(err);
+		return result;
+	});
+	ASSERT_TRUE(out.ok()) << out.error().message();
+	EXPECT_EQ(*out, fmt::format("destroyed {} domain 61: no device model is running", -ESRCH));
+	expectNothingLeft(61);
 }
 
 TEST_F(DmctlTest, ExternalSigkillEndsTheUnitCleanly)
@@ -653,7 +711,7 @@ TEST_F(ShimTest, RestoreHandsTheSavedStateAndOnlyTheConsoleLimit)
 	expectNothingLeft(43);
 }
 
-TEST_F(ShimTest, SigkillOfTheShimStopsTheUnit)
+TEST_F(ShimTest, SigkillOfTheShimDestroysTheUnit)
 {
 	int shim = launch(23, pvArgv(23));
 	ASSERT_GT(shim, 0);
@@ -664,7 +722,7 @@ TEST_F(ShimTest, SigkillOfTheShimStopsTheUnit)
 	EXPECT_TRUE(waitUntil([&] { return show("qemu-dm@23.service", "ActiveState") == "inactive"; },
 			      std::chrono::seconds(30)))
 	    << file("/run/shim-23.log");
-	EXPECT_THAT(file("/run/shim-23.log"), HasSubstr("qemu-dm-shim was killed, stopping qemu-dm@23.service"));
+	EXPECT_THAT(file("/run/shim-23.log"), HasSubstr("qemu-dm-shim was killed, destroying qemu-dm@23.service"));
 	expectNothingLeft(23);
 	/* The same domid at once. */
 	int again = launch(23, pvArgv(23));
@@ -714,6 +772,130 @@ TEST_F(ShimTest, FailingDmIsReportedInLibxlsLog)
 	EXPECT_EQ(shimExit(26), "1") << file("/run/shim-26.log");
 	EXPECT_THAT(file("/run/shim-26.log"), HasSubstr("dm-standin: bad -vnc 127.0.0.256:0"));
 	expectNothingLeft(26);
+}
+
+TEST_F(ShimTest, DisksReachTheDmAsFdSetsNotPaths)
+{
+	/* Issue 14: libxl's -drive paths become fd sets QEMU opens after its chroot and uid drop. */
+	ASSERT_TRUE(bed()
+			.sh("mkdir -p /var/lib/shim-images && printf disk > /var/lib/shim-images/disk.img && "
+			    "printf iso > /var/lib/shim-images/cd.iso")
+			->ok());
+	int shim =
+	    launch(28, "-xen-domid 28 -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off -machine xenfv "
+		       "-report-fds -drive file=/var/lib/shim-images/disk.img,if=ide,index=0,media=disk,format=raw "
+		       "-drive file=/var/lib/shim-images/cd.iso,if=ide,index=2,readonly=on,media=cdrom");
+	ASSERT_GT(shim, 0);
+	ASSERT_TRUE(
+	    waitUntil([&] { return file("/run/shim-28.log").find("device model running") != std::string::npos; },
+		      std::chrono::seconds(30)))
+	    << file("/run/shim-28.log") << bed().journal("qemu-dm@28.service");
+	ASSERT_TRUE(waitUntil([&] {
+		return bed().journal("qemu-dm@28.service", 50).find("dm-standin: fds") != std::string::npos;
+	})) << bed().journal("qemu-dm@28.service", 50);
+	/* The read-write disk: fds 15 (O_RDWR) and 16 (O_RDONLY) of set 0; the CD-ROM: 17 (O_RDONLY) of set 1. */
+	EXPECT_THAT(bed().journal("qemu-dm@28.service", 50),
+		    HasSubstr("dm-standin: fds 14:socket 15:file 16:file 17:file\n"));
+	std::string pid = show("qemu-dm@28.service", "MainPID");
+	auto cmdline = bed().sh("tr '\\0' ' ' < /proc/" + pid + "/cmdline");
+	ASSERT_TRUE(cmdline.ok());
+	EXPECT_THAT(cmdline->out,
+		    HasSubstr("-add-fd fd=15,set=0,opaque=qemu-dm:/var/lib/shim-images/disk.img -add-fd "
+			      "fd=16,set=0,opaque=qemu-dm:/var/lib/shim-images/disk.img -drive "
+			      "file=/dev/fdset/0,if=ide,index=0,media=disk,format=raw,auto-read-only=off"));
+	EXPECT_THAT(cmdline->out, HasSubstr("-add-fd fd=17,set=1,opaque=qemu-dm:/var/lib/shim-images/cd.iso -drive "
+					    "file=/dev/fdset/1,if=ide,index=2,readonly=on,media=cdrom"));
+	EXPECT_THAT(cmdline->out, Not(HasSubstr("file=/var/lib")));
+	auto modes = bed().sh("for f in 15 16 17; do awk '/^flags:/ { print substr($2, length($2)) }' /proc/" + pid +
+			      "/fdinfo/$f; done | paste -sd ' '");
+	ASSERT_TRUE(modes.ok());
+	EXPECT_EQ(modes->out, "2 0 0\n") << "access modes of fds 15, 16, 17 (2: O_RDWR, 0: O_RDONLY)";
+	/* No path of either in the unit: the DM's view needs none. */
+	EXPECT_THAT(show("qemu-dm@28.service", "ReadWritePaths"), Not(HasSubstr("shim-images")));
+	EXPECT_THAT(show("qemu-dm@28.service", "ReadOnlyPaths"), Not(HasSubstr("shim-images")));
+	ASSERT_TRUE(bed().run({ "kill", "-TERM", std::to_string(shim) })->ok());
+	EXPECT_TRUE(waitUntil([&] { return shimExit(28) == "0"; }, std::chrono::seconds(30))) << shimExit(28);
+	expectNothingLeft(28);
+	(void)bed().sh("rm -rf /var/lib/shim-images");
+}
+
+/* One QMP command on a socket, as a client other than qemu-dm: prints the reply (events skipped). */
+const std::string kQmpPy = R"(import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+def reply():
+    while True:
+        m = json.loads(f.readline())
+        if "event" not in m:
+            return m
+reply()
+f.write('{"execute": "qmp_capabilities"}\n'); f.flush(); reply()
+f.write(sys.argv[2] + "\n"); f.flush()
+print(json.dumps(reply()))
+)";
+
+TEST_F(DmctlTest, CdromChangeHandsARealQemuTheMediumAndNotThePath)
+{
+	/* Debian's real QEMU 7.2 (TCG) as the DM, with libxl's empty CD-ROM drive and QMP socket. */
+	if (!bed().sh("test -x " + kTcg)->ok())
+		GTEST_SKIP() << kTcg << " is not installed (qemu-system-x86)";
+	ASSERT_TRUE(bed().writeFile("/etc/qemu-dm-tests/qmp.py", kQmpPy).ok());
+	ASSERT_TRUE(bed()
+			.sh("mkdir -p /var/lib/cd-images && printf one > /var/lib/cd-images/one.iso && "
+			    "printf two > /var/lib/cd-images/two.iso && truncate -s 64K /var/lib/cd-images/one.iso "
+			    "/var/lib/cd-images/two.iso")
+			->ok());
+	const std::string sock = "/run/cdrom-qmp-30.sock";
+	auto r = bed().sh(fmt::format(
+	    "python3 -c 'import os, socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(\"{0}\"); s.listen(1); "
+	    "os.dup2(s.fileno(), 0); os.execvp(\"qemu-dmctl\", sys.argv[1:])' qemu-dmctl start 30 "
+	    "--no-domain-check --allow-jit --qmp-fd 14 -- {1} -accel tcg -machine pc -m 32 -nodefaults "
+	    "-no-user-config -display none -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off "
+	    "-mon chardev=libxl-cmd,mode=control -drive if=ide,index=2,readonly=on,media=cdrom,id=ide-5632",
+	    sock, kTcg));
+	ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message())
+				       << bed().journal("qemu-dm@30.service");
+	auto qmp = [&](const std::string &cmd) {
+		auto q = bed().sh(fmt::format("python3 /etc/qemu-dm-tests/qmp.py {} '{}'", sock, cmd));
+		return q.ok() ? q->out + q->err : q.error().message();
+	};
+	auto inserted = [&] { return qmp(R"({"execute": "query-block"})"); };
+	ASSERT_TRUE(
+	    waitUntil([&] { return inserted().find("ide-5632") != std::string::npos; }, std::chrono::seconds(30)))
+	    << inserted() << bed().journal("qemu-dm@30.service", 30);
+	EXPECT_THAT(inserted(), Not(HasSubstr("\"inserted\"")));
+
+	auto ins = ctl({ "cdrom", "30", "hdc", "/var/lib/cd-images/one.iso", "--qmp-socket", sock });
+	ASSERT_TRUE(ins.ok()) << ins.err << bed().journal("qemu-dm@30.service", 30);
+	EXPECT_THAT(ins.out, HasSubstr("Inserted /var/lib/cd-images/one.iso into hdc of domain 30."));
+	std::string blocks = inserted();
+	EXPECT_THAT(blocks, HasSubstr("\"file\": \"/dev/fdset/"));
+	EXPECT_THAT(blocks, HasSubstr("\"ro\": true"));
+	EXPECT_THAT(blocks, Not(HasSubstr("one.iso")));
+
+	/* The DM opening the ISO beside it by path: refused (it runs as its user, chrooted), medium unchanged. */
+	std::string byPath = qmp(R"({"execute": "blockdev-change-medium", "arguments": {"device": "ide-5632", )"
+				 R"("filename": "/var/lib/cd-images/two.iso", "format": "raw"}})");
+	EXPECT_THAT(byPath, HasSubstr("Could not open '/var/lib/cd-images/two.iso'"));
+	EXPECT_THAT(inserted(), HasSubstr("\"file\": \"/dev/fdset/"));
+
+	/* Bad input: one clear error naming the domain, nothing reaches QEMU. */
+	auto bad = ctl({ "cdrom", "30", "hdc", "/etc/shadow", "--qmp-socket", sock });
+	EXPECT_EQ(bad.exitStatus, 1);
+	EXPECT_THAT(bad.err, HasSubstr("domain 30: medium /etc/shadow is in /etc"));
+	auto noDrive = ctl({ "cdrom", "30", "ide-9999", "/var/lib/cd-images/two.iso", "--qmp-socket", sock });
+	EXPECT_EQ(noDrive.exitStatus, 1);
+	EXPECT_THAT(noDrive.err, HasSubstr("domain 30: Failed to insert /var/lib/cd-images/two.iso into ide-9999: "
+					   "QMP blockdev-change-medium failed:"));
+
+	auto ej = ctl({ "cdrom", "30", "hdc", "--eject", "--qmp-socket", sock });
+	ASSERT_TRUE(ej.ok()) << ej.err;
+	EXPECT_THAT(inserted(), Not(HasSubstr("\"inserted\"")));
+	EXPECT_TRUE(ctl({ "stop", "30" }).ok());
+	expectNothingLeft(30);
+	(void)bed().sh("rm -rf /var/lib/cd-images /run/cdrom-qmp-30.sock");
 }
 
 TEST_F(ShimTest, PolicyFromArgvPrintsWhatTheShimSends)
@@ -883,12 +1065,14 @@ TEST_F(DmctlTest, MissingRangeBaseUserIsAClearError)
 TEST_F(DmctlTest, PolicyOutputFedToSystemdRunStartsAnEquivalentUnit)
 {
 	/*
-	 * Hostile argv values (issue 10, class 1): each must reach QEMU as one
-	 * argument, unchanged: no $VAR expansion by systemd, no word splitting,
-	 * no specifier, no command separator.
+	 * Hostile-looking argv values (issue 10, class 1): each must reach QEMU
+	 * as one argument, unchanged: no word splitting, no specifier, no prefix
+	 * meaning, also after systemd re-read the unit ('$', ';', '`' and control
+	 * characters are refused: ArgumentsSystemdCannotKeepAreRefused).
 	 */
-	const std::vector<std::string> hostile = { "$HOME",   "${PATH}",     "$X", "a b",  "%h",
-						   "q\"uote", "back\\slash", ";",  "it's", "tab\tnew\nline" };
+	const std::vector<std::string> hostile = { "%n",   "%h", "a b", "q\"uote", "back\\slash",
+						   "it's", "-x", "+y",	"~z",	   ":w",
+						   "@v",   "",	 "é",	"--",	   "x=%%,y=:z" };
 	std::vector<std::string> args = { "policy", "17", "--name", "pol", "--no-domain-check", "--", kStandin };
 	args.insert(args.end(), hostile.begin(), hostile.end());
 	auto policy = ctl(args);
@@ -896,7 +1080,8 @@ TEST_F(DmctlTest, PolicyOutputFedToSystemdRunStartsAnEquivalentUnit)
 	EXPECT_THAT(policy.out, HasSubstr("LogExtraFields=XEN_DOMID=17"));
 	EXPECT_THAT(policy.out, HasSubstr("ExecStart="));
 	EXPECT_THAT(policy.out,
-		    HasSubstr(" $$HOME \"$${PATH}\" $$X \"a b\" %%h \"q\\\"uote\" \"back\\\\slash\" \";\" "));
+		    HasSubstr(" %%n %%h \"a b\" \"q\\\"uote\" \"back\\\\slash\" \"it's\" -x +y ~z :w @v \"\" \"é\" -- "
+			      "x=%%%%,y=:z\n"));
 
 	/*
 	 * Feed every line to systemd-run as -p, under another name; the
@@ -978,13 +1163,66 @@ systemd-run -q --unit=qemu-dm@18.service "${props[@]}" /bin/false)SH";
 	/*
 	 * systemd reads the transient unit file back on daemon-reload (package
 	 * updates do that): the unit must stay loaded and running (ExecStartEx=
-	 * would not: systemd 252 cannot parse back what it wrote for it).
+	 * would not: systemd 252 cannot parse back what it wrote for it), with
+	 * the same values, and a start from what it re-read runs the same argv.
 	 */
 	ASSERT_TRUE(bed().sh("systemctl daemon-reload")->ok());
 	EXPECT_EQ(show("qemu-dm@17.service", "LoadState"), "loaded");
 	EXPECT_EQ(show("qemu-dm@17.service", "ActiveState"), "active");
 	EXPECT_EQ(viaSystemdRun, viaQemuDmctl);
 	EXPECT_EQ(viaQemuDmctl[0], "ProtectSystem=strict");
+	EXPECT_EQ(snapshot("qemu-dm@17.service"), viaQemuDmctl) << "what systemd re-read from its transient unit file";
+	ASSERT_TRUE(bed().run({ "systemctl", "restart", "qemu-dm@17.service" })->ok());
+	EXPECT_EQ(tail(argvOf("qemu-dm@17.service")), hostile) << "what QEMU got from the re-read unit";
+}
+
+TEST_F(DmctlTest, ArgumentsSystemdCannotKeepAreRefused)
+{
+	/*
+	 * systemd 252 writes a transient ExecStart= shell-quoted ("\\$", "\\;",
+	 * "\\`") and keeps those backslashes when it reads the file back on
+	 * daemon-reload: "$HOME" sent (even as "$$HOME") would be "\\$\\$HOME"
+	 * afterwards. Such arguments are refused before anything starts.
+	 */
+	for (std::string arg : { "$HOME", "${PATH}", "a;b", ";", "`id`", "tab\there" }) {
+		auto r = ctl({ "start", "19", "--no-domain-check", "--", kStandin, "-name", arg });
+		EXPECT_EQ(r.exitStatus, 1) << arg << ": " << r.err;
+		EXPECT_THAT(r.err, HasSubstr("domain 19: refusing QEMU argument 2: '")) << arg;
+		auto p = ctl({ "policy", "19", "--no-domain-check", "--", kStandin, "-name", arg });
+		EXPECT_EQ(p.exitStatus, 1) << arg;
+		EXPECT_EQ(p.out, "") << arg;
+		expectNothingLeft(19);
+	}
+}
+
+TEST_F(DmctlTest, DeclaredPathsReachTheUnitAsOneElementEach)
+{
+	/* Every character the declared-path alphabet allows besides [A-Za-z0-9/]: one path, one element. */
+	const std::string dir = "/var/lib/qdm-odd", disk = dir + "/a+b~c,d=e@f_g-h.i.img", ro = dir + "/ro.img";
+	ASSERT_TRUE(bed().sh(fmt::format("mkdir -p {} && touch {} {}", dir, disk, ro))->ok());
+	auto policy =
+	    ctl({ "policy", "23", "--no-domain-check", "--disk", disk, "--disk", ro + ":ro", "--", kStandin });
+	ASSERT_TRUE(policy.ok()) << policy.err;
+	/* Bound into the allow-list view, one source:destination pair each. */
+	EXPECT_THAT(policy.out, HasSubstr("\nBindPaths=" + disk + "\n"));
+	EXPECT_THAT(policy.out, HasSubstr("\nBindReadOnlyPaths=" + ro + "\n"));
+	auto r = ctl({ "start", "23", "--no-domain-check", "--disk", disk, "--disk", ro + ":ro", "--", kStandin });
+	ASSERT_TRUE(r.ok()) << r.err;
+	/* The unit's lists also hold the host policy's paths: ours must be one word each. */
+	auto words = [&](const std::string &prop) {
+		std::vector<std::string> v;
+		std::istringstream is(show("qemu-dm@23.service", prop));
+		for (std::string w; is >> w;)
+			v.push_back(w);
+		return v;
+	};
+	EXPECT_THAT(words("BindPaths"), ::testing::Contains(disk + ":" + disk + ":rbind"));
+	EXPECT_THAT(words("BindReadOnlyPaths"), ::testing::Contains(ro + ":" + ro + ":rbind"));
+	auto before = std::make_pair(words("BindPaths"), words("BindReadOnlyPaths"));
+	ASSERT_TRUE(bed().sh("systemctl daemon-reload")->ok());
+	EXPECT_EQ(std::make_pair(words("BindPaths"), words("BindReadOnlyPaths")), before) << "after daemon-reload";
+	(void)ctl({ "stop", "23" });
+	(void)bed().sh("rm -rf " + dir);
 }
 
 TEST_F(DmctlTest, CheckReportsTheHostAndExitsWithTheWorstResult)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * common/systemd_bus + common/unit_property against a real systemd 252: a
+ * common/systemd_bus + tests/support/unit_property against a real systemd 252: a
  * test bed's PID 1, reached through its private socket /run/systemd/private
  * (no bus daemon involved) from a process inside the bed (TestBed::inside():
  * PID 1 refuses peers from outside its pid namespace), and through the bed's
@@ -98,6 +98,25 @@ const UnitProperties kRecommended = {
 	{ "UMask", "0077" },
 	{ "SuccessExitStatus", "SIGKILL" },
 };
+
+/* A start from unit-file text, as systemd-run sends it: the properties and ExecStart (expanded by systemd). */
+struct TextExtras : TransientExtras {
+	std::vector<std::string> execStart; /* empty: none */
+};
+
+Result<std::string> startFromText(SystemdManager &systemd, const std::string &name, const std::string &mode,
+				  const UnitProperties &properties, const TextExtras &extras,
+				  std::chrono::milliseconds timeout)
+{
+	return systemd.startTransientUnitWith(
+	    name, mode,
+	    [&](sd_bus_message *m) -> Status {
+		    if (auto s = appendUnitProperties(m, properties); !s)
+			    return s;
+		    return extras.execStart.empty() ? success() : appendExecStart(m, extras.execStart);
+	    },
+	    extras, timeout);
+}
 
 std::string unitName(int instance)
 {
@@ -290,10 +309,10 @@ TEST_F(SystemdBusTest, AddressFromEnvironmentAndSystemBus)
 		if (bus.ok()) {
 			report.add("system.direct", bus->isDirect());
 			report.add("system.state", bus->activeState("basic.target"));
-			TransientExtras extras;
+			TextExtras extras;
 			extras.execStart = { "/bin/true" };
-			report.add("system.job", bus->startTransientUnit("qemu-dm-bus-test@10.service", "fail",
-									 { { "Type", "oneshot" } }, extras, 30s));
+			report.add("system.job", startFromText(*bus, "qemu-dm-bus-test@10.service", "fail",
+							       { { "Type", "oneshot" } }, extras, 30s));
 		}
 		return report.str();
 	});
@@ -317,10 +336,10 @@ TEST_F(SystemdBusTest, RecommendedSetTakesEffectAndStopLeavesNothing)
 	props.push_back({ "Description", "qemu-dm bus test: recommended set" });
 
 	auto started = withSystemd([&](SystemdManager &systemd) {
-		TransientExtras extras;
+		TextExtras extras;
 		extras.execStart = { "/bin/sleep", "300" };
 		Report report;
-		report.add("job", systemd.startTransientUnit(unit, "fail", props, extras, 30s));
+		report.add("job", startFromText(systemd, unit, "fail", props, extras, 30s));
 		report.add("pid", systemd.mainPid(unit));
 		report.add("cgroup", systemd.controlGroup(unit));
 		report.add("user", systemd.user(unit));
@@ -402,17 +421,17 @@ TEST_F(SystemdBusTest, BadPropertyIsAClearErrorAndStartsNothing)
 {
 	const std::string unit = unitName(2);
 	auto r = withSystemd([&](SystemdManager &systemd) {
-		TransientExtras extras;
+		TextExtras extras;
 		extras.execStart = { "/bin/sleep", "302" };
 		Report report;
-		report.add("bad", systemd.startTransientUnit(
-				      unit, "fail", { { "ProtectSystem", "strict" }, { "ProtectHome", "bogus" } },
-				      extras, 10s));
+		report.add("bad",
+			   startFromText(systemd, unit, "fail",
+					 { { "ProtectSystem", "strict" }, { "ProtectHome", "bogus" } }, extras, 10s));
 		report.add("unknown",
-			   systemd.startTransientUnit(unit, "fail", { { "ProtectEverything", "yes" } }, extras, 10s));
+			   startFromText(systemd, unit, "fail", { { "ProtectEverything", "yes" } }, extras, 10s));
 		/* A value only systemd can judge: its own error text comes back. */
-		report.add("refused", systemd.startTransientUnit(
-					  unit, "fail", { { "RestrictAddressFamilies", "AF_NOPE" } }, extras, 10s));
+		report.add("refused", startFromText(systemd, unit, "fail", { { "RestrictAddressFamilies", "AF_NOPE" } },
+						    extras, 10s));
 		return report;
 	});
 	EXPECT_EQ(r["bad"], "error 22: Failed to start transient unit qemu-dm-bus-test@2.service: "
@@ -439,8 +458,8 @@ TEST_F(SystemdBusTest, FailingExecStartIsReported)
 		Report report;
 		/* oneshot: the start job itself fails. */
 		report.add("oneshot.job",
-			   systemd.startTransientUnit(
-			       oneshot, "fail", { { "Type", "oneshot" }, { "ExecStart", "/bin/false" } }, {}, 30s));
+			   startFromText(systemd, oneshot, "fail",
+					 { { "Type", "oneshot" }, { "ExecStart", "/bin/false" } }, {}, 30s));
 		report.add("oneshot.state", systemd.activeState(oneshot));
 		report.add("oneshot.result", systemd.serviceResult(oneshot));
 		report.add("oneshot.status", systemd.execMainStatus(oneshot));
@@ -449,16 +468,15 @@ TEST_F(SystemdBusTest, FailingExecStartIsReported)
 		report.add("oneshot.reset", systemd.resetFailed(oneshot));
 
 		/* simple: the job is done at fork, the unit fails afterwards. */
-		TransientExtras extras;
+		TextExtras extras;
 		extras.execStart = { "/bin/false" };
-		report.add("simple.job", systemd.startTransientUnit(simple, "fail", {}, extras, 30s));
+		report.add("simple.job", startFromText(systemd, simple, "fail", {}, extras, 30s));
 
 		/* exec: a missing binary fails the job (203/EXEC). */
-		report.add("missing.job",
-			   systemd.startTransientUnit(
-			       missing, "fail",
-			       { { "Type", "exec" }, { "ExecStart", "/nonexistent/qemu-system-i386 -M xenfv" } }, {},
-			       30s));
+		report.add("missing.job", startFromText(systemd, missing, "fail",
+							{ { "Type", "exec" },
+							  { "ExecStart", "/nonexistent/qemu-system-i386 -M xenfv" } },
+							{}, 30s));
 		report.add("missing.status", systemd.execMainStatus(missing));
 		return report;
 	});
@@ -485,12 +503,12 @@ TEST_F(SystemdBusTest, SameNameTwiceIsAlreadyExists)
 {
 	const std::string unit = unitName(4);
 	auto r = withSystemd([&](SystemdManager &systemd) {
-		TransientExtras extras;
+		TextExtras extras;
 		extras.execStart = { "/bin/sleep", "304" };
 		Report report;
-		report.add("first", systemd.startTransientUnit(
-					unit, "fail", { { "CollectMode", "inactive-or-failed" } }, extras, 30s));
-		report.add("second", systemd.startTransientUnit(unit, "fail", {}, extras, 30s));
+		report.add("first", startFromText(systemd, unit, "fail", { { "CollectMode", "inactive-or-failed" } },
+						  extras, 30s));
+		report.add("second", startFromText(systemd, unit, "fail", {}, extras, 30s));
 		report.add("stop", systemd.stopUnit(unit, 30s));
 		return report;
 	});
@@ -507,15 +525,15 @@ TEST_F(SystemdBusTest, KillListAndGetters)
 {
 	const std::string unit = unitName(7);
 	auto r = withSystemd([&](SystemdManager &systemd) {
-		TransientExtras extras;
+		TextExtras extras;
 		extras.execStart = { "/bin/sleep", "307" };
 		Report report;
-		report.add("job", systemd.startTransientUnit(unit, "fail",
-							     { { "Type", "exec" },
-							       { "User", "nobody" },
-							       { "SuccessExitStatus", "SIGKILL" },
-							       { "KillSignal", "SIGINT" } },
-							     extras, 30s));
+		report.add("job", startFromText(systemd, unit, "fail",
+						{ { "Type", "exec" },
+						  { "User", "nobody" },
+						  { "SuccessExitStatus", "SIGKILL" },
+						  { "KillSignal", "SIGINT" } },
+						extras, 30s));
 		for (int i = 0; i < 500 && systemd.subState(unit).ok() && *systemd.subState(unit) != "running"; i++)
 			::usleep(10000);
 
@@ -595,11 +613,11 @@ TEST_F(SystemdBusTest, StandardOutputDescriptorReachesTheUnit)
 	UniqueFd readEnd(fds[0]), writeEnd(fds[1]);
 
 	auto r = withSystemd([&](SystemdManager &systemd) {
-		TransientExtras extras;
+		TextExtras extras;
 		extras.execStart = { "/bin/echo", "hello from", "the unit" };
 		extras.stdoutFd = writeEnd.get();
 		return Report().add("job",
-				    systemd.startTransientUnit(unit, "fail", { { "Type", "oneshot" } }, extras, 30s));
+				    startFromText(systemd, unit, "fail", { { "Type", "oneshot" } }, extras, 30s));
 	});
 	EXPECT_EQ(r["job"], "done");
 	writeEnd.reset();
@@ -624,11 +642,11 @@ TEST_F(SystemdBusTest, StopTimesOutOnAUnitThatWillNotDie)
 {
 	const std::string unit = unitName(9);
 	auto r = withSystemd([&](SystemdManager &systemd) {
-		TransientExtras extras;
+		TextExtras extras;
 		extras.execStart = { "/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done; : marker309" };
 		Report report;
-		report.add("job", systemd.startTransientUnit(
-				      unit, "fail", { { "Type", "exec" }, { "TimeoutStopSec", "60" } }, extras, 30s));
+		report.add("job", startFromText(systemd, unit, "fail",
+						{ { "Type", "exec" }, { "TimeoutStopSec", "60" } }, extras, 30s));
 		/* Once a "sleep 1" runs, the shell has set its trap. */
 		for (int i = 0; i < 500; i++) {
 			auto procs = systemd.unitProcesses(unit);
@@ -689,9 +707,9 @@ TEST_F(SystemdBusTest, ConverterMatchesSystemdRun)
 	props.push_back({ "TasksMax", "10%" });
 
 	auto r = withSystemd([&](SystemdManager &systemd) {
-		TransientExtras extras;
+		TextExtras extras;
 		extras.execStart = { "/bin/sleep", "305" };
-		return Report().add("job", systemd.startTransientUnit(ours, "fail", props, extras, 30s));
+		return Report().add("job", startFromText(systemd, ours, "fail", props, extras, 30s));
 	});
 	ASSERT_EQ(r["job"], "done") << bed().journal(ours);
 

@@ -41,7 +41,8 @@ TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 		/* The allow-list view (issue 10, class 5). */
 		{ "RootDirectory", std::string(QEMU_DM_VIEW_ROOT) },
 		{ "MountAPIVFS", "yes" },
-		{ "TemporaryFileSystem", "/run:ro,mode=0755,nosuid,nodev,noexec /etc:ro,mode=0755 /var:ro,mode=0755" },
+		{ "TemporaryFileSystem", "/run:ro,mode=0755,nosuid,nodev,noexec /etc:ro,mode=0755 /var:ro,mode=0755 "
+					 "/srv:ro,mode=0755 /opt:ro,mode=0755 /mnt:ro,mode=0755 /media:ro,mode=0755" },
 		{ "BindReadOnlyPaths", "/usr -/bin -/sbin -/lib -/lib64 -/lib32 -/libx32" },
 		{ "BindReadOnlyPaths",
 		  "-/etc/ld.so.cache -/etc/localtime -/etc/passwd -/etc/group -/etc/nsswitch.conf" },
@@ -189,7 +190,7 @@ TEST(HostPolicy, NoPropertyTheDomainMayRelaxIsInTheHostSet)
 	for (const auto &d : buildDomainDefaults(Config()))
 		EXPECT_TRUE(valuesOf(host, d.name).empty()) << d.name;
 	EXPECT_EQ(buildDomainDefaults(Config()),
-		  (std::vector<UnitProperty>{ { "PrivateNetwork", "yes" }, { "MemoryDenyWriteExecute", "yes" } }));
+		  (BusProperties{ { "PrivateNetwork", true }, { "MemoryDenyWriteExecute", true } }));
 }
 
 TEST(HostPolicy, DropInsPartitionTheHostSet)

@@ -22,6 +22,8 @@
 
 #include <fmt/format.h>
 
+#include "bus_property.h"
+
 namespace qemudm {
 
 namespace {
@@ -488,58 +490,12 @@ std::optional<int> parseErrno(std::string_view v)
 	return std::nullopt;
 }
 
-/* Capability names by number, as in <linux/capability.h> (CAP_LAST_CAP = 40 in Linux 6.1). */
-constexpr std::array<std::string_view, 41> kCapabilities = {
-	"cap_chown",
-	"cap_dac_override",
-	"cap_dac_read_search",
-	"cap_fowner",
-	"cap_fsetid",
-	"cap_kill",
-	"cap_setgid",
-	"cap_setuid",
-	"cap_setpcap",
-	"cap_linux_immutable",
-	"cap_net_bind_service",
-	"cap_net_broadcast",
-	"cap_net_admin",
-	"cap_net_raw",
-	"cap_ipc_lock",
-	"cap_ipc_owner",
-	"cap_sys_module",
-	"cap_sys_rawio",
-	"cap_sys_chroot",
-	"cap_sys_ptrace",
-	"cap_sys_pacct",
-	"cap_sys_admin",
-	"cap_sys_boot",
-	"cap_sys_nice",
-	"cap_sys_resource",
-	"cap_sys_time",
-	"cap_sys_tty_config",
-	"cap_mknod",
-	"cap_lease",
-	"cap_audit_write",
-	"cap_audit_control",
-	"cap_setfcap",
-	"cap_mac_override",
-	"cap_mac_admin",
-	"cap_syslog",
-	"cap_wake_alarm",
-	"cap_block_suspend",
-	"cap_audit_read",
-	"cap_perfmon",
-	"cap_bpf",
-	"cap_checkpoint_restore",
-};
-
 std::optional<int> parseCapability(std::string_view v)
 {
 	if (auto n = parseNumber<int>(v); n)
 		return (*n >= 0 && *n < 64) ? n : std::nullopt;
-	for (size_t i = 0; i < kCapabilities.size(); i++)
-		if (equalsIgnoreCase(v, kCapabilities[i]))
-			return static_cast<int>(i);
+	if (int cap = capabilityNumber(v); cap >= 0)
+		return cap;
 	return std::nullopt;
 }
 
@@ -1775,45 +1731,6 @@ Status appendExecStart(sd_bus_message *m, const std::vector<std::string> &argv, 
 	int r = appendExecCommand(m, "ExecStart", false, nullptr, argv, ignoreFailure ? unsigned(IgnoreFailure) : 0u);
 	if (r < 0)
 		return appendFailed(r, "ExecStart");
-	return success();
-}
-
-Status appendExecStartLiteral(sd_bus_message *m, const std::vector<std::string> &argv, bool ignoreFailure)
-{
-	if (argv.empty() || argv[0].empty())
-		return makeError(EINVAL, "Invalid ExecStart=: the command line is empty");
-	if (argv[0].find('$') != std::string::npos)
-		return makeError(EINVAL, "Invalid ExecStart=: the program path '{}' contains '$'", argv[0]);
-	std::vector<std::string> escaped;
-	escaped.reserve(argv.size());
-	for (const auto &a : argv) {
-		std::string e;
-		for (char c : a) {
-			e += c;
-			if (c == '$')
-				e += '$';
-		}
-		escaped.push_back(std::move(e));
-	}
-	int r =
-	    appendExecCommand(m, "ExecStart", false, &argv[0], escaped, ignoreFailure ? unsigned(IgnoreFailure) : 0u);
-	if (r < 0)
-		return appendFailed(r, "ExecStart");
-	return success();
-}
-
-Status appendStandardFileDescriptor(sd_bus_message *m, StdStream stream, int fd)
-{
-	std::string name = std::string(streamName(stream)) + "FileDescriptor";
-	if (fd < 0)
-		return makeError(EBADF, "Invalid {}: no file descriptor", name);
-	int r = openProperty(m, name, "h");
-	if (r >= 0)
-		r = sd_bus_message_append_basic(m, 'h', &fd);
-	if (r >= 0)
-		r = closeProperty(m);
-	if (r < 0)
-		return appendFailed(r, name);
 	return success();
 }
 

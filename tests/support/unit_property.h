@@ -2,7 +2,8 @@
 #pragma once
 
 /*
- * Unit properties as unit-file text -> D-Bus "(sv)" for
+ * Test support (the product sends typed values, common/bus_property.h):
+ * unit properties as unit-file text -> D-Bus "(sv)" for
  * org.freedesktop.systemd1.Manager.StartTransientUnit.
  *
  * The input is what `systemd-run -p Name=value` takes (systemd 252), and the
@@ -35,18 +36,13 @@
 
 #include <systemd/sd-bus.h>
 
+#include "bus_property.h" /* StdStream */
+#include "host_policy.h"  /* UnitProperty */
 #include "result.h"
 
 namespace qemudm {
 
-/* One property in unit-file syntax, what `systemd-run -p NAME=VALUE` takes: { "ProtectSystem", "strict" }. */
-struct UnitProperty {
-	std::string name;
-	std::string value;
-
-	bool operator==(const UnitProperty &) const = default;
-};
-using UnitProperties = std::vector<UnitProperty>;
+/* UnitProperty (host_policy.h): one property in unit-file syntax, what `systemd-run -p NAME=VALUE` takes. */
 
 /* Whether appendUnitProperty() accepts this name (case-sensitive, as systemd). */
 bool isKnownUnitProperty(std::string_view name);
@@ -73,33 +69,6 @@ std::vector<std::string_view> knownUnitProperties();
  */
 [[nodiscard]] Status appendExecStart(sd_bus_message *m, const std::vector<std::string> &argv,
 				     bool ignoreFailure = false);
-
-/*
- * ExecStart "a(sasb)" whose argv systemd passes on exactly as given: every
- * '$' is sent as "$$", which systemd's exec-time environment expansion turns
- * back into one '$' (so $VAR and ${VAR} stay literal; an unset whole-word
- * $VAR would otherwise even remove the argument). Not ExecStartEx with
- * "no-env-expand": systemd 252 writes that as an ExecStartEx= line into the
- * transient unit file, which it cannot parse back, so the next
- * daemon-reload leaves the unit "bad-setting" (verified in the test bed).
- * Per-domain DM units use this: what runs is what the caller declared.
- */
-[[nodiscard]] Status appendExecStartLiteral(sd_bus_message *m, const std::vector<std::string> &argv,
-					    bool ignoreFailure = false);
-
-enum class StdStream {
-	Input,
-	Output,
-	Error,
-};
-
-/*
- * StandardInputFileDescriptor / StandardOutputFileDescriptor /
- * StandardErrorFileDescriptor as "h". sd-bus duplicates fd into the message;
- * the caller keeps its own. This is how systemd 252 lets a caller hand a
- * transient unit a descriptor (OpenFile= came in 253).
- */
-[[nodiscard]] Status appendStandardFileDescriptor(sd_bus_message *m, StdStream stream, int fd);
 
 /* StandardInput= / StandardOutput= / StandardError= in unit-file syntax ("journal", "null", "file:/x"). */
 [[nodiscard]] Status appendStandardStream(sd_bus_message *m, StdStream stream, std::string_view value);
