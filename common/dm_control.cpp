@@ -400,8 +400,13 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 	extras.afterQueued = [&]() -> Status {
 		auto dropIns = manager_.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit",
 									       "DropInPaths");
-		if (dropIns && std::any_of(dropIns->begin(), dropIns->end(),
-					   [](const std::string &d) { return d == kHostPolicyDropIn; }))
+		if (!dropIns) /* fail closed, with the reason (e.g. PID 1 did not answer in time) */
+			return makeError(ENOPKG,
+					 "domain {}: stopped the device model: could not check that {} got the host "
+					 "policy {}: {}",
+					 domid, unit, kHostPolicyDropIn, dropIns.error().message());
+		if (std::any_of(dropIns->begin(), dropIns->end(),
+				[](const std::string &d) { return d == kHostPolicyDropIn; }))
 			return success();
 		return makeError(ENOPKG, "domain {}: stopped the device model: {} did not get the host policy {}",
 				 domid, unit, kHostPolicyDropIn);
@@ -450,6 +455,24 @@ Status DmController::stop(uint32_t domid, std::chrono::milliseconds timeout)
 	}
 	if (!s)
 		return s.error().wrap(fmt::format("domain {}: Failed to stop the device model", domid));
+	(void)manager_.resetFailed(unit);
+	return success();
+}
+
+Status DmController::destroy(uint32_t domid, std::chrono::milliseconds timeout)
+{
+	if (domid < 1 || domid > kMaxDomid)
+		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
+	const std::string unit = dmUnitName(domid);
+	auto state = manager_.activeState(unit);
+	if (!state || *state == "inactive") {
+		auto procs = manager_.unitProcesses(unit);
+		if (!procs || procs->empty())
+			return makeError(ESRCH, "domain {}: no device model is running", domid);
+	}
+	auto s = manager_.destroyUnit(unit, timeout);
+	if (!s)
+		return s.error().wrap(fmt::format("domain {}: Failed to destroy the device model", domid));
 	(void)manager_.resetFailed(unit);
 	return success();
 }

@@ -98,6 +98,12 @@ public:
 	[[nodiscard]] Status start(const DmRequest &request, const DmStartOptions &options = {});
 	/* Returns once the unit is inactive and every process of it is gone. */
 	[[nodiscard]] Status stop(uint32_t domid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+	/*
+	 * Destroy, what `xl destroy` means: SIGKILL every process of the unit at
+	 * once (no SIGTERM, no stop timeout), return once the unit is inactive and
+	 * every process of it is gone.
+	 */
+	[[nodiscard]] Status destroy(uint32_t domid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 	[[nodiscard]] Status kill(uint32_t domid, int signal);
 	[[nodiscard]] Result<DmStatus> status(uint32_t domid);
 	[[nodiscard]] Result<std::vector<DmStatus>> list();

@@ -4,9 +4,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
-
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -319,11 +318,128 @@ SystemdManager::startTransientUnitWith(const std::string &name, const std::strin
 	return waitForJob(job.c_str(), what, deadline);
 }
 
+/* What the unit signals write, while stopUnit()/destroyUnit() wait: set when the unit may have changed. */
+struct SystemdManager::UnitWatch {
+	std::string name;
+	bool changed = false;
+	SlotPtr propertiesChanged;
+	SlotPtr unitRemoved;
+};
+
+int SystemdManager::onUnitChanged(sd_bus_message *, void *userdata, sd_bus_error *) noexcept
+{
+	static_cast<UnitWatch *>(userdata)->changed = true;
+	return 0;
+}
+
+int SystemdManager::onUnitRemoved(sd_bus_message *m, void *userdata, sd_bus_error *) noexcept
+{
+	auto *watch = static_cast<UnitWatch *>(userdata);
+	const char *unit = nullptr, *path = nullptr;
+	if (sd_bus_message_read(m, "so", &unit, &path) >= 0 && unit && watch->name == unit)
+		watch->changed = true;
+	return 0;
+}
+
+Status SystemdManager::watchUnit(const std::string &name, UnitWatch &watch)
+{
+	watch.name = name;
+	watch.changed = false;
+	char *raw = nullptr;
+	int r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", name.c_str(), &raw);
+	if (r < 0)
+		return errnoError(r, "Failed to build the object path of {}", name);
+	std::unique_ptr<char, decltype(&free)> path(raw, &free);
+
+	/* As for JobRemoved: signals on PID 1's private socket carry no sender. */
+	const char *sender = sd_bus_is_bus_client(bus_.get()) > 0 ? kDestination : nullptr;
+	sd_bus_slot *slot = nullptr;
+	r = sd_bus_match_signal(bus_.get(), &slot, sender, path.get(), "org.freedesktop.DBus.Properties",
+				"PropertiesChanged", &SystemdManager::onUnitChanged, &watch);
+	if (r < 0)
+		return errnoError(r, "Failed to watch unit {} at {}", name, address_);
+	watch.propertiesChanged.reset(slot);
+	slot = nullptr;
+	r = sd_bus_match_signal(bus_.get(), &slot, sender, kManagerPath, kManagerInterface, "UnitRemoved",
+				&SystemdManager::onUnitRemoved, &watch);
+	if (r < 0)
+		return errnoError(r, "Failed to watch unit {} at {}", name, address_);
+	watch.unitRemoved.reset(slot);
+	return success();
+}
+
+Status SystemdManager::waitUntilStopped(const std::string &name, UnitWatch &watch, const std::string &what,
+					Clock::time_point deadline, std::chrono::milliseconds timeout)
+{
+	/*
+	 * No timer: look at the unit, and again each time PID 1 says it changed
+	 * (PropertiesChanged of its object, e.g. ActiveState, or UnitRemoved).
+	 * The watch was armed before the call that stops it, so no change is missed.
+	 */
+	/* True when the unit is not loaded: systemd keeps units with processes loaded. */
+	auto gone = [&]() -> Result<bool> {
+		BusError getError;
+		auto get = newManagerCall("GetUnit");
+		if (!get)
+			return get.error();
+		int r = sd_bus_message_append(get->get(), "s", name.c_str());
+		if (r < 0)
+			return errnoError(r, "Failed to build the GetUnit call for {}", name);
+		auto unit = call(get->get(), what, getError, r);
+		if (!unit && !getError.hasName(kNoSuchUnit))
+			return unit.error();
+		return !unit;
+	};
+	for (;;) {
+		watch.changed = false;
+		auto unloaded = gone();
+		if (!unloaded)
+			return unloaded.error();
+		if (*unloaded)
+			return success();
+
+		auto state = activeState(name);
+		if (!state)
+			return state.error();
+		if (*state == "inactive" || *state == "failed") {
+			auto procs = unitProcesses(name);
+			if (!procs) {
+				/* Collected since we looked (CollectMode=): gone is stopped. */
+				unloaded = gone();
+				if (unloaded && *unloaded)
+					return success();
+				return procs.error();
+			}
+			if (procs->empty())
+				return success();
+			log::debug("{} is {} but {} processes remain in its cgroup", name, *state, procs->size());
+		}
+
+		while (!watch.changed) {
+			int r = sd_bus_process(bus_.get(), nullptr);
+			if (r < 0)
+				return errnoError(r, "Failed to wait for {} to stop", name);
+			if (r > 0)
+				continue;
+			long long left = remainingUsec(deadline);
+			if (left == 0)
+				return makeError(ETIMEDOUT, "Failed to {}: still {} after {} ms", what, *state,
+						 static_cast<long long>(timeout.count()));
+			r = sd_bus_wait(bus_.get(), static_cast<uint64_t>(left));
+			if (r < 0 && r != -EINTR)
+				return errnoError(r, "Failed to wait for {} to stop", name);
+		}
+	}
+}
+
 Status SystemdManager::stopUnit(const std::string &name, std::chrono::milliseconds timeout)
 {
 	const auto deadline = Clock::now() + timeout;
 	const std::string what = fmt::format("stop unit {}", name);
 	drain();
+	UnitWatch watch;
+	if (auto w = watchUnit(name, watch); !w)
+		return w.error();
 
 	auto m = newManagerCall("StopUnit");
 	if (!m)
@@ -347,39 +463,35 @@ Status SystemdManager::stopUnit(const std::string &name, std::chrono::millisecon
 		return job.error();
 
 	/* The job is gone; now the unit must be down and its cgroup empty. */
-	for (;;) {
-		drain();
-		BusError getError;
-		auto get = newManagerCall("GetUnit");
-		if (!get)
-			return get.error();
-		r = sd_bus_message_append(get->get(), "s", name.c_str());
-		if (r < 0)
-			return errnoError(r, "Failed to build the GetUnit call for {}", name);
-		auto unit = call(get->get(), what, getError, r);
-		if (!unit) {
-			if (getError.hasName(kNoSuchUnit))
-				return success(); /* unloaded: systemd keeps units with processes loaded */
-			return unit.error();
-		}
+	return waitUntilStopped(name, watch, what, deadline, timeout);
+}
 
-		auto state = activeState(name);
-		if (!state)
-			return state.error();
-		if (*state == "inactive" || *state == "failed") {
-			auto procs = unitProcesses(name);
-			if (!procs)
-				return procs.error();
-			if (procs->empty())
-				return success();
-			log::debug("{} is {} but {} processes remain in its cgroup", name, *state, procs->size());
-		}
+Status SystemdManager::destroyUnit(const std::string &name, std::chrono::milliseconds timeout)
+{
+	const auto deadline = Clock::now() + timeout;
+	const std::string what = fmt::format("destroy unit {}", name);
+	drain();
+	UnitWatch watch;
+	if (auto w = watchUnit(name, watch); !w)
+		return w.error();
 
-		if (remainingUsec(deadline) == 0)
-			return makeError(ETIMEDOUT, "Failed to {}: still {} after {} ms", what, *state,
-					 static_cast<long long>(timeout.count()));
-		std::this_thread::sleep_for(std::chrono::milliseconds(10));
+	/* Every process of the cgroup at once, as `xl destroy` means; systemd then finds the unit dead. */
+	auto m = newManagerCall("KillUnit");
+	if (!m)
+		return m.error();
+	int r = sd_bus_message_append(m->get(), "ssi", name.c_str(), "all", static_cast<int32_t>(SIGKILL));
+	if (r < 0)
+		return errnoError(r, "Failed to build the KillUnit call for {}", name);
+	BusError error;
+	auto reply = call(m->get(), what, error, r);
+	if (!reply) {
+		if (error.hasName(kNoSuchUnit))
+			return success(); /* not loaded: nothing runs */
+		if (!error.hasName("org.freedesktop.systemd1.NoSuchProcess"))
+			return reply.error();
+		log::debug("{}: no process left to kill", name);
 	}
+	return waitUntilStopped(name, watch, what, deadline, timeout);
 }
 
 Status SystemdManager::killUnit(const std::string &name, const std::string &who, int signal)

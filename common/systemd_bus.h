@@ -166,10 +166,20 @@ public:
 
 	/*
 	 * StopUnit(name, "replace"), wait for the job, then until the unit is
-	 * inactive, failed or gone *and* its cgroup holds no process. A unit
+	 * inactive, failed or gone *and* its cgroup holds no process (woken by
+	 * the unit's PropertiesChanged and UnitRemoved signals, no polling). A unit
 	 * that is not loaded counts as stopped. ETIMEDOUT if not within timeout.
 	 */
 	[[nodiscard]] Status stopUnit(const std::string &name, std::chrono::milliseconds timeout = kDefaultJobTimeout);
+
+	/*
+	 * Destroy: KillUnit(name, "all", SIGKILL), then wait as stopUnit() does
+	 * until the unit is inactive, failed or gone and its cgroup is empty. No
+	 * SIGTERM and no stop timeout: what `xl destroy` means. A unit that is not
+	 * loaded counts as stopped. ETIMEDOUT if not within timeout.
+	 */
+	[[nodiscard]] Status destroyUnit(const std::string &name,
+					 std::chrono::milliseconds timeout = kDefaultJobTimeout);
 
 	/* KillUnit(name, who, signal); who is "all", "main" or "control". Does not wait. */
 	[[nodiscard]] Status killUnit(const std::string &name, const std::string &who, int signal);
@@ -211,6 +221,13 @@ private:
 	/* What the JobRemoved callback writes, at an address that survives moves. */
 	struct JobWatch;
 	static int onJobRemoved(sd_bus_message *m, void *userdata, sd_bus_error *error) noexcept;
+	/* What stopUnit()/destroyUnit() wait on: signals that the unit changed or was unloaded. */
+	struct UnitWatch;
+	static int onUnitChanged(sd_bus_message *m, void *userdata, sd_bus_error *error) noexcept;
+	static int onUnitRemoved(sd_bus_message *m, void *userdata, sd_bus_error *error) noexcept;
+	Status watchUnit(const std::string &name, UnitWatch &watch);
+	Status waitUntilStopped(const std::string &name, UnitWatch &watch, const std::string &what,
+				std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds timeout);
 
 	SystemdManager(BusPtr bus, std::string address, bool direct);
 

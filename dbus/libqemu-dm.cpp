@@ -261,6 +261,17 @@ int qemu_dm_stop(uint32_t domid, unsigned timeout_sec, char **error)
 	});
 }
 
+int qemu_dm_destroy(uint32_t domid, unsigned timeout_sec, char **error)
+{
+	return guarded(error, [&] {
+		auto ctl = DmController::open();
+		if (!ctl)
+			return fail(error, ctl.error().wrap(fmt::format("domain {}", domid)));
+		auto s = ctl->destroy(domid, std::chrono::seconds(timeout_sec ? timeout_sec : 30));
+		return s ? 0 : fail(error, s.error());
+	});
+}
+
 int qemu_dm_cdrom_change(uint32_t domid, const char *drive, const char *path, unsigned timeout_sec, char **error)
 {
 	if (!drive)

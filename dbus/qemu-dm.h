@@ -115,6 +115,12 @@ int qemu_dm_options_from_qemu_argv(const char *const *argv, qemu_dm_options **op
 int qemu_dm_start(uint32_t domid, const char *const *argv, const qemu_dm_options *options, char **error);
 /* Stop it; returns once the unit is inactive and every process of it is gone. */
 int qemu_dm_stop(uint32_t domid, unsigned timeout_sec, char **error);
+/*
+ * Destroy it, what `xl destroy` means: SIGKILL every process of its unit at
+ * once (no SIGTERM, no stop timeout); returns once the unit is inactive and
+ * every process of it is gone (at most timeout_sec, 0 = 30 s).
+ */
+int qemu_dm_destroy(uint32_t domid, unsigned timeout_sec, char **error);
 /* Send `signo` to every process of it. */
 int qemu_dm_kill(uint32_t domid, int signo, char **error);
 

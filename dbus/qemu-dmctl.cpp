@@ -37,8 +37,9 @@ constexpr const char *kUsage = "Usage: qemu-dmctl COMMAND [OPTIONS]\n"
 			       "Commands:\n"
 			       "  start DOMID [START OPTIONS] -- QEMU [ARG...]\n"
 			       "                         start the device model of domain DOMID\n"
-			       "  stop DOMID [--timeout SEC]\n"
+			       "  stop DOMID [--timeout SEC | --kill]\n"
 			       "                         stop it; returns when every process of it is gone\n"
+			       "                         (--kill: destroy, SIGKILL every process at once)\n"
 			       "  kill DOMID [--signal SIG]\n"
 			       "                         send a signal (default SIGTERM) to every process of it\n"
 			       "  status DOMID           state, main process, user and cgroup of one device model\n"
@@ -319,8 +320,12 @@ int cmdStopKill(const std::vector<std::string> &args, bool kill)
 	if (!domid)
 		return usageError(domid.error().message());
 	int timeout = 30, sig = SIGTERM;
+	bool destroy = false, timeoutGiven = false;
 	for (size_t i = 1; i < args.size(); i++) {
-		if (!kill && args[i] == "--timeout" && i + 1 < args.size()) {
+		if (!kill && args[i] == "--kill") {
+			destroy = true;
+		} else if (!kill && args[i] == "--timeout" && i + 1 < args.size()) {
+			timeoutGiven = true;
 			auto t = parseDecimal(args[++i], 86400);
 			if (!t || *t == 0)
 				return usageError(fmt::format("--timeout: '{}' is not a number of seconds", args[i]));
@@ -334,12 +339,16 @@ int cmdStopKill(const std::vector<std::string> &args, bool kill)
 			return usageError(fmt::format("unexpected argument '{}'", args[i]));
 		}
 	}
+	if (destroy && timeoutGiven)
+		return usageError("--kill and --timeout exclude each other (--kill sends SIGKILL at once)");
 	auto ctl = DmController::open();
 	if (!ctl) {
 		log::error(ctl.error());
 		return 1;
 	}
-	Status s = kill ? ctl->kill(*domid, sig) : ctl->stop(*domid, std::chrono::seconds(timeout));
+	Status s = kill	     ? ctl->kill(*domid, sig)
+		   : destroy ? ctl->destroy(*domid)
+			     : ctl->stop(*domid, std::chrono::seconds(timeout));
 	if (!s) {
 		log::error(s.error());
 		return 1;

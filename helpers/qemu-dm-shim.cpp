@@ -15,9 +15,10 @@
  *      hands fds N and M to QEMU at those numbers (and only that variable of
  *      its environment), and returns once QEMU was exec'd, or the reason;
  *   3. stays alive as the process libxl tracks, and turns libxl's kill into
- *      stopping the unit: SIGTERM/SIGINT/SIGHUP to the shim stop it; a
- *      SIGKILL of the shim is seen by a watcher child (its pipe from the
- *      shim reaches EOF), which stops it; a kill of the DM itself (libxl's
+ *      stopping the unit: SIGTERM/SIGINT/SIGHUP to the shim stop it
+ *      gracefully (SIGTERM, SIGKILL after the stop timeout); a SIGKILL of the
+ *      shim is seen by a watcher child (its pipe from the shim reaches EOF),
+ *      which destroys it (SIGKILL of every process of the unit at once); a kill of the DM itself (libxl's
  *      reaper kills by uid) ends the unit, and the shim follows;
  *   4. exits when the unit ends, with the DM's status, and writes why the DM
  *      failed to stderr, libxl's log of this device model.
@@ -88,9 +89,10 @@ int readByte(int fd, char &c)
 /*
  * The watcher, a child forked before the start: it reads the DM's main pid,
  * then waits. 'd' from the shim means "done, the shim handles the end": exit.
- * EOF means the shim died (libxl SIGKILLed it): stop the unit, if it is still
- * the one the shim started (its main pid unchanged), so the domid can be
- * reused and nothing survives.
+ * EOF means the shim died (libxl SIGKILLed it, i.e. destroy): destroy the
+ * unit (SIGKILL its whole cgroup at once), if it is still the one the shim
+ * started (its main pid unchanged), so the domid can be reused and nothing
+ * survives.
  */
 [[noreturn]] void watch(int readFd, uint32_t domid)
 {
@@ -113,8 +115,8 @@ int readByte(int fd, char &c)
 		::_exit(0);
 	if (!pid.empty() && std::to_string(st->mainPid) != pid && st->mainPid != 0)
 		::_exit(0); /* another DM of this domid by now: not ours */
-	log::notice("domain {}: qemu-dm-shim was killed, stopping {}", domid, st->unit);
-	auto s = ctl->stop(domid);
+	log::notice("domain {}: qemu-dm-shim was killed, destroying {}", domid, st->unit);
+	auto s = ctl->destroy(domid);
 	if (!s) {
 		log::error(s.error());
 		::_exit(1);

@@ -336,6 +336,63 @@ TEST_F(DmctlTest, SigtermIgnoringDmIsKilledAfterTheTimeout)
 	expectNothingLeft(8);
 }
 
+TEST_F(DmctlTest, StopKillDestroysASigtermIgnoringDmWithEscapedProcessesAtOnce)
+{
+	/* xl destroy: SIGKILL to the whole cgroup, no SIGTERM and no stop timeout to wait out. */
+	auto r = ctl({ "start", "60", "--no-domain-check", "--", kStandin, "-behave", "ignore-term", "-escape", "50" });
+	ASSERT_TRUE(r.ok()) << r.err;
+	ASSERT_TRUE(waitUntil([&] { return processesOf(131132) >= 51; }, std::chrono::seconds(20)))
+	    << processesOf(131132) << " processes";
+	auto both = ctl({ "stop", "60", "--kill", "--timeout", "5" });
+	EXPECT_NE(both.exitStatus, 0);
+	EXPECT_THAT(both.err, HasSubstr("--kill and --timeout exclude each other"));
+	auto t0 = std::chrono::steady_clock::now();
+	auto stop = ctl({ "stop", "60", "--kill" });
+	auto took = std::chrono::steady_clock::now() - t0;
+	EXPECT_TRUE(stop.ok()) << stop.err;
+	/* Functional bound, not a benchmark: a graceful stop would wait out TimeoutStopSec=30s. */
+	EXPECT_LT(took, std::chrono::seconds(10));
+	EXPECT_EQ(processesOf(131132), 0);
+	expectNothingLeft(10);
+	EXPECT_THAT(bed().journal("qemu-dm@60.service"), Not(HasSubstr("Failed with result")));
+	auto again = ctl({ "stop", "60", "--kill" });
+	EXPECT_NE(again.exitStatus, 0);
+	EXPECT_THAT(again.err, HasSubstr("domain 60: no device model is running"));
+}
+
+TEST_F(DmctlTest, CApiDestroyKillsAtOnceAndNamesADomainWithoutDm)
+{
+	auto out = bed().inside([&]() -> std::string {
+		qemu_dm_options *o = qemu_dm_options_new();
+		qemu_dm_options_set_domain_check(o, 0);
+		const char *argv[] = { kStandin.c_str(), "-behave", "ignore-term", "-escape", "20", nullptr };
+		char *err = nullptr;
+		int r = qemu_dm_start(61, argv, o, &err);
+		qemu_dm_options_free(o);
+		if (r < 0) {
+			std::string e = err ? err : "(no message)";
+			qemu_dm_free(err);
+			return "start failed: " + e;
+		}
+		auto t0 = std::chrono::steady_clock::now();
+		r = qemu_dm_destroy(61, 0, &err);
+		auto took = std::chrono::steady_clock::now() - t0;
+		if (r < 0) {
+			std::string e = err ? err : "(no message)";
+			qemu_dm_free(err);
+			return "destroy failed: " + e;
+		}
+		std::string result = took < std::chrono::seconds(10) ? "destroyed" : "destroy waited";
+		r = qemu_dm_destroy(61, 0, &err);
+		result += fmt::format(" {} {}", r, err ? err : "(no message)");
+		qemu_dm_free(err);
+		return result;
+	});
+	ASSERT_TRUE(out.ok()) << out.error().message();
+	EXPECT_EQ(*out, fmt::format("destroyed {} domain 61: no device model is running", -ESRCH));
+	expectNothingLeft(61);
+}
+
 TEST_F(DmctlTest, ExternalSigkillEndsTheUnitCleanly)
 {
 	/* As `xl destroy` does: SIGKILL from outside. */
@@ -642,7 +699,7 @@ TEST_F(ShimTest, RestoreHandsTheSavedStateAndOnlyTheConsoleLimit)
 	expectNothingLeft(43);
 }
 
-TEST_F(ShimTest, SigkillOfTheShimStopsTheUnit)
+TEST_F(ShimTest, SigkillOfTheShimDestroysTheUnit)
 {
 	int shim = launch(23, pvArgv(23));
 	ASSERT_GT(shim, 0);
@@ -653,7 +710,7 @@ TEST_F(ShimTest, SigkillOfTheShimStopsTheUnit)
 	EXPECT_TRUE(waitUntil([&] { return show("qemu-dm@23.service", "ActiveState") == "inactive"; },
 			      std::chrono::seconds(30)))
 	    << file("/run/shim-23.log");
-	EXPECT_THAT(file("/run/shim-23.log"), HasSubstr("qemu-dm-shim was killed, stopping qemu-dm@23.service"));
+	EXPECT_THAT(file("/run/shim-23.log"), HasSubstr("qemu-dm-shim was killed, destroying qemu-dm@23.service"));
 	expectNothingLeft(23);
 	/* The same domid at once. */
 	int again = launch(23, pvArgv(23));

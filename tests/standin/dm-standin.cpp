@@ -7,6 +7,8 @@
  *
  *   -behave idle          print a line and wait for signals (default)
  *   -behave fork100       start 100 processes that escape: setsid + double fork
+ *   -escape N             start N processes that escape (after the drop, with
+ *                         the behaviour's signal dispositions, e.g. ignore-term)
  *   -behave ignore-term   ignore SIGTERM
  *   -behave chatty        print 200000 lines to stdout (the journal), then idle
  *   -qmp-fd N             serve a minimal QMP on the listening socket fd N
@@ -141,9 +143,10 @@ void serveVnc(int fd)
 	}).detach();
 }
 
-void fork100()
+void escape(int count)
 {
-	for (int i = 0; i < 100; i++) {
+	int failed = 0;
+	for (int i = 0; i < count; i++) {
 		pid_t p = ::fork();
 		if (p == 0) {
 			::setsid();
@@ -155,8 +158,10 @@ void fork100()
 		}
 		if (p > 0)
 			::waitpid(p, nullptr, 0);
+		else if (p < 0)
+			failed++;
 	}
-	std::printf("dm-standin: started 100 escaping processes\n");
+	std::printf("dm-standin: started %d escaping processes (%d forks failed)\n", count - failed, failed);
 }
 
 /* "dm-standin: fds 7:socket 9:pipe": every open fd >= 3, as the test bed checks them. */
@@ -197,7 +202,7 @@ int main(int argc, char **argv)
 {
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
 	std::string behave = "idle", runas, chrootDir, vnc, netProbe;
-	int qmpFd = -1;
+	int qmpFd = -1, escapeCount = 0;
 	bool reportFds = false;
 	std::string incoming;
 	for (int i = 1; i < argc; i++) {
@@ -219,6 +224,7 @@ int main(int argc, char **argv)
 				  "-sandbox on     enable seccomp mode 2 system call filter\n"
 				  "-behave what    dm-standin: idle, fork100, ignore-term, chatty\n"
 				  "-qmp-fd n       dm-standin: serve QMP on listening socket fd n\n"
+				  "-escape n       dm-standin: start n escaping processes\n"
 				  "-vnc <display>  shorthand for -display vnc=<display>\n"
 				  "-net-probe h:p  dm-standin: try a TCP connect to h:p\n"
 				  "-incoming uri   fd:N: dm-standin reads the saved state from fd N\n"
@@ -259,7 +265,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (i + 1 < argc && (a == "-runas" || a == "-chroot" || a == "-behave" || a == "-qmp-fd" ||
-				     a == "-accel" || a == "-vnc" || a == "-net-probe")) {
+				     a == "-accel" || a == "-vnc" || a == "-net-probe" || a == "-escape")) {
 			std::string v = argv[++i];
 			if (a == "-runas")
 				runas = v;
@@ -273,6 +279,8 @@ int main(int argc, char **argv)
 				vnc = v;
 			else if (a == "-net-probe")
 				netProbe = v;
+			else if (a == "-escape")
+				escapeCount = std::atoi(v.c_str());
 			continue;
 		}
 	}
@@ -319,7 +327,9 @@ int main(int argc, char **argv)
 	if (!netProbe.empty())
 		probeConnect(netProbe);
 	if (behave == "fork100")
-		fork100();
+		escape(100);
+	if (escapeCount > 0)
+		escape(escapeCount);
 	if (behave == "chatty") {
 		for (int i = 0; i < 200000; i++)
 			std::printf("dm-standin: chatty line %d of 200000, padding padding padding padding\n", i);
