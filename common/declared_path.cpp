@@ -115,8 +115,16 @@ Status checkDeclaredPathSpelling(uint32_t domid, std::string_view what, std::str
 	return success();
 }
 
-Result<DeclaredObject> checkDeclaredObject(uint32_t domid, std::string_view what, const std::string &path,
-					   DeclaredKind kind, const std::string &root)
+namespace {
+
+struct WalkedObject {
+	UniqueFd fd; /* O_PATH */
+	DeclaredObject object;
+};
+
+/* The whole rule; returns the checked object as an O_PATH fd. */
+Result<WalkedObject> walkDeclaredObject(uint32_t domid, std::string_view what, const std::string &path,
+					DeclaredKind kind, const std::string &root)
 {
 	if (auto s = checkDeclaredPathSpelling(domid, what, path); !s)
 		return s.error();
@@ -198,7 +206,45 @@ Result<DeclaredObject> checkDeclaredObject(uint32_t domid, std::string_view what
 		if (st.st_mode & (S_ISUID | S_ISGID))
 			return makeError(EPERM, "domain {}: {} {} is set-uid or set-gid", domid, what, path);
 	}
-	return DeclaredObject{ st.st_dev, st.st_ino, st.st_mode };
+	return WalkedObject{ std::move(dir), DeclaredObject{ st.st_dev, st.st_ino, st.st_mode } };
+}
+
+} /* namespace */
+
+Result<DeclaredObject> checkDeclaredObject(uint32_t domid, std::string_view what, const std::string &path,
+					   DeclaredKind kind, const std::string &root)
+{
+	auto w = walkDeclaredObject(domid, what, path, kind, root);
+	if (!w)
+		return w.error();
+	return w->object;
+}
+
+Result<OpenedObject> openDeclaredObject(uint32_t domid, std::string_view what, const std::string &path,
+					DeclaredKind kind, int flags, const std::string &root)
+{
+	if (kind == DeclaredKind::Device)
+		return makeError(EINVAL, "domain {}: {} {}: device nodes are not opened for a device model", domid,
+				 what, path);
+	if ((flags & ~O_ACCMODE) != 0 || (flags & O_ACCMODE) == O_ACCMODE)
+		return makeError(EINVAL, "domain {}: {} {}: invalid open flags {:#x}", domid, what, path, flags);
+	auto w = walkDeclaredObject(domid, what, path, kind, root);
+	if (!w)
+		return w.error();
+	/*
+	 * Reopen the checked object itself (its O_PATH fd through /proc), never
+	 * the path again: what was checked is what is opened.
+	 */
+	const std::string self = fmt::format("/proc/self/fd/{}", w->fd.get());
+	UniqueFd fd(::open(self.c_str(), flags | O_CLOEXEC | O_NOCTTY));
+	if (!fd)
+		return errnoError(errno, "domain {}: Failed to open {} {}", domid, what, path);
+	struct stat st;
+	if (::fstat(fd.get(), &st) < 0)
+		return errnoError(errno, "domain {}: {} {}", domid, what, path);
+	if (st.st_dev != w->object.dev || st.st_ino != w->object.ino)
+		return makeError(EBUSY, "domain {}: {} {} changed while it was opened", domid, what, path);
+	return OpenedObject{ std::move(fd), w->object };
 }
 
 } /* namespace qemudm */

@@ -43,6 +43,7 @@
 #include <string_view>
 
 #include "result.h"
+#include "unique_fd.h"
 
 namespace qemudm {
 
@@ -72,5 +73,18 @@ struct DeclaredObject {
  */
 [[nodiscard]] Result<DeclaredObject> checkDeclaredObject(uint32_t domid, std::string_view what, const std::string &path,
 							 DeclaredKind kind, const std::string &root = "/");
+
+struct OpenedObject {
+	UniqueFd fd; /* O_CLOEXEC */
+	DeclaredObject object;
+};
+
+/*
+ * The whole rule, then open what was checked (the very object, not the path
+ * again) with `flags` (O_RDONLY or O_RDWR, nothing else), as the caller, for a
+ * device model that gets the fd instead of the path. Disks and paths only.
+ */
+[[nodiscard]] Result<OpenedObject> openDeclaredObject(uint32_t domid, std::string_view what, const std::string &path,
+						      DeclaredKind kind, int flags, const std::string &root = "/");
 
 } /* namespace qemudm */

@@ -2,6 +2,7 @@
 
 #include "dm_control.h"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,11 +12,13 @@
 #include <cstring>
 #include <ctime>
 #include <optional>
+#include <set>
 
 #include <systemd/sd-journal.h>
 #include <systemd/sd-messages.h>
 
 #include "c_ptr.h"
+#include "declared_path.h"
 #include "fd_channel.h"
 #include "log.h"
 #include "qemu_probe.h"
@@ -76,6 +79,44 @@ void addQemuCaps(DmUnitPlan &plan, const std::string &cacheDir)
 
 } /* namespace */
 
+Result<std::vector<DriveFd>> planDiskFds(DmRequest &request, std::span<const int> usedTargets)
+{
+	std::set<std::string, std::less<>> paths, readOnly;
+	for (const DiskSpec &d : request.disks) {
+		struct stat st;
+		/* A block device keeps its path (QEMU's "file" driver refuses one): only regular files. */
+		if (::stat(d.path.c_str(), &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		paths.insert(d.path);
+		if (d.readOnly)
+			readOnly.insert(d.path);
+	}
+	if (paths.empty())
+		return std::vector<DriveFd>{};
+	auto plan = planDriveFds(request.qemuArgv, paths, readOnly, usedTargets);
+	if (!plan)
+		return plan.error().wrap(fmt::format("domain {}", request.domid));
+	for (DiskSpec &d : request.disks)
+		d.viaFd = d.viaFd || std::any_of(plan->drives.begin(), plan->drives.end(),
+						 [&](const DriveFd &f) { return f.path == d.path; });
+	request.qemuArgv = std::move(plan->argv);
+	return std::move(plan->drives);
+}
+
+namespace {
+
+std::vector<int> usedFdTargets(const DmRequest &request)
+{
+	std::vector<int> used = request.argvFds;
+	if (request.qmpFdTarget >= 0)
+		used.push_back(request.qmpFdTarget);
+	for (const FdDecl &d : request.fds)
+		used.push_back(d.target);
+	return used;
+}
+
+} /* namespace */
+
 Result<DmUnitPlan> planWithXen(const Config &config, const DmRequest &request, UserLookup &lookup)
 {
 	DmRequest req = request;
@@ -89,6 +130,14 @@ Result<DmUnitPlan> planWithXen(const Config &config, const DmRequest &request, U
 			return s.error();
 		}
 	}
+	/* What start() opens for QEMU, declared the same way here (a dry run shows the fds too). */
+	auto drives = planDiskFds(req, usedFdTargets(req));
+	if (!drives)
+		return drives.error();
+	for (const DriveFd &d : *drives)
+		for (int t : { d.readWriteTarget, d.readOnlyTarget })
+			if (t >= 0)
+				req.fds.push_back(FdDecl{ t, ChannelFdKind::File });
 	auto plan = planDmUnit(config, req, lookup);
 	if (!plan)
 		return plan;
@@ -279,13 +328,41 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 	if (request.qmpFdTarget >= 3)
 		handed.push_back(HandedFd{ options.qmpFd, request.qmpFdTarget });
 	handed.insert(handed.end(), options.fds.begin(), options.fds.end());
+	DmRequest req = request;
+
+	/*
+	 * The disks QEMU would open by path: opened here, as the caller, with the
+	 * declared-path rule (the object checked is the object opened), and handed
+	 * over as fd sets. QEMU's later reopens (read-write at a restore's "cont",
+	 * after its chroot and uid drop) are served from the set, not the path.
+	 */
+	std::vector<int> used;
+	for (const HandedFd &h : handed)
+		used.push_back(h.target);
+	used.insert(used.end(), req.argvFds.begin(), req.argvFds.end());
+	auto drives = planDiskFds(req, used);
+	if (!drives)
+		return drives.error();
+	std::vector<UniqueFd> diskFds;
+	for (const DriveFd &d : *drives) {
+		for (auto [target, flags] :
+		     { std::pair{ d.readWriteTarget, O_RDWR }, std::pair{ d.readOnlyTarget, O_RDONLY } }) {
+			if (target < 0)
+				continue;
+			auto o = openDeclaredObject(domid, "disk", d.path, DeclaredKind::Disk, flags);
+			if (!o)
+				return o.error();
+			handed.push_back(HandedFd{ o->fd.get(), target });
+			diskFds.push_back(std::move(o->fd));
+		}
+	}
+
 	auto decls = declareHandedFds(handed);
 	if (!decls)
 		return decls.error().wrap(fmt::format("domain {}: refusing the fds for QEMU", domid));
 	if (request.qmpFdTarget >= 3 && decls->front().kind != ChannelFdKind::Socket)
 		return makeError(EINVAL, "domain {}: refusing the fds for QEMU: the QMP fd {} is a {}, not a socket",
 				 domid, options.qmpFd, fdKindName(decls->front().kind));
-	DmRequest req = request;
 	req.qmpFdTarget = -1;
 	req.fds = *decls;
 

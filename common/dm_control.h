@@ -26,6 +26,7 @@
 #include "config.h"
 #include "dm_unit.h"
 #include "fd_channel.h"
+#include "libxl_argv.h"
 #include "result.h"
 #include "systemd_bus.h"
 
@@ -74,6 +75,15 @@ struct DmEnd {
  * DmController::start and `qemu-dmctl policy`.
  */
 [[nodiscard]] Result<DmUnitPlan> planWithXen(const Config &config, const DmRequest &request, UserLookup &lookup);
+
+/*
+ * The disks QEMU's argv opens by path (-drive file=PATH) that qemu-dm hands
+ * to it as fds instead (libxl_argv.h, planDriveFds): every declared disk that
+ * is a regular file. Rewrites request.qemuArgv and marks those disks viaFd;
+ * returns the fds to open and their targets (above every fd number the
+ * request already uses). Idempotent: a rewritten argv names no disk path.
+ */
+[[nodiscard]] Result<std::vector<DriveFd>> planDiskFds(DmRequest &request, std::span<const int> usedTargets);
 
 /* CLOCK_REALTIME in microseconds, for the sinceUsec arguments below. */
 uint64_t realtimeNowUsec();

@@ -130,7 +130,8 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	for (const auto &disk : req.disks) {
 		if (auto o = checkDeclaredObject(domid, "disk", disk.path, DeclaredKind::Disk); !o)
 			return o.error();
-		add(disk.readOnly ? "ReadOnlyPaths" : "ReadWritePaths", Strings{ { disk.path } });
+		if (!disk.viaFd)
+			add(disk.readOnly ? "ReadOnlyPaths" : "ReadWritePaths", Strings{ { disk.path } });
 	}
 	for (const auto &path : req.paths) {
 		if (auto o = checkDeclaredObject(domid, "path", path.path, DeclaredKind::Path); !o)

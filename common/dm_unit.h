@@ -29,6 +29,8 @@ namespace qemudm {
 struct DiskSpec {
 	std::string path; /* absolute; must exist */
 	bool readOnly = false;
+	/* QEMU gets it as fds (libxl_argv.h, planDriveFds), not by path: nothing of it in the DM's view. */
+	bool viaFd = false;
 };
 
 struct PathSpec {

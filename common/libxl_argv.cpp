@@ -97,6 +97,22 @@ std::vector<std::string> splitOpts(std::string_view value)
 	return parts;
 }
 
+/* The inverse of splitOpts. */
+std::string joinOpts(const std::vector<std::string> &parts)
+{
+	std::string out;
+	for (size_t i = 0; i < parts.size(); i++) {
+		if (i > 0)
+			out += ',';
+		for (char c : parts[i]) {
+			out += c;
+			if (c == ',')
+				out += ',';
+		}
+	}
+	return out;
+}
+
 /* The value of key= in a QEMU option string, or nullopt. */
 std::optional<std::string> optValue(const std::vector<std::string> &parts, std::string_view key)
 {
@@ -191,6 +207,8 @@ Result<DmRequest> dmRequestFromQemuArgv(const std::vector<std::string> &args, co
 			auto file = optValue(parts, "file");
 			if (!file || file->empty())
 				continue; /* an empty CD-ROM drive */
+			if (file->starts_with("/dev/fdset/"))
+				continue; /* served from fds of an -add-fd (those are argvFds): no path */
 			bool ro = optValue(parts, "readonly") == "on" || optValue(parts, "media") == "cdrom";
 			req.disks.push_back({ *file, ro });
 		} else if (o.name == "incoming" || o.name == "add-fd") {
@@ -246,6 +264,81 @@ Result<DmRequest> dmRequestFromQemuArgv(const std::vector<std::string> &args, co
 	if (auto dup = std::adjacent_find(all.begin(), all.end()); dup != all.end())
 		return makeError(EINVAL, "domain {}: QEMU's argv names fd {} twice", d, *dup);
 	return req;
+}
+
+Result<DriveFdPlan> planDriveFds(const std::vector<std::string> &argv, const std::set<std::string, std::less<>> &paths,
+				 const std::set<std::string, std::less<>> &readOnlyPaths,
+				 std::span<const int> usedTargets)
+{
+	DriveFdPlan plan;
+	int nextTarget = 3;
+	for (int t : usedTargets)
+		nextTarget = std::max(nextTarget, t + 1);
+	int nextSet = 0;
+	for (size_t i = 1; i + 1 < argv.size(); i++) {
+		if (argv[i] != "-add-fd" && argv[i] != "--add-fd")
+			continue;
+		auto set = optValue(splitOpts(argv[i + 1]), "set");
+		if (!set)
+			continue;
+		if (auto n = parseDecimal(*set, INT32_MAX - 1))
+			nextSet = std::max(nextSet, static_cast<int>(*n) + 1);
+	}
+	if (argv.empty())
+		return plan;
+	plan.argv.push_back(argv[0]);
+	for (size_t i = 1; i < argv.size(); i++) {
+		const std::string &a = argv[i];
+		bool drive = (a == "-drive" || a == "--drive") && i + 1 < argv.size();
+		std::vector<std::string> parts;
+		std::optional<std::string> file;
+		if (drive) {
+			parts = splitOpts(argv[i + 1]);
+			file = optValue(parts, "file");
+		}
+		if (!file || !paths.count(*file)) {
+			plan.argv.push_back(a);
+			if (drive)
+				plan.argv.push_back(argv[++i]);
+			continue;
+		}
+		if (nextTarget + 2 > kMaxFdTarget)
+			return makeError(EMFILE, "disk {}: no fd numbers below {} are left for it", *file,
+					 kMaxFdTarget);
+		DriveFd d;
+		d.path = *file;
+		d.readOnly = readOnlyPaths.count(*file) || optValue(parts, "readonly") == "on" ||
+			     optValue(parts, "read-only") == "on" || optValue(parts, "media") == "cdrom";
+		d.fdset = nextSet++;
+		if (!d.readOnly)
+			d.readWriteTarget = nextTarget++;
+		d.readOnlyTarget = nextTarget++;
+		const std::string opaque = joinOpts({ "opaque=qemu-dm:" + d.path });
+		for (int t : { d.readWriteTarget, d.readOnlyTarget }) {
+			if (t < 0)
+				continue;
+			plan.argv.push_back("-add-fd");
+			plan.argv.push_back(fmt::format("fd={},set={},{}", t, d.fdset, opaque));
+		}
+		for (std::string &p : parts)
+			if (p.starts_with("file="))
+				p = fmt::format("file=/dev/fdset/{}", d.fdset);
+		/*
+		 * A read-write disk stays open read-write: without this, QEMU (-drive
+		 * defaults to auto-read-only=on) reopens it read-only while a restore's
+		 * state comes in and read-write at activation, and the set's read-only
+		 * fd it took first keeps its shared locks (its open file description
+		 * stays open in the set), so the first activation fails ("Failed to get
+		 * shared "write" lock") and only libxl's cont succeeds.
+		 */
+		if (!d.readOnly && !optValue(parts, "auto-read-only"))
+			parts.push_back("auto-read-only=off");
+		plan.argv.push_back(a);
+		plan.argv.push_back(joinOpts(parts));
+		plan.drives.push_back(std::move(d));
+		i++;
+	}
+	return plan;
 }
 
 } /* namespace qemudm */

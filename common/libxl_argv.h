@@ -16,7 +16,8 @@
  *   -runas NAME                         device_model_user=NAME (a UID:GID is
  *                                       libxl's range user: ours anyway)
  *   -chardev socket,id=libxl-cmd,...,fd=N   the QMP listening socket: fd N
- *   -drive file=PATH,...                a disk (readonly=on / media=cdrom: read-only)
+ *   -drive file=PATH,...                a disk (readonly=on / media=cdrom: read-only;
+ *                                       file=/dev/fdset/S: from -add-fd fds, no path)
  *   -incoming file:PATH                 a saved state to restore: read-only path
  *   -incoming fd:N, -add-fd fd=N,...    a saved state libxl opened (4.17: fd:N):
  *                                       fd N, handed over as itself (argvFds)
@@ -29,6 +30,8 @@
  * the domain.
  */
 
+#include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,5 +45,41 @@ namespace qemudm {
  * name). `qemu` becomes request.qemuArgv[0]. domainCheck stays true.
  */
 [[nodiscard]] Result<DmRequest> dmRequestFromQemuArgv(const std::vector<std::string> &args, const std::string &qemu);
+
+/*
+ * A disk QEMU opens by path in its argv (-drive file=PATH,...), handed to it
+ * as fds instead: the caller opens PATH (as root, before the start) and QEMU
+ * reads "-add-fd fd=N,set=S -drive file=/dev/fdset/S,...". QEMU's qemu_open()
+ * of /dev/fdset/S dups the fd of the set whose access mode matches the open
+ * (O_RDONLY or O_RDWR), so a read-write disk gets one fd of each mode and
+ * auto-read-only=off: QEMU opens it read-write once (as root, at start) and
+ * keeps it so; by path, a restored QEMU reopened it read-write at "cont",
+ * after its chroot and uid drop, and failed (issue 14). The read-only fd
+ * serves any read-only open. The DM needs no path for such a disk.
+ */
+struct DriveFd {
+	std::string path;
+	bool readOnly = false;
+	int fdset = -1;
+	int readWriteTarget = -1; /* -1 for a read-only disk */
+	int readOnlyTarget = -1;
+};
+
+struct DriveFdPlan {
+	std::vector<std::string> argv; /* the rewritten argv ([0] unchanged) */
+	std::vector<DriveFd> drives;
+};
+
+/*
+ * Rewrite every "-drive" of `argv` (a whole argv, [0] the program) whose
+ * file= is one of `paths` (a disk's read-only-ness is `readOnly(path)`'s: a
+ * readonly=on or media=cdrom drive is read-only anyway) to an fd set. Targets
+ * are the lowest numbers above every number in `usedTargets` and 2; fd set
+ * ids the lowest above those the argv's -add-fd already use. Pure.
+ */
+[[nodiscard]] Result<DriveFdPlan> planDriveFds(const std::vector<std::string> &argv,
+					       const std::set<std::string, std::less<>> &paths,
+					       const std::set<std::string, std::less<>> &readOnlyPaths,
+					       std::span<const int> usedTargets);
 
 } /* namespace qemudm */

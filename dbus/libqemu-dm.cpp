@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "dm_control.h"
+#include "dm_media.h"
 #include "libxl_argv.h"
 
 using namespace qemudm;
@@ -267,6 +268,23 @@ int qemu_dm_destroy(uint32_t domid, unsigned timeout_sec, char **error)
 		if (!ctl)
 			return fail(error, ctl.error().wrap(fmt::format("domain {}", domid)));
 		auto s = ctl->destroy(domid, std::chrono::seconds(timeout_sec ? timeout_sec : 30));
+		return s ? 0 : fail(error, s.error());
+	});
+}
+
+int qemu_dm_cdrom_change(uint32_t domid, const char *drive, const char *path, unsigned timeout_sec, char **error)
+{
+	if (!drive)
+		return -EINVAL;
+	return guarded(error, [&] {
+		CdromChange change;
+		change.domid = domid;
+		change.device = drive;
+		if (path)
+			change.path = std::string(path);
+		if (timeout_sec)
+			change.limits.timeout = std::chrono::seconds(timeout_sec);
+		auto s = changeCdrom(change);
 		return s ? 0 : fail(error, s.error());
 	});
 }

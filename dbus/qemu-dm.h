@@ -124,6 +124,19 @@ int qemu_dm_destroy(uint32_t domid, unsigned timeout_sec, char **error);
 /* Send `signo` to every process of it. */
 int qemu_dm_kill(uint32_t domid, int signo, char **error);
 
+/*
+ * Change the medium of a running device model's drive without giving the DM
+ * the path: the caller (root) opens `path` read-only (symlinks, world-writable
+ * parents and system locations are refused, as for disks) and hands QEMU the
+ * fd over libxl's QMP socket /var/run/xen/qmp-libxl-<domid> (QMP add-fd, then
+ * blockdev-change-medium of /dev/fdset/N, raw, read-only). `path` NULL ejects.
+ * `drive`: an xl vdev (hda..hdd) or QEMU's block device name (ide-5632).
+ * Bounded: a DM that does not answer within timeout_sec (0: 10 s), or sends
+ * oversized or malformed replies, makes it fail (-ETIMEDOUT, -EMSGSIZE,
+ * -EPROTO) naming the domain; QEMU's own refusal is -EIO with its reason.
+ */
+int qemu_dm_cdrom_change(uint32_t domid, const char *drive, const char *path, unsigned timeout_sec, char **error);
+
 typedef struct {
 	char active_state[32]; /* "active", "inactive", "failed", ... */
 	char sub_state[32];

@@ -18,6 +18,7 @@
 #include "build_config.h"
 #include "dm_audit.h"
 #include "dm_control.h"
+#include "dm_media.h"
 #include "libxl_argv.h"
 #include "domain.h"
 #include "host_check.h"
@@ -49,6 +50,14 @@ constexpr const char *kUsage = "Usage: qemu-dmctl COMMAND [OPTIONS]\n"
 			       "  policy DOMID [START OPTIONS] -- QEMU [ARG...]\n"
 			       "                         print the exact unit properties `start` would send\n"
 			       "                         (nothing is started)\n"
+			       "  cdrom DOMID DRIVE PATH|--eject [--qmp-socket PATH] [--timeout SEC]\n"
+			       "                         insert PATH into the running DM's drive (hdc, or\n"
+			       "                         QEMU's block device name), or eject it: we open PATH\n"
+			       "                         and hand QEMU the fd over libxl's QMP socket\n"
+			       "                         /var/run/xen/qmp-libxl-DOMID (add-fd and\n"
+			       "                         blockdev-change-medium of /dev/fdset/N), so the DM\n"
+			       "                         never needs the path; every reply is bounded in\n"
+			       "                         size and time (default 10 s)\n"
 			       "  check                  host readiness report\n"
 			       "  audit DOMID|--pid PID [--json]\n"
 			       "                         is a running device model deprivileged? (docs/audit.md)\n"
@@ -267,6 +276,42 @@ Result<int> parseSignal(const std::string &s)
 	return makeError(EINVAL, "'{}' is not a signal name or number", s);
 }
 
+int cmdCdrom(const std::vector<std::string> &args)
+{
+	if (args.size() < 3)
+		return usageError("usage: qemu-dmctl cdrom DOMID DRIVE PATH|--eject");
+	auto domid = parseDomid(args[0]);
+	if (!domid)
+		return usageError(domid.error().message());
+	CdromChange change;
+	change.domid = *domid;
+	change.device = args[1];
+	if (args[2] != "--eject")
+		change.path = args[2];
+	for (size_t i = 3; i < args.size(); i++) {
+		if (args[i] == "--qmp-socket" && i + 1 < args.size()) {
+			change.qmpSocket = args[++i];
+		} else if (args[i] == "--timeout" && i + 1 < args.size()) {
+			auto t = parseDecimal(args[++i], 3600);
+			if (!t || *t == 0)
+				return usageError(fmt::format("--timeout: '{}' is not a number of seconds", args[i]));
+			change.limits.timeout = std::chrono::seconds(*t);
+		} else {
+			return usageError(fmt::format("unexpected argument '{}'", args[i]));
+		}
+	}
+	auto s = changeCdrom(change);
+	if (!s) {
+		log::error(s.error());
+		return 1;
+	}
+	if (change.path)
+		fmt::print("Inserted {} into {} of domain {}.\n", *change.path, change.device, change.domid);
+	else
+		fmt::print("Ejected the medium of {} of domain {}.\n", change.device, change.domid);
+	return 0;
+}
+
 int cmdStopKill(const std::vector<std::string> &args, bool kill)
 {
 	if (args.empty())
@@ -471,6 +516,8 @@ int run(int argc, char **argv)
 		return cmdList();
 	if (cmd == "check")
 		return cmdCheck(args);
+	if (cmd == "cdrom")
+		return cmdCdrom(args);
 	if (cmd == "audit")
 		return cmdAudit(args);
 	return usageError(fmt::format("unknown command '{}'", cmd));

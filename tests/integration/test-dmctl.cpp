@@ -762,6 +762,130 @@ TEST_F(ShimTest, FailingDmIsReportedInLibxlsLog)
 	expectNothingLeft(26);
 }
 
+TEST_F(ShimTest, DisksReachTheDmAsFdSetsNotPaths)
+{
+	/* Issue 14: libxl's -drive paths become fd sets QEMU opens after its chroot and uid drop. */
+	ASSERT_TRUE(bed()
+			.sh("mkdir -p /var/lib/shim-images && printf disk > /var/lib/shim-images/disk.img && "
+			    "printf iso > /var/lib/shim-images/cd.iso")
+			->ok());
+	int shim =
+	    launch(28, "-xen-domid 28 -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off -machine xenfv "
+		       "-report-fds -drive file=/var/lib/shim-images/disk.img,if=ide,index=0,media=disk,format=raw "
+		       "-drive file=/var/lib/shim-images/cd.iso,if=ide,index=2,readonly=on,media=cdrom");
+	ASSERT_GT(shim, 0);
+	ASSERT_TRUE(
+	    waitUntil([&] { return file("/run/shim-28.log").find("device model running") != std::string::npos; },
+		      std::chrono::seconds(30)))
+	    << file("/run/shim-28.log") << bed().journal("qemu-dm@28.service");
+	ASSERT_TRUE(waitUntil([&] {
+		return bed().journal("qemu-dm@28.service", 50).find("dm-standin: fds") != std::string::npos;
+	})) << bed().journal("qemu-dm@28.service", 50);
+	/* The read-write disk: fds 15 (O_RDWR) and 16 (O_RDONLY) of set 0; the CD-ROM: 17 (O_RDONLY) of set 1. */
+	EXPECT_THAT(bed().journal("qemu-dm@28.service", 50),
+		    HasSubstr("dm-standin: fds 14:socket 15:file 16:file 17:file\n"));
+	std::string pid = show("qemu-dm@28.service", "MainPID");
+	auto cmdline = bed().sh("tr '\\0' ' ' < /proc/" + pid + "/cmdline");
+	ASSERT_TRUE(cmdline.ok());
+	EXPECT_THAT(cmdline->out,
+		    HasSubstr("-add-fd fd=15,set=0,opaque=qemu-dm:/var/lib/shim-images/disk.img -add-fd "
+			      "fd=16,set=0,opaque=qemu-dm:/var/lib/shim-images/disk.img -drive "
+			      "file=/dev/fdset/0,if=ide,index=0,media=disk,format=raw,auto-read-only=off"));
+	EXPECT_THAT(cmdline->out, HasSubstr("-add-fd fd=17,set=1,opaque=qemu-dm:/var/lib/shim-images/cd.iso -drive "
+					    "file=/dev/fdset/1,if=ide,index=2,readonly=on,media=cdrom"));
+	EXPECT_THAT(cmdline->out, Not(HasSubstr("file=/var/lib")));
+	auto modes = bed().sh("for f in 15 16 17; do awk '/^flags:/ { print substr($2, length($2)) }' /proc/" + pid +
+			      "/fdinfo/$f; done | paste -sd ' '");
+	ASSERT_TRUE(modes.ok());
+	EXPECT_EQ(modes->out, "2 0 0\n") << "access modes of fds 15, 16, 17 (2: O_RDWR, 0: O_RDONLY)";
+	/* No path of either in the unit: the DM's view needs none. */
+	EXPECT_THAT(show("qemu-dm@28.service", "ReadWritePaths"), Not(HasSubstr("shim-images")));
+	EXPECT_THAT(show("qemu-dm@28.service", "ReadOnlyPaths"), Not(HasSubstr("shim-images")));
+	ASSERT_TRUE(bed().run({ "kill", "-TERM", std::to_string(shim) })->ok());
+	EXPECT_TRUE(waitUntil([&] { return shimExit(28) == "0"; }, std::chrono::seconds(30))) << shimExit(28);
+	expectNothingLeft(28);
+	(void)bed().sh("rm -rf /var/lib/shim-images");
+}
+
+/* One QMP command on a socket, as a client other than qemu-dm: prints the reply (events skipped). */
+const std::string kQmpPy = R"(import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+def reply():
+    while True:
+        m = json.loads(f.readline())
+        if "event" not in m:
+            return m
+reply()
+f.write('{"execute": "qmp_capabilities"}\n'); f.flush(); reply()
+f.write(sys.argv[2] + "\n"); f.flush()
+print(json.dumps(reply()))
+)";
+
+TEST_F(DmctlTest, CdromChangeHandsARealQemuTheMediumAndNotThePath)
+{
+	/* Debian's real QEMU 7.2 (TCG) as the DM, with libxl's empty CD-ROM drive and QMP socket. */
+	if (!bed().sh("test -x " + kTcg)->ok())
+		GTEST_SKIP() << kTcg << " is not installed (qemu-system-x86)";
+	ASSERT_TRUE(bed().writeFile("/etc/qemu-dm-tests/qmp.py", kQmpPy).ok());
+	ASSERT_TRUE(bed()
+			.sh("mkdir -p /var/lib/cd-images && printf one > /var/lib/cd-images/one.iso && "
+			    "printf two > /var/lib/cd-images/two.iso && truncate -s 64K /var/lib/cd-images/one.iso "
+			    "/var/lib/cd-images/two.iso")
+			->ok());
+	const std::string sock = "/run/cdrom-qmp-30.sock";
+	auto r = bed().sh(fmt::format(
+	    "python3 -c 'import os, socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(\"{0}\"); s.listen(1); "
+	    "os.dup2(s.fileno(), 0); os.execvp(\"qemu-dmctl\", sys.argv[1:])' qemu-dmctl start 30 "
+	    "--no-domain-check --allow-jit --qmp-fd 14 -- {1} -accel tcg -machine pc -m 32 -nodefaults "
+	    "-no-user-config -display none -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off "
+	    "-mon chardev=libxl-cmd,mode=control -drive if=ide,index=2,readonly=on,media=cdrom,id=ide-5632",
+	    sock, kTcg));
+	ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message())
+				       << bed().journal("qemu-dm@30.service");
+	auto qmp = [&](const std::string &cmd) {
+		auto q = bed().sh(fmt::format("python3 /etc/qemu-dm-tests/qmp.py {} '{}'", sock, cmd));
+		return q.ok() ? q->out + q->err : q.error().message();
+	};
+	auto inserted = [&] { return qmp(R"({"execute": "query-block"})"); };
+	ASSERT_TRUE(
+	    waitUntil([&] { return inserted().find("ide-5632") != std::string::npos; }, std::chrono::seconds(30)))
+	    << inserted() << bed().journal("qemu-dm@30.service", 30);
+	EXPECT_THAT(inserted(), Not(HasSubstr("\"inserted\"")));
+
+	auto ins = ctl({ "cdrom", "30", "hdc", "/var/lib/cd-images/one.iso", "--qmp-socket", sock });
+	ASSERT_TRUE(ins.ok()) << ins.err << bed().journal("qemu-dm@30.service", 30);
+	EXPECT_THAT(ins.out, HasSubstr("Inserted /var/lib/cd-images/one.iso into hdc of domain 30."));
+	std::string blocks = inserted();
+	EXPECT_THAT(blocks, HasSubstr("\"file\": \"/dev/fdset/"));
+	EXPECT_THAT(blocks, HasSubstr("\"ro\": true"));
+	EXPECT_THAT(blocks, Not(HasSubstr("one.iso")));
+
+	/* The DM opening the ISO beside it by path: refused (it runs as its user, chrooted), medium unchanged. */
+	std::string byPath = qmp(R"({"execute": "blockdev-change-medium", "arguments": {"device": "ide-5632", )"
+				 R"("filename": "/var/lib/cd-images/two.iso", "format": "raw"}})");
+	EXPECT_THAT(byPath, HasSubstr("Could not open '/var/lib/cd-images/two.iso'"));
+	EXPECT_THAT(inserted(), HasSubstr("\"file\": \"/dev/fdset/"));
+
+	/* Bad input: one clear error naming the domain, nothing reaches QEMU. */
+	auto bad = ctl({ "cdrom", "30", "hdc", "/etc/shadow", "--qmp-socket", sock });
+	EXPECT_EQ(bad.exitStatus, 1);
+	EXPECT_THAT(bad.err, HasSubstr("domain 30: medium /etc/shadow is in /etc"));
+	auto noDrive = ctl({ "cdrom", "30", "ide-9999", "/var/lib/cd-images/two.iso", "--qmp-socket", sock });
+	EXPECT_EQ(noDrive.exitStatus, 1);
+	EXPECT_THAT(noDrive.err, HasSubstr("domain 30: Failed to insert /var/lib/cd-images/two.iso into ide-9999: "
+					   "QMP blockdev-change-medium failed:"));
+
+	auto ej = ctl({ "cdrom", "30", "hdc", "--eject", "--qmp-socket", sock });
+	ASSERT_TRUE(ej.ok()) << ej.err;
+	EXPECT_THAT(inserted(), Not(HasSubstr("\"inserted\"")));
+	EXPECT_TRUE(ctl({ "stop", "30" }).ok());
+	expectNothingLeft(30);
+	(void)bed().sh("rm -rf /var/lib/cd-images /run/cdrom-qmp-30.sock");
+}
+
 TEST_F(ShimTest, PolicyFromArgvPrintsWhatTheShimSends)
 {
 	auto r = ctl({ "policy", "--from-argv", "--no-domain-check", "--", "-xen-domid", "27", "-name", "web",

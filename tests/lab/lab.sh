@@ -26,7 +26,7 @@ cache=${LAB_CACHE:-/var/cache/qemu-dm-lab}
 mirror=${LAB_MIRROR:-http://deb.debian.org/debian}
 security=${LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 boot_timeout=${LAB_BOOT_TIMEOUT:-1200}
-all_steps=0+1+2+3+4+5+6+7 # step 8 only when asked for (scenario.sh)
+all_steps=0+1+2+3+4+5+6+7+8+9 # step 10 only when asked for (scenario.sh)
 
 log() { echo "lab: $*" >&2; }
 # cannot REASON: skip, or fail under CI
@@ -47,7 +47,7 @@ die() {
 for tool in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs gcc pkg-config meson python3 unshare flock; do
 	command -v "$tool" >/dev/null || cannot "$tool is not installed (bash packaging/install-deps.sh)"
 done
-[[ -z $steps || $steps =~ ^[0-8](\+[0-8])*$ ]] || die "LAB_STEPS='$steps': want step numbers joined by '+', e.g. 1+2+7"
+[[ -z $steps || $steps =~ ^[0-9]+(\+[0-9]+)*$ ]] || die "LAB_STEPS='$steps': want step numbers joined by '+', e.g. 1+2+7"
 
 mkdir -p "$work"
 work=$(realpath "$work")

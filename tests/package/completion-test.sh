@@ -41,7 +41,7 @@ expect() { # EXPECTED WORD...: complete the last word of "WORD..."
 	fi
 }
 
-expect 'start stop kill status list policy check audit help --help --version' qemu-dmctl ''
+expect 'start stop kill status list policy check audit cdrom help --help --version' qemu-dmctl ''
 expect 'start stop status' qemu-dmctl st
 expect '5 12' qemu-dmctl stop ''
 expect '12' qemu-dmctl status 1
@@ -59,4 +59,8 @@ expect '' qemu-dmctl start 5 --name ''
 expect '--vnc-localhost' qemu-dmctl start 5 --v
 expect '5 12 --pid' qemu-dmctl audit ''
 expect '--json' qemu-dmctl audit 5 ''
+expect '5 12' qemu-dmctl cdrom ''
+expect 'hdc' qemu-dmctl cdrom 5 hdc
+expect '--eject' qemu-dmctl cdrom 5 hdc --e
+expect '--qmp-socket --timeout' qemu-dmctl cdrom 5 hdc --eject ''
 exit $failed

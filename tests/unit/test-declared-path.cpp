@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,4 +168,34 @@ TEST(DeclaredPathHost, DevOnlyGivesDeviceNodesOfTheDeclaredKind)
 	EXPECT_THAT(mem.error().message(), HasSubstr("never handed to a device model"));
 	auto ok = checkDeclaredObject(5, "device", "/dev/null", DeclaredKind::Device);
 	EXPECT_TRUE(ok.ok()) << ok.error().message();
+}
+
+TEST_F(DeclaredPath, OpenGivesTheCheckedObjectInTheAskedMode)
+{
+	for (int flags : { O_RDONLY, O_RDWR }) {
+		auto o = openDeclaredObject(5, "disk", "/srv/a.img", DeclaredKind::Disk, flags, root_);
+		ASSERT_TRUE(o.ok()) << o.error().message();
+		struct stat st;
+		ASSERT_EQ(::fstat(o->fd.get(), &st), 0);
+		EXPECT_EQ(st.st_ino, o->object.ino);
+		EXPECT_EQ(::fcntl(o->fd.get(), F_GETFL) & O_ACCMODE, flags);
+		EXPECT_TRUE(::fcntl(o->fd.get(), F_GETFD) & FD_CLOEXEC);
+		char buf[4] = {};
+		EXPECT_EQ(::pread(o->fd.get(), buf, 4, 0), 4);
+		EXPECT_EQ(std::string(buf, 4), "disk");
+	}
+	/* The rule applies as for a check: a symlink to a file outside is refused, not opened. */
+	ASSERT_EQ(::symlink("/etc/shadow", (root_ + "/srv/shadow.img").c_str()), 0);
+	auto l = openDeclaredObject(5, "disk", "/srv/shadow.img", DeclaredKind::Disk, O_RDONLY, root_);
+	ASSERT_FALSE(l.ok());
+	EXPECT_THAT(l.error().message(), HasSubstr("is a symbolic link"));
+	mkdir("srv/dir");
+	auto d = openDeclaredObject(5, "disk", "/srv/dir", DeclaredKind::Disk, O_RDONLY, root_);
+	ASSERT_FALSE(d.ok());
+	EXPECT_THAT(d.error().message(), HasSubstr("is a directory"));
+	auto bad = openDeclaredObject(5, "disk", "/srv/a.img", DeclaredKind::Disk, O_RDWR | O_CREAT, root_);
+	ASSERT_FALSE(bad.ok());
+	EXPECT_THAT(bad.error().message(), HasSubstr("invalid open flags"));
+	auto dev = openDeclaredObject(5, "device", "/srv/a.img", DeclaredKind::Device, O_RDONLY, root_);
+	ASSERT_FALSE(dev.ok());
 }

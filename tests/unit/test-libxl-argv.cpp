@@ -14,6 +14,7 @@
 
 using namespace qemudm;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
@@ -166,4 +167,85 @@ TEST(LibxlArgv, RestoreFromAnFdLibxlOpened)
 	EXPECT_EQ(err(" -incoming fd:x"), "domain 3: -incoming fd:x: fd 'x' is not a descriptor of 3 or more");
 	EXPECT_EQ(err(" -incoming fd:1024"), "domain 3: -incoming fd:1024: fd '1024' is not a descriptor of 3 or more");
 	EXPECT_EQ(err(" -add-fd set=1,fd=1"), "domain 3: -add-fd set=1,fd=1: fd '1' is not a descriptor of 3 or more");
+}
+
+TEST(LibxlArgv, DisksBecomeFdSets)
+{
+	std::vector<std::string> argv = words(kHvm + " -incoming fd:19");
+	argv.insert(argv.begin(), kQemu);
+	const std::string disk = "/var/lib/xenprobe/disk.img";
+	auto p = planDriveFds(argv, { disk }, {}, std::vector<int>{ 16, 19 });
+	ASSERT_TRUE(p.ok()) << p.error().message();
+	ASSERT_EQ(p->drives.size(), 1u);
+	const DriveFd &d = p->drives[0];
+	EXPECT_EQ(d.path, disk);
+	EXPECT_FALSE(d.readOnly);
+	EXPECT_EQ(d.fdset, 0);
+	EXPECT_EQ(d.readWriteTarget, 20); /* above every number in use */
+	EXPECT_EQ(d.readOnlyTarget, 21);
+	std::string joined;
+	for (const auto &a : p->argv)
+		joined += a + " ";
+	EXPECT_THAT(
+	    joined,
+	    HasSubstr(
+		"-add-fd fd=20,set=0,opaque=qemu-dm:" + disk + " -add-fd fd=21,set=0,opaque=qemu-dm:" + disk +
+		" -drive file=/dev/fdset/0,if=ide,index=0,media=disk,format=raw,cache=writeback,auto-read-only=off "));
+	EXPECT_THAT(joined, Not(HasSubstr("file=" + disk)));
+	EXPECT_EQ(p->argv.size(), argv.size() + 4);
+	EXPECT_EQ(p->argv[0], kQemu);
+
+	/* The rewritten argv still reads as the same domain, with its fds and no disk path. */
+	std::vector<std::string> rest(p->argv.begin() + 1, p->argv.end());
+	auto r = dmRequestFromQemuArgv(rest, kQemu);
+	ASSERT_TRUE(r.ok()) << r.error().message();
+	EXPECT_TRUE(r->disks.empty());
+	EXPECT_EQ(r->argvFds, (std::vector<int>{ 20, 21, 19 })); /* in argv order */
+
+	/* A caller's own auto-read-only= stays as it is. */
+	auto own = planDriveFds({ kQemu, "-drive", "file=/srv/a.img,auto-read-only=on" }, { "/srv/a.img" }, {},
+				std::vector<int>{});
+	ASSERT_TRUE(own.ok());
+	EXPECT_EQ(own->argv.back(), "file=/dev/fdset/0,auto-read-only=on");
+
+	/* Idempotent: nothing names the path any more. */
+	auto again = planDriveFds(p->argv, { disk }, {}, std::vector<int>{ 16, 19, 20, 21 });
+	ASSERT_TRUE(again.ok());
+	EXPECT_TRUE(again->drives.empty());
+	EXPECT_EQ(again->argv, p->argv);
+}
+
+TEST(LibxlArgv, ReadOnlyDisksGetOneReadOnlyFdAndSetsDoNotCollide)
+{
+	std::vector<std::string> argv = { kQemu,
+					  "-xen-domid",
+					  "4",
+					  "-add-fd",
+					  "fd=30,set=7",
+					  "-drive",
+					  "file=/srv/a,,b.iso,if=ide,index=2,readonly=on,media=cdrom",
+					  "-drive",
+					  "file=/srv/ro.img,if=ide,index=1",
+					  "-drive",
+					  "file=/srv/other.img,if=ide,index=3" };
+	auto p = planDriveFds(argv, { "/srv/a,b.iso", "/srv/ro.img" }, { "/srv/ro.img" }, std::vector<int>{ 30 });
+	ASSERT_TRUE(p.ok()) << p.error().message();
+	ASSERT_EQ(p->drives.size(), 2u);
+	EXPECT_TRUE(p->drives[0].readOnly); /* media=cdrom */
+	EXPECT_EQ(p->drives[0].fdset, 8);
+	EXPECT_EQ(p->drives[0].readWriteTarget, -1);
+	EXPECT_EQ(p->drives[0].readOnlyTarget, 31);
+	EXPECT_TRUE(p->drives[1].readOnly); /* declared read-only */
+	EXPECT_EQ(p->drives[1].fdset, 9);
+	EXPECT_EQ(p->drives[1].readOnlyTarget, 32);
+	EXPECT_EQ(p->argv, (std::vector<std::string>{ kQemu, "-xen-domid", "4", "-add-fd", "fd=30,set=7", "-add-fd",
+						      "fd=31,set=8,opaque=qemu-dm:/srv/a,,b.iso", "-drive",
+						      "file=/dev/fdset/8,if=ide,index=2,readonly=on,media=cdrom",
+						      "-add-fd", "fd=32,set=9,opaque=qemu-dm:/srv/ro.img", "-drive",
+						      "file=/dev/fdset/9,if=ide,index=1", "-drive",
+						      "file=/srv/other.img,if=ide,index=3" }));
+
+	auto full = planDriveFds(argv, { "/srv/ro.img" }, {}, std::vector<int>{ 1023 });
+	ASSERT_FALSE(full.ok());
+	EXPECT_THAT(full.error().message(), HasSubstr("no fd numbers below 1024"));
 }

@@ -450,28 +450,32 @@ wait_ticks() { # DOMID ABOVE SECONDS: wait for a tick counter above ABOVE
 cpu_time() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $6 }'; }
 dom_state() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }'; }
 
-# Not part of a full run (only LAB_STEPS=...+8 runs it): it fails on Xen 4.17.
 # The restored QEMU opens its disk read-only while the state comes in and
 # reopens it read-write at libxl's QMP "cont", when it already runs chrooted as
-# xen-qemuuser-<domid>: "Could not open '<disk>': Permission denied", so
-# xl restore returns 0 (xl ignores the failed unpause) with the domain paused.
-if [[ "+$STEPS+" == *"+8+"* ]]; then
+# xen-qemuuser-<domid>. By path that fails ("Permission denied"); qemu-dm hands
+# every disk of the argv over as an fd set (-add-fd + file=/dev/fdset/S, one
+# read-only and one read-write fd), so the reopen is served from the set.
+# start_tick_guest STEP NAME OVERRIDE: an HVM guest booting the tick sector.
+start_tick_guest() {
+	printf '%b' "$BOOTSECTOR" >"$LAB/boot-$2.img"
+	printf '\x55\xaa' | dd of="$LAB/boot-$2.img" bs=1 seek=510 conv=notrunc status=none
+	truncate -s 64M "$LAB/boot-$2.img"
+	mkcfg "$2" hvm "$3"
+	sed -i "s|target=$DISK|target=$LAB/boot-$2.img|" "/etc/xen/lab-$2.cfg"
+	create "$2"
+	result "$1.create" "$CREATE_RC" "xl create rc=$CREATE_RC in ${CREATE_T}s$([[ $CREATE_RC != 0 ]] && echo ": $(xl_error "$2")")"
+}
+
+step_save_restore() {
 	step_begin 8 "xl save and xl restore of an HVM guest through qemu-dm-shim"
-	boot=$LAB/boot.img
 	savedir=$LAB/save # root's, 0700: libxl opens the file, the DM only gets fds
 	save=$savedir/lab-save.xl
 	if [[ ! -x $SHIM ]]; then
 		result 8.create 1 "$SHIM is not installed"
 	else
-		printf '%b' "$BOOTSECTOR" >"$boot"
-		printf '\x55\xaa' | dd of="$boot" bs=1 seek=510 conv=notrunc status=none
-		truncate -s 64M "$boot"
 		mkdir -p "$savedir" && chmod 0700 "$savedir"
 		rm -f "$save"
-		mkcfg save hvm "$SHIM"
-		sed -i "s|target=$DISK|target=$boot|" /etc/xen/lab-save.cfg
-		create save
-		result 8.create "$CREATE_RC" "xl create rc=$CREATE_RC in ${CREATE_T}s$([[ $CREATE_RC != 0 ]] && echo ": $(xl_error save)")"
+		start_tick_guest 8 save "$SHIM"
 	fi
 	if [[ -x $SHIM && $CREATE_RC == 0 && -n $DOMID ]]; then
 		old=$DOMID
@@ -525,6 +529,11 @@ if [[ "+$STEPS+" == *"+8+"* ]]; then
 				result 8.confined "$([[ -n $pid && $pid != 0 && $capeff == 0000000000000000 && $nnp == 1 && $cgroup == */qemu-dm@$new.service && $user == "xen-qemuuser-$new" ]]; echo $?)" \
 					"QEMU pid ${pid:-none}: CapEff ${capeff:-?}, NoNewPrivs ${nnp:-?}, user ${user:-?} in cgroup ${cgroup:-?} (want xen-qemuuser-$new in qemu-dm@$new.service)"
 				info restore-incoming "$(tr '\0' ' ' <"/proc/${pid:-0}/cmdline" 2>/dev/null | grep -oE -- '-incoming [^ ]+' || echo 'no -incoming in the DM argv')"
+				# The disk reaches QEMU as an fd set, and neither its open nor its activation failed.
+				drive=$(tr '\0' ' ' <"/proc/${pid:-0}/cmdline" 2>/dev/null | grep -oE -- '-drive [^ ]+' | head -n 1)
+				bad=$(grep -E 'Could not open|Failed to get|Permission denied' "$EV/save/journal-unit.txt" | head -n 1 | cut -d' ' -f4- | oneline)
+				result 8.disk-fdset "$([[ $drive == *file=/dev/fdset/* && -z $bad ]]; echo $?)" \
+					"restored DM: '${drive:-no -drive}'; its journal: ${bad:-no open or lock error}"
 				cpu0=$(cpu_time "$new")
 				wait_ticks "$new" "${before:-0}" 60
 				rc=$?
@@ -541,7 +550,117 @@ if [[ "+$STEPS+" == *"+8+"* ]]; then
 	fi
 	rm -f "$save"
 	step_end 8
-fi
+}
+want 8 && step_save_restore
+
+# ---- step 9: cdrom change on a running HVM guest ----
+# libxl 4.17's cd-insert opens the ISO itself and hands it to QEMU over its QMP
+# socket (add-fd + blockdev-change-medium of /dev/fdset/N), so it works for a
+# DM that cannot open the path; qemu-dmctl cdrom does the same for callers
+# other than libxl. A change by path (HMP "change", QEMU opening it itself)
+# must still fail: the DM's view has no ISO.
+CDROM_DEV=ide-5632 # libxl's id of vdev hdc (Xen's device number 22 << 8)
+
+block_info() { # DOMID: HMP "info block" through libxl's QMP socket
+	timeout -k 5 30 xl qemu-monitor-command "$1" "info block" 2>&1 | tr -d '\r'
+}
+cdrom_line() { grep -m1 "^$CDROM_DEV" <<<"$1" | oneline; }
+
+step_cdrom() {
+	local d ev=$EV/cdrom iso1=$LAB/cd-one.iso iso2=$LAB/cd-two.iso rc out line
+	step_begin 9 "cdrom change on a running HVM guest through qemu-dm-shim: xl cd-insert/cd-eject, qemu-dmctl cdrom"
+	if [[ ! -x $SHIM ]]; then
+		result 9.create 1 "$SHIM is not installed"
+		step_end 9
+		return
+	fi
+	for f in "$iso1" "$iso2"; do
+		printf 'qemu-dm lab medium %s\n' "$f" >"$f"
+		truncate -s 1M "$f"
+	done
+	mkcfg cdrom hvm "$SHIM"
+	sed -i "s|^disk = \[ \(.*\) \]|disk = [ \1, 'format=raw,vdev=hdc,access=ro,devtype=cdrom,target=' ]|" /etc/xen/lab-cdrom.cfg
+	create cdrom
+	result 9.create "$CREATE_RC" "xl create rc=$CREATE_RC in ${CREATE_T}s$([[ $CREATE_RC != 0 ]] && echo ": $(xl_error cdrom)")"
+	if [[ $CREATE_RC == 0 && -n $DOMID ]]; then
+		d=$DOMID
+		block_info "$d" >"$ev/info-block-0.txt"
+		timeout -k 5 60 xl -vvv cd-insert lab-cdrom hdc "$iso1" >"$ev/xl-cd-insert.log" 2>&1
+		rc=$?
+		out=$(block_info "$d" | tee "$ev/info-block-1.txt")
+		line=$(cdrom_line "$out")
+		result 9.xl-cd-insert "$([[ $rc == 0 && $line == *"/dev/fdset/"* ]]; echo $?)" \
+			"xl cd-insert hdc $iso1: rc=$rc; info block: '${line:-no $CDROM_DEV}'"
+		timeout -k 5 60 xl -vvv cd-eject lab-cdrom hdc >"$ev/xl-cd-eject.log" 2>&1
+		rc=$?
+		out=$(block_info "$d" | tee "$ev/info-block-2.txt")
+		line=$(cdrom_line "$out")
+		result 9.xl-cd-eject "$([[ $rc == 0 && $line == *"not inserted"* ]]; echo $?)" \
+			"xl cd-eject hdc: rc=$rc; info block: '${line:-no $CDROM_DEV}'"
+		timeout -k 5 60 qemu-dmctl cdrom "$d" hdc "$iso2" >"$ev/dmctl-cdrom.txt" 2>&1
+		rc=$?
+		out=$(block_info "$d" | tee "$ev/info-block-3.txt")
+		line=$(cdrom_line "$out")
+		result 9.dmctl-cdrom "$([[ $rc == 0 && $line == *"/dev/fdset/"* ]]; echo $?)" \
+			"qemu-dmctl cdrom $d hdc $iso2: exit $rc ($(oneline <"$ev/dmctl-cdrom.txt")); info block: '${line:-no $CDROM_DEV}'"
+		# The DM itself opening the ISO beside it, by path: refused, and the medium stays.
+		out=$(timeout -k 5 30 xl qemu-monitor-command "$d" "change $CDROM_DEV $iso1 raw" 2>&1 | tr -d '\r' | tee "$ev/change-by-path.txt")
+		line=$(cdrom_line "$(block_info "$d" | tee "$ev/info-block-4.txt")")
+		result 9.no-other-paths "$([[ $out == *"Could not open"* && $line == *"/dev/fdset/"* && $line != *"$iso1"* ]]; echo $?)" \
+			"HMP change $CDROM_DEV $iso1 (QEMU opens the path itself): '$(oneline <<<"$out")'; info block: '${line:-no $CDROM_DEV}'"
+		timeout -k 5 60 qemu-dmctl cdrom "$d" hdc --eject >"$ev/dmctl-eject.txt" 2>&1
+		rc=$?
+		line=$(cdrom_line "$(block_info "$d" | tee "$ev/info-block-5.txt")")
+		result 9.dmctl-eject "$([[ $rc == 0 && $line == *"not inserted"* ]]; echo $?)" \
+			"qemu-dmctl cdrom $d hdc --eject: exit $rc ($(oneline <"$ev/dmctl-eject.txt")); info block: '${line:-no $CDROM_DEV}'"
+		dm_checks 9 "$d" cdrom
+		destroy_guest cdrom "$d" 0
+	fi
+	step_end 9
+}
+want 9 && step_cdrom
+
+# ---- step 10 (only with LAB_STEPS=...+10): upstream's save/restore, no shim ----
+# Whether stock libxl with dm_restrict=1 restores an HVM guest that keeps
+# running: the comparison for step 8 (is a failure there qemu-dm's or
+# upstream's?). Not in a full run: on Xen 4.17 it fails (the restored QEMU
+# cannot reopen its disk by path after its chroot and uid drop).
+step_stock_restore() {
+	local save=$LAB/save/lab-stock.xl old new rc st before after log=/var/log/xen/qemu-dm-lab-stock-save.log
+	step_begin 10 "upstream comparison: xl save + xl restore of a stock dm_restrict=1 HVM guest (no shim)"
+	mkdir -p "$LAB/save" && chmod 0700 "$LAB/save"
+	rm -f "$save"
+	start_tick_guest 10 stock-save ""
+	if [[ $CREATE_RC == 0 && -n $DOMID ]]; then
+		old=$DOMID
+		wait_ticks "$old" 1 150
+		before=$(ticks "$old" | tail -n 1)
+		timeout -k 5 300 xl -vvv save lab-stock-save "$save" >"$EV/stock-save/xl-save.log" 2>&1
+		rc=$?
+		result 10.save "$rc" "xl save rc=$rc, guest counter at ${before:-?}"
+		xl list "$old" >/dev/null 2>&1 && destroy_guest stock-save "$old" 0
+		if [[ $rc == 0 ]]; then
+			timeout -k 5 300 xl -vvv restore "$save" >"$EV/stock-save/xl-restore.log" 2>&1
+			rc=$?
+			new=$(xl domid lab-stock-save 2>/dev/null)
+			cp "$log" "$EV/stock-save/" 2>/dev/null
+			for i in $(seq 1 20); do
+				st=$(dom_state "${new:-none}")
+				[[ $st == *[rb]* || -z $st ]] && break
+				sleep 0.5
+			done
+			wait_ticks "${new:-none}" "${before:-0}" 30
+			after=$(ticks "${new:-none}" | tail -n 1)
+			info stock-restore "xl restore rc=$rc, domain ${new:-none} state '${st:-none}', counter ${after:-none}; libxl: $(grep -E 'resume|rc=-' "$EV/stock-save/xl-restore.log" | grep -v 'debug:' | head -n 1 | oneline); QEMU: $(grep -a -m1 'Could not open' "$log" | oneline)"
+			result 10.restore-runs "$([[ $rc == 0 && -n $new && $st != *p* && ${after:-0} -gt ${before:-0} ]]; echo $?)" \
+				"stock dm_restrict=1 restore: rc=$rc, domain ${new:-none} state '${st:-none}', counter ${before:-?} -> ${after:-none}"
+			[[ -n $new ]] && destroy_guest stock-save "$new" 0
+		fi
+	fi
+	rm -f "$save"
+	step_end 10
+}
+[[ "+$STEPS+" == *"+10+"* ]] && step_stock_restore
 
 # ---- the end ----
 {
