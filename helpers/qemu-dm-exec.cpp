@@ -194,7 +194,19 @@ int run(int argc, char **argv)
 	}
 	log::debug("Chroot directory: {}", *chroot);
 
-	/* 6. Exec. */
+	/*
+	 * 6. The last restriction: QEMU's -runas needs CAP_SETUID in the root window,
+	 * this filter lets it reach only the DM's own uid and gid (not another
+	 * domain's). Also with --no-restrict and for stand-ins, which never drop:
+	 * they are pinned to the uid they were meant to become. Fails closed.
+	 */
+	s = installCredentialFilter(opts.runas.uid, opts.runas.gid);
+	if (!s)
+		return fail(kExitSeccomp,
+			    s.error().wrap(fmt::format("domain {}: Refusing to start the device model", opts.domid)));
+	log::debug("Credential filter: set*id calls pinned to {}:{}", opts.runas.uid, opts.runas.gid);
+
+	/* 7. Exec. */
 	for (int fd : opts.keepFds) {
 		s = clearCloexec(fd);
 		if (!s)
@@ -207,18 +219,6 @@ int run(int argc, char **argv)
 	for (std::string &a : plan->argv)
 		cargv.push_back(a.data());
 	cargv.push_back(nullptr);
-
-	/*
-	 * The last restriction: QEMU's -runas needs CAP_SETUID in the root window,
-	 * this filter lets it reach only the DM's own uid and gid (not another
-	 * domain's). Also with --no-restrict and for stand-ins, which never drop:
-	 * they are pinned to the uid they were meant to become. Fails closed.
-	 */
-	s = installCredentialFilter(opts.runas.uid, opts.runas.gid);
-	if (!s)
-		return fail(kExitSeccomp,
-			    s.error().wrap(fmt::format("domain {}: Refusing to start the device model", opts.domid)));
-	log::debug("Credential filter: set*id calls pinned to {}:{}", opts.runas.uid, opts.runas.gid);
 
 	/*
 	 * Every check passed: tell systemd (Type=notify) right before exec, so the
