@@ -754,11 +754,11 @@ void p4idle(const Settings &cfg, Out &out)
 void p2(const Settings &cfg, Out &out)
 {
 	constexpr uint32_t kDomLookup = 250;
-	const pid_t udb = userdbPid();
 	LookupTarget dm{ fmt::format("xen-qemuuser-{}", kDomLookup), kRangeBase + kDomLookup };
 	/* key "p2": PID 1's private socket (what root callers use); "p2.bus": the system bus. */
 	auto burst = [&](const std::string &key, int round) {
 		const bool main = key == "p2";
+		const pid_t udb = userdbPid(); /* socket-activated: it may have exited when idle and come back */
 		long pid1Before = rssKiB(1), udbBefore = udb > 0 ? rssKiB(udb) : -1;
 		std::atomic<long> udbMax{ udbBefore };
 		std::atomic<bool> stopSampling{ false };
@@ -1179,7 +1179,7 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 	line("");
 
 	if (!r.failures.empty()) {
-		line("## Failures (the benchmark itself did not work)");
+		line("## Failures (a DM that did not start or stop, a process that survived, a lookup that failed)");
 		line("");
 		for (const auto &f : r.failures)
 			line("- " + f);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <ctime>
 #include <optional>
@@ -425,8 +426,12 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 	}
 
 	/* Type=notify: "done" means qemu-dm-exec passed every check and was about to exec QEMU. */
-	if (*job == "done")
+	if (*job == "done") {
+		/* libxl's names for the sockets QEMU makes in its runtime dir (xentop's libxenstat socket). */
+		if (Status l = makeHostLinks(domid, p->hostLinks); !l)
+			log::warning("{}, ignoring.", l.error().message());
 		return success();
+	}
 
 	std::string cause;
 	std::string journal = startFailureExcerpt(unit, since, 10, std::chrono::seconds(2), &cause);
@@ -443,8 +448,10 @@ Status DmController::stop(uint32_t domid, std::chrono::milliseconds timeout)
 	auto state = manager_.activeState(unit);
 	if (!state || *state == "inactive") {
 		auto procs = manager_.unitProcesses(unit);
-		if (!procs || procs->empty())
+		if (!procs || procs->empty()) {
+			removeHostLinks(domid);
 			return makeError(ESRCH, "domain {}: no device model is running", domid);
+		}
 	}
 	auto s = manager_.stopUnit(unit, timeout);
 	if (!s && s.error().code() == ETIMEDOUT) {
@@ -456,6 +463,8 @@ Status DmController::stop(uint32_t domid, std::chrono::milliseconds timeout)
 	if (!s)
 		return s.error().wrap(fmt::format("domain {}: Failed to stop the device model", domid));
 	(void)manager_.resetFailed(unit);
+	/* libxl unlinks its socket names on destroy too; a link of ours left dangling would name nothing. */
+	removeHostLinks(domid);
 	return success();
 }
 
@@ -542,6 +551,39 @@ Result<std::vector<DmStatus>> DmController::list()
 	}
 	std::sort(out.begin(), out.end(), [](const DmStatus &a, const DmStatus &b) { return a.domid < b.domid; });
 	return out;
+}
+
+Status makeHostLinks(uint32_t domid, const std::vector<DmUnitPlan::HostLink> &links)
+{
+	for (const auto &l : links) {
+		struct stat st;
+		if (::lstat(l.path.c_str(), &st) == 0 && !S_ISLNK(st.st_mode) && !S_ISSOCK(st.st_mode))
+			return makeError(EEXIST, "domain {}: not linking {} to {}: something else is there", domid,
+					 l.path, l.target);
+		/* Atomically: a new link under a temporary name, renamed over the old one. */
+		std::string tmp = l.path + ".qemu-dm-new";
+		(void)::unlink(tmp.c_str());
+		if (::symlink(l.target.c_str(), tmp.c_str()) < 0)
+			return errnoError(errno, "domain {}: Failed to link {} to {}", domid, l.path, l.target);
+		if (::rename(tmp.c_str(), l.path.c_str()) < 0) {
+			int e = errno;
+			(void)::unlink(tmp.c_str());
+			return errnoError(e, "domain {}: Failed to link {} to {}", domid, l.path, l.target);
+		}
+	}
+	return success();
+}
+
+void removeHostLinks(uint32_t domid)
+{
+	const std::string target = libxenstatSocketPath(domid);
+	for (const auto &path : { fmt::format("/run/xen/qmp-libxenstat-{}", domid),
+				  fmt::format("/var/run/xen/qmp-libxenstat-{}", domid) }) {
+		char buf[PATH_MAX];
+		ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+		if (n > 0 && std::string_view(buf, static_cast<size_t>(n)) == target)
+			(void)::unlink(path.c_str());
+	}
 }
 
 } /* namespace qemudm */

@@ -133,4 +133,14 @@ private:
 	SystemdManager manager_;
 };
 
+/*
+ * Make a plan's hostLinks: a symlink at each path, to its target, replacing a
+ * symlink or socket that is there (a stale one of an earlier domain with this
+ * id), never anything else. Run by the caller (root, on the host) once the
+ * unit runs; DmController::start() does.
+ */
+[[nodiscard]] Status makeHostLinks(uint32_t domid, const std::vector<DmUnitPlan::HostLink> &links);
+/* Remove domain `domid`'s links (libxl's libxenstat path) that still point into its runtime dir. */
+void removeHostLinks(uint32_t domid);
+
 } /* namespace qemudm */

@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -19,6 +20,46 @@ std::string qemuDmExecPath()
 	if (const char *e = std::getenv("QEMU_DM_EXEC"); e && *e)
 		return e;
 	return std::string(PKGLIBEXECDIR) + "/qemu-dm-exec";
+}
+
+std::string libxenstatSocketPath(uint32_t domid)
+{
+	return fmt::format("/run/qemu-dm/{}/qmp-libxenstat", domid);
+}
+
+std::vector<DmUnitPlan::HostLink> moveLibxenstatSocket(uint32_t domid, std::vector<std::string> &qemuArgv)
+{
+	std::vector<DmUnitPlan::HostLink> links;
+	for (size_t i = 1; i < qemuArgv.size(); i++) {
+		if (qemuArgv[i - 1] != "-chardev" && qemuArgv[i - 1] != "--chardev")
+			continue;
+		/* libxl's value has no ",," escapes: split on ','. */
+		std::vector<std::string> parts;
+		std::string_view v = qemuArgv[i];
+		for (size_t pos = 0;;) {
+			size_t comma = v.find(',', pos);
+			parts.emplace_back(v.substr(pos, comma == std::string_view::npos ? comma : comma - pos));
+			if (comma == std::string_view::npos)
+				break;
+			pos = comma + 1;
+		}
+		if (parts.empty() || parts[0] != "socket" ||
+		    std::find(parts.begin(), parts.end(), "id=libxenstat-cmd") == parts.end())
+			continue;
+		for (auto &part : parts) {
+			std::string path = part.starts_with("path=") ? part.substr(5) : std::string();
+			if (path != fmt::format("/var/run/xen/qmp-libxenstat-{}", domid) &&
+			    path != fmt::format("/run/xen/qmp-libxenstat-{}", domid))
+				continue;
+			part = "path=" + libxenstatSocketPath(domid);
+			links.push_back({ path, libxenstatSocketPath(domid) });
+		}
+		std::string joined;
+		for (size_t k = 0; k < parts.size(); k++)
+			joined += (k ? "," : "") + parts[k];
+		qemuArgv[i] = joined;
+	}
+	return links;
 }
 
 Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLookup &lookup)
@@ -130,13 +171,15 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	for (const auto &disk : req.disks) {
 		if (auto o = checkDeclaredObject(domid, "disk", disk.path, DeclaredKind::Disk); !o)
 			return o.error();
+		/* Bound into the allow-list view (host_policy.h), where nothing else of the host is. */
 		if (!disk.viaFd)
-			add(disk.readOnly ? "ReadOnlyPaths" : "ReadWritePaths", Strings{ { disk.path } });
+			add(disk.readOnly ? "BindReadOnlyPaths" : "BindPaths",
+			    BindPaths{ { { disk.path, disk.path } } });
 	}
 	for (const auto &path : req.paths) {
 		if (auto o = checkDeclaredObject(domid, "path", path.path, DeclaredKind::Path); !o)
 			return o.error();
-		add(path.writable ? "ReadWritePaths" : "ReadOnlyPaths", Strings{ { path.path } });
+		add(path.writable ? "BindPaths" : "BindReadOnlyPaths", BindPaths{ { { path.path, path.path } } });
 	}
 	for (const auto &dev : req.devices) {
 		if (auto o = checkDeclaredObject(domid, "device", dev.path, DeclaredKind::Device); !o)
@@ -170,6 +213,18 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		add("IPAddressDeny", ipAny());
 	}
 
+	/*
+	 * The view holds /usr: a qemu-dm-exec ($QEMU_DM_EXEC) or QEMU outside it
+	 * (a build tree, /opt) is bound in read-only, the file alone.
+	 */
+	for (const std::string &prog : { qemuDmExecPath(), qemu }) {
+		if (prog.starts_with("/usr/"))
+			continue;
+		if (auto s = checkDeclaredPathSpelling(domid, "program", prog); !s)
+			return s.error();
+		add("BindReadOnlyPaths", BindPaths{ { { prog, prog } } });
+	}
+
 	auto &e = plan.execStart;
 	e = { qemuDmExecPath(), "--domid",	std::to_string(domid), "--type", std::string(guestTypeName(req.type)),
 	      "--runas",	identity->runas };
@@ -183,7 +238,9 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		e.push_back(d.toString());
 	}
 	e.push_back("--");
-	e.insert(e.end(), req.qemuArgv.begin(), req.qemuArgv.end());
+	std::vector<std::string> qemuArgv = req.qemuArgv;
+	plan.hostLinks = moveLibxenstatSocket(domid, qemuArgv);
+	e.insert(e.end(), qemuArgv.begin(), qemuArgv.end());
 	for (const auto &prop : plan.properties)
 		if (auto s = checkBusProperty(prop); !s)
 			return s.error().wrap(fmt::format("domain {}", domid));

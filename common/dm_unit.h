@@ -70,7 +70,29 @@ struct DmUnitPlan {
 	BusProperties properties;	    /* per-domain, typed D-Bus values, in order */
 	std::vector<std::string> execStart; /* qemu-dm-exec ... -- QEMU ... (sent as ExecStart, an argv) */
 	std::vector<std::string> warnings;
+	/*
+	 * Symbolic links the caller makes on the host once the unit runs: at
+	 * `path` (libxl's name for a socket QEMU creates), pointing at `target`
+	 * in the unit's own runtime dir, where QEMU creates it instead: the
+	 * allow-list view has no /run/xen (moveLibxenstatSocket()).
+	 */
+	struct HostLink {
+		std::string path, target;
+	};
+	std::vector<HostLink> hostLinks;
 };
+
+/* Where QEMU creates libxenstat's QMP socket of domain `domid`: in the unit's runtime dir. */
+std::string libxenstatSocketPath(uint32_t domid);
+
+/*
+ * libxl 4.17 passes -chardev socket,id=libxenstat-cmd,path=/var/run/xen/
+ * qmp-libxenstat-<domid>,... (the socket xentop's libxenstat reads), which
+ * QEMU creates itself. Rewrite exactly that path (this domid; /var/run/xen or
+ * /run/xen) in `qemuArgv` to libxenstatSocketPath() and return the link to
+ * make at libxl's path. Anything else is left as it is. Pure.
+ */
+std::vector<DmUnitPlan::HostLink> moveLibxenstatSocket(uint32_t domid, std::vector<std::string> &qemuArgv);
 
 /* Path of qemu-dm-exec; $QEMU_DM_EXEC overrides it (docs/ENVIRONMENT.md). */
 std::string qemuDmExecPath();

@@ -35,38 +35,87 @@ std::string sanitize(std::string_view s)
 
 } /* namespace */
 
+bool inViewSkeleton(std::string_view d)
+{
+	for (std::string_view s : { "bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "run", "sbin",
+				    "sys", "tmp", "usr", "var" })
+		if (d == s)
+			return true;
+	return false;
+}
+
+std::vector<UnitProperty> buildViewPolicy()
+{
+	std::vector<UnitProperty> p;
+	/*
+	 * The root is an empty skeleton shared by every DM and read-only to them.
+	 * Not a per-unit RuntimeDirectory=: under RootDirectory= systemd 252 also
+	 * bind-mounts every RuntimeDirectory= into the namespace, recursively and
+	 * writable, and a root there would show the view's binds writable again
+	 * (the host's /etc/passwd, /usr/lib; found in the lab). The skeleton has
+	 * every mount point the view needs, and /etc, /var, /run and the usual
+	 * image directories are private tmpfs: systemd creates no mount point in
+	 * the shared directory (but for a declared object below another
+	 * top-level directory: docs/confinement.md).
+	 */
+	add(p, "RootDirectory", std::string(kViewRoot));
+	/* /proc, /sys (read-only: ProtectKernelTunables=) and the private /dev (PrivateDevices=). */
+	add(p, "MountAPIVFS", "yes");
+	/* MountAPIVFS= would give a writable, world-writable /run tmpfs: read-only, root's only. */
+	/*
+	 * /etc, /var and where images usually live (/srv, /opt, /mnt, /media):
+	 * private and empty, so the mount points of the binds below and of a
+	 * domain's disks are made in them, not in the shared skeleton.
+	 */
+	add(p, "TemporaryFileSystem",
+	    "/run:ro,mode=0755,nosuid,nodev,noexec /etc:ro,mode=0755 /var:ro,mode=0755 /srv:ro,mode=0755 "
+	    "/opt:ro,mode=0755 /mnt:ro,mode=0755 /media:ro,mode=0755");
+	/* QEMU, qemu-dm-exec, their libraries, firmware and keymaps (merged /usr: the rest are symlinks). */
+	add(p, "BindReadOnlyPaths", "/usr -/bin -/sbin -/lib -/lib64 -/lib32 -/libx32");
+	/*
+	 * Of /etc only what the dynamic loader, glibc's time and user lookups read
+	 * (qemu-dm-exec resolves a device_model_user by name): nothing secret.
+	 */
+	add(p, "BindReadOnlyPaths", "-/etc/ld.so.cache -/etc/localtime -/etc/passwd -/etc/group -/etc/nsswitch.conf");
+	/* xenstored's socket (QEMU talks to xenstore), under both names libxenstore uses. */
+	add(p, "BindReadOnlyPaths", "-/run/xenstored -/run/xenstored:/var/run/xenstored");
+	/* qemu-dm-exec's READY=1 (Type=notify); stdout and stderr are journal streams already open. */
+	add(p, "BindReadOnlyPaths", "-/run/systemd/notify");
+	/* The unit's own runtime dir: QEMU's chroot dir and its sockets (libxenstat's QMP). */
+	add(p, "BindPaths", "-/run/qemu-dm/%i");
+	return p;
+}
+
 std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 {
 	std::vector<UnitProperty> p;
 	/* One complete line: on the bus a second one replaces the first. */
 	add(p, "CapabilityBoundingSet", "CAP_SETUID CAP_SETGID CAP_SYS_CHROOT");
 	add(p, "NoNewPrivileges", "yes");
-	add(p, "ProtectSystem", "strict");
-	/* ProtectKernelTunables=/ProtectControlGroups= leave /run writable (systemd 252). */
-	add(p, "ReadOnlyPaths", "/run");
-	add(p, "ReadWritePaths", "-/run/xen");
-	add(p, "ProtectHome", "yes");
 	/*
-	 * The root window (hostile DM suite): before QEMU drops privileges it is
-	 * uid 0, and root-owned sockets stay connectable on read-only mounts.
-	 * Hide systemd's private socket and the system bus (both would
-	 * authenticate it as root) and the shadow files (root may read them).
+	 * The allow-list view (issue 10, class 5; docs/confinement.md, "The
+	 * allow-list view"): the unit's "/" is an empty directory of its own, and
+	 * only what is bound below reaches it. Nothing of /run/xen, /etc, /var,
+	 * /srv, /home or any other top-level directory is there unless listed.
 	 */
-	add(p, "InaccessiblePaths",
-	    "-/run/systemd/private -/run/dbus/system_bus_socket -/etc/shadow -/etc/gshadow -/etc/sudoers");
+	for (auto &v : buildViewPolicy())
+		p.push_back(std::move(v));
+	/* The view's root and everything bound read-only stay read-only. */
+	add(p, "ProtectSystem", "strict");
+	add(p, "ProtectHome", "yes");
 	/*
 	 * A DM writes no persistent storage but its declared disks (issue 10,
 	 * class 6). PrivateTmp='s /tmp and /var/tmp live on the host's disk
-	 * (/tmp/systemd-private-*, /var/tmp/systemd-private-*): they are made
-	 * read-only. Temporary space is a bounded tmpfs whose pages are charged
-	 * to the DM's cgroup (MemoryMax=), named by TMPDIR (QEMU and GLib honour
-	 * it). In systemd 252 a PrivateTmp= mount wins over TemporaryFileSystem=
-	 * on the same path (namespace.c orders PRIVATE_TMP before TMPFS) and a
-	 * read-only flag on that path is propagated to it, so the tmpfs sits
-	 * below /tmp. PrivateTmp= stays (systemd-analyze security counts it).
+	 * (/tmp/systemd-private-*, /var/tmp/systemd-private-*): under the view an
+	 * empty read-only directory is bound over both (a bind mount wins over
+	 * PrivateTmp='s in systemd 252, and ReadOnlyPaths=/tmp is not applied to
+	 * PrivateTmp= under RootDirectory=). Temporary space is a bounded tmpfs
+	 * whose pages are charged to the DM's cgroup (MemoryMax=), named by TMPDIR
+	 * (QEMU and GLib honour it). PrivateTmp= stays (systemd-analyze security
+	 * counts it).
 	 */
 	add(p, "PrivateTmp", "yes");
-	add(p, "ReadOnlyPaths", "/tmp /var/tmp");
+	add(p, "BindReadOnlyPaths", fmt::format("{0}:/tmp {0}:/var/tmp", kViewEmpty));
 	add(p, "TemporaryFileSystem", fmt::format("{}:mode=1777,size=16M,nosuid,nodev", kDmTmpDir));
 	add(p, "Environment", fmt::format("TMPDIR={}", kDmTmpDir));
 	add(p, "PrivateDevices", "yes");

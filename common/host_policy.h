@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "build_config.h"
 #include "bus_property.h"
 #include "config.h"
 
@@ -46,10 +47,21 @@ struct PolicyDropIn {
 /* The unit name (template) every policy applies to, and its slice. */
 inline constexpr std::string_view kDmUnitTemplate = "qemu-dm@.service";
 inline constexpr std::string_view kDmSlice = "qemu-dm.slice";
-/* The DM's temporary space: a bounded tmpfs below its read-only private /tmp (TMPDIR). */
+/* The DM's temporary space: a bounded tmpfs below its read-only, empty /tmp (TMPDIR). */
 inline constexpr std::string_view kDmTmpDir = "/tmp/qemu-dm";
 
-/* Sandbox: capabilities, file system, devices, kernel, syscalls. */
+/*
+ * The allow-list view (issue 10, class 5): each unit's "/" is kViewRoot, an
+ * empty skeleton of mount points installed with qemu-dm; what QEMU needs is
+ * bound in read-only, the domain's declared objects by the per-domain builder.
+ */
+inline constexpr std::string_view kViewRoot = QEMU_DM_VIEW_ROOT;
+inline constexpr std::string_view kViewEmpty = QEMU_DM_VIEW_EMPTY; /* holds only qemu-dm/ (TMPDIR's mount point) */
+/* Top-level directories of the view's skeleton. */
+bool inViewSkeleton(std::string_view topLevelDir);
+std::vector<UnitProperty> buildViewPolicy();
+
+/* Sandbox: capabilities, file system, devices, kernel, syscalls (includes the view). */
 std::vector<UnitProperty> buildHardeningPolicy(const Config &config);
 /* rlimits and cgroup limits. */
 std::vector<UnitProperty> buildLimitsPolicy(const Config &config);

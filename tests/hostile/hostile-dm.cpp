@@ -28,6 +28,11 @@
  *   -hostile-peer N       another DM's domain to attack (pid, socket, uid)
  *   -host-shm-id ID       a SysV shm id of the host (must not be reachable)
  *   -host-msg-id ID       a SysV msg queue id of the host
+ *   -hostile-share FILE   a file both DMs were granted (--path FILE:rw), where
+ *                         they meet: "<domid> pid <pid>" and "<domid> done"
+ *                         lines (without it, each DM's runtime dir, which the
+ *                         allow-list view no longer shows to the other)
+ *   -hostile-peer-disk F  the disk image declared for the peer only
  *   -hostile-disk PATH    this DM's declared read-write disk (its special-character name)
  *   -hostile-swap PATH    a declared disk the suite swaps for a symlink after the start; the
  *                         DM waits for <runtime dir>/hostile.go before its vectors
@@ -81,6 +86,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -122,6 +128,10 @@ constexpr std::string_view kHelp = "usage: hostile-dm [options]\n"
 				   "                another domain whose device model is attacked\n"
 				   "-host-shm-id id a SysV shared memory id of the host\n"
 				   "-host-msg-id id a SysV message queue id of the host\n"
+				   "-hostile-share file\n"
+				   "                a file both device models may write (rendezvous)\n"
+				   "-hostile-peer-disk file\n"
+				   "                the disk image declared for the other domain only\n"
 				   "-hostile-disk path\n"
 				   "                this device model's declared read-write disk\n"
 				   "-hostile-swap path\n"
@@ -159,6 +169,8 @@ struct Ctx {
 	std::string chroot;
 	long hostShmId = -1;
 	long hostMsgId = -1;
+	std::string share;    /* the rendezvous file; empty: the runtime dirs */
+	std::string peerDisk; /* the peer's declared disk image */
 	std::string disk;
 	std::string swap;
 	bool haveLiteral = false;
@@ -820,6 +832,68 @@ Outcome memfdDoubleMap()
 	return allowed("memfd mapped W and X at once; code written through one view ran through the other");
 }
 
+/* ---------------------------------------------------------------- the allow-list view (issue 10, class 5) */
+
+/* The view's root on the host (installed by qemu-dm, prefix /usr). */
+constexpr const char *kViewRootPath = "/usr/libexec/qemu-dm/view/root";
+
+/* What a DM's "/" may hold: the view (docs/confinement.md, "The allow-list view"). */
+constexpr std::string_view kViewTopLevel[] = {
+	"bin", "dev",  "etc", "lib",  "lib32", "lib64", "libx32", "media", "mnt",
+	"opt", "proc", "run", "sbin", "srv",   "sys",	"tmp",	  "usr",   "var"
+};
+
+/* List "/": allowed if anything outside the view is there (an undeclared top-level dir such as /srv, /work). */
+Outcome listRootDirectory()
+{
+	DIR *d = opendir("/");
+	if (!d)
+		return blocked(errno, std::string("opendir /: ") + std::strerror(errno));
+	std::string extra, seen;
+	while (dirent *e = readdir(d)) {
+		std::string_view n = e->d_name;
+		if (n == "." || n == "..")
+			continue;
+		seen += (seen.empty() ? "" : " ") + std::string(n);
+		if (std::find(std::begin(kViewTopLevel), std::end(kViewTopLevel), n) == std::end(kViewTopLevel))
+			extra += (extra.empty() ? "" : " ") + std::string(n);
+	}
+	closedir(d);
+	if (!extra.empty())
+		return allowed("/ shows what the view does not list: " + extra);
+	return blocked(0, "/ holds only the view: " + seen);
+}
+
+/*
+ * Replace the peer's libxl QMP socket (/run/xen/qmp-libxl-<peer>, libxl's
+ * path for that domain's QMP): bind our own socket next to it and rename it
+ * over. libxl would then talk to us as that domain's device model.
+ */
+Outcome replacePeerLibxlQmp()
+{
+	const std::string target = "/run/xen/qmp-libxl-" + std::to_string(g.peer);
+	const std::string tmp = "/run/xen/.hostile-dm-" + std::to_string(g.domid);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return blocked(errno, std::string("socket(AF_UNIX): ") + std::strerror(errno));
+	sockaddr_un sa{};
+	sa.sun_family = AF_UNIX;
+	std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", tmp.c_str());
+	unlink(tmp.c_str());
+	if (bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0) {
+		int e = errno;
+		close(fd);
+		return blocked(e, "bind " + tmp + ": " + std::strerror(e));
+	}
+	close(fd);
+	if (rename(tmp.c_str(), target.c_str()) < 0) {
+		int e = errno;
+		unlink(tmp.c_str());
+		return blocked(e, "rename " + tmp + " over " + target + ": " + std::strerror(e));
+	}
+	return allowed("replaced " + target + " with a socket of domain " + std::to_string(g.domid));
+}
+
 /* ---------------------------------------------------------------- declared values and objects (issue 10, classes 1, 2, 4, 7, 8) */
 
 /*
@@ -1184,6 +1258,30 @@ std::vector<Vector> vectors()
 		  [] { return writeFileIn("/run/systemd/generator/qemu-dm@.service.d"); } },
 		{ "root-window-finit-module", true,
 		  [] { return check(syscall(SYS_finit_module, 0, "", 0), "finit_module(fd 0)"); } },
+		/* the allow-list view (issue 10, class 5): another domain's objects, host secrets, undeclared dirs */
+		{ "root-window-connect-peer-libxl-qmp", true,
+		  [] { return connectUnix("/run/xen/qmp-libxl-" + std::to_string(g.peer), false); } },
+		{ "root-window-replace-peer-libxl-qmp", true, replacePeerLibxlQmp },
+		{ "root-window-write-peer-qemu-root", true,
+		  [] { return writeFileIn("/run/xen/qemu-root-" + std::to_string(g.peer)); } },
+		{ "root-window-write-run-xen", true, [] { return writeFileIn("/run/xen"); } },
+		{ "root-window-read-ssh-host-key", true, [] { return readCheck("/etc/ssh/ssh_host_ed25519_key"); } },
+		{ "root-window-read-etc-fstab", true, [] { return readCheck("/etc/fstab"); } },
+		{ "root-window-read-peer-disk", true,
+		  [] {
+			  return g.peerDisk.empty() ? blocked(EINVAL, "no -hostile-peer-disk") : readCheck(g.peerDisk);
+		  } },
+		{ "root-window-list-undeclared-dir-boot", true, [] { return listCheck("/boot"); } },
+		{ "root-window-list-root-directory", true, listRootDirectory },
+		/*
+		 * The view's root at its host path, seen through the /usr bind: only
+		 * read-only copies of this DM's own mounts may be there (a writable
+		 * copy would be a way back to the host's files).
+		 */
+		{ "root-window-write-view-root-etc-passwd", true,
+		  [] { return openCheck(std::string(kViewRootPath) + "/etc/passwd", O_WRONLY); } },
+		{ "root-window-write-view-root-lib", true,
+		  [] { return writeFileIn(std::string(kViewRootPath) + "/lib"); } },
 
 		/* ---- after the drop: the DM uid, chrooted into its empty root ---- */
 		/* files */
@@ -1429,6 +1527,51 @@ void touch(const std::string &path, const std::string &content)
 	close(fd);
 }
 
+/*
+ * Meeting the peer: "<domid> <what>" lines appended to the shared file, or
+ * (without -hostile-share) a file hostile.<what> in the own runtime dir.
+ */
+void announce(const std::string &what)
+{
+	if (g.share.empty()) {
+		std::string word = what.substr(0, what.find(' '));
+		std::string rest = what.size() > word.size() ? what.substr(word.size() + 1) : "";
+		touch(g.runDir() + "/hostile." + word, rest);
+		return;
+	}
+	int fd = open(g.share.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	std::string line = std::to_string(g.domid) + " " + what + "\n";
+	(void)!write(fd, line.data(), line.size());
+	close(fd);
+}
+
+/* Wait (20 s at most) for the peer's "<what>" and return what follows it ("" if none or not seen). */
+std::string awaitPeer(const std::string &what)
+{
+	for (int i = 0; i < 20 * 20; i++) {
+		std::string text;
+		std::string path = g.share.empty() ? g.peerDir() + "/hostile." + what : g.share;
+		if (FILE *f = std::fopen(path.c_str(), "re")) {
+			char buf[4096];
+			size_t n;
+			while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+				text.append(buf, n);
+			std::fclose(f);
+			if (g.share.empty())
+				return text;
+			std::istringstream in(text);
+			std::string line, prefix = std::to_string(g.peer) + " " + what;
+			while (std::getline(in, line))
+				if (line.rfind(prefix, 0) == 0)
+					return line.size() > prefix.size() ? line.substr(prefix.size() + 1) : "";
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+	}
+	return "";
+}
+
 /* A listening socket in our runtime dir, made as root before the drop, as QEMU makes its QMP socket. */
 int listenSocket()
 {
@@ -1534,6 +1677,10 @@ int main(int argc, char **argv)
 			g.hostShmId = std::atol(std::string(next()).c_str());
 		} else if (arg == "-host-msg-id") {
 			g.hostMsgId = std::atol(std::string(next()).c_str());
+		} else if (arg == "-hostile-share") {
+			g.share = next();
+		} else if (arg == "-hostile-peer-disk") {
+			g.peerDisk = next();
 		} else if (arg == "-hostile-disk") {
 			g.disk = next();
 		} else if (arg == "-hostile-swap") {
@@ -1601,18 +1748,11 @@ int main(int argc, char **argv)
 	/* A file in /dev/shm the peer must not see (issue 10, class 6); made before the pid file the peer waits for. */
 	touch("/dev/shm/hostile-dm-" + std::to_string(g.domid), "");
 	touch(g.runDir() + "/hostile.pid", std::to_string(getpid()));
+	announce("pid " + std::to_string(getpid()));
 	out("HOSTILE START domid " + std::to_string(g.domid) + " pid " + std::to_string(getpid()) +
 	    (lsock < 0 ? " (no socket)" : "") + "\n");
 	if (g.peer > 0) {
-		if (waitForFile(g.peerDir() + "/hostile.pid", 20)) {
-			FILE *f = std::fopen((g.peerDir() + "/hostile.pid").c_str(), "re");
-			if (f) {
-				int pid = 0;
-				if (std::fscanf(f, "%d", &pid) == 1)
-					g.peerPid = pid;
-				std::fclose(f);
-			}
-		}
+		g.peerPid = static_cast<pid_t>(std::atoi(awaitPeer("pid").c_str()));
 		out("HOSTILE PEER domid " + std::to_string(g.peer) + " pid " + std::to_string(g.peerPid) + "\n");
 	}
 	if (!g.swap.empty())
@@ -1626,9 +1766,9 @@ int main(int argc, char **argv)
 			count++;
 		}
 	/* Stay root until the peer has run its root-window vectors too (deterministic cross checks). */
-	touch(g.runDir() + "/hostile.root-window-done", "");
+	announce("root-window-done");
 	if (g.peer > 0)
-		waitForFile(g.peerDir() + "/hostile.root-window-done", 20);
+		(void)awaitPeer("root-window-done");
 
 	if (dropPrivileges() < 0)
 		return 1;

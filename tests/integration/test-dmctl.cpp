@@ -592,7 +592,9 @@ protected:
 	{
 		return fmt::format(
 		    "-xen-domid {0} -no-shutdown -chardev socket,id=libxl-cmd,fd=14,server=on,wait=off -S "
-		    "-mon chardev=libxl-cmd,mode=control -nodefaults -no-user-config -xen-attach "
+		    "-mon chardev=libxl-cmd,mode=control "
+		    "-chardev socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-{0},server=on,wait=off "
+		    "-mon chardev=libxenstat-cmd,mode=control -nodefaults -no-user-config -xen-attach "
 		    "-name pvshim{0} -vnc 127.0.0.1:{0},to=99 -display none "
 		    "-chroot /var/run/xen/qemu-root-{0} -machine xenpv -m 768 -qmp-fd 14",
 		    domid);
@@ -629,6 +631,7 @@ protected:
 
 TEST_F(ShimTest, StartsThePvDmAndStopsItOnSigterm)
 {
+	(void)bed().sh("mkdir -p /run/xen && ln -sfn /run/nothing-here /run/xen/qmp-libxenstat-22");
 	int shim = launch(22, pvArgv(22));
 	ASSERT_GT(shim, 0);
 	ASSERT_TRUE(
@@ -652,11 +655,20 @@ TEST_F(ShimTest, StartsThePvDmAndStopsItOnSigterm)
 	std::string journal = bed().journal("qemu-dm@22.service", 50);
 	EXPECT_THAT(journal,
 		    HasSubstr("Replaced the caller's -chroot /var/run/xen/qemu-root-22 -> /run/qemu-dm/22/root"));
+	/*
+	 * libxenstat's socket (the allow-list view has no /run/xen): QEMU creates
+	 * it in its own runtime dir, and libxl's path (/var/run/xen -> /run/xen)
+	 * links to it, replacing a stale link; the link goes with the DM.
+	 */
+	EXPECT_THAT(bed().sh("tr '\\0' ' ' </proc/$(systemctl show -P MainPID qemu-dm@22.service)/cmdline")->out,
+		    HasSubstr("path=/run/qemu-dm/22/qmp-libxenstat,server=on"));
+	EXPECT_EQ(bed().sh("readlink /run/xen/qmp-libxenstat-22")->out, "/run/qemu-dm/22/qmp-libxenstat\n");
 
 	ASSERT_TRUE(bed().run({ "kill", "-TERM", std::to_string(shim) })->ok());
 	EXPECT_TRUE(waitUntil([&] { return !shimExit(22).empty(); }, std::chrono::seconds(30)));
 	EXPECT_EQ(shimExit(22), "0");
 	EXPECT_THAT(file("/run/shim-22.log"), HasSubstr("stopping qemu-dm@22.service"));
+	EXPECT_FALSE(bed().sh("test -L /run/xen/qmp-libxenstat-22")->ok());
 	expectNothingLeft(22);
 }
 
@@ -1191,8 +1203,9 @@ TEST_F(DmctlTest, DeclaredPathsReachTheUnitAsOneElementEach)
 	auto policy =
 	    ctl({ "policy", "23", "--no-domain-check", "--disk", disk, "--disk", ro + ":ro", "--", kStandin });
 	ASSERT_TRUE(policy.ok()) << policy.err;
-	EXPECT_THAT(policy.out, HasSubstr("\nReadWritePaths=" + disk + "\n"));
-	EXPECT_THAT(policy.out, HasSubstr("\nReadOnlyPaths=" + ro + "\n"));
+	/* Bound into the allow-list view, one source:destination pair each. */
+	EXPECT_THAT(policy.out, HasSubstr("\nBindPaths=" + disk + "\n"));
+	EXPECT_THAT(policy.out, HasSubstr("\nBindReadOnlyPaths=" + ro + "\n"));
 	auto r = ctl({ "start", "23", "--no-domain-check", "--disk", disk, "--disk", ro + ":ro", "--", kStandin });
 	ASSERT_TRUE(r.ok()) << r.err;
 	/* The unit's lists also hold the host policy's paths: ours must be one word each. */
@@ -1203,11 +1216,11 @@ TEST_F(DmctlTest, DeclaredPathsReachTheUnitAsOneElementEach)
 			v.push_back(w);
 		return v;
 	};
-	EXPECT_THAT(words("ReadWritePaths"), ::testing::Contains(disk));
-	EXPECT_THAT(words("ReadOnlyPaths"), ::testing::Contains(ro));
-	auto before = std::make_pair(words("ReadWritePaths"), words("ReadOnlyPaths"));
+	EXPECT_THAT(words("BindPaths"), ::testing::Contains(disk + ":" + disk + ":rbind"));
+	EXPECT_THAT(words("BindReadOnlyPaths"), ::testing::Contains(ro + ":" + ro + ":rbind"));
+	auto before = std::make_pair(words("BindPaths"), words("BindReadOnlyPaths"));
 	ASSERT_TRUE(bed().sh("systemctl daemon-reload")->ok());
-	EXPECT_EQ(std::make_pair(words("ReadWritePaths"), words("ReadOnlyPaths")), before) << "after daemon-reload";
+	EXPECT_EQ(std::make_pair(words("BindPaths"), words("BindReadOnlyPaths")), before) << "after daemon-reload";
 	(void)ctl({ "stop", "23" });
 	(void)bed().sh("rm -rf " + dir);
 }
@@ -1278,6 +1291,7 @@ TEST_F(DmctlTest, DeclaredObjectsThatAreNoDisksAreRefused)
 	/* A regular image in an image directory below /var/lib is fine. */
 	auto ok = ctl({ "start", "22", "--no-domain-check", "--disk", "/var/lib/qdm-images/ok.img", "--", kStandin });
 	EXPECT_TRUE(ok.ok()) << ok.err;
-	EXPECT_THAT(show("qemu-dm@22.service", "ReadWritePaths"), HasSubstr("/var/lib/qdm-images/ok.img"));
+	/* Bound into the allow-list view (read-write: a disk without :ro). */
+	EXPECT_THAT(show("qemu-dm@22.service", "BindPaths"), HasSubstr("/var/lib/qdm-images/ok.img"));
 	(void)bed().sh("rm -rf /var/lib/qdm-images /tmp/qdm.img");
 }

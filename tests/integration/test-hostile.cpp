@@ -56,23 +56,23 @@ struct Expect {
 /* clang-format off */
 const Expect kExpect[] = {
 	/* ---- root window: root with CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT, before chroot/setuid ---- */
-	{ "root-window-write-run-systemd-system", "EROFS", "ReadOnlyPaths=/run" },
+	{ "root-window-write-run-systemd-system", "ENOENT", "view (RootDirectory=): /run holds only notify, xenstored and the own runtime dir" },
 	{ "root-window-write-etc", "EROFS", "ProtectSystem=strict" },
 	{ "root-window-write-usr", "EROFS", "ProtectSystem=strict" },
 	{ "root-window-write-var-lib", "EROFS", "ProtectSystem=strict" },
-	{ "root-window-write-var-cache", "EROFS", "ProtectSystem=strict" },
-	{ "root-window-write-probe-cache", "EROFS", "ProtectSystem=strict, no CacheDirectory= (the caller probes QEMU)" },
-	{ "root-window-poison-probe-cache", "EROFS", "ProtectSystem=strict, no CacheDirectory= (the caller probes QEMU)" },
+	{ "root-window-write-var-cache", "ENOENT", "view (RootDirectory=): no /var/cache" },
+	{ "root-window-write-probe-cache", "ENOENT", "view (RootDirectory=): no /var/cache, no CacheDirectory= (the caller probes QEMU)" },
+	{ "root-window-poison-probe-cache", "ENOENT", "view (RootDirectory=): no /var/cache, no CacheDirectory= (the caller probes QEMU)" },
 	{ "root-window-persist-var-tmp", "EROFS", "ReadOnlyPaths=/var/tmp (PrivateTmp='s directory is on the host's disk)" },
 	{ "root-window-persist-tmp", "EROFS", "ReadOnlyPaths=/tmp (PrivateTmp='s directory is on the host's disk)" },
 	{ "root-window-persist-tmpdir", "ENOSPC", "TemporaryFileSystem=/tmp/qemu-dm:size=16M, TMPDIR (tmpfs, charged to the DM)" },
 	{ "root-window-write-own-home", "EROFS", "ProtectSystem=strict (the per-domain user's home is /)" },
 	{ "root-window-persist-dev-shm", "ENOSPC", "TemporaryFileSystem=/dev/shm:size=16M (PrivateDevices= binds the host's /dev/shm)" },
 	{ "root-window-see-peer-dev-shm", "ENOENT", "TemporaryFileSystem=/dev/shm (one per DM)" },
-	{ "root-window-write-peer-runtime-dir", "EROFS", "ReadOnlyPaths=/run (only the own RuntimeDirectory= is writable)" },
-	{ "root-window-read-etc-shadow", "EACCES", "InaccessiblePaths=/etc/shadow" },
-	{ "root-window-list-root-home", "EACCES", "ProtectHome=yes (inaccessible, no CAP_DAC_*)" },
-	{ "root-window-list-home", "EACCES", "ProtectHome=yes (inaccessible, no CAP_DAC_*)" },
+	{ "root-window-write-peer-runtime-dir", "ENOENT", "view (RootDirectory=): only the own /run/qemu-dm/<domid> is bound" },
+	{ "root-window-read-etc-shadow", "ENOENT", "view (RootDirectory=): /etc holds only ld.so.cache, localtime, passwd, group, nsswitch.conf" },
+	{ "root-window-list-root-home", "ENOENT", "view (RootDirectory=): no /root (ProtectHome=yes)" },
+	{ "root-window-list-home", "ENOENT", "view (RootDirectory=): no /home" },
 	{ "root-window-open-dev-mem", "ENOENT", "PrivateDevices=yes" },
 	{ "root-window-open-dev-kmsg", "ENOENT", "PrivateDevices=yes" },
 	{ "root-window-open-block-device-loop0", "ENOENT", "PrivateDevices=yes" },
@@ -90,11 +90,23 @@ const Expect kExpect[] = {
 	{ "root-window-kill-pid1", "ALLOWED", "FINDING: uid 0 may signal PID 1 and every root process (no pid namespace)" },
 	{ "root-window-ptrace-peer-dm", "SIGSYS", "SystemCallFilter=~@debug" },
 	{ "root-window-setns-host-mount-namespace", "EPERM", "RestrictNamespaces=yes" },
-	{ "root-window-connect-peer-socket", "ALLOWED", "FINDING: root-owned sockets of other domains are connectable on read-only /run" },
-	{ "root-window-connect-dbus-system-bus", "EACCES", "InaccessiblePaths=/run/dbus/system_bus_socket" },
-	{ "root-window-connect-systemd-private", "EACCES", "InaccessiblePaths=/run/systemd/private" },
+	{ "root-window-connect-peer-socket", "ENOENT", "view (RootDirectory=): other domains' runtime dirs are not bound" },
+	{ "root-window-connect-dbus-system-bus", "ENOENT", "view (RootDirectory=): no /run/dbus" },
+	{ "root-window-connect-systemd-private", "ENOENT", "view (RootDirectory=): of /run/systemd only the notify socket" },
 	{ "root-window-connect-xenstored", "ALLOWED", "FINDING: xenstored's root-only socket is connectable (lab §8.9)" },
 	{ "root-window-finit-module", "SIGSYS", "SystemCallFilter=~@module" },
+	/* the allow-list view (issue 10, class 5) */
+	{ "root-window-connect-peer-libxl-qmp", "ENOENT", "view (RootDirectory=): no /run/xen (libxenstat's socket is in the own runtime dir)" },
+	{ "root-window-replace-peer-libxl-qmp", "ENOENT", "view (RootDirectory=): no /run/xen" },
+	{ "root-window-write-peer-qemu-root", "ENOENT", "view (RootDirectory=): no /run/xen (QEMU chroots into the own runtime dir)" },
+	{ "root-window-write-run-xen", "ENOENT", "view (RootDirectory=): no /run/xen" },
+	{ "root-window-read-ssh-host-key", "ENOENT", "view (RootDirectory=): no /etc/ssh" },
+	{ "root-window-read-etc-fstab", "ENOENT", "view (RootDirectory=): /etc holds only what QEMU reads" },
+	{ "root-window-read-peer-disk", "ENOENT", "view (RootDirectory=): only the own declared disks are bound" },
+	{ "root-window-list-undeclared-dir-boot", "ENOENT", "view (RootDirectory=): no undeclared top-level dir" },
+	{ "root-window-list-root-directory", "-", "view (RootDirectory=): / holds only the view's entries" },
+	{ "root-window-write-view-root-etc-passwd", "EROFS", "view: the shared skeleton root, not a RuntimeDirectory= (systemd would mount that writable); copies seen through /usr are read-only" },
+	{ "root-window-write-view-root-lib", "EROFS", "view: the shared skeleton root; the copy of the /lib bind seen through /usr is read-only" },
 	/* ---- after the drop: the DM uid, chrooted into its mode-0100 empty root ---- */
 	{ "write-host-etc-passwd", "EACCES", "-chroot into the empty root (mode 0100, root-owned)" },
 	{ "create-file-in-root", "EACCES", "-chroot into the empty root (mode 0100, root-owned)" },
@@ -181,12 +193,12 @@ const Expect kExpect[] = {
 	/* ---- issue 10, classes 1, 2, 4, 8: declared values and objects, before and after the drop ---- */
 	{ "root-window-argv-as-declared", "-", "ExecStart sent as a typed argv (common/bus_property.h)" },
 	{ "root-window-environment-as-declared", "-", "Environment sent as typed strings; no $VAR expansion" },
-	{ "root-window-write-next-to-declared-disk", "EROFS", "ReadWritePaths= of the declared disk only (one array element) + ProtectSystem=strict" },
-	{ "root-window-write-prefix-of-declared-disk", "EROFS", "ReadWritePaths= of the declared disk only (one array element) + ProtectSystem=strict" },
+	{ "root-window-write-next-to-declared-disk", "ENOENT", "view (RootDirectory=): only the declared disk itself is bound (one array element), its directory is a private read-only tmpfs" },
+	{ "root-window-write-prefix-of-declared-disk", "ENOENT", "view (RootDirectory=): only the declared disk itself is bound (one array element)" },
 	{ "root-window-create-in-declared-disk-directory", "EROFS", "ProtectSystem=strict (the disk's directory stays read-only)" },
 	{ "root-window-replace-declared-disk", "EROFS", "ProtectSystem=strict (the disk's directory stays read-only)" },
-	{ "root-window-write-swapped-declared-disk", "EROFS", "ProtectSystem=strict: the swap on the host detached the disk's ReadWritePaths= bind mount, what is left is read-only" },
-	{ "root-window-read-swapped-declared-disk", "ALLOWED", "FINDING (class 5): the host's rename detached the bind mount; the symlink now resolves in the read-only host view, which still shows the other domain's disk" },
+	{ "root-window-write-swapped-declared-disk", "-", "view (BindPaths=): the disk was bound at start; the host's later swap for a symlink does not reach the view" },
+	{ "root-window-read-swapped-declared-disk", "-", "view (BindPaths=): the disk was bound at start; no host path (nor the other domain's disk) is in the view (class 5 finding closed)" },
 	{ "root-window-capabilities-are-the-bounding-set", "-", "CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT, no ambient set" },
 	{ "root-window-setuid-peer-uid", "EPERM", "qemu-dm-exec's credential filter: set*id reach only the DM's own uid:gid (root still holds CAP_SETUID for -runas)" },
 	{ "root-window-setresuid-peer-uid", "SIGSYS", "SystemCallFilter=~@privileged (setresuid not re-allowed); under it qemu-dm-exec's credential filter (EPERM)" },
@@ -194,10 +206,10 @@ const Expect kExpect[] = {
 	{ "root-window-setfsuid-peer-uid", "SIGSYS", "SystemCallFilter=~@privileged (setfsuid not re-allowed); under it qemu-dm-exec's credential filter (EPERM)" },
 	{ "root-window-setgid-other-gid", "EPERM", "qemu-dm-exec's credential filter (setgid is in @setuid, allowed by systemd's filter)" },
 	{ "root-window-setresgid-other-gid", "EPERM", "qemu-dm-exec's credential filter (setresgid is in @setuid, allowed by systemd's filter)" },
-	{ "root-window-mkfifo-qemu-dm-conf-d", "EROFS", "ProtectSystem=strict" },
-	{ "root-window-write-qemu-dm-conf-d", "EROFS", "ProtectSystem=strict" },
-	{ "root-window-write-qemu-dm-conf", "EROFS", "ProtectSystem=strict" },
-	{ "root-window-write-generator-dropins", "EROFS", "ReadOnlyPaths=/run" },
+	{ "root-window-mkfifo-qemu-dm-conf-d", "ENOENT", "view (RootDirectory=): no /etc/xen" },
+	{ "root-window-write-qemu-dm-conf-d", "ENOENT", "view (RootDirectory=): no /etc/xen" },
+	{ "root-window-write-qemu-dm-conf", "ENOENT", "view (RootDirectory=): no /etc/xen" },
+	{ "root-window-write-generator-dropins", "ENOENT", "view (RootDirectory=): of /run/systemd only the notify socket" },
 	{ "setuid-peer-uid", "EPERM", "-runas (all capabilities dropped) + qemu-dm-exec's credential filter" },
 	{ "setgroups-root-group", "EPERM", "-runas (all capabilities dropped)" },
 	{ "own-ids-only", "-", "-runas base+domid:gid, setgroups to the one gid" },
@@ -357,9 +369,20 @@ std::string swapOf(int domid)
 	return diskDir(domid) + "/swap.img";
 }
 
+/* The file both DMs are granted to meet through (the view hides their runtime dirs from each other). */
+constexpr const char *kShareDir = "/var/lib/qdm-hostile";
+std::string shareFile()
+{
+	return fmt::format("{}/share", kShareDir);
+}
+
 std::vector<std::string> hostileArgv(int domid, int peer)
 {
 	return { kHostile,
+		 "-hostile-share",
+		 shareFile(),
+		 "-hostile-peer-disk",
+		 diskOf(peer),
 		 "-hostile-disk",
 		 diskOf(domid),
 		 "-hostile-swap",
@@ -398,6 +421,23 @@ void HostileDm::SetUpTestSuite()
 	/* A stand-in for xenstored's root-only socket, and host SysV IPC objects the DMs must not reach. */
 	sh("mkdir -p /run/xenstored && systemd-run -q --unit=fake-xenstored.service "
 	   "socat UNIX-LISTEN:/run/xenstored/socket,fork,mode=0600 SYSTEM:true");
+	/*
+	 * What libxl makes for each domain in /run/xen (its QMP socket, the chroot
+	 * dir it names in -chroot), a host secret (an ssh host key), and the file
+	 * both DMs are granted to meet through (the view hides their runtime dirs
+	 * from each other). Each domain's disks, declared for it only, follow.
+	 */
+	std::string objects = fmt::format("mkdir -p /run/xen /etc/ssh {0} && chmod 0755 {0} && "
+					  "printf 'FAKE HOST KEY\n' > /etc/ssh/ssh_host_ed25519_key && "
+					  "chmod 0600 /etc/ssh/ssh_host_ed25519_key && : > {1} && chmod 0600 {1}",
+					  kShareDir, shareFile());
+	for (int d : { 5, 6 })
+		objects += fmt::format(" && mkdir -p -m 0700 /run/xen/qemu-root-{0} && "
+				       "systemd-run -q --unit=fake-libxl-qmp-{0}.service "
+				       "socat UNIX-LISTEN:/run/xen/qmp-libxl-{0},fork,mode=0600 SYSTEM:true",
+				       d);
+	if (auto o = sh(objects); !o.ok())
+		return fail("creating the domains' objects: " + o.err);
 	S.hostShmId = parseIpcmk(sh("ipcmk -M 4096 -p 0666").out);
 	S.hostMsgId = parseIpcmk(sh("ipcmk -Q -p 0666").out);
 
@@ -411,7 +451,8 @@ void HostileDm::SetUpTestSuite()
 			return fail("disks: " + r.err);
 	}
 	for (int d : { 5, 6 }) {
-		auto r = startDm(d, hostileArgv(d, d == 5 ? 6 : 5), { "--disk", diskOf(d), "--disk", swapOf(d) });
+		auto r = startDm(d, hostileArgv(d, d == 5 ? 6 : 5),
+				 { "--disk", diskOf(d), "--disk", swapOf(d), "--path", shareFile() + ":rw" });
 		if (!r.ok())
 			return fail(fmt::format("starting qemu-dm@{}: {}{}", d, r.out, r.err));
 	}
@@ -601,6 +642,66 @@ TEST_F(HostileDm, OutsideChecks)
 	}
 }
 
+/*
+ * The allow-list view from outside (issue 10, class 5): each DM's mount table
+ * holds its own declared disk, its own runtime dir and the xenstored socket,
+ * and nothing of the other domain, /run/xen or /etc/ssh; its "/" is the
+ * unit's own view directory.
+ */
+TEST_F(HostileDm, ViewHoldsOwnObjectsOnly)
+{
+	ASSERT_TRUE(S.ready) << S.setupError;
+	for (int d : { 5, 6 }) {
+		const int peer = d == 5 ? 6 : 5;
+		std::string pid = mainPid(d);
+		ASSERT_NE(pid, "0");
+		/* Its own mountinfo is cut at its chroot: read the namespace's from a process that enters it. */
+		std::string mi = sh(fmt::format("nsenter -t {} -m cat /proc/self/mountinfo", pid)).out;
+		ASSERT_FALSE(mi.empty());
+		std::vector<std::string> points;
+		std::istringstream in(mi);
+		std::string line;
+		while (std::getline(in, line)) {
+			std::istringstream l(line);
+			std::string id, parent, devno, root, point;
+			l >> id >> parent >> devno >> root >> point;
+			points.push_back(point);
+		}
+		auto has = [&](const std::string &p) {
+			return std::find(points.begin(), points.end(), p) != points.end();
+		};
+		EXPECT_TRUE(has("/")) << mi;
+		EXPECT_TRUE(has(diskOf(d))) << "qemu-dm@" << d << " lacks its own disk:\n" << mi;
+		EXPECT_TRUE(has(fmt::format("/run/qemu-dm/{}", d))) << mi;
+		EXPECT_TRUE(has("/run/xenstored")) << mi;
+		EXPECT_TRUE(has("/usr")) << mi;
+		EXPECT_FALSE(has(diskOf(peer))) << mi;
+		EXPECT_FALSE(has(fmt::format("/run/qemu-dm/{}", peer))) << mi;
+		for (const auto &p : points) {
+			EXPECT_FALSE(p.starts_with("/run/xen/") || p == "/run/xen") << p;
+			EXPECT_FALSE(p.starts_with("/etc/ssh")) << p;
+		}
+		/* Writable mounts: only the domain's own objects and its private, bounded temporary space. */
+		std::istringstream rw(mi);
+		while (std::getline(rw, line)) {
+			std::istringstream l(line);
+			std::string id, parent, devno, root, point, opts;
+			l >> id >> parent >> devno >> root >> point >> opts;
+			if (!opts.starts_with("rw"))
+				continue;
+			bool ok = point == diskOf(d) || point == swapOf(d) || point == shareFile() ||
+				  point == fmt::format("/run/qemu-dm/{}", d) || point == "/tmp/qemu-dm" ||
+				  point == "/proc" || point.starts_with("/dev/") ||
+				  point.starts_with(fmt::format("/run/qemu-dm/{}/", d));
+			EXPECT_TRUE(ok) << "qemu-dm@" << d << ": writable mount " << point << " (" << root << ")";
+		}
+		/* The root of the mount namespace is the view's skeleton. */
+		EXPECT_THAT(mi, HasSubstr("qemu-dm/view/root / ")) << mi;
+		record(fmt::format("qemu-dm@{} view mounts", d), std::to_string(points.size()));
+	}
+	/* The views are gone with their units (checked for stopped domains in the lab and no-leftovers). */
+}
+
 /* Domains 5 and 6 cannot touch each other, in either direction (vectors run by both). */
 TEST_F(HostileDm, DomainsCannotTouchEachOtherAfterTheDrop)
 {
@@ -614,7 +715,12 @@ TEST_F(HostileDm, DomainsCannotTouchEachOtherAfterTheDrop)
 		{ "see-peer-runtime-dir", "EACCES" },
 		{ "connect-peer-socket", "EACCES" },
 		{ "setresuid-peer-uid", "SIGSYS" },
-		{ "root-window-write-peer-runtime-dir", "EROFS" },
+		{ "root-window-write-peer-runtime-dir", "ENOENT" },
+		{ "root-window-read-peer-disk", "ENOENT" },
+		{ "root-window-connect-peer-libxl-qmp", "ENOENT" },
+		{ "root-window-replace-peer-libxl-qmp", "ENOENT" },
+		{ "root-window-write-peer-qemu-root", "ENOENT" },
+		{ "root-window-connect-peer-socket", "ENOENT" },
 	};
 	for (int d : { 5, 6 })
 		for (const auto &[v, want] : cross)
@@ -650,8 +756,8 @@ TEST_F(HostileDm, ProbeCachePoisonDoesNotReachAnotherDomain)
 	    waitUntil([] { return journalOf(10).find("HOSTILE DONE") != std::string::npos; }, std::chrono::seconds(60)))
 	    << journalOf(10);
 	auto v = parseVectors(journalOf(10));
-	EXPECT_EQ(v["root-window-poison-probe-cache"].outcome, "EROFS") << v["root-window-poison-probe-cache"].detail;
-	EXPECT_EQ(v["root-window-write-probe-cache"].outcome, "EROFS") << v["root-window-write-probe-cache"].detail;
+	EXPECT_EQ(v["root-window-poison-probe-cache"].outcome, "ENOENT") << v["root-window-poison-probe-cache"].detail;
+	EXPECT_EQ(v["root-window-write-probe-cache"].outcome, "ENOENT") << v["root-window-write-probe-cache"].detail;
 	EXPECT_THAT(journalOf(10), HasSubstr("(added: -xen-domid-restrict"));
 
 	r = startDm(11, { xenStandIn, "-xen-domid", "11", "-hostile-domid", "11" });
@@ -748,7 +854,8 @@ TEST_F(HostileDm, DeclaredObjectVectorsSucceedWithoutTheirDirectives)
 	const std::string dropIns = fmt::format("/run/systemd/system/qemu-dm@{}.service.d", d);
 	ASSERT_TRUE(sh(fmt::format("set -e; mkdir -p {0} {1}; printf 'QDM-DISK-{2}' > {3}; printf x > {3}.sibling; "
 				   "printf x > {0}/d; printf "
-				   "'[Service]\\nProtectSystem=no\\nReadOnlyPaths=\\nTemporaryFileSystem=\\n' > "
+				   "'[Service]\\nProtectSystem=no\\nReadOnlyPaths=\\nRootDirectory=\\nMountAPIVFS=no\\n"
+				   "TemporaryFileSystem=\\nBindReadOnlyPaths=\\n' > "
 				   "{1}/90-no-protection.conf; systemctl daemon-reload",
 				   diskDir(d), dropIns, d, quote(diskOf(d))))
 			.ok());
@@ -772,7 +879,8 @@ TEST_F(HostileDm, DeclaredObjectVectorsSucceedWithoutTheirDirectives)
 			       "root-window-create-in-declared-disk-directory", "root-window-mkfifo-qemu-dm-conf-d",
 			       "root-window-write-qemu-dm-conf", "root-window-write-generator-dropins" })
 		EXPECT_EQ(v[n].outcome, "ALLOWED")
-		    << n << " without ProtectSystem=strict, ReadOnlyPaths= and TemporaryFileSystem=: " << v[n].detail;
+		    << n
+		    << " without ProtectSystem=strict, ReadOnlyPaths=/run and the allow-list view: " << v[n].detail;
 }
 
 /* Limits an administrator sets in qemu-dm.conf: FSIZE and MemoryMax are enforced. */

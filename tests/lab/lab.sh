@@ -13,7 +13,7 @@
 #   LAB_CACHE=DIR       base image cache (default /var/cache/qemu-dm-lab)
 #   LAB_MIRROR=URL      Debian mirror (default http://deb.debian.org/debian)
 #   LAB_SECURITY_MIRROR=URL  its security suite (http://deb.debian.org/debian-security)
-#   LAB_BOOT_TIMEOUT=S  bound of the Xen boot + scenario (default 1200)
+#   LAB_BOOT_TIMEOUT=S  bound of the Xen boot + scenario (default 2400)
 #   CI=true             a lab that cannot run fails instead of skipping
 # Exit: 0 every selected step passed, 1 a failure, 77 skipped (not under CI).
 set -uo pipefail
@@ -25,7 +25,7 @@ steps=${LAB_STEPS:-}
 cache=${LAB_CACHE:-/var/cache/qemu-dm-lab}
 mirror=${LAB_MIRROR:-http://deb.debian.org/debian}
 security=${LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-boot_timeout=${LAB_BOOT_TIMEOUT:-1200}
+boot_timeout=${LAB_BOOT_TIMEOUT:-2400}
 all_steps=0+1+2+3+4+5+6+7+8+9 # step 10 only when asked for (scenario.sh)
 
 log() { echo "lab: $*" >&2; }

@@ -383,8 +383,14 @@ std::string TestBed::journal(const std::string &unit, int lines) const
 	return r->out;
 }
 
-Result<fs::path> installTree(const fs::path &buildDir)
+Result<fs::path> installTree(const fs::path &buildDirArg)
 {
+	/* Absolute: meson resolves a relative --destdir against the build directory (build/build/...). */
+	std::error_code absError;
+	const fs::path buildDir = fs::absolute(buildDirArg, absError);
+	if (absError)
+		return makeError(absError.value(), "Failed to resolve {}: {}", buildDirArg.string(),
+				 absError.message());
 	fs::path root = buildDir / "testbed-root";
 	fs::path lockPath = buildDir / "testbed-root.lock";
 	UniqueFd lock(::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));

@@ -287,15 +287,16 @@ TEST(BusProperty, EveryLineOfAPlanReadsBackAsItsValue)
 	}
 	BusProperty exec = execStartProperty(*plan);
 	EXPECT_EQ(viaText(exec), typed(exec)) << formatBusProperty(exec);
-	for (const char *n : { "Description", "TimeoutStopUSec", "LogExtraFields", "Environment",
-			       "RuntimeDirectoryMode", "PrivateNetwork", "MemoryDenyWriteExecute",
-			       "SystemCallErrorNumber", "ReadWritePaths", "ReadOnlyPaths", "DeviceAllow", "BindPaths",
-			       "CapabilityBoundingSet", "RestrictAddressFamilies", "IPAddressAllow", "IPAddressDeny" })
+	for (const char *n :
+	     { "Description", "TimeoutStopUSec", "LogExtraFields", "Environment", "RuntimeDirectoryMode",
+	       "PrivateNetwork", "MemoryDenyWriteExecute", "SystemCallErrorNumber", "BindReadOnlyPaths", "DeviceAllow",
+	       "BindPaths", "CapabilityBoundingSet", "RestrictAddressFamilies", "IPAddressAllow", "IPAddressDeny" })
 		EXPECT_TRUE(names.count(n)) << n << " is not in the plan";
 
 	std::string text = formatPlan(*plan);
-	EXPECT_THAT(text, HasSubstr("\nReadWritePaths=" + disk + "\n"));
-	EXPECT_THAT(text, HasSubstr("\nReadOnlyPaths=" + ro + "\n"));
+	/* Declared disks are bound into the allow-list view. */
+	EXPECT_THAT(text, HasSubstr("\nBindPaths=" + disk + "\n"));
+	EXPECT_THAT(text, HasSubstr("\nBindReadOnlyPaths=" + ro + "\n"));
 	EXPECT_THAT(text, HasSubstr("\nDeviceAllow=/dev/null rw\nBindPaths=/dev/null\n"));
 	EXPECT_THAT(text, HasSubstr("\nPrivateNetwork=no\nMemoryDenyWriteExecute=no\n"));
 	EXPECT_THAT(text, HasSubstr("\nIPAddressAllow=localhost\nIPAddressDeny=any\n"));

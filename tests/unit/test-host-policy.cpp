@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "host_policy.h"
 
 using namespace qemudm;
@@ -36,15 +38,22 @@ TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 	const std::vector<UnitProperty> expected = {
 		{ "CapabilityBoundingSet", "CAP_SETUID CAP_SETGID CAP_SYS_CHROOT" },
 		{ "NoNewPrivileges", "yes" },
+		/* The allow-list view (issue 10, class 5). */
+		{ "RootDirectory", std::string(QEMU_DM_VIEW_ROOT) },
+		{ "MountAPIVFS", "yes" },
+		{ "TemporaryFileSystem", "/run:ro,mode=0755,nosuid,nodev,noexec /etc:ro,mode=0755 /var:ro,mode=0755 "
+					 "/srv:ro,mode=0755 /opt:ro,mode=0755 /mnt:ro,mode=0755 /media:ro,mode=0755" },
+		{ "BindReadOnlyPaths", "/usr -/bin -/sbin -/lib -/lib64 -/lib32 -/libx32" },
+		{ "BindReadOnlyPaths",
+		  "-/etc/ld.so.cache -/etc/localtime -/etc/passwd -/etc/group -/etc/nsswitch.conf" },
+		{ "BindReadOnlyPaths", "-/run/xenstored -/run/xenstored:/var/run/xenstored" },
+		{ "BindReadOnlyPaths", "-/run/systemd/notify" },
+		{ "BindPaths", "-/run/qemu-dm/%i" },
 		{ "ProtectSystem", "strict" },
-		{ "ReadOnlyPaths", "/run" },
-		{ "ReadWritePaths", "-/run/xen" },
 		{ "ProtectHome", "yes" },
-		{ "InaccessiblePaths",
-		  "-/run/systemd/private -/run/dbus/system_bus_socket -/etc/shadow -/etc/gshadow -/etc/sudoers" },
 		/* No persistent storage, bounded tmpfs as TMPDIR (issue 10, class 6). */
 		{ "PrivateTmp", "yes" },
-		{ "ReadOnlyPaths", "/tmp /var/tmp" },
+		{ "BindReadOnlyPaths", fmt::format("{0}:/tmp {0}:/var/tmp", QEMU_DM_VIEW_EMPTY) },
 		{ "TemporaryFileSystem", "/tmp/qemu-dm:mode=1777,size=16M,nosuid,nodev" },
 		{ "Environment", "TMPDIR=/tmp/qemu-dm" },
 		{ "PrivateDevices", "yes" },
@@ -108,10 +117,27 @@ TEST(HostPolicy, ReallowLineComesAfterTheDenyLine)
 	EXPECT_EQ(filters[2], "chroot setuid setgroups seccomp");
 }
 
-TEST(HostPolicy, ReadOnlyRunPrecedesTheWritableXenDir)
+TEST(HostPolicy, TheViewSharesNothingBetweenDomains)
 {
 	auto p = buildHostPolicy(Config());
-	EXPECT_LT(indexOf(p, "ReadOnlyPaths", "/run"), indexOf(p, "ReadWritePaths", "-/run/xen"));
+	/* Nothing of /run/xen (shared by every domain) and no deny list: the view is an allow-list. */
+	for (const auto &x : p) {
+		EXPECT_EQ(x.value.find("/run/xen/"), std::string::npos) << x.name << "=" << x.value;
+		EXPECT_FALSE(x.value.ends_with("/run/xen")) << x.name << "=" << x.value;
+		EXPECT_NE(x.name, "ReadWritePaths") << x.value;
+		EXPECT_NE(x.name, "InaccessiblePaths") << x.value;
+		/* systemd 252 mounts a RuntimeDirectory= writable into a RootDirectory= view: never the root's. */
+		EXPECT_NE(x.name, "RuntimeDirectory") << x.value;
+	}
+	EXPECT_EQ(valuesOf(p, "RootDirectory"), (std::vector<std::string>{ QEMU_DM_VIEW_ROOT }));
+	/* Every writable bind of the host policy is the domain's own (%i) or a device node. */
+	for (const auto &b : valuesOf(p, "BindPaths"))
+		EXPECT_TRUE(b.starts_with("-/dev/") || b == "-/run/qemu-dm/%i") << b;
+	/* The root directory comes before everything bound below it. */
+	EXPECT_LT(indexOf(p, "RootDirectory", QEMU_DM_VIEW_ROOT),
+		  indexOf(p, "BindReadOnlyPaths", "/usr -/bin -/sbin -/lib -/lib64 -/lib32 -/libx32"));
+	EXPECT_TRUE(inViewSkeleton("var"));
+	EXPECT_FALSE(inViewSkeleton("srv"));
 }
 
 TEST(HostPolicy, ExtraDevicesAddDeviceAllowAndBindPaths)
@@ -123,8 +149,8 @@ TEST(HostPolicy, ExtraDevicesAddDeviceAllowAndBindPaths)
 		  (std::vector<std::string>{ "/dev/xen/privcmd rw", "/dev/xen/evtchn rw", "/dev/xen/hypercall rw",
 					     "/dev/net/tun rw", "/dev/dri/renderD128 r" }));
 	EXPECT_EQ(valuesOf(p, "BindPaths"),
-		  (std::vector<std::string>{ "-/dev/xen/privcmd", "-/dev/xen/evtchn", "-/dev/xen/hypercall",
-					     "-/dev/net/tun", "-/dev/dri/renderD128" }));
+		  (std::vector<std::string>{ "-/run/qemu-dm/%i", "-/dev/xen/privcmd", "-/dev/xen/evtchn",
+					     "-/dev/xen/hypercall", "-/dev/net/tun", "-/dev/dri/renderD128" }));
 }
 
 TEST(HostPolicy, LimitsFollowTheConfig)

@@ -71,6 +71,36 @@ TEST(LibxlArgv, Hvm417)
 	EXPECT_EQ(r->qemuArgv, expected);
 }
 
+TEST(LibxlArgv, LibxenstatSocketMovesIntoTheRuntimeDir)
+{
+	/* What libxl passes, for every caller (shim, C API): QEMU creates the socket in its own runtime dir. */
+	auto argv = words(kHvm);
+	auto links = moveLibxenstatSocket(3, argv);
+	std::vector<std::string> expected = words(kHvm);
+	for (auto &w : expected)
+		if (w == "socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-3,server=on,wait=off")
+			w = "socket,id=libxenstat-cmd,path=/run/qemu-dm/3/qmp-libxenstat,server=on,wait=off";
+	EXPECT_EQ(argv, expected);
+	ASSERT_EQ(links.size(), 1u);
+	EXPECT_EQ(links[0].path, "/var/run/xen/qmp-libxenstat-3");
+	EXPECT_EQ(links[0].target, "/run/qemu-dm/3/qmp-libxenstat");
+	EXPECT_EQ(libxenstatSocketPath(3), "/run/qemu-dm/3/qmp-libxenstat");
+
+	/* Another domain's path, another id, a path of the caller's choosing: left alone, no link. */
+	for (const char *chardev : { "socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-4,server=on,wait=off",
+				     "socket,id=other,path=/var/run/xen/qmp-libxenstat-3,server=on,wait=off",
+				     "socket,id=libxenstat-cmd,path=/run/qemu-dm/3/mine,server=on,wait=off" }) {
+		std::vector<std::string> a = { "-xen-domid", "3", "-chardev", chardev };
+		EXPECT_TRUE(moveLibxenstatSocket(3, a).empty()) << chardev;
+		EXPECT_EQ(a[3], chardev);
+	}
+	/* /run/xen, where /var/run/xen points, is libxl's path too. */
+	std::vector<std::string> a = { "-chardev",
+				       "socket,id=libxenstat-cmd,path=/run/xen/qmp-libxenstat-3,server=on" };
+	ASSERT_EQ(moveLibxenstatSocket(3, a).size(), 1u);
+	EXPECT_EQ(a[1], "socket,id=libxenstat-cmd,path=/run/qemu-dm/3/qmp-libxenstat,server=on");
+}
+
 TEST(LibxlArgv, PvWithVfb417)
 {
 	auto r = dmRequestFromQemuArgv(words(kPv), kQemu);

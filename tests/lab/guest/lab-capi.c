@@ -16,6 +16,9 @@
  *       (a paused PV domain): makes the QMP listening socket, starts a PV
  *       device model, talks QMP to it (capabilities, query-status), stops it,
  *       and at once does the same again for the same domid.
+ *   lab-capi qmp-greeting PATH
+ *       connects to the QMP socket at PATH (following symlinks, as xentop's
+ *       libxenstat does) and prints QEMU's greeting line; exit 0 if it is one.
  *
  * Messages go to stderr, prefixed "lab-capi:". Exit 0 on success.
  */
@@ -248,8 +251,27 @@ static int cycle_once(uint32_t domid, const char *qemu, int round)
 	return ok;
 }
 
+/* What libxenstat does first on a domain's QMP socket: connect, read the greeting. */
+static int qmp_greeting(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "lab-capi: connect %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	char reply[512];
+	int r = qmp_exchange(fd, NULL, "\"QMP\"", reply, sizeof(reply));
+	close(fd);
+	printf("%s", r == 0 ? reply : "no QMP greeting\n");
+	return r == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "qmp-greeting") == 0)
+		return qmp_greeting(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "cycle") == 0) {
 		uint32_t domid = (uint32_t)strtoul(argv[2], NULL, 10);
 		int r1 = cycle_once(domid, argv[3], 1);
@@ -257,7 +279,7 @@ int main(int argc, char **argv)
 		return r1 == 0 && r2 == 0 ? 0 : 1;
 	}
 	if (argc < 2 || argv[1][0] != '-') {
-		fprintf(stderr, "usage: lab-capi QEMU-ARGS... | lab-capi cycle DOMID QEMU\n");
+		fprintf(stderr, "usage: lab-capi QEMU-ARGS... | lab-capi cycle DOMID QEMU | lab-capi qmp-greeting PATH\n");
 		return 2;
 	}
 	return run_as_override(argc, argv);

@@ -185,6 +185,61 @@ dm_confinement() { # STEP DOMID NAME
 		"systemd-analyze security qemu-dm@$d: ${exposure:-no verdict} (max $EXPOSURE_MAX)"
 }
 
+# The allow-list view (issue 10, class 5), steps 2-4: what the DM's mount
+# namespace holds, read by a process that enters it (nsenter -m makes its root
+# the namespace's "/", the unit's view, the root window's world), and
+# libxenstat's QMP socket, which QEMU makes in its runtime dir and libxl's path
+# links to (what xentop connects to).
+dm_view() { # STEP DOMID NAME
+	local s=$1 d=$2 ev=$EV/$3 pid top extra host seen missing b dst link greeting
+	pid=$(systemctl show -p MainPID --value "qemu-dm@$d.service" 2>/dev/null)
+	if [[ -z $pid || $pid == 0 ]]; then
+		result "$s.view" 1 "no main process in qemu-dm@$d.service"
+		return
+	fi
+	in_view() { nsenter -t "$pid" -m -- "$@"; }
+	top=$(in_view ls -A / 2>&1 | paste -sd ' ' -)
+	extra=$(in_view ls -A / 2>/dev/null | grep -vxE 'bin|dev|etc|lib|lib32|lib64|libx32|media|mnt|opt|proc|run|sbin|srv|sys|tmp|usr|var' | paste -sd ' ' -)
+	{
+		echo "/: $top"
+		in_view ls -lA /etc /run /run/qemu-dm /var 2>&1
+		in_view cat /proc/self/mountinfo 2>&1
+	} >"$ev/view.txt"
+	result "$s.view-root" "$([[ -n $top && -z $extra ]]; echo $?)" \
+		"the DM's / holds: $top$([[ -n $extra ]] && echo "; outside the view's list: $extra")"
+	# Present on the host, absent from the view: this domain's libxl entries in
+	# /run/xen, host secrets and configuration, Xen's state and logs.
+	host="" seen=""
+	for p in "/run/xen/qmp-libxl-$d" /etc/shadow /etc/xen /var/lib/xen /var/log/xen; do
+		[[ -e $p ]] && host+=" $p"
+		in_view test -e "$p" && seen+=" $p"
+	done
+	for p in /run/xen /var/run/xen /etc/ssh /etc/hostname; do
+		in_view test -e "$p" && seen+=" $p"
+	done
+	result "$s.view-hides" "$([[ -z $seen && $host == *qmp-libxl-$d* ]]; echo $?)" \
+		"on the host:${host:- nothing}; in the view:${seen:- none of them (nor /run/xen, /var/run/xen, /etc/ssh, /etc/hostname)}"
+	# What the view holds: its own runtime dir (QEMU's chroot), xenstored's
+	# socket, every bind the unit declares (its disks), and QEMU itself.
+	missing=""
+	for p in "/run/qemu-dm/$d/root" /run/xenstored "$QEMU"; do
+		in_view test -e "$p" || missing+=" $p"
+	done
+	for b in $(systemctl show -P BindReadOnlyPaths "qemu-dm@$d.service") $(systemctl show -P BindPaths "qemu-dm@$d.service"); do
+		dst=$(cut -d: -f2 <<<"${b#-}")
+		[[ $dst == /dev/* || $dst == *%i* ]] && continue
+		[[ -e $(cut -d: -f1 <<<"${b#-}") ]] && ! in_view test -e "$dst" && missing+=" $dst"
+	done
+	result "$s.view-own" "$([[ -z $missing ]]; echo $?)" \
+		"own runtime dir, xenstored, $QEMU and the unit's binds are in the view$([[ -n $missing ]] && echo "; missing:$missing")"
+	link=$(readlink "/run/xen/qmp-libxenstat-$d" 2>/dev/null)
+	greeting=$(timeout -k 5 20 "$BIN/lab-capi" qmp-greeting "/var/run/xen/qmp-libxenstat-$d" 2>&1 | oneline)
+	result "$s.libxenstat" "$([[ $link == "/run/qemu-dm/$d/qmp-libxenstat" && $greeting == *QMP* ]]; echo $?)" \
+		"/run/xen/qmp-libxenstat-$d -> ${link:-not a link}; QMP through libxl's path: ${greeting:-nothing}"
+	timeout -k 5 20 xentop -b -i 1 >"$ev/xentop.txt" 2>&1
+	info "$s.xentop" "$(grep -E "^ *(NAME|$3) " "$ev/xentop.txt" | oneline)"
+}
+
 # Destroy DOMID and, with CHECK, assert that nothing of its DM is left.
 # CHECK: the step that records the assertions, 0 for none.
 destroy_guest() { # NAME DOMID CHECK
@@ -289,6 +344,8 @@ hvm_step() { # STEP NAME OVERRIDE WHAT
 		wait_firmware "$DOMID" "$name"
 		result "$s.firmware" $? "$(grep -m1 -E 'SeaBIOS \(version' "$EV/$name/xl-dmesg-guest.txt" | oneline || echo "no SeaBIOS in xl dmesg")"
 		dm_checks "$s" "$DOMID" "$name"
+		# Before the slower confinement checks: the guest has no OS, its firmware may reboot it after a while.
+		dm_view "$s" "$DOMID" "$name"
 		[[ $s == 2 ]] && dm_confinement "$s" "$DOMID" "$name"
 		[[ $s == 3 ]] && result 3.caller "$(grep -q 'qemu_dm_start([0-9]*) = 0' "/var/log/xen/qemu-dm-lab-$name.log"; echo $?)" \
 			"$(grep -m1 'qemu_dm_start' "/var/log/xen/qemu-dm-lab-$name.log" | oneline)"
@@ -310,6 +367,7 @@ if want 4; then
 		result 4.create "$CREATE_RC" "xl create -p rc=$CREATE_RC in ${CREATE_T}s$([[ $CREATE_RC != 0 ]] && echo ": $(xl_error pv-shim)")"
 		if [[ $CREATE_RC == 0 && -n $DOMID ]]; then
 			dm_checks 4 "$DOMID" pv-shim
+			dm_view 4 "$DOMID" pv-shim
 			port=$(xenstore-read "/local/domain/$DOMID/console/vnc-port" 2>/dev/null)
 			port=${port:-5900}
 			banner=$(timeout -k 5 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && head -c 12 <&3" 2>&1 | oneline)
