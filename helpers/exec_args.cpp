@@ -206,6 +206,7 @@ std::string execUsage()
 			   "  70  executing QEMU failed\n"
 			   "  71  other system error\n"
 			   "  72  the fd channel: an fd missing, undeclared or not of its declared kind\n"
+			   "  73  the credential seccomp filter could not be installed\n"
 			   "On success qemu-dm-exec does not return: QEMU replaces it.\n"
 			   "See docs/qemu-dm-exec.md.\n",
 			   kMaxDomid, kRuntimeRoot);

@@ -35,6 +35,7 @@ enum ExecExit : int {
 	kExitExec = 70,		/* execv() of QEMU failed */
 	kExitOs = 71,		/* other system error (closing fds, /proc) */
 	kExitFds = 72,		/* the fd channel: an fd missing, undeclared or not of its kind */
+	kExitSeccomp = 73,	/* the credential seccomp filter could not be installed */
 };
 
 struct UserId {

@@ -24,6 +24,7 @@
 
 #include "build_config.h"
 #include "exec_args.h"
+#include "exec_seccomp.h"
 #include "exec_system.h"
 #include "exec_xen.h"
 #include "fd_channel.h"
@@ -193,7 +194,19 @@ int run(int argc, char **argv)
 	}
 	log::debug("Chroot directory: {}", *chroot);
 
-	/* 6. Exec. */
+	/*
+	 * 6. The last restriction: QEMU's -runas needs CAP_SETUID in the root window,
+	 * this filter lets it reach only the DM's own uid and gid (not another
+	 * domain's). Also with --no-restrict and for stand-ins, which never drop:
+	 * they are pinned to the uid they were meant to become. Fails closed.
+	 */
+	s = installCredentialFilter(opts.runas.uid, opts.runas.gid);
+	if (!s)
+		return fail(kExitSeccomp,
+			    s.error().wrap(fmt::format("domain {}: Refusing to start the device model", opts.domid)));
+	log::debug("Credential filter: set*id calls pinned to {}:{}", opts.runas.uid, opts.runas.gid);
+
+	/* 7. Exec. */
 	for (int fd : opts.keepFds) {
 		s = clearCloexec(fd);
 		if (!s)

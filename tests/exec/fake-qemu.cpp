@@ -5,11 +5,16 @@
  * the probe (-version, -help, -accel help, -sandbox on -version) like the
  * flavour named by $FAKE_QEMU_FLAVOUR (default 7.2-xen), and otherwise prints
  * what it was started with: one "arg <value>" line per argument, then one
- * "fd <n>" line per open file descriptor.
+ * "fd <n>" line per open file descriptor, then what setgid() and setuid() to
+ * ids other than $FAKE_QEMU_OWN_IDS ("uid:gid", as --runas) returned:
+ * "cred setgid-other ok|<ERRNO>", "cred setuid-other ok|<ERRNO>".
  */
 
 #include <dirent.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cstdio>
 #include <cstdlib>
@@ -68,5 +73,13 @@ int main(int argc, char **argv)
 			std::printf("fd %d\n", fd);
 	}
 	closedir(d);
+	if (const char *own = std::getenv("FAKE_QEMU_OWN_IDS")) {
+		unsigned long uid = std::strtoul(own, nullptr, 10);
+		const char *colon = std::strchr(own, ':');
+		unsigned long gid = colon ? std::strtoul(colon + 1, nullptr, 10) : 0;
+		auto res = [](int rc) { return rc == 0 ? "ok" : strerrorname_np(errno); };
+		std::printf("cred setgid-other %s\n", res(setgid(static_cast<gid_t>(gid + 1))));
+		std::printf("cred setuid-other %s\n", res(setuid(static_cast<uid_t>(uid + 1))));
+	}
 	return 0;
 }

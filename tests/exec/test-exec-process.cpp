@@ -13,13 +13,16 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <seccomp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -72,8 +75,10 @@ std::string readAll(int fd)
 	return s;
 }
 
-/* Run qemu-dm-exec with `args`; fds 7 and 9 are open (not CLOEXEC) in it. */
-ExecRun runExec(const std::vector<std::string> &args, const std::string &flavour = "7.2-xen")
+/* Run qemu-dm-exec with `args`; fds 7 and 9 are open (not CLOEXEC) in it.
+ * `preExec` runs in the child right before execve(). */
+ExecRun runExec(const std::vector<std::string> &args, const std::string &flavour = "7.2-xen",
+		const std::function<void()> &preExec = {})
 {
 	const char *exe = std::getenv("QEMU_DM_EXEC");
 	std::vector<std::string> env;
@@ -85,6 +90,7 @@ ExecRun runExec(const std::vector<std::string> &args, const std::string &flavour
 		env.emplace_back(v);
 	}
 	env.push_back("FAKE_QEMU_FLAVOUR=" + flavour);
+	env.push_back("FAKE_QEMU_OWN_IDS=4200005:997");
 
 	std::vector<char *> argv{ const_cast<char *>(exe) }, envp;
 	for (const std::string &a : args)
@@ -105,6 +111,8 @@ ExecRun runExec(const std::vector<std::string> &args, const std::string &flavour
 		dup2(err[1], 2);
 		dup2(null, 7);
 		dup2(null, 9);
+		if (preExec)
+			preExec();
 		execve(exe, argv.data(), envp.data());
 		_exit(127);
 	}
@@ -182,6 +190,8 @@ TEST_F(ExecProcess, StandInGetsPrivilegeDropArgsAndOnlyKeptFds)
 	EXPECT_EQ(r.lines("arg "), (std::vector<std::string>{ fake_, "-machine", "pc", "-m", "64", "-display", "none",
 							      "-runas", "4200005:997", "-chroot", root_ }));
 	EXPECT_EQ(r.lines("fd "), (std::vector<std::string>{ "0", "1", "2", "9" }));
+	/* The credential filter reached QEMU: still root, it cannot take ids other than --runas's. */
+	EXPECT_EQ(r.lines("cred "), (std::vector<std::string>{ "setgid-other EPERM", "setuid-other EPERM" }));
 	EXPECT_NE(r.err.find("not adding -xen-domid-restrict"), std::string::npos) << r.err;
 	EXPECT_TRUE(fs::is_directory(root_));
 	EXPECT_EQ(fs::status(root_).permissions(), fs::perms::owner_exec);
@@ -228,6 +238,31 @@ TEST_F(ExecProcess, ForeignRunasAndChrootAreReplacedAndLogged)
 		  std::string::npos)
 	    << r.err;
 	EXPECT_NE(r.err.find("Replaced the caller's -runas 0:0 -> 4200005:997"), std::string::npos) << r.err;
+}
+
+TEST_F(ExecProcess, CredentialFilterThatCannotBeInstalledExits73)
+{
+	needRoot();
+	/* Where seccomp(2) and prctl(PR_SET_SECCOMP) are refused, no filter can be loaded: QEMU must not run. */
+	auto denySeccomp = [] {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(seccomp), 0) < 0 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(prctl), 1,
+				     SCMP_A0(SCMP_CMP_EQ, PR_SET_SECCOMP)) < 0 ||
+		    seccomp_load(ctx) < 0)
+			_exit(126);
+		seccomp_release(ctx);
+	};
+	ExecRun r = runExec({ "--domid", "5", "--type", "hvm", "--runas", "4200005:997", "--chroot", root_,
+			      "--no-domain-check", "--probe-cache", "none", "--", fake_, "-machine", "pc" },
+			    "7.2-tcg", denySeccomp);
+	EXPECT_EQ(r.exitCode, 73) << r.err;
+	/* The last line says why; nothing claims the DM started. */
+	EXPECT_NE(r.err.find("\nqemu-dm-exec: domain 5: Refusing to start the device model"), std::string::npos)
+	    << r.err;
+	EXPECT_EQ(r.err.find("Starting the"), std::string::npos) << r.err;
+	EXPECT_NE(r.err.find("credential seccomp filter"), std::string::npos) << r.err;
+	EXPECT_TRUE(r.lines("arg ").empty()) << r.out;
 }
 
 TEST_F(ExecProcess, UsageErrorsExit64WithOneLine)

@@ -52,6 +52,7 @@
 #include <signal.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
+#include <sys/fsuid.h>
 #include <sys/io.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -489,6 +490,20 @@ Outcome setnsPid1(int type, const char *what)
  * exec /usr/bin/su reading a password from a pipe, and read its effective
  * uid from /proc while it waits. NoNewPrivileges keeps it at the DM uid.
  */
+/* setfsuid(2) has no error return: -1 is a filter's EPERM; else ask it again
+ * (it returns the current fsuid) whether the peer uid took. */
+Outcome setfsuidPeer()
+{
+	errno = 0;
+	int old = setfsuid(g.peerUid);
+	if (old == -1 && errno != 0)
+		return blocked(errno, "setfsuid(peer uid) failed: " + std::string(std::strerror(errno)));
+	int now = setfsuid(g.peerUid);
+	if (now == static_cast<int>(g.peerUid))
+		return allowed("fsuid is now the peer's uid " + std::to_string(g.peerUid));
+	return blocked(0, "fsuid stayed " + std::to_string(now));
+}
+
 Outcome execSetuidBinary()
 {
 	const char *su = "/usr/bin/su";
@@ -1226,6 +1241,14 @@ std::vector<Vector> vectors()
 		{ "root-window-read-swapped-declared-disk", true, [] { return swappedDisk(O_RDONLY); } },
 		{ "root-window-capabilities-are-the-bounding-set", true, rootWindowCapabilities },
 		{ "root-window-setuid-peer-uid", true, [] { return check(setuid(g.peerUid), "setuid(peer uid)"); } },
+		{ "root-window-setresuid-peer-uid", true,
+		  [] { return check(setresuid(g.peerUid, g.peerUid, g.peerUid), "setresuid(peer uid x3)"); } },
+		{ "root-window-setreuid-peer-uid", true,
+		  [] { return check(setreuid(g.peerUid, g.peerUid), "setreuid(peer uid x2)"); } },
+		{ "root-window-setfsuid-peer-uid", true, setfsuidPeer },
+		{ "root-window-setgid-other-gid", true, [] { return check(setgid(g.gid + 1), "setgid(gid + 1)"); } },
+		{ "root-window-setresgid-other-gid", true,
+		  [] { return check(setresgid(g.gid + 1, g.gid + 1, g.gid + 1), "setresgid(gid + 1 x3)"); } },
 		{ "root-window-userdb-flood", true, userdbFlood },
 		{ "root-window-mkfifo-qemu-dm-conf-d", true,
 		  [] { return mkfifoIn("/etc/xen/qemu-dm.conf.d/hostile.conf"); } },
