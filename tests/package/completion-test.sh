@@ -48,7 +48,7 @@ expect '12' qemu-dmctl status 1
 expect '5 12' qemu-dmctl kill ''
 expect '--signal' qemu-dmctl kill 5 ''
 expect 'SIGTERM' qemu-dmctl kill 5 --signal SIGTE
-expect '--timeout' qemu-dmctl stop 5 --
+expect '--timeout --kill' qemu-dmctl stop 5 --
 expect '' qemu-dmctl status 5 ''
 expect '' qemu-dmctl start ''
 expect '--type' qemu-dmctl start 5 --ty

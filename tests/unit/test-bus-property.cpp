@@ -255,10 +255,15 @@ public:
  */
 TEST(BusProperty, EveryLineOfAPlanReadsBackAsItsValue)
 {
-	/* Declared objects need parents that only root or we can write: a directory of our own, not /tmp. */
-	std::filesystem::path dir = std::filesystem::current_path() / "bus-property-plan";
-	std::filesystem::remove_all(dir);
-	std::filesystem::create_directories(dir);
+	/*
+	 * Declared objects need parents that only root or we can write: a directory
+	 * of our own below /var/lib when root (the build dir may sit below /var/tmp or
+	 * /tmp, which every user can write), else below the build dir.
+	 */
+	std::string tmpl = (::geteuid() == 0 ? std::filesystem::path("/var/lib") : std::filesystem::current_path()) /
+			   "qemu-dm-bus-property-XXXXXX";
+	ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << tmpl;
+	std::filesystem::path dir = tmpl;
 	::chmod(dir.c_str(), 0755);
 	const std::string disk = (dir / "a+b~c,d=e@f_g-h.img").string(), ro = (dir / "ro.img").string();
 	std::ofstream(disk) << "x";
