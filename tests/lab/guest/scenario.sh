@@ -17,6 +17,21 @@ SHIM=/usr/libexec/qemu-dm/qemu-dm-shim
 QEMU=/usr/libexec/xen-qemu-system-i386
 DISK=$LAB/disk.img
 MISSING=$LAB/missing-disk.img
+# Every HVM guest's disk holds a boot sector that prints "lab-tick NNNN" (a counter
+# in hex) to Xen's debug port 0xe9 once a second, so xl dmesg shows whether a
+# guest (a restored one, say) runs. Without it the firmware finds no OS and the
+# guest reboots within seconds; on_reboot="destroy" keeps xl from recreating it
+# under a new domid, a leftover that held the disk's lock against the next
+# step's DM ("Failed to get write lock"). Its source (GNU as, .code16,
+# linked at 0; 0x46c is the BIOS tick count):
+#   cli; xor %ax,%ax; mov %ax,%ds; mov %ax,%ss; mov $0x7c00,%sp; sti; xor %cx,%cx
+#   1: mov $0x7c00+msg,%si; 2: lodsb; test %al,%al; jz 3f; out %al,$0xe9; jmp 2b
+#   3: inc %cx; mov %cx,%ax; call hex; mov $10,%al; out %al,$0xe9
+#   mov 0x46c,%bx; add $18,%bx; 4: hlt; mov 0x46c,%ax; sub %bx,%ax; js 4b; jmp 1b
+#   hex: mov $4,%dx; 5: rol $4,%ax; push %ax; and $15,%al; add $'0',%al
+#   cmp $'9',%al; jbe 6f; add $7,%al; 6: out %al,$0xe9; pop %ax; dec %dx; jnz 5b; ret
+#   msg: .asciz "lab-tick "; .org 510; .byte 0x55,0xaa
+BOOTSECTOR='\xfa\x31\xc0\x8e\xd8\x8e\xd0\xbc\x00\x7c\xfb\x31\xc9\xbe\x4c\x7c\xac\x84\xc0\x74\x04\xe6\xe9\xeb\xf7\x41\x89\xc8\xe8\x15\x00\xb0\x0a\xe6\xe9\x8b\x1e\x6c\x04\x83\xc3\x12\xf4\xa1\x6c\x04\x29\xd8\x78\xf8\xeb\xd9\xba\x04\x00\xc1\xc0\x04\x50\x24\x0f\x04\x30\x3c\x39\x76\x02\x04\x07\xe6\xe9\x58\x4a\x75\xec\xc3\x6c\x61\x62\x2d\x74\x69\x63\x6b\x20\x00'
 NOT_A_DISK=$LAB/not-a-disk
 EXPOSURE_MAX=1.3
 
@@ -60,6 +75,7 @@ mkcfg() {
 			echo 'sdl = 0'
 			echo "serial = 'pty'"
 			echo 'boot = "c"'
+			echo 'on_reboot = "destroy"'
 			;;
 		pv)
 			echo 'type = "pv"'
@@ -283,6 +299,8 @@ destroy_guest() { # NAME DOMID CHECK
 # ---- step 0: the environment (always) ----
 step_begin 0 "dom0, Xen and the installed qemu-dm"
 modprobe xen-gntalloc 2>/dev/null
+printf '%b' "$BOOTSECTOR" >"$DISK"
+printf '\x55\xaa' | dd of="$DISK" bs=1 seek=510 conv=notrunc status=none
 truncate -s 64M "$DISK"
 rm -f "$MISSING"
 xl info >"$EV/xl-info.txt" 2>&1
@@ -341,7 +359,6 @@ hvm_step() { # STEP NAME OVERRIDE WHAT
 		wait_firmware "$DOMID" "$name"
 		result "$s.firmware" $? "$(grep -m1 -E 'SeaBIOS \(version' "$EV/$name/xl-dmesg-guest.txt" | oneline || echo "no SeaBIOS in xl dmesg")"
 		dm_checks "$s" "$DOMID" "$name"
-		# Before the slower confinement checks: the guest has no OS, its firmware reboots it about a minute after SeaBIOS.
 		dm_view "$s" "$DOMID" "$name"
 		[[ $s == 2 ]] && dm_confinement "$s" "$DOMID" "$name"
 		[[ $s == 3 ]] && result 3.caller "$(grep -q 'qemu_dm_start([0-9]*) = 0' "/var/log/xen/qemu-dm-lab-$name.log"; echo $?)" \
@@ -476,18 +493,6 @@ if want 7; then
 fi
 
 # ---- step 8: xl save and xl restore through the shim ----
-# The guest's disk holds a boot sector that prints "lab-tick NNNN" (a counter
-# in hex) to Xen's debug port 0xe9 once a second, so xl dmesg shows whether the
-# restored guest runs on from the saved state. Its source (GNU as, .code16,
-# linked at 0; 0x46c is the BIOS tick count):
-#   cli; xor %ax,%ax; mov %ax,%ds; mov %ax,%ss; mov $0x7c00,%sp; sti; xor %cx,%cx
-#   1: mov $0x7c00+msg,%si; 2: lodsb; test %al,%al; jz 3f; out %al,$0xe9; jmp 2b
-#   3: inc %cx; mov %cx,%ax; call hex; mov $10,%al; out %al,$0xe9
-#   mov 0x46c,%bx; add $18,%bx; 4: hlt; mov 0x46c,%ax; sub %bx,%ax; js 4b; jmp 1b
-#   hex: mov $4,%dx; 5: rol $4,%ax; push %ax; and $15,%al; add $'0',%al
-#   cmp $'9',%al; jbe 6f; add $7,%al; 6: out %al,$0xe9; pop %ax; dec %dx; jnz 5b; ret
-#   msg: .asciz "lab-tick "; .org 510; .byte 0x55,0xaa
-BOOTSECTOR='\xfa\x31\xc0\x8e\xd8\x8e\xd0\xbc\x00\x7c\xfb\x31\xc9\xbe\x4c\x7c\xac\x84\xc0\x74\x04\xe6\xe9\xeb\xf7\x41\x89\xc8\xe8\x15\x00\xb0\x0a\xe6\xe9\x8b\x1e\x6c\x04\x83\xc3\x12\xf4\xa1\x6c\x04\x29\xd8\x78\xf8\xeb\xd9\xba\x04\x00\xc1\xc0\x04\x50\x24\x0f\x04\x30\x3c\x39\x76\x02\x04\x07\xe6\xe9\x58\x4a\x75\xec\xc3\x6c\x61\x62\x2d\x74\x69\x63\x6b\x20\x00'
 
 ticks() { # DOMID: the guest's "lab-tick" counters in xl dmesg, in decimal
 	xl dmesg | sed -n "s/.*(d$1) .*lab-tick \([0-9A-F]\{4\}\).*/\1/p" | while read -r t; do echo $((16#$t)); done
