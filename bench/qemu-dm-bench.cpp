@@ -597,11 +597,23 @@ void p1(const Settings &cfg, Out &out)
 				     cfg.groupRounds,
 				     {} });
 	}
-	for (const auto &d : directiveNames)
-		variants.push_back({ "without-directive." + d,
-				     [d](const std::string &n) { return n != d; },
-				     cfg.directiveRounds,
-				     {} });
+	/*
+	 * The allow-list view is one protection made of several directives: its
+	 * RootDirectory= holds nothing without the binds and tmpfs that fill it
+	 * (a unit without BindReadOnlyPaths= alone cannot even exec), so they are
+	 * removed together, as "without RootDirectory".
+	 */
+	static const std::set<std::string> kViewParts = { "BindReadOnlyPaths", "TemporaryFileSystem", "MountAPIVFS" };
+	for (const auto &d : directiveNames) {
+		if (kViewParts.count(d) && directiveNames.count("RootDirectory"))
+			continue;
+		bool view = d == "RootDirectory";
+		variants.push_back(
+		    { "without-directive." + d,
+		      [d, view](const std::string &n) { return n != d && !(view && kViewParts.count(n)); },
+		      cfg.directiveRounds,
+		      {} });
+	}
 
 	/*
 	 * The same protection for less: directives whose every effect another
