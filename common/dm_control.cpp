@@ -445,14 +445,8 @@ Status DmController::stop(uint32_t domid, std::chrono::milliseconds timeout)
 	if (domid < 1 || domid > kMaxDomid)
 		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
 	const std::string unit = dmUnitName(domid);
-	auto state = manager_.activeState(unit);
-	if (!state || *state == "inactive") {
-		auto procs = manager_.unitProcesses(unit);
-		if (!procs || procs->empty()) {
-			removeHostLinks(domid);
-			return makeError(ESRCH, "domain {}: no device model is running", domid);
-		}
-	}
+	if (Status r = requireDm(domid, unit); !r)
+		return r;
 	auto s = manager_.stopUnit(unit, timeout);
 	if (!s && s.error().code() == ETIMEDOUT) {
 		/* It ignored SIGTERM past our timeout: SIGKILL the whole cgroup, then wait again. */
@@ -473,17 +467,26 @@ Status DmController::destroy(uint32_t domid, std::chrono::milliseconds timeout)
 	if (domid < 1 || domid > kMaxDomid)
 		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
 	const std::string unit = dmUnitName(domid);
-	auto state = manager_.activeState(unit);
-	if (!state || *state == "inactive") {
-		auto procs = manager_.unitProcesses(unit);
-		if (!procs || procs->empty())
-			return makeError(ESRCH, "domain {}: no device model is running", domid);
-	}
+	if (Status r = requireDm(domid, unit); !r)
+		return r;
 	auto s = manager_.destroyUnit(unit, timeout);
 	if (!s)
 		return s.error().wrap(fmt::format("domain {}: Failed to destroy the device model", domid));
 	(void)manager_.resetFailed(unit);
+	removeHostLinks(domid);
 	return success();
+}
+
+Status DmController::requireDm(uint32_t domid, const std::string &unit)
+{
+	auto state = manager_.activeState(unit);
+	if (state && *state != "inactive")
+		return success();
+	auto procs = manager_.unitProcesses(unit);
+	if (procs && !procs->empty())
+		return success();
+	removeHostLinks(domid);
+	return makeError(ESRCH, "domain {}: no device model is running", domid);
 }
 
 Status DmController::kill(uint32_t domid, int signal)

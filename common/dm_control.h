@@ -130,6 +130,8 @@ public:
 
 private:
 	explicit DmController(SystemdManager manager) : manager_(std::move(manager)) {}
+	/* ESRCH (and the domain's host links removed) unless the unit is active or still has processes. */
+	Status requireDm(uint32_t domid, const std::string &unit);
 	SystemdManager manager_;
 };
 
