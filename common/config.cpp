@@ -303,6 +303,17 @@ const std::vector<KeyDef> &keyTable()
 		{ "Device Model", "Restrict", "a boolean (yes or no)",
 		  [](Config &c, std::string_view v) { return parseBool(v, c.restrictByDefault); },
 		  resetTo(&Config::restrictByDefault) },
+		{ "Device Model", "PrivilegeModel", "'never-root' or 'root'",
+		  [](Config &c, std::string_view v) {
+			  if (v == "never-root")
+				  c.privilegeModel = PrivilegeModel::NeverRoot;
+			  else if (v == "root")
+				  c.privilegeModel = PrivilegeModel::Root;
+			  else
+				  return false;
+			  return true;
+		  },
+		  resetTo(&Config::privilegeModel) },
 		{ "Device Model", "Qemu", "an absolute, normalised path",
 		  [](Config &c, std::string_view v) {
 			  if (!validPlainPath(v))
@@ -608,6 +619,11 @@ std::filesystem::path defaultConfigDir()
 Result<Config> loadDefaultConfig()
 {
 	return loadConfig(defaultConfigFile(), defaultConfigDir());
+}
+
+std::string_view privilegeModelName(PrivilegeModel m)
+{
+	return m == PrivilegeModel::NeverRoot ? "never-root" : "root";
 }
 
 std::string formatLimit(const Limit &limit)

@@ -38,6 +38,19 @@ struct DeviceNode {
 	bool operator==(const DeviceNode &) const = default;
 };
 
+/*
+ * How a device model gets its uid ([Device Model] PrivilegeModel=, qemu-dm.conf(5)):
+ *  - NeverRoot: the unit runs as the per-domain user from exec, with no
+ *    capabilities; QEMU gets no -runas/-chroot, and its Xen nodes are
+ *    granted only until QEMU has restricted its handles (docs/confinement.md).
+ *  - Root: QEMU starts as uid 0 with CAP_SETUID/SETGID/SYS_CHROOT, restricts
+ *    its handles, then chroots and drops to the per-domain uid itself
+ *    (-runas/-chroot), as upstream libxl's dm_restrict does.
+ */
+enum class PrivilegeModel { NeverRoot, Root };
+
+std::string_view privilegeModelName(PrivilegeModel m); /* "never-root", "root" */
+
 struct Config {
 	/* [Users] */
 	std::string rangeBaseUser = "xen-qemuuser-range-base";
@@ -46,8 +59,9 @@ struct Config {
 	std::vector<std::string> forbiddenUsers;
 
 	/* [Device Model] */
-	bool restrictByDefault = true; /* Restrict=: dm_restrict when the caller does not say */
-	std::string defaultQemu;       /* Qemu=: QEMU_DM_DEFAULT_QEMU unless configured */
+	bool restrictByDefault = true;			      /* Restrict=: dm_restrict when the caller does not say */
+	std::string defaultQemu;			      /* Qemu=: QEMU_DM_DEFAULT_QEMU unless configured */
+	PrivilegeModel privilegeModel = PrivilegeModel::Root; /* PrivilegeModel= */
 
 	/* [Limits]: rlimits (bytes or counts) and cgroup limits */
 	Limit limitCore = 0;

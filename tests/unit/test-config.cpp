@@ -143,6 +143,24 @@ TEST(ConfigParse, ForbiddenUsersAccumulateAndEmptyResets)
 	EXPECT_TRUE(Config().forbiddenUsers.empty());
 }
 
+TEST(ConfigParse, PrivilegeModel)
+{
+	EXPECT_EQ(Config().privilegeModel, PrivilegeModel::Root);
+	auto c = parse("[Device Model]\nPrivilegeModel=never-root\n");
+	ASSERT_TRUE(c.ok()) << c.error().message();
+	EXPECT_EQ(c->privilegeModel, PrivilegeModel::NeverRoot);
+	EXPECT_EQ(privilegeModelName(c->privilegeModel), "never-root");
+	c = parse("[Device Model]\nPrivilegeModel=never-root\nPrivilegeModel=root\n");
+	ASSERT_TRUE(c.ok()) << c.error().message();
+	EXPECT_EQ(c->privilegeModel, PrivilegeModel::Root);
+	EXPECT_EQ(privilegeModelName(c->privilegeModel), "root");
+	for (const char *bad : { "neverroot", "Root", "", "never-root root" }) {
+		c = parse(std::string("[Device Model]\nPrivilegeModel=") + bad + "\n");
+		ASSERT_FALSE(c.ok()) << bad;
+		EXPECT_NE(c.error().message().find(":2: "), std::string::npos) << c.error().message();
+	}
+}
+
 TEST(ConfigParse, BooleansAndTimespans)
 {
 	for (auto [text, expected] : std::vector<std::pair<std::string, bool>>{ { "yes", true },
