@@ -90,6 +90,11 @@ std::vector<std::string> xenNodesFor(GuestType type)
 	return nodes;
 }
 
+std::string readyQmpSocketPath(uint32_t domid)
+{
+	return fmt::format("/run/qemu-dm/{}/qmp-qemu-dm", domid);
+}
+
 bool isXenNodePath(std::string_view path)
 {
 	if (!path.starts_with(kXenDevDir) || path.size() <= kXenDevDir.size() + 1 || path[kXenDevDir.size()] != '/')

@@ -48,6 +48,14 @@ inline constexpr std::string_view kGrantLockPath = "/run/qemu-dm/grant.lock";
  */
 std::vector<std::string> xenNodesFor(GuestType type);
 
+/*
+ * The QMP monitor qemu-dm-exec adds for qemu-dm itself in the never-root
+ * model (--ready-qmp): qemu-dm-grant's `ready` waits for QEMU to answer there.
+ * In the unit's runtime dir, which the DM owns: qemu-dm-grant connects to the
+ * socket it finds there without following a link.
+ */
+std::string readyQmpSocketPath(uint32_t domid);
+
 /* `path` is kXenDevDir/<name> with a plain name (no '/', not "." or ".."). */
 bool isXenNodePath(std::string_view path);
 

@@ -425,6 +425,30 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 		return job.error().wrap(fmt::format("domain {}: Failed to start the device model", domid));
 	}
 
+	/*
+	 * Never-root: the unit is bound to qemu-dm-ready@ (the generator's
+	 * 50-qemu-dm-grant.conf), which ends its device access once QEMU answers
+	 * QMP. The start is done only then. systemd runs that unit with or without
+	 * us; here we only wait for it.
+	 */
+	if (*job == "done") {
+		const std::string ready = fmt::format("qemu-dm-ready@{}.service", domid);
+		auto bound =
+		    manager_.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit", "BindsTo");
+		if (bound && std::find(bound->begin(), bound->end(), ready) != bound->end()) {
+			auto revoked = manager_.startUnit(ready, "fail", options.jobTimeout);
+			if (!revoked || *revoked != "done") {
+				std::string why = revoked ? fmt::format("job {}", *revoked) : revoked.error().message();
+				std::string excerpt = journalExcerpt(ready, 5);
+				cleanup();
+				return makeError(EIO,
+						 "domain {}: the device model's Xen device access did not end at "
+						 "readiness ({}): stopped it{}{}",
+						 domid, why, excerpt.empty() ? "" : "\n", excerpt);
+			}
+		}
+	}
+
 	/* Type=notify: "done" means qemu-dm-exec passed every check and was about to exec QEMU. */
 	if (*job == "done") {
 		/* libxl's names for the sockets QEMU makes in its runtime dir (xentop's libxenstat socket). */

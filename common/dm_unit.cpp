@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "declared_path.h"
+#include "dev_grant.h"
 #include "dm_names.h"
 #include "host_policy.h"
 
@@ -190,6 +191,18 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		add("DeviceAllow", DeviceRules{ { { dev.path, dev.permissions } } });
 		add("BindPaths", BindPaths{ { { dev.path, dev.path } } });
 	}
+	if (config.privilegeModel == PrivilegeModel::NeverRoot) {
+		/*
+		 * The Xen nodes this guest type needs, for the start only: qemu-dm-grant
+		 * grants the uid these (ExecStartPre=) and resets DeviceAllow= once QEMU
+		 * has restricted its handles (ExecStartPost=). Here, not in a host
+		 * drop-in, so that the reset outlives daemon-reload (host_policy.cpp).
+		 */
+		for (const auto &node : xenNodesFor(req.type)) {
+			add("DeviceAllow", DeviceRules{ { { node, "rw" } } });
+			add("BindPaths", BindPaths{ { { node, node, true } } });
+		}
+	}
 	if (!req.taps.empty()) {
 		/* QEMU creates the tap itself (TUNSETIFF) before dropping privileges. */
 		add("DeviceAllow", DeviceRules{ { { "/dev/net/tun", "rw" } } });
@@ -233,6 +246,8 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	bool restrict = req.restrict.value_or(config.restrictByDefault);
 	if (!restrict)
 		e.push_back("--no-restrict");
+	if (config.privilegeModel == PrivilegeModel::NeverRoot)
+		e.push_back("--ready-qmp");
 	for (const FdDecl &d : fds) {
 		e.push_back("--fd");
 		e.push_back(d.toString());

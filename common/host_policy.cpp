@@ -125,8 +125,16 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	 * class 6). Each DM gets its own, bounded and charged to it.
 	 */
 	add(p, "TemporaryFileSystem", "/dev/shm:mode=1777,size=16M,nosuid,nodev,noexec");
-	for (auto dev : kXenDevices)
-		add(p, "DeviceAllow", fmt::format("{} rw", dev));
+	/*
+	 * Never-root: the Xen nodes are per-domain properties (dm_unit.cpp), in the
+	 * transient unit itself, which systemd reads before every drop-in: the
+	 * runtime reset at readiness (system.control/…/50-DeviceAllow.conf) is
+	 * parsed after them on daemon-reload, while a line here, in
+	 * 50-qemu-dm-hardening.conf ('q' sorts after 'D'), would add them again.
+	 */
+	if (config.privilegeModel == PrivilegeModel::Root)
+		for (auto dev : kXenDevices)
+			add(p, "DeviceAllow", fmt::format("{} rw", dev));
 	for (const auto &d : config.extraDevices)
 		add(p, "DeviceAllow", fmt::format("{} {}", d.path, d.permissions));
 	/* "-": a missing node is no error (a host without Xen, the test bed). */
@@ -190,6 +198,22 @@ std::vector<UnitProperty> buildServicePolicy(const Config &config)
 	return p;
 }
 
+std::vector<UnitProperty> buildGrantPolicy(const Config &config)
+{
+	std::vector<UnitProperty> p;
+	if (config.privilegeModel != PrivilegeModel::NeverRoot)
+		return p;
+	/*
+	 * qemu-dm-grant@ grants the uid the unit's Xen nodes before the DM starts
+	 * and removes whatever is left when it ends (BindsTo= both ways);
+	 * qemu-dm-ready@ (after the DM's READY=1) ends the access once QEMU answers
+	 * QMP. BindsTo= here: if either fails, the DM is stopped.
+	 */
+	add(p, "BindsTo", "qemu-dm-grant@%i.service qemu-dm-ready@%i.service");
+	add(p, "After", "qemu-dm-grant@%i.service");
+	return p;
+}
+
 std::vector<UnitProperty> buildHostPolicy(const Config &config)
 {
 	std::vector<UnitProperty> p = buildHardeningPolicy(config);
@@ -211,7 +235,7 @@ BusProperties buildDomainDefaults([[maybe_unused]] const Config &config)
 
 std::vector<PolicyDropIn> buildHostDropIns(const Config &config)
 {
-	return {
+	std::vector<PolicyDropIn> dropIns = {
 		{ "50-qemu-dm-hardening.conf", {}, buildHardeningPolicy(config) },
 		{ "50-qemu-dm-limits.conf", {}, buildLimitsPolicy(config) },
 		{ "50-qemu-dm-service.conf",
@@ -219,6 +243,9 @@ std::vector<PolicyDropIn> buildHostDropIns(const Config &config)
 		      "man:qemu-dmctl(1) man:qemu-dm.conf(5) man:qemu-dm-exec(8) man:qemu-dm-generator(8)" } },
 		  buildServicePolicy(config) },
 	};
+	if (auto grant = buildGrantPolicy(config); !grant.empty())
+		dropIns.push_back({ "50-qemu-dm-grant.conf", std::move(grant), {} });
+	return dropIns;
 }
 
 PolicyDropIn buildConfigInvalidDropIn(std::string_view reason)

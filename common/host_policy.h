@@ -68,6 +68,13 @@ std::vector<UnitProperty> buildLimitsPolicy(const Config &config);
 /* Slice, kill mode, exit status, journal rate limit. */
 std::vector<UnitProperty> buildServicePolicy(const Config &config);
 
+/*
+ * The never-root model's device grant with a lifetime (issue 13): the [Unit]
+ * lines that bind qemu-dm@%i to qemu-dm-grant@%i and qemu-dm-ready@%i
+ * (units/). Empty in the root model. A drop-in of its own (50-qemu-dm-grant.conf).
+ */
+std::vector<UnitProperty> buildGrantPolicy(const Config &config);
+
 /* The three above, in order: the whole [Service] host policy. */
 std::vector<UnitProperty> buildHostPolicy(const Config &config);
 

@@ -494,6 +494,29 @@ Status SystemdManager::destroyUnit(const std::string &name, std::chrono::millise
 	return waitUntilStopped(name, watch, what, deadline, timeout);
 }
 
+Result<std::string> SystemdManager::startUnit(const std::string &name, const std::string &mode,
+					      std::chrono::milliseconds timeout)
+{
+	const auto deadline = Clock::now() + timeout;
+	const std::string what = fmt::format("start {}", name);
+	drain();
+	auto m = newManagerCall("StartUnit");
+	if (!m)
+		return m.error();
+	int r = sd_bus_message_append(m->get(), "ss", name.c_str(), mode.c_str());
+	if (r < 0)
+		return errnoError(r, "Failed to build the StartUnit call for {}", name);
+	auto reply = call(m->get(), what);
+	if (!reply)
+		return reply.error();
+	const char *jobPath = nullptr;
+	r = sd_bus_message_read(reply->get(), "o", &jobPath);
+	if (r < 0)
+		return errnoError(r, "Failed to read the reply to StartUnit for {}", name);
+	const std::string job = jobPath;
+	return waitForJob(job, what, deadline);
+}
+
 Status SystemdManager::killUnit(const std::string &name, const std::string &who, int signal)
 {
 	drain();
@@ -664,6 +687,90 @@ Result<std::string> SystemdManager::controlGroup(const std::string &name)
 Result<std::string> SystemdManager::user(const std::string &name)
 {
 	return unitProperty<std::string>(name, kServiceInterface, "User");
+}
+
+Result<std::vector<DeviceRule>> SystemdManager::deviceAllow(const std::string &name)
+{
+	drain();
+	auto path = unitObjectPath(name);
+	if (!path)
+		return path.error();
+	BusError error;
+	sd_bus_message *raw = nullptr;
+	int r = sd_bus_get_property(bus_.get(), kDestination, path->c_str(), "org.freedesktop.systemd1.Service",
+				    "DeviceAllow", error.get(), &raw, "a(ss)");
+	MessagePtr reply(raw);
+	if (r < 0)
+		return Error(error.errnum(r),
+			     fmt::format("Failed to read DeviceAllow of {}: {}", name, error.describe(r)));
+	std::vector<DeviceRule> rules;
+	r = sd_bus_message_enter_container(reply.get(), 'a', "(ss)");
+	if (r < 0)
+		return errnoError(r, "Failed to read DeviceAllow of {}", name);
+	const char *node = nullptr, *perms = nullptr;
+	while ((r = sd_bus_message_read(reply.get(), "(ss)", &node, &perms)) > 0)
+		rules.push_back({ node, perms });
+	if (r < 0 || (r = sd_bus_message_exit_container(reply.get())) < 0)
+		return errnoError(r, "Failed to read DeviceAllow of {}", name);
+	return rules;
+}
+
+Status SystemdManager::setUnitProperties(const std::string &name, bool runtime, const BusProperties &properties)
+{
+	drain();
+	auto m = newManagerCall("SetUnitProperties");
+	if (!m)
+		return m.error();
+	int r = sd_bus_message_append(m->get(), "sb", name.c_str(), static_cast<int>(runtime));
+	if (r >= 0)
+		r = sd_bus_message_open_container(m->get(), 'a', "(sv)");
+	if (r < 0)
+		return errnoError(r, "Failed to build the SetUnitProperties call for {}", name);
+	if (Status s = appendBusProperties(m->get(), properties); !s)
+		return s.error().wrap(fmt::format("Failed to build the SetUnitProperties call for {}", name));
+	if ((r = sd_bus_message_close_container(m->get())) < 0)
+		return errnoError(r, "Failed to build the SetUnitProperties call for {}", name);
+	auto reply = call(m->get(), fmt::format("change the properties of {}", name));
+	if (!reply)
+		return reply.error();
+	return success();
+}
+
+Status SystemdManager::replaceDeviceAllow(const std::string &name, bool runtime, const std::vector<DeviceRule> &rules)
+{
+	drain();
+	auto m = newManagerCall("SetUnitProperties");
+	if (!m)
+		return m.error();
+	sd_bus_message *msg = m->get();
+	int r = sd_bus_message_append(msg, "sb", name.c_str(), static_cast<int>(runtime));
+	if (r >= 0)
+		r = sd_bus_message_open_container(msg, 'a', "(sv)");
+	/* An empty list resets; a second DeviceAllow then adds the rules. */
+	if (r >= 0)
+		r = sd_bus_message_append(msg, "(sv)", "DeviceAllow", "a(ss)", 0);
+	if (r >= 0 && !rules.empty()) {
+		r = sd_bus_message_open_container(msg, 'r', "sv");
+		if (r >= 0)
+			r = sd_bus_message_append(msg, "s", "DeviceAllow");
+		if (r >= 0)
+			r = sd_bus_message_open_container(msg, 'v', "a(ss)");
+		if (r >= 0)
+			r = sd_bus_message_open_container(msg, 'a', "(ss)");
+		for (const auto &rule : rules)
+			if (r >= 0)
+				r = sd_bus_message_append(msg, "(ss)", rule.path.c_str(), rule.permissions.c_str());
+		for (int i = 0; i < 3 && r >= 0; i++)
+			r = sd_bus_message_close_container(msg);
+	}
+	if (r >= 0)
+		r = sd_bus_message_close_container(msg);
+	if (r < 0)
+		return errnoError(r, "Failed to build the SetUnitProperties call for {}", name);
+	auto reply = call(msg, fmt::format("change DeviceAllow= of {}", name));
+	if (!reply)
+		return reply.error();
+	return success();
 }
 
 Result<std::vector<UnitInfo>> SystemdManager::listUnitsByPatterns(const std::vector<std::string> &patterns,

@@ -181,6 +181,14 @@ public:
 	[[nodiscard]] Status destroyUnit(const std::string &name,
 					 std::chrono::milliseconds timeout = kDefaultJobTimeout);
 
+	/*
+	 * StartUnit(name, mode) and wait until its job is removed; returns the job
+	 * result as startTransientUnit() does. A start job already queued for the
+	 * unit is joined; an active unit's job is "done" at once.
+	 */
+	[[nodiscard]] Result<std::string> startUnit(const std::string &name, const std::string &mode,
+						    std::chrono::milliseconds timeout = kDefaultJobTimeout);
+
 	/* KillUnit(name, who, signal); who is "all", "main" or "control". Does not wait. */
 	[[nodiscard]] Status killUnit(const std::string &name, const std::string &who, int signal);
 
@@ -209,6 +217,25 @@ public:
 	[[nodiscard]] Result<uint32_t> mainPid(const std::string &name);
 	[[nodiscard]] Result<std::string> controlGroup(const std::string &name);
 	[[nodiscard]] Result<std::string> user(const std::string &name);
+	/* The unit's DeviceAllow= list as systemd applies it (transient properties, drop-ins, runtime changes). */
+	[[nodiscard]] Result<std::vector<DeviceRule>> deviceAllow(const std::string &name);
+
+	/*
+	 * SetUnitProperties(name, runtime, properties): change a unit while it
+	 * runs. systemd stores the change as a drop-in (system.control/, under
+	 * /run with runtime) named after the property, e.g. 50-DeviceAllow.conf,
+	 * and applies it at once (a DeviceAllow= change swaps the cgroup's BPF
+	 * device program during the call).
+	 */
+	[[nodiscard]] Status setUnitProperties(const std::string &name, bool runtime, const BusProperties &properties);
+	/*
+	 * SetUnitProperties(name, runtime, DeviceAllow=[] then `rules`): the unit's
+	 * device list replaced by `rules`, as systemd spells them (paths, and the
+	 * "char-rtc" kind of entry ProtectClock= adds, which a DeviceRules property
+	 * refuses); stored as one drop-in 50-DeviceAllow.conf.
+	 */
+	[[nodiscard]] Status replaceDeviceAllow(const std::string &name, bool runtime,
+						const std::vector<DeviceRule> &rules);
 
 	/* ListUnitsByPatterns(states, patterns), e.g. ({}, {"qemu-dm@*.service"}). */
 	[[nodiscard]] Result<std::vector<UnitInfo>> listUnitsByPatterns(const std::vector<std::string> &patterns,

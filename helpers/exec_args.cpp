@@ -10,6 +10,8 @@
 
 #include <fmt/ranges.h>
 
+#include "dev_grant.h"
+
 namespace qemudm {
 
 namespace {
@@ -188,6 +190,8 @@ std::string execUsage()
 			   "  --no-domain-check       skip the Xen domain check (stand-in device\n"
 			   "                          models without Xen only)\n"
 			   "  --no-restrict           do not add -xen-domid-restrict\n"
+			   "  --ready-qmp             add a QMP monitor of qemu-dm's own in the runtime\n"
+			   "                          dir (never-root: qemu-dm-grant waits for it)\n"
 			   "  --qemu-caps CAPS        what QEMU can do, probed by the caller (qemu-dm's\n"
 			   "                          core library); used only if QEMU is still the\n"
 			   "                          binary that was probed, else QEMU is probed again\n"
@@ -245,6 +249,10 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 		}
 		if (arg == "--no-restrict") {
 			o.restrict = false;
+			continue;
+		}
+		if (arg == "--ready-qmp") {
+			o.readyQmp = true;
 			continue;
 		}
 		if (arg.substr(0, 2) != "--")
@@ -614,6 +622,14 @@ Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps 
 		plan.added.push_back(fmt::format("{}", fmt::join(runWith, ",")));
 	}
 
+	if (options.readyQmp) {
+		/* Served by QEMU's main loop, which runs only after -xen-domid-restrict (never-root readiness). */
+		plan.added.push_back("-chardev");
+		plan.added.push_back(fmt::format("socket,id=qemu-dm-ready,path={},server=on,wait=off",
+						 escapeQemuOptValue(readyQmpSocketPath(options.domid))));
+		plan.added.push_back("-mon");
+		plan.added.push_back("chardev=qemu-dm-ready,mode=control");
+	}
 	plan.argv.insert(plan.argv.end(), plan.added.begin(), plan.added.end());
 	return plan;
 }

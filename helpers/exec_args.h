@@ -67,6 +67,7 @@ struct ExecOptions {
 	std::vector<FdDecl> fds;  /* --fd: stdin is the fd channel carrying these (common/fd_channel.h) */
 	bool domainCheck = true;
 	bool restrict = true;
+	bool readyQmp = false;	/* --ready-qmp: a QMP monitor for qemu-dm-grant's `ready` (dev_grant.h) */
 	std::string probeCache; /* read-only cache directory; empty: none (the default) */
 	/* --qemu-caps: the caller's probe of QEMU, bound to the binary's identity */
 	std::optional<EncodedQemuCaps> qemuCaps;

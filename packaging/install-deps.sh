@@ -9,7 +9,7 @@ build=(meson ninja-build pkgconf g++ libsystemd-dev libfmt-dev libxen-dev libsec
 # beyond the above, and the tools that build, check and install it.
 package=(debhelper dpkg-dev pandoc bash-completion lintian debootstrap debian-archive-keyring)
 test=(systemd systemd-container dbus util-linux iproute2 procps psmisc
-      qemu-system-x86 qemu-system-xen python3 clang-format socat bc
+      qemu-system-x86 qemu-system-xen python3 clang-format socat bc acl
       debootstrap e2fsprogs gcc) # the last line: the Xen lab (tests/lab/)
 
 missing=()

@@ -12,6 +12,13 @@
  *   -behave ignore-term   ignore SIGTERM
  *   -behave chatty        print 200000 lines to stdout (the journal), then idle
  *   -qmp-fd N             serve a minimal QMP on the listening socket fd N
+ *   -chardev socket,id=I,path=P,server=on[,...]   listen on the Unix socket P
+ *                         before dropping privileges, as QEMU does, and serve the
+ *                         same minimal QMP there once "running" (qemu-dm-exec's
+ *                         --ready-qmp monitor, for qemu-dm-grant's `ready`)
+ *   -qmp-delay MS         serve the socket above only MS ms after the drop (a slow start)
+ *   -behave exit-before-qmp   exit 1 after the drop instead of serving QMP (a crash
+ *                         during the start)
  *   -vnc HOST:N[,...]     listen on TCP HOST:5900+N before dropping privileges,
  *                         as QEMU's VNC server does ("none": nothing); exit 1
  *                         if that fails, as QEMU does
@@ -25,10 +32,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -98,6 +107,24 @@ int listenVnc(const std::string &spec)
 		return -1;
 	}
 	std::printf("dm-standin: vnc listening on %s\n", spec.c_str());
+	return fd;
+}
+
+int listenUnix(const std::string &path)
+{
+	sockaddr_un sa{};
+	sa.sun_family = AF_UNIX;
+	if (path.size() >= sizeof(sa.sun_path)) {
+		std::fprintf(stderr, "dm-standin: socket path too long: %s\n", path.c_str());
+		return -1;
+	}
+	std::memcpy(sa.sun_path, path.c_str(), path.size());
+	int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	(void)::unlink(path.c_str());
+	if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) < 0 || ::listen(fd, 4) < 0) {
+		std::fprintf(stderr, "dm-standin: -chardev path=%s: %s\n", path.c_str(), std::strerror(errno));
+		return -1;
+	}
 	return fd;
 }
 
@@ -202,7 +229,8 @@ int main(int argc, char **argv)
 {
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
 	std::string behave = "idle", runas, chrootDir, vnc, netProbe;
-	int qmpFd = -1, escapeCount = 0;
+	int qmpFd = -1, escapeCount = 0, qmpDelayMs = 0, qmpPathFd = -1;
+	std::string qmpPath;
 	bool reportFds = false;
 	std::string incoming;
 	for (int i = 1; i < argc; i++) {
@@ -224,6 +252,7 @@ int main(int argc, char **argv)
 				  "-sandbox on     enable seccomp mode 2 system call filter\n"
 				  "-behave what    dm-standin: idle, fork100, ignore-term, chatty\n"
 				  "-qmp-fd n       dm-standin: serve QMP on listening socket fd n\n"
+				  "-qmp-delay ms   dm-standin: serve -chardev path= QMP ms after the start\n"
 				  "-escape n       dm-standin: start n escaping processes\n"
 				  "-vnc <display>  shorthand for -display vnc=<display>\n"
 				  "-net-probe h:p  dm-standin: try a TCP connect to h:p\n"
@@ -264,6 +293,20 @@ int main(int argc, char **argv)
 			incoming = argv[++i];
 			continue;
 		}
+		if (a == "-chardev" && i + 1 < argc) {
+			std::string v = argv[++i];
+			size_t p = v.find(",path=");
+			if (v.rfind("socket,", 0) == 0 && p != std::string::npos &&
+			    v.find(",server=on") != std::string::npos)
+				qmpPath = v.substr(p + 6, v.find(',', p + 6) == std::string::npos
+							      ? std::string::npos
+							      : v.find(',', p + 6) - (p + 6));
+			continue;
+		}
+		if (a == "-qmp-delay" && i + 1 < argc) {
+			qmpDelayMs = std::atoi(argv[++i]);
+			continue;
+		}
 		if (i + 1 < argc && (a == "-runas" || a == "-chroot" || a == "-behave" || a == "-qmp-fd" ||
 				     a == "-accel" || a == "-vnc" || a == "-net-probe" || a == "-escape")) {
 			std::string v = argv[++i];
@@ -297,6 +340,10 @@ int main(int argc, char **argv)
 	/* QEMU sets up its VNC listener before it drops privileges. */
 	int vncFd = -1;
 	if (!vnc.empty() && vnc != "none" && (vncFd = listenVnc(vnc)) < 0)
+		return 1;
+
+	/* QEMU creates its listening sockets at start-up, before os_setup_post(). */
+	if (!qmpPath.empty() && (qmpPathFd = listenUnix(qmpPath)) < 0)
 		return 1;
 
 	/* As QEMU 7.2's os_setup_post(): chroot, then drop to uid:gid. */
@@ -334,6 +381,15 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 200000; i++)
 			std::printf("dm-standin: chatty line %d of 200000, padding padding padding padding\n", i);
 		std::printf("dm-standin: chatty done\n");
+	}
+	if (behave == "exit-before-qmp") {
+		std::printf("dm-standin: exiting before QMP answers\n");
+		return 1;
+	}
+	if (qmpPathFd >= 0) {
+		std::this_thread::sleep_for(std::chrono::milliseconds(qmpDelayMs));
+		std::printf("dm-standin: serving QMP on %s\n", qmpPath.c_str());
+		std::thread(serveQmp, qmpPathFd).detach();
 	}
 	if (qmpFd >= 0)
 		serveQmp(qmpFd);
