@@ -23,6 +23,7 @@
 #include "domain.h"
 #include "host_check.h"
 #include "log.h"
+#include "parse_util.h"
 
 using namespace qemudm;
 
@@ -263,16 +264,10 @@ int cmdStart(const std::vector<std::string> &args, bool dryRun)
 	return 0;
 }
 
-Result<int> parseSignal(const std::string &s)
+Result<int> signalArg(const std::string &s)
 {
-	if (auto n = parseDecimal(s, NSIG - 1); n && *n > 0)
-		return static_cast<int>(*n);
-	std::string name = s.starts_with("SIG") ? s.substr(3) : s;
-	for (int i = 1; i < NSIG; i++) {
-		const char *abbrev = sigabbrev_np(i);
-		if (abbrev && name == abbrev)
-			return i;
-	}
+	if (auto sig = qemudm::parseSignal(s))
+		return *sig;
 	return makeError(EINVAL, "'{}' is not a signal name or number", s);
 }
 
@@ -331,7 +326,7 @@ int cmdStopKill(const std::vector<std::string> &args, bool kill)
 				return usageError(fmt::format("--timeout: '{}' is not a number of seconds", args[i]));
 			timeout = static_cast<int>(*t);
 		} else if (kill && args[i] == "--signal" && i + 1 < args.size()) {
-			auto s = parseSignal(args[++i]);
+			auto s = signalArg(args[++i]);
 			if (!s)
 				return usageError(s.error().message());
 			sig = *s;
