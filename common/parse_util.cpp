@@ -20,6 +20,15 @@ char lower(char c)
 	return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+/* How many leading characters of `s` can be a decimal number with a fraction. */
+size_t numberLength(std::string_view s)
+{
+	size_t n = 0;
+	while (n < s.size() && ((s[n] >= '0' && s[n] <= '9') || s[n] == '.'))
+		n++;
+	return n;
+}
+
 bool equalsIgnoreCase(std::string_view a, std::string_view b)
 {
 	return a.size() == b.size() &&
@@ -123,9 +132,7 @@ std::optional<uint64_t> parseTimespan(std::string_view v, uint64_t defaultUnit)
 	uint64_t total = 0;
 	while (!v.empty()) {
 		/* the unit first: we need its scale before the number */
-		size_t numLen = 0;
-		while (numLen < v.size() && ((v[numLen] >= '0' && v[numLen] <= '9') || v[numLen] == '.'))
-			numLen++;
+		size_t numLen = numberLength(v);
 		if (numLen == 0)
 			return std::nullopt;
 		size_t u = numLen;
@@ -168,9 +175,7 @@ std::optional<uint64_t> parseSize(std::string_view v)
 		return std::nullopt;
 	uint64_t total = 0;
 	while (!v.empty()) {
-		size_t numLen = 0;
-		while (numLen < v.size() && ((v[numLen] >= '0' && v[numLen] <= '9') || v[numLen] == '.'))
-			numLen++;
+		size_t numLen = numberLength(v);
 		if (numLen == 0)
 			return std::nullopt;
 		size_t s = numLen;
