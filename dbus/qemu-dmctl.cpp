@@ -419,11 +419,13 @@ int verbStart(const Options &o, const Args &args, bool dryRun)
 		for (int fd : req->argvFds)
 			opts.fds.push_back(
 			    HandedFd{ fd, fd }); /* --pass-fd N, --from-argv's -incoming fd:N: our fd N */
-		auto s = ctl.start(*req, opts);
-		if (!s) {
-			log::error(s.error());
+		auto started = ctl.start(*req, opts);
+		if (!started) {
+			log::error(started.error());
 			return 1;
 		}
+		for (const auto &w : started->warnings)
+			log::warning("{}", w);
 		fmt::print("Started {} for domain {}.\n", dmUnitName(req->domid), req->domid);
 		return 0;
 	});
