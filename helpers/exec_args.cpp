@@ -10,6 +10,9 @@
 
 #include <fmt/ranges.h>
 
+#include "dm_names.h"
+#include "path_util.h"
+
 namespace qemudm {
 
 namespace {
@@ -53,16 +56,6 @@ std::optional<uint32_t> parseQemuId(std::string_view s)
 	if (ec != std::errc() || p != s.data() + s.size() || v == UINT32_MAX)
 		return std::nullopt;
 	return v;
-}
-
-bool validUserName(std::string_view s)
-{
-	if (s.empty() || s.size() > 256 || s[0] == '-' || allDigits(s))
-		return false;
-	return std::all_of(s.begin(), s.end(), [](char c) {
-		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-		       c == '-' || c == '.';
-	});
 }
 
 /* The options qemu-dm-exec manages, and whether each takes an argument. These
@@ -146,16 +139,8 @@ Status checkAbsolutePath(std::string_view path)
 		return makeError(EINVAL, "'{}' ends with '/'", path);
 	if (path.find_first_of(std::string_view("\0\n", 2)) != std::string_view::npos)
 		return makeError(EINVAL, "path contains a control character");
-	size_t start = 1;
-	for (;;) {
-		size_t slash = path.find('/', start);
-		std::string_view comp = path.substr(start, slash - start);
-		if (comp.empty() || comp == "." || comp == "..")
-			return makeError(EINVAL, "'{}' is not a normalised path", path);
-		if (slash == std::string_view::npos)
-			break;
-		start = slash + 1;
-	}
+	if (!isNormalizedAbsolutePath(path))
+		return makeError(EINVAL, "'{}' is not a normalised path", path);
 	return success();
 }
 

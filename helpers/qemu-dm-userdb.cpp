@@ -49,6 +49,7 @@
 #include "config.h"
 #include "domain.h"
 #include "log.h"
+#include "parse_util.h"
 #include "result.h"
 #include "unique_fd.h"
 #include "userdb_accounts.h"
@@ -532,23 +533,13 @@ Result<UniqueFd> socketFromSystemd()
 	return UniqueFd(fd);
 }
 
-bool parseNumber(const char *s, uint64_t max, uint64_t &ret)
-{
-	char *end = nullptr;
-	errno = 0;
-	unsigned long long v = std::strtoull(s, &end, 10);
-	if (errno != 0 || !end || *end != '\0' || end == s || s[0] < '0' || s[0] > '9' || v > max)
-		return false;
-	ret = v;
-	return true;
-}
-
+/* A time span as in unit files (parse_util.h; a bare number is seconds), at most a year. */
 bool parseSeconds(const char *s, uint64_t &usec)
 {
-	uint64_t v;
-	if (!parseNumber(s, 86400 * 365, v))
+	auto v = parseTimespan(s);
+	if (!v || *v > 86400ULL * 365 * kUSecPerSec)
 		return false;
-	usec = v * 1000000ULL;
+	usec = *v;
 	return true;
 }
 
@@ -625,12 +616,12 @@ int parseArgs(int argc, char **argv, Options &o)
 			}
 			break;
 		case ARG_MAX_PER_UID: {
-			uint64_t n;
-			if (!parseNumber(optarg, kMaxConnections, n) || n == 0) {
+			auto n = parseInteger<uint64_t>(optarg);
+			if (!n || *n == 0 || *n > kMaxConnections) {
 				log::error("Invalid --max-connections-per-uid= value: {}", optarg);
 				return -EINVAL;
 			}
-			o.maxConnectionsPerUid = n;
+			o.maxConnectionsPerUid = *n;
 			break;
 		}
 		case ARG_EXIT_IDLE:

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "domain.h"
+#include "json.h"
 #include "qemu-dm.h"
 #include "testbed_fixture.h"
 
@@ -112,10 +113,43 @@ TEST_F(DmctlTest, StartThroughCliShowsUserCgroupAndJournal)
 
 	auto list = ctl({ "list" });
 	EXPECT_THAT(list.out, HasSubstr("qemu-dm@5.service"));
+	EXPECT_THAT(list.out, HasSubstr("DOMID"));
+	auto bare = ctl({ "list", "--no-legend" });
+	EXPECT_THAT(bare.out, HasSubstr("qemu-dm@5.service"));
+	EXPECT_THAT(bare.out, Not(HasSubstr("DOMID")));
+
+	/* --json: valid JSON with the same facts (parsed, not grepped). */
+	auto sj = ctl({ "status", "--json", "5" });
+	EXPECT_EQ(sj.exitStatus, 0) << sj.err;
+	auto sv = json::parse(sj.out);
+	ASSERT_TRUE(sv.ok()) << sv.error().message() << ": " << sj.out;
+	ASSERT_TRUE(sv->isObject()) << sj.out;
+	EXPECT_EQ(sv->find("domid")->asUint32(), 5u);
+	EXPECT_EQ(*sv->find("unit")->asString(), "qemu-dm@5.service");
+	EXPECT_EQ(*sv->find("active_state")->asString(), "active");
+	EXPECT_EQ(*sv->find("user")->asString(), "xen-qemuuser-5");
+	EXPECT_EQ(sv->find("uid")->asUint32(), 131077u);
+	EXPECT_GT(sv->find("main_pid")->asUint32().value_or(0), 0u);
+	auto lj = ctl({ "list", "--json" });
+	auto lv = json::parse(lj.out);
+	ASSERT_TRUE(lv.ok()) << lv.error().message() << ": " << lj.out;
+	ASSERT_TRUE(lv->isArray());
+	ASSERT_EQ(lv->items().size(), 1u) << lj.out;
+	EXPECT_EQ(lv->items()[0].find("domid")->asUint32(), 5u);
 
 	auto stop = ctl({ "stop", "5" });
 	EXPECT_TRUE(stop.ok()) << stop.err;
 	expectNothingLeft(5);
+
+	/* Not active: exit status 3, as systemctl status. */
+	auto gone = ctl({ "status", "5" });
+	EXPECT_EQ(gone.exitStatus, 3) << gone.out << gone.err;
+	auto goneJson = ctl({ "status", "5", "--json" });
+	EXPECT_EQ(goneJson.exitStatus, 3);
+	auto gv = json::parse(goneJson.out);
+	ASSERT_TRUE(gv.ok()) << goneJson.out;
+	EXPECT_EQ(*gv->find("active_state")->asString(), "inactive");
+	EXPECT_TRUE(gv->find("main_pid")->isNull());
 }
 
 TEST_F(DmctlTest, StartThroughTheCApiWithAHandedOverQmpSocket)
@@ -346,6 +380,9 @@ TEST_F(DmctlTest, StopKillDestroysASigtermIgnoringDmWithEscapedProcessesAtOnce)
 	auto both = ctl({ "stop", "60", "--kill", "--timeout", "5" });
 	EXPECT_NE(both.exitStatus, 0);
 	EXPECT_THAT(both.err, HasSubstr("--kill and --timeout exclude each other"));
+	auto bothEq = ctl({ "stop", "60", "--kill", "--timeout=5" }); /* --opt=VALUE is the same option */
+	EXPECT_EQ(bothEq.exitStatus, 2);
+	EXPECT_THAT(bothEq.err, HasSubstr("--kill and --timeout exclude each other"));
 	auto t0 = std::chrono::steady_clock::now();
 	auto stop = ctl({ "stop", "60", "--kill" });
 	auto took = std::chrono::steady_clock::now() - t0;
@@ -1235,6 +1272,24 @@ TEST_F(DmctlTest, CheckReportsTheHostAndExitsWithTheWorstResult)
 	EXPECT_THAT(r.out, ::testing::ContainsRegex("PASS  NSS +: "));
 	EXPECT_THAT(r.out, ::testing::ContainsRegex("PASS  systemd version +: "));
 	EXPECT_THAT(r.out, ::testing::ContainsRegex("PASS  Range base user +: "));
+
+	/* --json: the same results, valid JSON, the same exit status. */
+	auto j = ctl({ "check", "--json" });
+	EXPECT_EQ(j.exitStatus, 2) << j.out << j.err;
+	auto v = json::parse(j.out);
+	ASSERT_TRUE(v.ok()) << v.error().message() << ": " << j.out;
+	ASSERT_TRUE(v->isArray());
+	bool xenFails = false, userdbPasses = false;
+	for (const auto &c : v->items()) {
+		ASSERT_TRUE(c.isObject());
+		const std::string *name = c.find("name")->asString();
+		const std::string *level = c.find("level")->asString();
+		ASSERT_TRUE(name && level && c.find("detail")->asString() && c.find("hint")->asString());
+		xenFails |= *name == "Xen hypervisor" && *level == "fail";
+		userdbPasses |= *name == "User database" && *level == "pass";
+	}
+	EXPECT_TRUE(xenFails) << j.out;
+	EXPECT_TRUE(userdbPasses) << j.out;
 }
 
 TEST_F(DmctlTest, MissingHostPolicyFailsClosed)
