@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "dm_names.h"
+#include "string_util.h"
 
 namespace qemudm {
 

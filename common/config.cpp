@@ -2,11 +2,6 @@
 
 #include "config.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -17,8 +12,12 @@
 #include <fmt/format.h>
 
 #include "build_config.h"
+#include "dm_names.h"
+#include "file_util.h"
 #include "log.h"
-#include "unique_fd.h"
+#include "parse_util.h"
+#include "path_util.h"
+#include "string_util.h"
 
 namespace qemudm {
 
@@ -30,86 +29,18 @@ constexpr size_t kMaxDropins = 1024;
 constexpr size_t kMaxDevices = 256;
 constexpr size_t kMaxForbiddenUsers = 1024;
 
-constexpr std::string_view kWhitespace = " \t\r";
-
-std::string_view trim(std::string_view s)
-{
-	size_t b = s.find_first_not_of(kWhitespace);
-	if (b == std::string_view::npos)
-		return {};
-	size_t e = s.find_last_not_of(kWhitespace);
-	return s.substr(b, e - b + 1);
-}
-
-bool parseUnsigned(std::string_view s, uint64_t &ret)
-{
-	if (s.empty() || s.size() > 20)
-		return false;
-	uint64_t v = 0;
-	for (char c : s) {
-		if (c < '0' || c > '9')
-			return false;
-		uint64_t d = static_cast<uint64_t>(c - '0');
-		if (v > (std::numeric_limits<uint64_t>::max() - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	ret = v;
-	return true;
-}
-
-/* Split "123K" into the digits and the suffix. */
-std::pair<std::string_view, std::string_view> splitNumber(std::string_view s)
-{
-	size_t i = 0;
-	while (i < s.size() && s[i] >= '0' && s[i] <= '9')
-		i++;
-	return { s.substr(0, i), s.substr(i) };
-}
-
-bool parseBool(std::string_view s, bool &ret)
-{
-	static constexpr std::string_view yes[] = { "yes", "true", "on", "1" };
-	static constexpr std::string_view no[] = { "no", "false", "off", "0" };
-	for (auto y : yes)
-		if (s == y) {
-			ret = true;
-			return true;
-		}
-	for (auto n : no)
-		if (s == n) {
-			ret = false;
-			return true;
-		}
-	return false;
-}
-
-/* A byte size: a number with an optional K, M, G, T, P or E suffix (base 1024), or "infinity". */
-bool parseSize(std::string_view s, Limit &ret)
+/* A byte size (parse_util.h's grammar) or "infinity". */
+bool parseSizeOrInfinity(std::string_view s, Limit &ret)
 {
 	if (s == "infinity") {
 		ret = std::nullopt;
 		return true;
 	}
-	auto [digits, suffix] = splitNumber(s);
-	uint64_t v;
-	if (!parseUnsigned(digits, v))
-		return false;
-	static constexpr std::string_view suffixes = "KMGTPE";
-	unsigned shift = 0;
-	if (!suffix.empty()) {
-		size_t i = suffix.size() == 1 ? suffixes.find(suffix[0]) : std::string_view::npos;
-		if (i == std::string_view::npos)
-			return false;
-		shift = 10 * static_cast<unsigned>(i + 1);
-	}
-	if (shift && v > (std::numeric_limits<uint64_t>::max() >> shift))
-		return false;
-	v <<= shift;
+	auto v = parseSize(s);
 	/* RLIM_INFINITY is not a number anyone means; they should write "infinity". */
-	if (v == std::numeric_limits<uint64_t>::max())
+	if (!v || *v == kInfinity)
 		return false;
-	ret = v;
+	ret = *v;
 	return true;
 }
 
@@ -119,76 +50,30 @@ bool parseCountOrInfinity(std::string_view s, Limit &ret)
 		ret = std::nullopt;
 		return true;
 	}
-	uint64_t v;
-	if (!parseUnsigned(s, v) || v == std::numeric_limits<uint64_t>::max())
+	auto v = parseInteger<uint64_t>(s);
+	if (!v || *v == kInfinity)
 		return false;
-	ret = v;
+	ret = *v;
 	return true;
 }
 
-/* A time span: one or more "<number>[unit]" parts, unit us/ms/s/min/h (default s). */
-bool parseTimespan(std::string_view s, uint64_t &ret)
+/* A time span (parse_util.h's grammar, a bare number in seconds); not "infinity". */
+bool parseFiniteTimespan(std::string_view s, uint64_t &ret)
 {
-	struct Unit {
-		std::string_view name;
-		uint64_t usec;
-	};
-	static constexpr Unit units[] = {
-		{ "us", 1 },
-		{ "usec", 1 },
-		{ "ms", 1000 },
-		{ "msec", 1000 },
-		{ "s", 1000000 },
-		{ "sec", 1000000 },
-		{ "m", 60000000 },
-		{ "min", 60000000 },
-		{ "h", 3600000000ULL },
-		{ "hr", 3600000000ULL },
-		{ "", 1000000 },
-	};
-	uint64_t total = 0;
-	bool any = false;
-	while (true) {
-		s = trim(s);
-		if (s.empty())
-			break;
-		auto [digits, rest] = splitNumber(s);
-		uint64_t v;
-		if (!parseUnsigned(digits, v))
-			return false;
-		size_t end = rest.find_first_of(" \t0123456789");
-		std::string_view unit = rest.substr(0, end);
-		const Unit *u = nullptr;
-		for (const Unit &c : units)
-			if (c.name == unit)
-				u = &c;
-		if (!u)
-			return false;
-		if (v > std::numeric_limits<uint64_t>::max() / u->usec)
-			return false;
-		v *= u->usec;
-		if (total > std::numeric_limits<uint64_t>::max() - v)
-			return false;
-		total += v;
-		any = true;
-		s = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
-	}
-	if (!any)
+	auto v = parseTimespan(s);
+	if (!v || *v == kInfinity)
 		return false;
-	ret = total;
+	ret = *v;
 	return true;
 }
 
-/* A user name as systemd's strict mode accepts it. */
-bool validUserName(std::string_view s)
+bool parseBool(std::string_view s, bool &ret)
 {
-	if (s.empty() || s.size() > 255)
+	auto v = parseBoolean(s);
+	if (!v)
 		return false;
-	auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
-	if (!alpha(s[0]))
-		return false;
-	return std::all_of(s.begin() + 1, s.end(),
-			   [&](char c) { return alpha(c) || (c >= '0' && c <= '9') || c == '-' || c == '.'; });
+	ret = *v;
+	return true;
 }
 
 /*
@@ -197,23 +82,11 @@ bool validUserName(std::string_view s)
  */
 bool validPlainPath(std::string_view s)
 {
-	if (s.size() < 2 || s.size() > 4096 || s[0] != '/' || s.back() == '/')
-		return false;
 	auto ok = [](char c) {
 		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
 		       c == '_' || c == '.' || c == '-' || c == '+' || c == ':' || c == '@';
 	};
-	if (!std::all_of(s.begin(), s.end(), ok))
-		return false;
-	std::string_view rest = s.substr(1);
-	while (!rest.empty()) {
-		size_t slash = rest.find('/');
-		std::string_view comp = rest.substr(0, slash);
-		if (comp.empty() || comp == "." || comp == "..")
-			return false;
-		rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-	}
-	return true;
+	return s.size() <= 4096 && std::all_of(s.begin(), s.end(), ok) && isNormalizedAbsolutePath(s);
 }
 
 bool parseDevice(std::string_view s, DeviceNode &ret)
@@ -260,7 +133,8 @@ std::function<void(Config &)> resetTo(T Config::*member)
 KeyDef limitKey(std::string_view key, Limit Config::*member)
 {
 	return { "Limits", key, "a size in bytes (optionally with K, M, G, T, P or E) or 'infinity'",
-		 [member](Config &c, std::string_view v) { return parseSize(v, c.*member); }, resetTo(member) };
+		 [member](Config &c, std::string_view v) { return parseSizeOrInfinity(v, c.*member); },
+		 resetTo(member) };
 }
 
 const std::vector<KeyDef> &keyTable()
@@ -339,7 +213,7 @@ const std::vector<KeyDef> &keyTable()
 		{ "Limits", "MemoryMax", "a size in bytes (optionally with K, M, G, T, P or E) or 'infinity'",
 		  [](Config &c, std::string_view v) {
 			  Limit l;
-			  if (!parseSize(v, l))
+			  if (!parseSizeOrInfinity(v, l))
 				  return false;
 			  c.memoryMax = l;
 			  return true;
@@ -347,10 +221,10 @@ const std::vector<KeyDef> &keyTable()
 		  resetTo(&Config::memoryMax) },
 		{ "Limits", "CPUWeight", "a number between 1 and 10000",
 		  [](Config &c, std::string_view v) {
-			  uint64_t w;
-			  if (!parseUnsigned(v, w) || w < 1 || w > 10000)
+			  auto w = parseInteger<uint64_t>(v);
+			  if (!w || *w < 1 || *w > 10000)
 				  return false;
-			  c.cpuWeight = w;
+			  c.cpuWeight = *w;
 			  return true;
 		  },
 		  resetTo(&Config::cpuWeight) },
@@ -372,14 +246,14 @@ const std::vector<KeyDef> &keyTable()
 		  },
 		  resetTo(&Config::extraDevices) },
 		{ "Logging", "LogRateLimitIntervalSec", "a time span such as '30s', '1min' or '0'",
-		  [](Config &c, std::string_view v) { return parseTimespan(v, c.logRateLimitIntervalUSec); },
+		  [](Config &c, std::string_view v) { return parseFiniteTimespan(v, c.logRateLimitIntervalUSec); },
 		  resetTo(&Config::logRateLimitIntervalUSec) },
 		{ "Logging", "LogRateLimitBurst", "a number",
 		  [](Config &c, std::string_view v) {
-			  uint64_t b;
-			  if (!parseUnsigned(v, b) || b > std::numeric_limits<uint32_t>::max())
+			  auto b = parseInteger<uint32_t>(v);
+			  if (!b)
 				  return false;
-			  c.logRateLimitBurst = b;
+			  c.logRateLimitBurst = *b;
 			  return true;
 		  },
 		  resetTo(&Config::logRateLimitBurst) },
@@ -400,80 +274,14 @@ std::string sectionList()
 	return s;
 }
 
-/* Make arbitrary text printable in a message: control characters become '?'. */
-std::string printable(std::string_view s)
-{
-	std::string out;
-	for (char c : s)
-		out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-	return out;
-}
-
-std::string_view fileType(mode_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFDIR:
-		return "a directory";
-	case S_IFIFO:
-		return "a FIFO";
-	case S_IFSOCK:
-		return "a socket";
-	case S_IFCHR:
-		return "a character device";
-	case S_IFBLK:
-		return "a block device";
-	default:
-		return "of an unknown type";
-	}
-}
-
 /*
- * Read a whole file; std::nullopt if it does not exist (and missingOk).
- * Never blocks and never fails open (issue 10, class 8): O_NONBLOCK so a
- * FIFO or a device node cannot stall boot in open() or read(), then only a
- * regular file of at most kMaxFileSize bytes is read. /dev/null (a link to
- * it masks a file, as in systemd) reads as empty.
+ * Never blocks and never fails open: file_util.h's reader takes only a
+ * regular file (a FIFO or a device node cannot stall boot), of at most
+ * kMaxFileSize bytes; /dev/null (a link to it masks a file) reads as empty.
  */
 Result<std::optional<std::string>> readFile(const std::filesystem::path &path, bool missingOk)
 {
-	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
-	if (!fd) {
-		int e = errno;
-		if (e == ENOENT && missingOk)
-			return std::optional<std::string>();
-		/* A socket cannot be opened (ENXIO): name what it is rather than "No such device or address". */
-		struct stat st;
-		if (e == ENXIO && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-			return makeError(EINVAL, "Failed to read {}: not a regular file but {}", path.string(),
-					 fileType(st.st_mode));
-		return errnoError(e, "Failed to open {}", path.string());
-	}
-	struct stat st;
-	if (::fstat(fd.get(), &st) < 0)
-		return errnoError(errno, "Failed to stat {}", path.string());
-	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3)
-		return std::optional<std::string>(std::string()); /* masked by a link to /dev/null */
-	if (!S_ISREG(st.st_mode))
-		return makeError(EINVAL, "Failed to read {}: not a regular file but {}", path.string(),
-				 fileType(st.st_mode));
-	if (static_cast<uint64_t>(st.st_size) > kMaxFileSize)
-		return makeError(EFBIG, "Failed to read {}: larger than {} bytes", path.string(), kMaxFileSize);
-	std::string text;
-	char buf[8192];
-	while (true) {
-		ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errnoError(errno, "Failed to read {}", path.string());
-		}
-		if (n == 0)
-			break;
-		text.append(buf, static_cast<size_t>(n));
-		if (text.size() > kMaxFileSize)
-			return makeError(EFBIG, "Failed to read {}: larger than {} bytes", path.string(), kMaxFileSize);
-	}
-	return std::optional<std::string>(std::move(text));
+	return qemudm::readFile(path, ReadFileOptions{ .missingOk = missingOk, .maxSize = kMaxFileSize });
 }
 
 Result<std::vector<std::filesystem::path>> listDropins(const std::filesystem::path &dir)

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "path_util.h"
+#include "string_util.h"
 #include "unique_fd.h"
 
 namespace qemudm {
@@ -95,23 +97,17 @@ Status checkDeclaredPathSpelling(uint32_t domid, std::string_view what, std::str
 				 kMaxDeclaredPathLength);
 	if (path == "/")
 		return makeError(EPERM, "domain {}: {} '/' is the host's root directory", domid, what);
-	for (std::string_view c : components(path)) {
-		if (c.empty() || c == "." || c == "..")
-			return makeError(EINVAL,
-					 "domain {}: {} '{}' is not a normal path (empty, '.' or '..' component, or a "
-					 "trailing '/')",
-					 domid, what, path);
-		if (c.find_first_not_of(kComponentChars) != std::string_view::npos || c[0] == '-') {
-			std::string shown;
-			for (unsigned char ch : path)
-				shown +=
-				    (ch < 0x20 || ch >= 0x7f) ? fmt::format("\\x{:02x}", ch) : std::string(1, char(ch));
+	if (!isNormalizedAbsolutePath(path))
+		return makeError(EINVAL,
+				 "domain {}: {} '{}' is not a normal path (empty, '.' or '..' component, or a "
+				 "trailing '/')",
+				 domid, what, printable(path));
+	for (std::string_view c : components(path))
+		if (c.find_first_not_of(kComponentChars) != std::string_view::npos || c[0] == '-')
 			return makeError(EINVAL,
 					 "domain {}: {} '{}' contains characters qemu-dm does not accept (allowed: "
 					 "A-Z a-z 0-9 . _ + , = @ ~ - and '/', no component starting with '-')",
-					 domid, what, shown);
-		}
-	}
+					 domid, what, printable(path));
 	return success();
 }
 

@@ -80,16 +80,6 @@ Status writeAcl(acl_t &acl, const UniqueFd &fd, const std::string &path)
 
 } /* namespace */
 
-std::vector<std::string> xenNodesFor(GuestType type)
-{
-	std::vector<std::string> nodes;
-	for (std::string_view n : { "privcmd", "hypercall", "evtchn", "xenbus" })
-		nodes.push_back(fmt::format("{}/{}", kXenDevDir, n));
-	if (type != GuestType::Hvm)
-		nodes.push_back(fmt::format("{}/gntdev", kXenDevDir));
-	return nodes;
-}
-
 std::string readyQmpSocketPath(uint32_t domid)
 {
 	return fmt::format("/run/qemu-dm/{}/qmp-qemu-dm", domid);

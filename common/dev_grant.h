@@ -29,7 +29,6 @@
 #include <string_view>
 #include <vector>
 
-#include "domain.h"
 #include "result.h"
 #include "unique_fd.h"
 
@@ -39,14 +38,6 @@ namespace qemudm {
 inline constexpr std::string_view kXenDevDir = "/dev/xen";
 /* The host-wide lock file of every ACL change (created 0600 by root). */
 inline constexpr std::string_view kGrantLockPath = "/run/qemu-dm/grant.lock";
-
-/*
- * The Xen nodes a never-root DM of `type` opens itself (never-root.md):
- * privcmd, hypercall, evtchn and xenbus (it does not need the xenstored
- * socket, and falls back to xenbus when that is refused); gntdev too for PV
- * (qdisk maps the guest's grants).
- */
-std::vector<std::string> xenNodesFor(GuestType type);
 
 /*
  * The QMP monitor qemu-dm-exec adds for qemu-dm itself in the never-root

@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 
 #include "domain.h"
+#include "parse_util.h"
+#include "string_util.h"
 
 namespace qemudm {
 
@@ -41,15 +43,6 @@ AuditCheck info(std::string name, std::string reason)
 	return AuditCheck{ std::move(name), AuditVerdict::Info, std::move(reason) };
 }
 
-std::string_view trim(std::string_view s)
-{
-	while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-		s.remove_prefix(1);
-	while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-		s.remove_suffix(1);
-	return s;
-}
-
 /* Calls fn(key, value) for each "Key:\tvalue" line. */
 template <typename Fn>
 void forEachField(std::string_view text, Fn fn)
@@ -65,22 +58,13 @@ void forEachField(std::string_view text, Fn fn)
 	}
 }
 
-template <typename T>
-bool parseNumber(std::string_view s, T &out, int base = 10)
-{
-	if (s.empty())
-		return false;
-	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
-	return ec == std::errc() && p == s.data() + s.size();
-}
-
 /* "131077\t131077\t131077\t131077" -> four numbers. */
 bool parseFour(std::string_view s, std::array<uint32_t, 4> &out)
 {
 	for (size_t i = 0; i < 4; i++) {
 		s = trim(s);
 		size_t end = s.find_first_of(" \t");
-		if (!parseNumber(s.substr(0, end), out[i]))
+		if (!parseInteger(s.substr(0, end), out[i]))
 			return false;
 		s = end == std::string_view::npos ? std::string_view{} : s.substr(end);
 	}
@@ -141,7 +125,7 @@ Result<ProcStatus> parseProcStatus(std::string_view text)
 	std::string bad;
 	forEachField(text, [&](std::string_view key, std::string_view value) {
 		auto hex = [&](uint64_t &out, bool &seen) {
-			seen = parseNumber(value, out, 16);
+			seen = parseInteger(value, out, 16);
 			if (!seen && bad.empty())
 				bad = std::string(key);
 		};
@@ -161,7 +145,7 @@ Result<ProcStatus> parseProcStatus(std::string_view text)
 			while (!(rest = trim(rest)).empty()) {
 				size_t end = rest.find_first_of(" \t");
 				uint32_t g;
-				if (!parseNumber(rest.substr(0, end), g)) {
+				if (!parseInteger(rest.substr(0, end), g)) {
 					if (bad.empty())
 						bad = "Groups";
 					break;
@@ -181,10 +165,10 @@ Result<ProcStatus> parseProcStatus(std::string_view text)
 		} else if (key == "CapAmb") {
 			hex(st.capAmb, amb);
 		} else if (key == "NoNewPrivs") {
-			if (!parseNumber(value, st.noNewPrivs) && bad.empty())
+			if (!parseInteger(value, st.noNewPrivs) && bad.empty())
 				bad = "NoNewPrivs";
 		} else if (key == "Seccomp") {
-			if (!parseNumber(value, st.seccomp) && bad.empty())
+			if (!parseInteger(value, st.seccomp) && bad.empty())
 				bad = "Seccomp";
 		}
 	});
@@ -238,7 +222,7 @@ std::optional<int> parseFdinfoFlags(std::string_view text)
 	std::optional<int> flags;
 	forEachField(text, [&](std::string_view key, std::string_view value) {
 		int v;
-		if (key == "flags" && parseNumber(value, v, 8))
+		if (key == "flags" && parseInteger(value, v, 8))
 			flags = v;
 	});
 	return flags;
@@ -263,7 +247,7 @@ std::optional<uint32_t> xenDomidFromArgv(const std::vector<std::string> &argv)
 		if (argv[i] != "-xen-domid" && argv[i] != "--xen-domid")
 			continue;
 		uint32_t d;
-		if (parseNumber(std::string_view(argv[i + 1]), d) && d <= kMaxDomid)
+		if (parseInteger(std::string_view(argv[i + 1]), d) && d <= kMaxDomid)
 			return d;
 		return std::nullopt;
 	}

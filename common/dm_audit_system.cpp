@@ -39,7 +39,7 @@
 #include "domain.h"
 #include "log.h"
 #include "systemd_bus.h"
-#include "text_file.h"
+#include "file_util.h"
 #include "unique_fd.h"
 
 namespace qemudm {
@@ -66,7 +66,7 @@ std::string readLink(const std::filesystem::path &p)
 
 std::string readOr(const std::filesystem::path &p)
 {
-	auto t = readTextFile(p);
+	auto t = readFile(p, { .missingOk = true });
 	return t && *t ? **t : std::string();
 }
 
@@ -243,7 +243,7 @@ Result<ProcessAudit> auditDirect(pid_t pid, int pidfd, const AuditExpectations &
 {
 	const auto base = procRoot / std::to_string(pid);
 	const auto host = procRoot / "1";
-	auto statusText = readTextFile(base / "status");
+	auto statusText = readFile(base / "status", { .missingOk = true });
 	if (!statusText)
 		return statusText.error();
 	if (!*statusText)

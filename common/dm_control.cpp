@@ -295,7 +295,7 @@ std::string DmController::startFailureExcerpt(const std::string &unit, uint64_t 
 	return lastLines(msgs, lines);
 }
 
-Status DmController::start(const DmRequest &request, const DmStartOptions &options)
+Result<DmStarted> DmController::start(const DmRequest &request, const DmStartOptions &options)
 {
 	const uint32_t domid = request.domid;
 	if (domid < 1 || domid > kMaxDomid)
@@ -385,8 +385,7 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 		channel = std::move(pair->remote); /* our end closes here: the unit sees the end after the fds */
 		extras.stdinFd = channel.get();
 	}
-	for (const auto &w : p->warnings)
-		log::warning("{}", w);
+	DmStarted started{ p->warnings };
 
 	auto cleanup = [&]() {
 		(void)manager_.stopUnit(unit, std::chrono::seconds(10));
@@ -453,8 +452,8 @@ Status DmController::start(const DmRequest &request, const DmStartOptions &optio
 	if (*job == "done") {
 		/* libxl's names for the sockets QEMU makes in its runtime dir (xentop's libxenstat socket). */
 		if (Status l = makeHostLinks(domid, p->hostLinks); !l)
-			log::warning("{}, ignoring.", l.error().message());
-		return success();
+			started.warnings.push_back(fmt::format("{}, ignoring.", l.error().message()));
+		return started;
 	}
 
 	std::string cause;

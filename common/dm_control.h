@@ -88,6 +88,11 @@ struct DmEnd {
 /* CLOCK_REALTIME in microseconds, for the sinceUsec arguments below. */
 uint64_t realtimeNowUsec();
 
+/* What a successful start() leaves the caller to report, once. */
+struct DmStarted {
+	std::vector<std::string> warnings; /* each one sentence; the device model runs regardless */
+};
+
 class DmController final
 {
 public:
@@ -95,7 +100,8 @@ public:
 	[[nodiscard]] static Result<DmController> open(std::optional<std::string> address = {});
 
 	[[nodiscard]] Result<DmUnitPlan> plan(const DmRequest &request);
-	[[nodiscard]] Status start(const DmRequest &request, const DmStartOptions &options = {});
+	/* The warnings (plan notes, host links not made) are the caller's to log: nothing here logs. */
+	[[nodiscard]] Result<DmStarted> start(const DmRequest &request, const DmStartOptions &options = {});
 	/* Returns once the unit is inactive and every process of it is gone. */
 	[[nodiscard]] Status stop(uint32_t domid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 	/*

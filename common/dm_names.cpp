@@ -2,6 +2,10 @@
 
 #include "dm_names.h"
 
+#include <algorithm>
+
+#include "string_util.h"
+
 namespace qemudm {
 
 namespace {
@@ -24,12 +28,12 @@ Status checkName(uint32_t domid, std::string_view what, std::string_view name, s
 
 } /* namespace */
 
-std::string printable(std::string_view s)
+bool validUserName(std::string_view name)
 {
-	std::string out;
-	for (unsigned char c : s)
-		out += (c < 0x20 || c >= 0x7f || c == '\\') ? fmt::format("\\x{:02x}", c) : std::string(1, char(c));
-	return out;
+	auto first = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+	auto rest = [&](char c) { return first(c) || (c >= '0' && c <= '9') || c == '-'; };
+	return !name.empty() && name.size() <= kMaxUserNameLength && first(name[0]) &&
+	       std::all_of(name.begin() + 1, name.end(), rest);
 }
 
 Status checkDomainName(uint32_t domid, std::string_view name)

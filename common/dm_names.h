@@ -26,11 +26,21 @@ constexpr size_t kMaxDomainNameLength = 64;
 constexpr size_t kMaxTapNameLength = 15;
 constexpr size_t kMaxUserNameLength = 31;
 
+/*
+ * The one user name rule, for every name qemu-dm takes from a file or a
+ * command line (qemu-dm.conf's [Users], qemu-dm-exec --runas, a declared
+ * device_model_user): systemd's valid_user_group_name() in its strict mode,
+ * [A-Za-z_][A-Za-z0-9_-]*, 1..31 bytes (utmp's UT_NAMESIZE - 1). That is the
+ * rule systemd applies to the users it creates itself, every name qemu-dm
+ * makes or looks up (xen-qemuuser-<domid>, xen-qemuuser-range-base,
+ * xen-qemuuser-shared, the names qemu-dm-userdb answers for) passes it, and
+ * none of them can be read as a number, an option, a "user.group" or
+ * "user:group" pair, or a path.
+ */
+[[nodiscard]] bool validUserName(std::string_view name);
+
 [[nodiscard]] Status checkDomainName(uint32_t domid, std::string_view name);
 [[nodiscard]] Status checkTapName(uint32_t domid, std::string_view name);
 [[nodiscard]] Status checkDeviceModelUserName(uint32_t domid, std::string_view name);
-
-/* `s` for an error message: bytes outside printable ASCII as \xNN, so nothing reaches a terminal raw. */
-std::string printable(std::string_view s);
 
 } /* namespace qemudm */

@@ -18,9 +18,10 @@
 #include "c_ptr.h"
 #include "domain.h"
 #include "log.h"
-#include "text_file.h"
+#include "file_util.h"
 #include "systemd_bus.h"
 #include "uid_policy.h"
+#include "string_util.h"
 
 namespace qemudm {
 
@@ -39,15 +40,6 @@ CheckResult warn(std::string name, std::string detail, std::string hint)
 CheckResult fail(std::string name, std::string detail, std::string hint)
 {
 	return CheckResult{ std::move(name), CheckLevel::Fail, std::move(detail), std::move(hint) };
-}
-
-std::string_view trim(std::string_view s)
-{
-	while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-		s.remove_prefix(1);
-	while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-		s.remove_suffix(1);
-	return s;
 }
 
 /* "/dev/xen/privcmd" below env.devRoot. */
@@ -111,7 +103,7 @@ CheckResult checkHypervisor(const HostCheckEnv &env)
 {
 	const std::string name = "Xen hypervisor";
 	auto typePath = env.hypervisorDir / "type";
-	auto type = readTextFile(typePath);
+	auto type = readFile(typePath, { .missingOk = true });
 	if (!type)
 		return fail(name, fmt::format("Not running under Xen: {}", type.error().message()), kBootXenHint);
 	if (!*type)
@@ -122,7 +114,7 @@ CheckResult checkHypervisor(const HostCheckEnv &env)
 		return fail(name, fmt::format("Not running under Xen: the hypervisor is \"{}\"", t), kBootXenHint);
 
 	/* xenfs, where mounted, tells dom0 from a guest. */
-	auto caps = readTextFile(env.procRoot / "xen" / "capabilities");
+	auto caps = readFile(env.procRoot / "xen" / "capabilities", { .missingOk = true });
 	if (caps && *caps && (**caps).find("control_d") == std::string::npos)
 		return fail(name, "Running in a Xen guest (domU), not in dom0",
 			    "Device models run in dom0 (or a driver domain with a toolstack): install qemu-dm there");
@@ -179,7 +171,7 @@ Result<std::optional<std::string>> findXenstored(const std::filesystem::path &pr
 		std::string pid = entry.path().filename().string();
 		if (pid.empty() || !std::all_of(pid.begin(), pid.end(), [](char c) { return c >= '0' && c <= '9'; }))
 			continue;
-		auto comm = readTextFile(entry.path() / "comm");
+		auto comm = readFile(entry.path() / "comm", { .missingOk = true });
 		if (!comm || !*comm)
 			continue; /* exited meanwhile, or hidden: not ours to judge */
 		std::string_view c = trim(**comm);
@@ -343,7 +335,7 @@ CheckResult checkNsswitch(const HostCheckEnv &env)
 	const std::string hint = fmt::format("Install libnss-systemd and list systemd on the passwd: and group: "
 					     "lines of {}, e.g. \"passwd: files systemd\"",
 					     path);
-	auto text = readTextFile(env.nsswitchConf);
+	auto text = readFile(env.nsswitchConf, { .missingOk = true });
 	if (!text)
 		return fail(name, text.error().message(), hint);
 	if (!*text)

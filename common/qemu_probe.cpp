@@ -19,6 +19,8 @@
 #include "build_config.h"
 #include "log.h"
 #include "unique_fd.h"
+#include "parse_util.h"
+#include "string_util.h"
 
 namespace qemudm {
 
@@ -56,23 +58,6 @@ std::vector<std::string_view> splitOn(std::string_view s, char sep)
 		start = pos + 1;
 	}
 	return parts;
-}
-
-std::string_view trim(std::string_view s)
-{
-	while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
-		s.remove_prefix(1);
-	while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-		s.remove_suffix(1);
-	return s;
-}
-
-bool parseUnsigned(std::string_view s, unsigned int &ret)
-{
-	if (s.empty())
-		return false;
-	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), ret);
-	return ec == std::errc() && p == s.data() + s.size();
 }
 
 bool isOptionName(std::string_view token)
@@ -124,9 +109,9 @@ Result<QemuVersion> parseQemuVersion(std::string_view text)
 		v = v.substr(0, v.find_first_not_of("0123456789."));
 		std::vector<std::string_view> parts = splitOn(v, '.');
 		QemuVersion version;
-		if (parts.size() < 2 || parts.size() > 3 || !parseUnsigned(parts[0], version.major) ||
-		    !parseUnsigned(parts[1], version.minor) ||
-		    (parts.size() == 3 && !parseUnsigned(parts[2], version.micro)))
+		if (parts.size() < 2 || parts.size() > 3 || !parseInteger(parts[0], version.major) ||
+		    !parseInteger(parts[1], version.minor) ||
+		    (parts.size() == 3 && !parseInteger(parts[2], version.micro)))
 			return makeError(EBADMSG, "unparsable QEMU version '{}'", v);
 		return version;
 	}

@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "log.h"
-#include "text_file.h"
+#include "file_util.h"
 
 namespace qemudm {
 
@@ -51,7 +51,7 @@ bool isPid(const std::string &name)
 
 Result<std::optional<std::vector<uid_t>>> uidsOfPid(const std::filesystem::path &procRoot, const std::string &pid)
 {
-	auto text = readTextFile(procRoot / pid / "status");
+	auto text = readFile(procRoot / pid / "status", { .missingOk = true });
 	if (!text)
 		return text.error();
 	if (!*text)
@@ -152,7 +152,7 @@ uid_t parseLoginDefsSystemUidMax(std::string_view text)
 
 Result<uid_t> UserLookup::systemUidMax()
 {
-	auto text = readTextFile("/etc/login.defs");
+	auto text = readFile("/etc/login.defs", { .missingOk = true });
 	if (!text)
 		return text.error();
 	return parseLoginDefsSystemUidMax(*text ? **text : std::string());
@@ -165,10 +165,13 @@ Result<std::optional<PasswdEntry>> SystemUserLookup::byUid(uid_t uid)
 			    fmt::format("uid {}", uid));
 }
 
-Result<std::optional<pid_t>> findProcessOfUid(uid_t uid, const std::filesystem::path &procRoot)
+Result<std::optional<pid_t>> findProcessOfUid(uid_t uid, const std::filesystem::path &procRoot, pid_t except)
 {
 	std::optional<pid_t> found;
+	const std::string self = except > 0 ? std::to_string(except) : std::string();
 	auto s = forEachProcess(procRoot, [&](const std::string &pid) -> Result<bool> {
+		if (pid == self)
+			return false;
 		auto uids = uidsOfPid(procRoot, pid);
 		if (!uids)
 			return uids.error();
@@ -200,7 +203,7 @@ Result<std::vector<uid_t>> SystemUserLookup::runningDmUids()
 	 */
 	std::vector<uid_t> result;
 	auto s = forEachProcess(procRoot_, [&](const std::string &pid) -> Result<bool> {
-		auto cgroup = readTextFile(procRoot_ / pid / "cgroup");
+		auto cgroup = readFile(procRoot_ / pid / "cgroup", { .missingOk = true });
 		if (!cgroup)
 			return cgroup.error();
 		if (!*cgroup)
@@ -223,7 +226,7 @@ Result<std::vector<uid_t>> SystemUserLookup::runningDmUids()
 		 * its start returned: the uid its unit declared (QEMU_DM_UID=, set by
 		 * planDmUnit) counts from the start.
 		 */
-		if (auto env = readTextFile(procRoot_ / pid / "environ"); env && *env) {
+		if (auto env = readFile(procRoot_ / pid / "environ", { .missingOk = true }); env && *env) {
 			std::string_view e = **env;
 			constexpr std::string_view key = "QEMU_DM_UID=";
 			for (size_t at = 0; at < e.size();) {

@@ -13,6 +13,7 @@ extern "C" {
 #include "c_ptr.h"
 #include "domain.h"
 #include "dm_names.h"
+#include "string_util.h"
 
 namespace qemudm {
 

@@ -13,6 +13,7 @@
 #include "dm_control.h"
 #include "dm_media.h"
 #include "libxl_argv.h"
+#include "log.h"
 
 using namespace qemudm;
 
@@ -245,8 +246,14 @@ int qemu_dm_start(uint32_t domid, const char *const *argv, const qemu_dm_options
 		auto ctl = DmController::open();
 		if (!ctl)
 			return fail(error, ctl.error().wrap(fmt::format("domain {}", domid)));
-		auto s = ctl->start(req, opts);
-		return s ? 0 : fail(error, s.error());
+		auto started = ctl->start(req, opts);
+		if (!started)
+			return fail(error, started.error());
+		/* The C API has no channel for notes on success: this boundary logs them, once (stderr,
+		 * or the journal under systemd), as the library code below it does not. */
+		for (const auto &w : started->warnings)
+			log::warning("{}", w);
+		return 0;
 	});
 }
 

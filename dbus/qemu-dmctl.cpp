@@ -5,12 +5,16 @@
  * Same core as the C API (common/dm_control); see `qemu-dmctl --help`.
  */
 
+#include <getopt.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,13 +26,15 @@
 #include "libxl_argv.h"
 #include "domain.h"
 #include "host_check.h"
+#include "json.h"
 #include "log.h"
+#include "parse_util.h"
 
 using namespace qemudm;
 
 namespace {
 
-constexpr const char *kUsage = "Usage: qemu-dmctl COMMAND [OPTIONS]\n"
+constexpr const char *kUsage = "Usage: qemu-dmctl [OPTIONS] COMMAND ...\n"
 			       "\n"
 			       "Start, stop and inspect the QEMU device models of Xen domains. Each runs as\n"
 			       "the confined transient unit qemu-dm@DOMID.service (systemctl status qemu-dm@5,\n"
@@ -42,8 +48,9 @@ constexpr const char *kUsage = "Usage: qemu-dmctl COMMAND [OPTIONS]\n"
 			       "                         (--kill: destroy, SIGKILL every process at once)\n"
 			       "  kill DOMID [--signal SIG]\n"
 			       "                         send a signal (default SIGTERM) to every process of it\n"
-			       "  status DOMID           state, main process, user and cgroup of one device model\n"
-			       "  list                   every device model qemu-dm runs\n"
+			       "  status DOMID [--json]  state, main process, user and cgroup of one device model\n"
+			       "  list [--json] [--no-legend]\n"
+			       "                         every device model qemu-dm runs\n"
 			       "  start|policy --from-argv [--no-domain-check] -- QEMU-ARGS...\n"
 			       "                         the same, from QEMU's arguments as stock libxl builds\n"
 			       "                         them (qemu-dm-shim(8)); QEMU is qemu-dm.conf's Qemu=\n"
@@ -58,9 +65,19 @@ constexpr const char *kUsage = "Usage: qemu-dmctl COMMAND [OPTIONS]\n"
 			       "                         blockdev-change-medium of /dev/fdset/N), so the DM\n"
 			       "                         never needs the path; every reply is bounded in\n"
 			       "                         size and time (default 10 s)\n"
-			       "  check                  host readiness report\n"
+			       "  check [--json]         host readiness report\n"
 			       "  audit DOMID|--pid PID [--json]\n"
 			       "                         is a running device model deprivileged? (docs/audit.md)\n"
+			       "  help                   this text\n"
+			       "\n"
+			       "Options:\n"
+			       "  -h --help              this text\n"
+			       "     --version           the version\n"
+			       "  -v --verbose           log debug messages\n"
+			       "     --json              status, list, check, audit: print JSON\n"
+			       "     --no-legend         list: no header line\n"
+			       "     --no-pager          accepted as by systemctl; qemu-dmctl never pages\n"
+			       "Options take their value as --opt VALUE or --opt=VALUE, anywhere before '--'.\n"
 			       "\n"
 			       "Start options:\n"
 			       "  --name NAME            the domain's name (journal field XEN_DOMAIN_NAME)\n"
@@ -83,8 +100,9 @@ constexpr const char *kUsage = "Usage: qemu-dmctl COMMAND [OPTIONS]\n"
 			       "                         without Xen (tests, demos) only\n"
 			       "  --allow-jit            allow W+X memory: for TCG stand-in device models only\n"
 			       "\n"
-			       "Exit status: 0 success, 1 failure, 2 usage error; `check`: 0 all pass,\n"
-			       "1 warnings, 2 failures; `audit`: 0 every check passed, 1 a check failed,\n"
+			       "Exit status: 0 success, 1 failure, 2 usage error; `status`: 0 active, 3 not\n"
+			       "active (as systemctl status), 1 the state could not be read; `check`: 0 all\n"
+			       "pass, 1 warnings, 2 failures; `audit`: 0 every check passed, 1 a check failed,\n"
 			       "2 usage error or the audit could not run.\n";
 
 int usageError(const std::string &msg)
@@ -94,37 +112,269 @@ int usageError(const std::string &msg)
 	return 2;
 }
 
-struct StartArgs {
-	DmRequest request;
-	bool ok = false;
+/* The options of every command (getopt_long permutes: they may follow the command). */
+enum Opt {
+	OPT_HELP = 'h',
+	OPT_VERBOSE = 'v',
+	OPT_VERSION = 0x100,
+	OPT_JSON,
+	OPT_NO_LEGEND,
+	OPT_NO_PAGER,
+	/* start, policy */
+	OPT_FROM_ARGV,
+	OPT_NAME,
+	OPT_USER,
+	OPT_TYPE,
+	OPT_NO_RESTRICT,
+	OPT_DISK,
+	OPT_PATH,
+	OPT_DEVICE,
+	OPT_QMP_FD,
+	OPT_PASS_FD,
+	OPT_VNC_LOCALHOST,
+	OPT_TAP,
+	OPT_NO_DOMAIN_CHECK,
+	OPT_ALLOW_JIT,
+	/* stop, kill, cdrom, audit */
+	OPT_TIMEOUT,
+	OPT_KILL,
+	OPT_SIGNAL,
+	OPT_QMP_SOCKET,
+	OPT_EJECT,
+	OPT_PID,
 };
 
-/* Parse "start"/"policy" arguments: DOMID [options] -- QEMU [ARG...]. */
-Result<DmRequest> parseStart(const std::vector<std::string> &args)
+const struct option kLongOptions[] = {
+	{ "help", no_argument, nullptr, OPT_HELP },
+	{ "verbose", no_argument, nullptr, OPT_VERBOSE },
+	{ "version", no_argument, nullptr, OPT_VERSION },
+	{ "json", no_argument, nullptr, OPT_JSON },
+	{ "no-legend", no_argument, nullptr, OPT_NO_LEGEND },
+	{ "no-pager", no_argument, nullptr, OPT_NO_PAGER },
+	{ "from-argv", no_argument, nullptr, OPT_FROM_ARGV },
+	{ "name", required_argument, nullptr, OPT_NAME },
+	{ "user", required_argument, nullptr, OPT_USER },
+	{ "type", required_argument, nullptr, OPT_TYPE },
+	{ "no-restrict", no_argument, nullptr, OPT_NO_RESTRICT },
+	{ "disk", required_argument, nullptr, OPT_DISK },
+	{ "path", required_argument, nullptr, OPT_PATH },
+	{ "device", required_argument, nullptr, OPT_DEVICE },
+	{ "qmp-fd", required_argument, nullptr, OPT_QMP_FD },
+	{ "pass-fd", required_argument, nullptr, OPT_PASS_FD },
+	{ "vnc-localhost", no_argument, nullptr, OPT_VNC_LOCALHOST },
+	{ "tap", required_argument, nullptr, OPT_TAP },
+	{ "no-domain-check", no_argument, nullptr, OPT_NO_DOMAIN_CHECK },
+	{ "allow-jit", no_argument, nullptr, OPT_ALLOW_JIT },
+	{ "timeout", required_argument, nullptr, OPT_TIMEOUT },
+	{ "kill", no_argument, nullptr, OPT_KILL },
+	{ "signal", required_argument, nullptr, OPT_SIGNAL },
+	{ "qmp-socket", required_argument, nullptr, OPT_QMP_SOCKET },
+	{ "eject", no_argument, nullptr, OPT_EJECT },
+	{ "pid", required_argument, nullptr, OPT_PID },
+	{},
+};
+
+std::string optionName(int opt)
 {
-	if (!args.empty() && args[0] == "--from-argv") {
-		/* --from-argv [--no-domain-check] [--allow-jit] -- QEMU-ARGS: what libxl passes (qemu-dm-shim(8)). */
-		size_t i = 1;
-		bool domainCheck = true, jit = false;
-		for (; i < args.size() && args[i] != "--"; i++) {
-			if (args[i] == "--no-domain-check")
-				domainCheck = false;
-			else if (args[i] == "--allow-jit")
-				jit = true;
-			else
-				return makeError(EINVAL, "--from-argv: unknown option '{}'", args[i]);
+	if (opt == OPT_HELP || opt == OPT_VERBOSE)
+		return opt == OPT_HELP ? "--help" : "--verbose";
+	for (const auto &o : kLongOptions)
+		if (o.name && o.val == opt)
+			return fmt::format("--{}", o.name);
+	return "?";
+}
+
+/* The command line, parsed once; each command takes the part it accepts. */
+struct Options {
+	std::vector<int> given; /* every option, in order, for the per-command check */
+	bool help = false, version = false, json = false, noLegend = false;
+
+	DmRequest request; /* start, policy: the options; DOMID and QEMU come from the arguments */
+	bool fromArgv = false;
+
+	std::optional<std::string> timeout; /* stop and cdrom differ in range */
+	bool kill = false;
+	int signal = SIGTERM;
+	std::optional<std::string> qmpSocket;
+	bool eject = false;
+	std::optional<pid_t> pid;
+};
+
+/* A descriptor number of 3 or more, below `limit`. */
+Result<int> fdArg(std::string_view opt, std::string_view v, uint32_t limit)
+{
+	auto n = parseDecimal(v, limit - 1);
+	if (!n || *n < 3)
+		return makeError(EINVAL, "{}: '{}' is not a descriptor number of 3 or more", opt, v);
+	return static_cast<int>(*n);
+}
+
+Status applyOption(Options &o, int opt, std::string_view v)
+{
+	DmRequest &req = o.request;
+	switch (opt) {
+	case OPT_HELP:
+		o.help = true;
+		break;
+	case OPT_VERBOSE:
+		log::setLevel(log::Level::Debug);
+		break;
+	case OPT_VERSION:
+		o.version = true;
+		break;
+	case OPT_JSON:
+		o.json = true;
+		break;
+	case OPT_NO_LEGEND:
+		o.noLegend = true;
+		break;
+	case OPT_NO_PAGER:
+		break; /* nothing is paged */
+	case OPT_FROM_ARGV:
+		o.fromArgv = true;
+		break;
+	case OPT_NAME:
+		req.name = v;
+		break;
+	case OPT_USER:
+		if (v.empty())
+			return makeError(EINVAL, "--user needs a user name");
+		req.deviceModelUser = v;
+		break;
+	case OPT_TYPE: {
+		auto t = parseGuestType(v);
+		if (!t)
+			return t.error();
+		req.type = *t;
+		break;
+	}
+	case OPT_NO_RESTRICT:
+		req.restrict = false;
+		break;
+	case OPT_DISK: {
+		DiskSpec d{ std::string(v), false };
+		if (v.ends_with(":ro") || v.ends_with(":rw")) {
+			d.path = v.substr(0, v.size() - 3);
+			d.readOnly = v.ends_with(":ro");
 		}
-		if (i >= args.size())
+		req.disks.push_back(d);
+		break;
+	}
+	case OPT_PATH: {
+		PathSpec p{ std::string(v), false };
+		if (v.ends_with(":rw") || v.ends_with(":ro")) {
+			p.path = v.substr(0, v.size() - 3);
+			p.writable = v.ends_with(":rw");
+		}
+		req.paths.push_back(p);
+		break;
+	}
+	case OPT_DEVICE: {
+		DeviceNode n{ std::string(v), "rw" };
+		if (auto c = v.rfind(':'); c != std::string_view::npos) {
+			n.path = v.substr(0, c);
+			n.permissions = v.substr(c + 1);
+		}
+		req.devices.push_back(n);
+		break;
+	}
+	case OPT_TAP:
+		if (v.empty() || v.size() > 15 || v.find_first_of("/ \n") != std::string_view::npos)
+			return makeError(EINVAL, "--tap: '{}' is not an interface name", v);
+		req.taps.emplace_back(v);
+		break;
+	case OPT_PASS_FD: {
+		auto n = fdArg("--pass-fd", v, kMaxFdTarget);
+		if (!n)
+			return n.error();
+		req.argvFds.push_back(*n);
+		break;
+	}
+	case OPT_QMP_FD: {
+		auto n = fdArg("--qmp-fd", v, 1024);
+		if (!n)
+			return n.error();
+		req.qmpFdTarget = *n;
+		break;
+	}
+	case OPT_VNC_LOCALHOST:
+		req.vncLocalhost = true;
+		break;
+	case OPT_NO_DOMAIN_CHECK:
+		req.domainCheck = false;
+		break;
+	case OPT_ALLOW_JIT:
+		req.allowWriteExecute = true;
+		break;
+	case OPT_TIMEOUT:
+		o.timeout = std::string(v);
+		break;
+	case OPT_KILL:
+		o.kill = true;
+		break;
+	case OPT_SIGNAL: {
+		auto sig = parseSignal(v);
+		if (!sig)
+			return makeError(EINVAL, "'{}' is not a signal name or number", v);
+		o.signal = *sig;
+		break;
+	}
+	case OPT_QMP_SOCKET:
+		o.qmpSocket = std::string(v);
+		break;
+	case OPT_EJECT:
+		o.eject = true;
+		break;
+	case OPT_PID: {
+		auto p = parseDecimal(v, 0x3fffffff);
+		if (!p || *p == 0)
+			return makeError(EINVAL, "--pid: '{}' is not a process id", v);
+		o.pid = static_cast<pid_t>(*p);
+		break;
+	}
+	default:
+		return makeError(EINVAL, "unknown option");
+	}
+	return success();
+}
+
+/* --timeout SEC: 1..max whole seconds. */
+Result<unsigned> timeoutSeconds(const std::string &v, uint32_t max)
+{
+	auto t = parseDecimal(v, max);
+	if (!t || *t == 0)
+		return makeError(EINVAL, "--timeout: '{}' is not a number of seconds", v);
+	return *t;
+}
+
+using Args = std::vector<std::string>;
+
+/* The one "open the controller or fail" path of every command that talks to systemd. */
+template <typename Fn>
+int withController(Fn fn)
+{
+	auto ctl = DmController::open();
+	if (!ctl) {
+		log::error(ctl.error());
+		return 1;
+	}
+	return fn(*ctl);
+}
+
+/* start/policy: DOMID QEMU [ARG...] (the options are in `o`), or --from-argv QEMU-ARGS. */
+Result<DmRequest> startRequest(const Options &o, const Args &args)
+{
+	if (o.fromArgv) {
+		if (args.empty())
 			return makeError(EINVAL, "--from-argv: missing '-- QEMU-ARGS'");
 		auto config = loadDefaultConfig();
 		if (!config)
 			return config.error();
-		auto req = dmRequestFromQemuArgv(
-		    std::vector<std::string>(args.begin() + static_cast<long>(i) + 1, args.end()), config->defaultQemu);
+		auto req = dmRequestFromQemuArgv(args, config->defaultQemu);
 		if (!req)
 			return req.error();
-		req->domainCheck = domainCheck;
-		req->allowWriteExecute = jit;
+		req->domainCheck = o.request.domainCheck;
+		req->allowWriteExecute = o.request.allowWriteExecute;
 		return req;
 	}
 	if (args.empty())
@@ -132,99 +382,17 @@ Result<DmRequest> parseStart(const std::vector<std::string> &args)
 	auto domid = parseDomid(args[0]);
 	if (!domid)
 		return domid.error();
-	DmRequest req;
-	req.domid = *domid;
-	size_t i = 1;
-	auto value = [&](const std::string &opt) -> Result<std::string> {
-		if (i + 1 >= args.size())
-			return makeError(EINVAL, "{} needs a value", opt);
-		return args[++i];
-	};
-	for (; i < args.size(); i++) {
-		const std::string &a = args[i];
-		if (a == "--") {
-			i++;
-			break;
-		}
-		if (a == "--name" || a == "--user" || a == "--type" || a == "--disk" || a == "--path" ||
-		    a == "--device" || a == "--qmp-fd" || a == "--tap" || a == "--pass-fd") {
-			auto v = value(a);
-			if (!v)
-				return v.error();
-			if (a == "--name") {
-				req.name = *v;
-			} else if (a == "--user") {
-				if (v->empty())
-					return makeError(EINVAL, "--user needs a user name");
-				req.deviceModelUser = *v;
-			} else if (a == "--type") {
-				auto t = parseGuestType(*v);
-				if (!t)
-					return t.error();
-				req.type = *t;
-			} else if (a == "--disk") {
-				DiskSpec d{ *v, false };
-				if (v->ends_with(":ro")) {
-					d.path = v->substr(0, v->size() - 3);
-					d.readOnly = true;
-				} else if (v->ends_with(":rw")) {
-					d.path = v->substr(0, v->size() - 3);
-				}
-				req.disks.push_back(d);
-			} else if (a == "--path") {
-				PathSpec p{ *v, false };
-				if (v->ends_with(":rw")) {
-					p.path = v->substr(0, v->size() - 3);
-					p.writable = true;
-				} else if (v->ends_with(":ro")) {
-					p.path = v->substr(0, v->size() - 3);
-				}
-				req.paths.push_back(p);
-			} else if (a == "--device") {
-				DeviceNode n{ *v, "rw" };
-				if (auto c = v->rfind(':'); c != std::string::npos) {
-					n.path = v->substr(0, c);
-					n.permissions = v->substr(c + 1);
-				}
-				req.devices.push_back(n);
-			} else if (a == "--tap") {
-				if (v->empty() || v->size() > 15 || v->find_first_of("/ \n") != std::string::npos)
-					return makeError(EINVAL, "--tap: '{}' is not an interface name", *v);
-				req.taps.push_back(*v);
-			} else if (a == "--pass-fd") {
-				auto n = parseDecimal(*v, kMaxFdTarget - 1);
-				if (!n || *n < 3)
-					return makeError(EINVAL,
-							 "--pass-fd: '{}' is not a descriptor number of 3 or more", *v);
-				req.argvFds.push_back(static_cast<int>(*n));
-			} else if (a == "--qmp-fd") {
-				auto n = parseDecimal(*v, 1023);
-				if (!n || *n < 3)
-					return makeError(EINVAL,
-							 "--qmp-fd: '{}' is not a descriptor number of 3 or more", *v);
-				req.qmpFdTarget = static_cast<int>(*n);
-			}
-		} else if (a == "--no-restrict") {
-			req.restrict = false;
-		} else if (a == "--no-domain-check") {
-			req.domainCheck = false;
-		} else if (a == "--allow-jit") {
-			req.allowWriteExecute = true;
-		} else if (a == "--vnc-localhost") {
-			req.vncLocalhost = true;
-		} else {
-			return makeError(EINVAL, "unknown option '{}'", a);
-		}
-	}
-	if (i >= args.size())
+	if (args.size() < 2)
 		return makeError(EINVAL, "missing the device model command line after '--'");
-	req.qemuArgv.assign(args.begin() + static_cast<long>(i), args.end());
+	DmRequest req = o.request;
+	req.domid = *domid;
+	req.qemuArgv.assign(args.begin() + 1, args.end());
 	return req;
 }
 
-int cmdStart(const std::vector<std::string> &args, bool dryRun)
+int verbStart(const Options &o, const Args &args, bool dryRun)
 {
-	auto req = parseStart(args);
+	auto req = startRequest(o, args);
 	if (!req)
 		return usageError(req.error().message());
 	if (dryRun) {
@@ -244,41 +412,28 @@ int cmdStart(const std::vector<std::string> &args, bool dryRun)
 		std::fputs(formatPlan(*plan).c_str(), stdout);
 		return 0;
 	}
-	auto ctl = DmController::open();
-	if (!ctl) {
-		log::error(ctl.error());
-		return 1;
-	}
-	DmStartOptions opts;
-	if (req->qmpFdTarget >= 3)
-		opts.qmpFd = STDIN_FILENO;
-	for (int fd : req->argvFds)
-		opts.fds.push_back(HandedFd{ fd, fd }); /* --pass-fd N, --from-argv's -incoming fd:N: our fd N */
-	auto s = ctl->start(*req, opts);
-	if (!s) {
-		log::error(s.error());
-		return 1;
-	}
-	fmt::print("Started {} for domain {}.\n", dmUnitName(req->domid), req->domid);
-	return 0;
+	return withController([&](DmController &ctl) {
+		DmStartOptions opts;
+		if (req->qmpFdTarget >= 3)
+			opts.qmpFd = STDIN_FILENO;
+		for (int fd : req->argvFds)
+			opts.fds.push_back(
+			    HandedFd{ fd, fd }); /* --pass-fd N, --from-argv's -incoming fd:N: our fd N */
+		auto started = ctl.start(*req, opts);
+		if (!started) {
+			log::error(started.error());
+			return 1;
+		}
+		for (const auto &w : started->warnings)
+			log::warning("{}", w);
+		fmt::print("Started {} for domain {}.\n", dmUnitName(req->domid), req->domid);
+		return 0;
+	});
 }
 
-Result<int> parseSignal(const std::string &s)
+int verbCdrom(const Options &o, const Args &args)
 {
-	if (auto n = parseDecimal(s, NSIG - 1); n && *n > 0)
-		return static_cast<int>(*n);
-	std::string name = s.starts_with("SIG") ? s.substr(3) : s;
-	for (int i = 1; i < NSIG; i++) {
-		const char *abbrev = sigabbrev_np(i);
-		if (abbrev && name == abbrev)
-			return i;
-	}
-	return makeError(EINVAL, "'{}' is not a signal name or number", s);
-}
-
-int cmdCdrom(const std::vector<std::string> &args)
-{
-	if (args.size() < 3)
+	if (args.size() != (o.eject ? 2u : 3u))
 		return usageError("usage: qemu-dmctl cdrom DOMID DRIVE PATH|--eject");
 	auto domid = parseDomid(args[0]);
 	if (!domid)
@@ -286,19 +441,15 @@ int cmdCdrom(const std::vector<std::string> &args)
 	CdromChange change;
 	change.domid = *domid;
 	change.device = args[1];
-	if (args[2] != "--eject")
+	if (!o.eject)
 		change.path = args[2];
-	for (size_t i = 3; i < args.size(); i++) {
-		if (args[i] == "--qmp-socket" && i + 1 < args.size()) {
-			change.qmpSocket = args[++i];
-		} else if (args[i] == "--timeout" && i + 1 < args.size()) {
-			auto t = parseDecimal(args[++i], 3600);
-			if (!t || *t == 0)
-				return usageError(fmt::format("--timeout: '{}' is not a number of seconds", args[i]));
-			change.limits.timeout = std::chrono::seconds(*t);
-		} else {
-			return usageError(fmt::format("unexpected argument '{}'", args[i]));
-		}
+	if (o.qmpSocket)
+		change.qmpSocket = *o.qmpSocket;
+	if (o.timeout) {
+		auto t = timeoutSeconds(*o.timeout, 3600);
+		if (!t)
+			return usageError(t.error().message());
+		change.limits.timeout = std::chrono::seconds(*t);
 	}
 	auto s = changeCdrom(change);
 	if (!s) {
@@ -312,48 +463,48 @@ int cmdCdrom(const std::vector<std::string> &args)
 	return 0;
 }
 
-int cmdStopKill(const std::vector<std::string> &args, bool kill)
+int verbStopKill(const Options &o, const Args &args, bool kill)
 {
-	if (args.empty())
-		return usageError("missing DOMID");
 	auto domid = parseDomid(args[0]);
 	if (!domid)
 		return usageError(domid.error().message());
-	int timeout = 30, sig = SIGTERM;
-	bool destroy = false, timeoutGiven = false;
-	for (size_t i = 1; i < args.size(); i++) {
-		if (!kill && args[i] == "--kill") {
-			destroy = true;
-		} else if (!kill && args[i] == "--timeout" && i + 1 < args.size()) {
-			timeoutGiven = true;
-			auto t = parseDecimal(args[++i], 86400);
-			if (!t || *t == 0)
-				return usageError(fmt::format("--timeout: '{}' is not a number of seconds", args[i]));
-			timeout = static_cast<int>(*t);
-		} else if (kill && args[i] == "--signal" && i + 1 < args.size()) {
-			auto s = parseSignal(args[++i]);
-			if (!s)
-				return usageError(s.error().message());
-			sig = *s;
-		} else {
-			return usageError(fmt::format("unexpected argument '{}'", args[i]));
+	unsigned timeout = 30;
+	if (o.timeout) {
+		if (o.kill)
+			return usageError("--kill and --timeout exclude each other (--kill sends SIGKILL at once)");
+		auto t = timeoutSeconds(*o.timeout, 86400);
+		if (!t)
+			return usageError(t.error().message());
+		timeout = *t;
+	}
+	return withController([&](DmController &ctl) {
+		Status s = kill	    ? ctl.kill(*domid, o.signal)
+			   : o.kill ? ctl.destroy(*domid)
+				    : ctl.stop(*domid, std::chrono::seconds(timeout));
+		if (!s) {
+			log::error(s.error());
+			return 1;
 		}
-	}
-	if (destroy && timeoutGiven)
-		return usageError("--kill and --timeout exclude each other (--kill sends SIGKILL at once)");
-	auto ctl = DmController::open();
-	if (!ctl) {
-		log::error(ctl.error());
-		return 1;
-	}
-	Status s = kill	     ? ctl->kill(*domid, sig)
-		   : destroy ? ctl->destroy(*domid)
-			     : ctl->stop(*domid, std::chrono::seconds(timeout));
-	if (!s) {
-		log::error(s.error());
-		return 1;
-	}
-	return 0;
+		return 0;
+	});
+}
+
+json::Value statusToJson(const DmStatus &st)
+{
+	json::Value o = json::Value::object();
+	o.set("domid", json::Value::unsignedInteger(st.domid));
+	o.set("unit", json::Value::string(st.unit));
+	o.set("description", json::Value::string(st.description));
+	o.set("active_state", json::Value::string(st.activeState));
+	o.set("sub_state", json::Value::string(st.subState));
+	o.set("result", json::Value::string(st.result));
+	o.set("main_pid", st.mainPid ? json::Value::unsignedInteger(st.mainPid) : json::Value::null());
+	o.set("user", st.mainPid ? json::Value::string(st.user) : json::Value::null());
+	o.set("uid", st.mainPid ? json::Value::unsignedInteger(st.uid) : json::Value::null());
+	o.set("tasks",
+	      st.tasks && st.tasks != UINT64_MAX ? json::Value::unsignedInteger(st.tasks) : json::Value::null());
+	o.set("control_group", json::Value::string(st.controlGroup));
+	return o;
 }
 
 void printStatus(const DmStatus &st)
@@ -371,98 +522,107 @@ void printStatus(const DmStatus &st)
 		fmt::print("    CGroup: {}\n", st.controlGroup);
 }
 
-int cmdStatus(const std::vector<std::string> &args)
+/* As systemctl status: 0 active, 3 not active (LSB "program is not running"), 1 unknown. */
+constexpr int kStatusNotActive = 3;
+
+int verbStatus(const Options &o, const Args &args)
 {
-	if (args.size() != 1)
-		return usageError("status takes exactly one DOMID");
 	auto domid = parseDomid(args[0]);
 	if (!domid)
 		return usageError(domid.error().message());
-	auto ctl = DmController::open();
-	if (!ctl) {
-		log::error(ctl.error());
-		return 1;
-	}
-	auto st = ctl->status(*domid);
-	if (!st) {
-		log::error(st.error());
-		return 1;
-	}
-	printStatus(*st);
-	return st->activeState == "active" ? 0 : 3;
+	return withController([&](DmController &ctl) {
+		auto st = ctl.status(*domid);
+		if (!st) {
+			log::error(st.error());
+			return 1;
+		}
+		if (o.json)
+			fmt::print("{}\n", statusToJson(*st).serialize());
+		else
+			printStatus(*st);
+		return st->activeState == "active" ? 0 : kStatusNotActive;
+	});
 }
 
-int cmdList()
+int verbList(const Options &o, const Args &)
 {
-	auto ctl = DmController::open();
-	if (!ctl) {
-		log::error(ctl.error());
-		return 1;
-	}
-	auto l = ctl->list();
-	if (!l) {
-		log::error(l.error());
-		return 1;
-	}
-	fmt::print("{:>6}  {:<24} {:<10} {:<10} {:>8}  {}\n", "DOMID", "UNIT", "STATE", "SUB", "PID", "USER");
-	for (const auto &st : *l)
-		fmt::print("{:>6}  {:<24} {:<10} {:<10} {:>8}  {}\n", st.domid, st.unit, st.activeState, st.subState,
-			   st.mainPid, st.user);
-	return 0;
+	return withController([&](DmController &ctl) {
+		auto l = ctl.list();
+		if (!l) {
+			log::error(l.error());
+			return 1;
+		}
+		if (o.json) {
+			json::Value a = json::Value::array();
+			for (const auto &st : *l)
+				a.append(statusToJson(st));
+			fmt::print("{}\n", a.serialize());
+			return 0;
+		}
+		constexpr std::string_view row = "{:>6}  {:<24} {:<10} {:<10} {:>8}  {}\n";
+		if (!o.noLegend)
+			fmt::print(fmt::runtime(row), "DOMID", "UNIT", "STATE", "SUB", "PID", "USER");
+		for (const auto &st : *l)
+			fmt::print(fmt::runtime(row), st.domid, st.unit, st.activeState, st.subState, st.mainPid,
+				   st.user);
+		return 0;
+	});
 }
 
-int cmdCheck(const std::vector<std::string> &args)
+json::Value checksToJson(const std::vector<CheckResult> &results)
 {
-	if (!args.empty())
-		return usageError("check takes no arguments");
+	json::Value a = json::Value::array();
+	for (const auto &r : results) {
+		json::Value o = json::Value::object();
+		std::string level(checkLevelName(r.level));
+		std::transform(level.begin(), level.end(), level.begin(), [](char c) { return std::tolower(c); });
+		o.set("name", json::Value::string(r.name));
+		o.set("level", json::Value::string(level));
+		o.set("detail", json::Value::string(r.detail));
+		o.set("hint", json::Value::string(r.hint));
+		a.append(std::move(o));
+	}
+	return a;
+}
+
+int verbCheck(const Options &o, const Args &)
+{
+	std::vector<CheckResult> results;
 	auto config = loadDefaultConfig();
-	if (!config) {
-		/* Still report the host; the broken config is the first failure. */
-		std::vector<CheckResult> results = { { "Configuration", CheckLevel::Fail, config.error().message(),
-						       "fix the file and line named above (see qemu-dm.conf(5))" } };
-		Config defaults;
-		HostCheckEnv env = systemHostCheckEnv();
-		auto rest = runHostChecks(defaults, env);
-		results.insert(results.end(), rest.begin(), rest.end());
-		std::fputs(formatHostChecks(results).c_str(), stdout);
-		return hostCheckExitCode(results);
-	}
 	HostCheckEnv env = systemHostCheckEnv();
-	auto results = runHostChecks(*config, env);
-	std::fputs(formatHostChecks(results).c_str(), stdout);
+	if (config) {
+		results = runHostChecks(*config, env);
+	} else {
+		/* Still report the host; the broken config is the first failure. */
+		results = { { "Configuration", CheckLevel::Fail, config.error().message(),
+			      "fix the file and line named above (see qemu-dm.conf(5))" } };
+		auto rest = runHostChecks(Config(), env);
+		results.insert(results.end(), rest.begin(), rest.end());
+	}
+	if (o.json)
+		fmt::print("{}\n", checksToJson(results).serialize());
+	else
+		std::fputs(formatHostChecks(results).c_str(), stdout);
 	return hostCheckExitCode(results);
 }
 
 /* audit DOMID | audit --pid PID, [--json]: exit codes kAuditExit* (docs/audit.md). */
-int cmdAudit(const std::vector<std::string> &args)
+int verbAudit(const Options &o, const Args &args)
 {
-	bool json = false;
-	std::optional<uint32_t> domid;
-	std::optional<pid_t> pid;
-	for (size_t i = 0; i < args.size(); i++) {
-		if (args[i] == "--json") {
-			json = true;
-		} else if (args[i] == "--pid" && i + 1 < args.size() && !pid && !domid) {
-			auto p = parseDecimal(args[++i], 0x3fffffff);
-			if (!p || *p == 0)
-				return usageError(fmt::format("--pid: '{}' is not a process id", args[i]));
-			pid = static_cast<pid_t>(*p);
-		} else if (!pid && !domid && !args[i].starts_with("-")) {
-			auto d = parseDomid(args[i]);
-			if (!d)
-				return usageError(d.error().message());
-			domid = *d;
-		} else {
-			return usageError(fmt::format("audit: unexpected argument '{}'", args[i]));
-		}
-	}
-	if (!pid && !domid)
+	if (o.pid && !args.empty())
+		return usageError("audit: unexpected argument '--pid' (a DOMID or --pid PID, not both)");
+	if (!o.pid && args.empty())
 		return usageError("audit needs a DOMID or --pid PID");
+	if (args.size() > 1)
+		return usageError(fmt::format("audit: unexpected argument '{}'", args[1]));
 
 	Result<AuditReport> report = makeError(EINVAL, "no audit");
-	if (pid) {
-		report = auditPid(*pid);
+	if (o.pid) {
+		report = auditPid(*o.pid);
 	} else {
+		auto domid = parseDomid(args[0]);
+		if (!domid)
+			return usageError(domid.error().message());
 		auto config = loadDefaultConfig();
 		if (!config) {
 			log::error(config.error());
@@ -480,47 +640,111 @@ int cmdAudit(const std::vector<std::string> &args)
 		log::error(report.error().wrap("Failed to audit the device model"));
 		return kAuditExitCannotRun;
 	}
-	if (json)
+	if (o.json)
 		fmt::print("{}\n", auditToJson(*report).serialize());
 	else
 		std::fputs(formatAudit(*report).c_str(), stdout);
 	return auditExitCode(*report);
 }
 
+int verbHelp(const Options &, const Args &)
+{
+	std::fputs(kUsage, stdout);
+	return 0;
+}
+
+constexpr size_t kAny = SIZE_MAX;
+
+/* As systemd's src/shared/verbs.h: a name, how many arguments, the options it takes, what runs. */
+struct Verb {
+	std::string_view name;
+	size_t minArgs, maxArgs; /* not counting the verb */
+	std::vector<int> options;
+	std::function<int(const Options &, const Args &)> run;
+};
+
+const std::vector<int> kStartOptions = { OPT_FROM_ARGV,	      OPT_NAME,	    OPT_USER,	       OPT_TYPE,
+					 OPT_NO_RESTRICT,     OPT_DISK,	    OPT_PATH,	       OPT_DEVICE,
+					 OPT_QMP_FD,	      OPT_PASS_FD,  OPT_VNC_LOCALHOST, OPT_TAP,
+					 OPT_NO_DOMAIN_CHECK, OPT_ALLOW_JIT };
+
+const std::vector<Verb> &verbs()
+{
+	static const std::vector<Verb> table = {
+		{ "start", 0, kAny, kStartOptions,
+		  [](const Options &o, const Args &a) { return verbStart(o, a, false); } },
+		{ "policy", 0, kAny, kStartOptions,
+		  [](const Options &o, const Args &a) { return verbStart(o, a, true); } },
+		{ "stop",
+		  1,
+		  1,
+		  { OPT_TIMEOUT, OPT_KILL },
+		  [](const Options &o, const Args &a) { return verbStopKill(o, a, false); } },
+		{ "kill",
+		  1,
+		  1,
+		  { OPT_SIGNAL },
+		  [](const Options &o, const Args &a) { return verbStopKill(o, a, true); } },
+		{ "status", 1, 1, { OPT_JSON, OPT_NO_PAGER }, verbStatus },
+		{ "list", 0, 0, { OPT_JSON, OPT_NO_LEGEND, OPT_NO_PAGER }, verbList },
+		{ "check", 0, 0, { OPT_JSON }, verbCheck },
+		{ "cdrom", 2, 3, { OPT_QMP_SOCKET, OPT_TIMEOUT, OPT_EJECT }, verbCdrom },
+		{ "audit", 0, 1, { OPT_PID, OPT_JSON }, verbAudit },
+		{ "help", 0, 0, {}, verbHelp },
+	};
+	return table;
+}
+
 int run(int argc, char **argv)
 {
 	log::setup("qemu-dmctl", log::Target::Console);
-	if (argc < 2)
-		return usageError("missing command");
-	std::string cmd = argv[1];
-	std::vector<std::string> args(argv + 2, argv + argc);
-	if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-		std::fputs(kUsage, stdout);
-		return 0;
+
+	Options o;
+	opterr = 0; /* our own messages, below */
+	int c;
+	while ((c = getopt_long(argc, argv, ":hv", kLongOptions, nullptr)) >= 0) {
+		const char *spelled = argv[optind - 1];
+		if (c == '?' && optopt >= '0' && optopt <= '9') {
+			/* "-1" is never an option: the one number qemu-dmctl takes in that place is a DOMID. */
+			for (int i = 1; i < argc; i++)
+				if (argv[i][0] == '-' && argv[i][1] == optopt)
+					return usageError(parseDomid(argv[i]).error().message());
+		}
+		if (c == '?')
+			return usageError(fmt::format("unknown option '{}'", optopt ? fmt::format("-{}", char(optopt))
+										    : std::string(spelled)));
+		if (c == ':')
+			return usageError(fmt::format("{} needs a value", std::string_view(spelled).substr(
+									      0, std::string_view(spelled).find('='))));
+		o.given.push_back(c);
+		if (auto s = applyOption(o, c, optarg ? optarg : ""); !s)
+			return usageError(s.error().message());
 	}
-	if (cmd == "--version") {
+	if (o.help)
+		return verbHelp(o, {});
+	if (o.version) {
 		std::puts("qemu-dmctl " PROJECT_VERSION);
 		return 0;
 	}
-	if (cmd == "start")
-		return cmdStart(args, false);
-	if (cmd == "policy")
-		return cmdStart(args, true);
-	if (cmd == "stop")
-		return cmdStopKill(args, false);
-	if (cmd == "kill")
-		return cmdStopKill(args, true);
-	if (cmd == "status")
-		return cmdStatus(args);
-	if (cmd == "list")
-		return cmdList();
-	if (cmd == "check")
-		return cmdCheck(args);
-	if (cmd == "cdrom")
-		return cmdCdrom(args);
-	if (cmd == "audit")
-		return cmdAudit(args);
-	return usageError(fmt::format("unknown command '{}'", cmd));
+	if (optind >= argc)
+		return usageError("missing command");
+	std::string name = argv[optind];
+	Args args(argv + optind + 1, argv + argc);
+
+	const auto &table = verbs();
+	auto verb = std::find_if(table.begin(), table.end(), [&](const Verb &v) { return v.name == name; });
+	if (verb == table.end())
+		return usageError(fmt::format("unknown command '{}'", name));
+	for (int opt : o.given) {
+		bool global = opt == OPT_HELP || opt == OPT_VERBOSE || opt == OPT_VERSION;
+		if (!global && std::find(verb->options.begin(), verb->options.end(), opt) == verb->options.end())
+			return usageError(fmt::format("{}: unexpected option '{}'", name, optionName(opt)));
+	}
+	if (args.size() < verb->minArgs)
+		return usageError(verb->minArgs == 1 ? "missing DOMID" : fmt::format("{}: missing arguments", name));
+	if (args.size() > verb->maxArgs)
+		return usageError(fmt::format("{}: unexpected argument '{}'", name, args[verb->maxArgs]));
+	return verb->run(o, args);
 }
 
 } /* namespace */

@@ -11,6 +11,8 @@
 #include <fmt/ranges.h>
 
 #include "dev_grant.h"
+#include "dm_names.h"
+#include "path_util.h"
 
 namespace qemudm {
 
@@ -55,16 +57,6 @@ std::optional<uint32_t> parseQemuId(std::string_view s)
 	if (ec != std::errc() || p != s.data() + s.size() || v == UINT32_MAX)
 		return std::nullopt;
 	return v;
-}
-
-bool validUserName(std::string_view s)
-{
-	if (s.empty() || s.size() > 256 || s[0] == '-' || allDigits(s))
-		return false;
-	return std::all_of(s.begin(), s.end(), [](char c) {
-		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-		       c == '-' || c == '.';
-	});
 }
 
 /* The options qemu-dm-exec manages, and whether each takes an argument. These
@@ -148,16 +140,8 @@ Status checkAbsolutePath(std::string_view path)
 		return makeError(EINVAL, "'{}' ends with '/'", path);
 	if (path.find_first_of(std::string_view("\0\n", 2)) != std::string_view::npos)
 		return makeError(EINVAL, "path contains a control character");
-	size_t start = 1;
-	for (;;) {
-		size_t slash = path.find('/', start);
-		std::string_view comp = path.substr(start, slash - start);
-		if (comp.empty() || comp == "." || comp == "..")
-			return makeError(EINVAL, "'{}' is not a normalised path", path);
-		if (slash == std::string_view::npos)
-			break;
-		start = slash + 1;
-	}
+	if (!isNormalizedAbsolutePath(path))
+		return makeError(EINVAL, "'{}' is not a normalised path", path);
 	return success();
 }
 
@@ -190,6 +174,9 @@ std::string execUsage()
 			   "  --no-domain-check       skip the Xen domain check (stand-in device\n"
 			   "                          models without Xen only)\n"
 			   "  --no-restrict           do not add -xen-domid-restrict\n"
+			   "  --never-root            the unit already runs as the --runas user\n"
+			   "                          (User=/Group=) with no capabilities: check\n"
+			   "                          that, remove QEMU's -runas/-chroot, add none\n"
 			   "  --ready-qmp             add a QMP monitor of qemu-dm's own in the runtime\n"
 			   "                          dir (never-root: qemu-dm-grant waits for it)\n"
 			   "  --qemu-caps CAPS        what QEMU can do, probed by the caller (qemu-dm's\n"
@@ -211,6 +198,8 @@ std::string execUsage()
 			   "  71  other system error\n"
 			   "  72  the fd channel: an fd missing, undeclared or not of its declared kind\n"
 			   "  73  the credential seccomp filter could not be installed\n"
+			   "  74  --never-root: not running as exactly the --runas user and group,\n"
+			   "      or holding a capability\n"
 			   "On success qemu-dm-exec does not return: QEMU replaces it.\n"
 			   "See docs/qemu-dm-exec.md.\n",
 			   kMaxDomid, kRuntimeRoot);
@@ -249,6 +238,10 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 		}
 		if (arg == "--no-restrict") {
 			o.restrict = false;
+			continue;
+		}
+		if (arg == "--never-root") {
+			o.neverRoot = true;
 			continue;
 		}
 		if (arg == "--ready-qmp") {
@@ -374,7 +367,11 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 		return runas.error().wrap("--runas");
 	o.runas = *runas;
 
-	if (chrootArg == "auto") {
+	if (o.neverRoot) {
+		if (haveChroot)
+			return makeError(EINVAL, "--chroot: a --never-root device model has no chroot");
+		o.chrootAuto = false;
+	} else if (chrootArg == "auto") {
 		o.chrootAuto = true;
 		o.chrootDir = defaultChrootDir(o.domid);
 	} else {
@@ -421,6 +418,18 @@ std::string escapeQemuOptValue(std::string_view value)
 			out += ',';
 	}
 	return out;
+}
+
+/* --ready-qmp: served by QEMU's main loop, which runs only after -xen-domid-restrict (never-root readiness). */
+static void appendReadyQmp(const ExecOptions &options, QemuArgvPlan &plan)
+{
+	if (!options.readyQmp)
+		return;
+	plan.added.push_back("-chardev");
+	plan.added.push_back(fmt::format("socket,id=qemu-dm-ready,path={},server=on,wait=off",
+					 escapeQemuOptValue(readyQmpSocketPath(options.domid))));
+	plan.added.push_back("-mon");
+	plan.added.push_back("chardev=qemu-dm-ready,mode=control");
 }
 
 Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps &caps)
@@ -507,6 +516,39 @@ Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps 
 	 * did not decide, and it resolves the name itself, later. Checked
 	 * against the real QEMU 7.2 in tests/exec/test-exec-real-qemu.cpp.
 	 */
+	if (options.neverRoot) {
+		/* Removed from the end, so the indexes of earlier occurrences stay right. */
+		for (auto o = found.rbegin(); o != found.rend(); ++o) {
+			auto at = plan.argv.begin() + static_cast<std::ptrdiff_t>(o->valueIndex);
+			if (o->name == "runas" || o->name == "chroot") {
+				plan.removed.push_back(fmt::format("{} {}", o->option, o->value));
+				plan.argv.erase(at - 1, at + 1);
+			} else if (o->name == "run-with") {
+				std::vector<std::string> kept;
+				for (const std::string &kv : splitQemuOpts(o->value)) {
+					std::string key = kv.substr(0, kv.find('='));
+					if (key == "user" || key == "chroot") {
+						plan.removed.push_back(fmt::format("{} {}", o->option, kv));
+						continue;
+					}
+					size_t eq = kv.find('=');
+					kept.push_back(eq == std::string::npos
+							   ? escapeQemuOptValue(kv)
+							   : kv.substr(0, eq + 1) +
+								 escapeQemuOptValue(kv.substr(eq + 1)));
+				}
+				if (kept.empty())
+					plan.argv.erase(at - 1, at + 1);
+				else
+					*at = fmt::format("{}", fmt::join(kept, ","));
+			}
+		}
+		std::reverse(plan.removed.begin(), plan.removed.end());
+		appendReadyQmp(options, plan);
+		plan.argv.insert(plan.argv.end(), plan.added.begin(), plan.added.end());
+		return plan;
+	}
+
 	bool haveUser = false, haveChroot = false;
 	const std::string ourUser = options.runas.toString();
 	auto userIsOurs = [&](std::string_view value) {
@@ -622,14 +664,7 @@ Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps 
 		plan.added.push_back(fmt::format("{}", fmt::join(runWith, ",")));
 	}
 
-	if (options.readyQmp) {
-		/* Served by QEMU's main loop, which runs only after -xen-domid-restrict (never-root readiness). */
-		plan.added.push_back("-chardev");
-		plan.added.push_back(fmt::format("socket,id=qemu-dm-ready,path={},server=on,wait=off",
-						 escapeQemuOptValue(readyQmpSocketPath(options.domid))));
-		plan.added.push_back("-mon");
-		plan.added.push_back("chardev=qemu-dm-ready,mode=control");
-	}
+	appendReadyQmp(options, plan);
 	plan.argv.insert(plan.argv.end(), plan.added.begin(), plan.added.end());
 	return plan;
 }

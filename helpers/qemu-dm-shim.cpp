@@ -255,6 +255,8 @@ int run(int argc, char **argv)
 		log::error(started.error());
 		return finish(1);
 	}
+	for (const auto &w : started->warnings)
+		log::warning("{}", w);
 	auto st = ctl->status(domid);
 	if (!st || st->mainPid == 0) {
 		log::error("domain {}: the device model ended right after its start", domid);

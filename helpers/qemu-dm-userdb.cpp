@@ -24,6 +24,7 @@
  * The listening socket is never disabled while any pool has room.
  */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -46,7 +47,9 @@
 
 #include "c_ptr.h"
 #include "config.h"
+#include "domain.h"
 #include "log.h"
+#include "parse_util.h"
 #include "result.h"
 #include "unique_fd.h"
 #include "userdb_accounts.h"
@@ -413,8 +416,30 @@ int Server::onSignal(sd_event_source *s, const struct signalfd_siginfo *, void *
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
-int Server::onIdle(sd_event_source *s, uint64_t, void *)
+/* Whether any device model unit is loaded: then its user may be looked up at any time. */
+bool anyDmUnitLoaded(const std::string &dir)
 {
+	CPtr<DIR, closedir> d(::opendir(dir.c_str()));
+	if (!d)
+		return false;
+	while (struct dirent *e = ::readdir(d.get()))
+		if (auto domid = domidFromUnitName(e->d_name); domid && dmUnitLoaded(*domid, dir))
+			return true;
+	return false;
+}
+
+int Server::onIdle(sd_event_source *s, uint64_t, void *userdata)
+{
+	auto *server = static_cast<Server *>(userdata);
+	/*
+	 * Stay while a DM runs: a restart by socket activation costs the next
+	 * lookup tens of milliseconds (the sandbox, the exec), and while a DM
+	 * runs its user is looked up (ps, systemctl status, the journal).
+	 */
+	if (anyDmUnitLoaded(server->options_.unitDir)) {
+		server->updateIdle();
+		return 0;
+	}
 	log::debug("Idle, exiting; systemd restarts us on the next connection.");
 	(void)sd_notify(0, "STOPPING=1");
 	return sd_event_exit(sd_event_source_get_event(s), 0);
@@ -508,23 +533,13 @@ Result<UniqueFd> socketFromSystemd()
 	return UniqueFd(fd);
 }
 
-bool parseNumber(const char *s, uint64_t max, uint64_t &ret)
-{
-	char *end = nullptr;
-	errno = 0;
-	unsigned long long v = std::strtoull(s, &end, 10);
-	if (errno != 0 || !end || *end != '\0' || end == s || s[0] < '0' || s[0] > '9' || v > max)
-		return false;
-	ret = v;
-	return true;
-}
-
+/* A time span as in unit files (parse_util.h; a bare number is seconds), at most a year. */
 bool parseSeconds(const char *s, uint64_t &usec)
 {
-	uint64_t v;
-	if (!parseNumber(s, 86400 * 365, v))
+	auto v = parseTimespan(s);
+	if (!v || *v > 86400ULL * 365 * kUSecPerSec)
 		return false;
-	usec = v * 1000000ULL;
+	usec = *v;
 	return true;
 }
 
@@ -540,7 +555,8 @@ void help()
 		   "     --request-timeout=SEC    Close a connection whose request is not answered SEC after\n"
 		   "                              accept or the previous reply (default 5)\n"
 		   "     --max-connections-per-uid=N  Connections one unprivileged uid may hold (default {})\n"
-		   "     --exit-on-idle=SEC       Exit when no connection for this long (default: never)\n"
+		   "     --exit-on-idle=SEC       Exit when no connection for this long and no DM unit is\n"
+		   "                              loaded (default: never)\n"
 		   "Test options:\n"
 		   "     --listen=PATH            Bind PATH instead of using the socket from systemd\n"
 		   "     --passwd-file=PATH       Read other users from PATH instead of NSS\n"
@@ -600,12 +616,12 @@ int parseArgs(int argc, char **argv, Options &o)
 			}
 			break;
 		case ARG_MAX_PER_UID: {
-			uint64_t n;
-			if (!parseNumber(optarg, kMaxConnections, n) || n == 0) {
+			auto n = parseInteger<uint64_t>(optarg);
+			if (!n || *n == 0 || *n > kMaxConnections) {
 				log::error("Invalid --max-connections-per-uid= value: {}", optarg);
 				return -EINVAL;
 			}
-			o.maxConnectionsPerUid = n;
+			o.maxConnectionsPerUid = *n;
 			break;
 		}
 		case ARG_EXIT_IDLE:

@@ -131,6 +131,9 @@ TEST(ExecOptionsParse, RejectsBadCommandLines)
 		{ "--domid 05 --type hvm --runas 131077:997 -- /q", "invalid domain id" },
 		{ "--domid 5 --type hvm2 --runas 131077:997 -- /q", "expected hvm, pv or pvh" },
 		{ "--domid 5 --type hvm --runas 0:0 -- /q", "root" },
+		/* the one user name rule (dm_names.h), as for qemu-dm.conf's [Users] */
+		{ "--domid 5 --type hvm --runas qemu.dm -- /q", "neither UID:GID nor a user name" },
+		{ "--domid 5 --type hvm --runas 1abc -- /q", "neither UID:GID nor a user name" },
 		{ std::string(base) + " --keep-fd 2 -- /q", "always kept" },
 		{ std::string(base) + " --keep-fd 5 --keep-fd 5 -- /q", "given twice" },
 		{ std::string(base) + " --keep-fd x -- /q", "--keep-fd" },

@@ -14,9 +14,9 @@ source "$bc"
 source "$1/packaging/bash-completion/qemu-dmctl"
 complete -p qemu-dmctl >/dev/null || { echo "FAIL: no completion registered for qemu-dmctl"; exit 1; }
 
-qemu-dmctl() { # stand-in: the output format of `qemu-dmctl list`
-	[[ $1 == list ]] || return 1
-	printf '%6s  %-24s %-10s %-10s %8s  %s\n' DOMID UNIT STATE SUB PID USER \
+qemu-dmctl() { # stand-in: the output format of `qemu-dmctl list --no-legend`
+	[[ $1 == list && $2 == --no-legend ]] || return 1
+	printf '%6s  %-24s %-10s %-10s %8s  %s\n' \
 		5 qemu-dm@5.service active running 117 xen-qemuuser-5 \
 		12 qemu-dm@12.service active running 230 xen-qemuuser-12
 }
@@ -41,7 +41,7 @@ expect() { # EXPECTED WORD...: complete the last word of "WORD..."
 	fi
 }
 
-expect 'start stop kill status list policy check audit cdrom help --help --version' qemu-dmctl ''
+expect 'start stop kill status list policy check audit cdrom help --help --version --verbose' qemu-dmctl ''
 expect 'start stop status' qemu-dmctl st
 expect '5 12' qemu-dmctl stop ''
 expect '12' qemu-dmctl status 1
@@ -49,7 +49,9 @@ expect '5 12' qemu-dmctl kill ''
 expect '--signal' qemu-dmctl kill 5 ''
 expect 'SIGTERM' qemu-dmctl kill 5 --signal SIGTE
 expect '--timeout --kill' qemu-dmctl stop 5 --
-expect '' qemu-dmctl status 5 ''
+expect '--json --no-pager' qemu-dmctl status 5 ''
+expect '--json --no-legend --no-pager' qemu-dmctl list ''
+expect '--json' qemu-dmctl check --j
 expect '' qemu-dmctl start ''
 expect '--type' qemu-dmctl start 5 --ty
 expect 'hvm pv pvh' qemu-dmctl start 5 --type ''

@@ -23,6 +23,8 @@
 #include <fmt/format.h>
 
 #include "bus_property.h"
+#include "parse_util.h"
+#include "string_util.h"
 
 namespace qemudm {
 
@@ -34,8 +36,6 @@ namespace {
  * syntax (systemd.exec(5), systemd.resource-control(5), systemd.time(7)).
  */
 
-constexpr uint64_t kInfinity = std::numeric_limits<uint64_t>::max();
-
 Error invalid(std::string_view name, std::string_view value, std::string_view expected)
 {
 	return makeError(EINVAL, "Invalid value '{}' for {}=: expected {}", value, name, expected);
@@ -44,31 +44,6 @@ Error invalid(std::string_view name, std::string_view value, std::string_view ex
 Error appendFailed(int r, std::string_view name)
 {
 	return errnoError(r, "Failed to append {}= to the D-Bus message", name);
-}
-
-bool isSpace(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-std::string_view trim(std::string_view s)
-{
-	while (!s.empty() && isSpace(s.front()))
-		s.remove_prefix(1);
-	while (!s.empty() && isSpace(s.back()))
-		s.remove_suffix(1);
-	return s;
-}
-
-char lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b)
-{
-	return a.size() == b.size() &&
-	       std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 bool startsWith(std::string_view s, std::string_view prefix)
@@ -174,13 +149,13 @@ std::optional<std::vector<std::string>> splitWords(std::string_view s, bool cEsc
 	};
 
 	while (true) {
-		while (i < n && isSpace(s[i]))
+		while (i < n && isWhitespace(s[i]))
 			i++;
 		if (i >= n)
 			break;
 
 		std::string word;
-		while (i < n && !isSpace(s[i])) {
+		while (i < n && !isWhitespace(s[i])) {
 			char c = s[i];
 			if (c == '\'' || c == '"') {
 				char quote = c;
@@ -211,195 +186,6 @@ std::optional<std::vector<std::string>> splitWords(std::string_view s, bool cEsc
 	}
 
 	return words;
-}
-
-std::optional<bool> parseBoolean(std::string_view v)
-{
-	for (std::string_view t : { "1", "yes", "y", "true", "t", "on" })
-		if (equalsIgnoreCase(v, t))
-			return true;
-	for (std::string_view f : { "0", "no", "n", "false", "f", "off" })
-		if (equalsIgnoreCase(v, f))
-			return false;
-	return std::nullopt;
-}
-
-template <typename T>
-std::optional<T> parseNumber(std::string_view v, int base = 10)
-{
-	T out{};
-	if (v.empty())
-		return std::nullopt;
-	/* No sign on unsigned values: from_chars would reject '-', but not a leading '+'. */
-	auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out, base);
-	if (ec != std::errc() || ptr != v.data() + v.size())
-		return std::nullopt;
-	return out;
-}
-
-/*
- * A decimal number with an optional fraction, scaled by `scale` with the
- * result rounded down; nullopt on overflow or bad syntax. Returns how many
- * characters were used in `used`.
- */
-std::optional<uint64_t> parseScaledDecimal(std::string_view s, uint64_t scale, size_t &used)
-{
-	size_t i = 0;
-	uint64_t whole = 0;
-	bool digits = false;
-	while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-		uint64_t d = static_cast<uint64_t>(s[i] - '0');
-		if (whole > (kInfinity - d) / 10)
-			return std::nullopt;
-		whole = whole * 10 + d;
-		digits = true;
-		i++;
-	}
-	uint64_t frac = 0, fracScale = 1;
-	if (i < s.size() && s[i] == '.') {
-		i++;
-		while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-			if (fracScale < 1000000000000000ULL) {
-				frac = frac * 10 + static_cast<uint64_t>(s[i] - '0');
-				fracScale *= 10;
-			}
-			digits = true;
-			i++;
-		}
-	}
-	if (!digits)
-		return std::nullopt;
-	if (scale != 0 && whole > kInfinity / scale)
-		return std::nullopt;
-	uint64_t result = whole * scale;
-	/* frac/fracScale * scale without overflowing for the scales we use */
-	long double part =
-	    static_cast<long double>(frac) / static_cast<long double>(fracScale) * static_cast<long double>(scale);
-	uint64_t add = static_cast<uint64_t>(part);
-	if (result > kInfinity - add)
-		return std::nullopt;
-	used = i;
-	return result + add;
-}
-
-/* A time span ("90", "1min 30s", "2.5h", "infinity"); a bare number is in `defaultUnit` µs. */
-std::optional<uint64_t> parseTimespan(std::string_view v, uint64_t defaultUnit)
-{
-	static const std::array<std::pair<std::string_view, uint64_t>, 30> units = { {
-	    { "seconds", 1000000ULL },
-	    { "second", 1000000ULL },
-	    { "sec", 1000000ULL },
-	    { "s", 1000000ULL },
-	    { "minutes", 60000000ULL },
-	    { "minute", 60000000ULL },
-	    { "min", 60000000ULL },
-	    { "m", 60000000ULL },
-	    { "months", 2629800000000ULL },
-	    { "month", 2629800000000ULL },
-	    { "M", 2629800000000ULL },
-	    { "msec", 1000ULL },
-	    { "ms", 1000ULL },
-	    { "usec", 1ULL },
-	    { "us", 1ULL },
-	    { "µs", 1ULL },
-	    { "nsec", 0ULL },
-	    { "ns", 0ULL },
-	    { "hours", 3600000000ULL },
-	    { "hour", 3600000000ULL },
-	    { "hr", 3600000000ULL },
-	    { "h", 3600000000ULL },
-	    { "days", 86400000000ULL },
-	    { "day", 86400000000ULL },
-	    { "d", 86400000000ULL },
-	    { "weeks", 604800000000ULL },
-	    { "week", 604800000000ULL },
-	    { "w", 604800000000ULL },
-	    { "years", 31557600000000ULL },
-	    { "y", 31557600000000ULL },
-	} };
-
-	v = trim(v);
-	if (v == "infinity")
-		return kInfinity;
-	if (v.empty())
-		return std::nullopt;
-
-	uint64_t total = 0;
-	while (!v.empty()) {
-		/* the unit first: we need its scale before the number */
-		size_t numLen = 0;
-		while (numLen < v.size() && ((v[numLen] >= '0' && v[numLen] <= '9') || v[numLen] == '.'))
-			numLen++;
-		if (numLen == 0)
-			return std::nullopt;
-		size_t u = numLen;
-		while (u < v.size() && isSpace(v[u]))
-			u++;
-		size_t unitEnd = u;
-		while (unitEnd < v.size() && !isSpace(v[unitEnd]) && !(v[unitEnd] >= '0' && v[unitEnd] <= '9') &&
-		       v[unitEnd] != '.')
-			unitEnd++;
-		std::string_view unit = v.substr(u, unitEnd - u);
-
-		uint64_t scale = defaultUnit;
-		bool nanoseconds = false;
-		if (!unit.empty()) {
-			auto it =
-			    std::find_if(units.begin(), units.end(), [&](const auto &e) { return e.first == unit; });
-			if (it == units.end())
-				return std::nullopt;
-			scale = it->second;
-			nanoseconds = scale == 0;
-		}
-
-		size_t used = 0;
-		auto value = parseScaledDecimal(v.substr(0, numLen), nanoseconds ? 1 : scale, used);
-		if (!value || used != numLen)
-			return std::nullopt;
-		uint64_t usec = nanoseconds ? *value / 1000 : *value;
-		if (total > kInfinity - 1 - usec)
-			return std::nullopt;
-		total += usec;
-		v = trim(v.substr(unit.empty() ? numLen : unitEnd));
-	}
-	return total;
-}
-
-/* A size with an optional binary suffix (K, M, G, T, P, E; base 1024), several parts add up. */
-std::optional<uint64_t> parseSize(std::string_view v)
-{
-	v = trim(v);
-	if (v.empty())
-		return std::nullopt;
-	uint64_t total = 0;
-	while (!v.empty()) {
-		size_t numLen = 0;
-		while (numLen < v.size() && ((v[numLen] >= '0' && v[numLen] <= '9') || v[numLen] == '.'))
-			numLen++;
-		if (numLen == 0)
-			return std::nullopt;
-		size_t s = numLen;
-		while (s < v.size() && isSpace(v[s]))
-			s++;
-		uint64_t scale = 1;
-		size_t next = numLen;
-		if (s < v.size()) {
-			static constexpr std::string_view suffixes = "BKMGTPE";
-			auto pos = suffixes.find(v[s]);
-			if (pos != std::string_view::npos) {
-				for (size_t k = 0; k < pos; k++)
-					scale *= 1024;
-				next = s + 1;
-			}
-		}
-		size_t used = 0;
-		auto value = parseScaledDecimal(v.substr(0, numLen), scale, used);
-		if (!value || used != numLen || total > kInfinity - *value)
-			return std::nullopt;
-		total += *value;
-		v = trim(v.substr(next));
-	}
-	return total;
 }
 
 /* "50%", "12.5%", "5‰", "42‱" -> permyriad (0..10000, more if unbounded). */
@@ -444,43 +230,15 @@ uint32_t scaleFromPermyriad(uint64_t permyriad)
 
 std::optional<uint32_t> parseMode(std::string_view v)
 {
-	auto mode = parseNumber<uint32_t>(v, 8);
+	auto mode = parseInteger<uint32_t>(v, 8);
 	if (!mode || *mode > 07777)
 		return std::nullopt;
 	return mode;
 }
 
-std::optional<int> parseSignal(std::string_view v)
-{
-	if (auto n = parseNumber<int>(v); n)
-		return (*n >= 1 && *n <= SIGRTMAX) ? n : std::nullopt;
-
-	std::string_view name = startsWith(v, "SIG") ? v.substr(3) : v;
-	if (startsWith(name, "RTMIN") || startsWith(name, "RTMAX")) {
-		bool min = startsWith(name, "RTMIN");
-		std::string_view rest = name.substr(5);
-		int offset = 0;
-		if (!rest.empty()) {
-			if (rest[0] != (min ? '+' : '-'))
-				return std::nullopt;
-			auto n = parseNumber<int>(rest.substr(1));
-			if (!n || *n < 0 || *n > SIGRTMAX - SIGRTMIN)
-				return std::nullopt;
-			offset = *n;
-		}
-		return min ? SIGRTMIN + offset : SIGRTMAX - offset;
-	}
-	for (int sig = 1; sig < SIGRTMIN; sig++) {
-		const char *abbrev = sigabbrev_np(sig);
-		if (abbrev && name == abbrev)
-			return sig;
-	}
-	return std::nullopt;
-}
-
 std::optional<int> parseErrno(std::string_view v)
 {
-	if (auto n = parseNumber<int>(v); n)
+	if (auto n = parseInteger<int>(v); n)
 		return (*n >= 0 && *n <= 4095) ? n : std::nullopt;
 	for (int e = 1; e <= 4095; e++) {
 		const char *errName = strerrorname_np(e);
@@ -492,7 +250,7 @@ std::optional<int> parseErrno(std::string_view v)
 
 std::optional<int> parseCapability(std::string_view v)
 {
-	if (auto n = parseNumber<int>(v); n)
+	if (auto n = parseInteger<int>(v); n)
 		return (*n >= 0 && *n < 64) ? n : std::nullopt;
 	if (int cap = capabilityNumber(v); cap >= 0)
 		return cap;
@@ -520,7 +278,7 @@ constexpr uint64_t kNamespacesAll =
 
 std::optional<int> parseExitStatus(std::string_view v)
 {
-	if (auto n = parseNumber<int>(v); n)
+	if (auto n = parseInteger<int>(v); n)
 		return (*n >= 0 && *n <= 255) ? n : std::nullopt;
 	/* The LSB names (systemd.exec(5), "Process Exit Codes"). */
 	static const std::array<std::pair<std::string_view, int>, 8> names = { {
@@ -739,7 +497,7 @@ Status handleMode(sd_bus_message *m, std::string_view name, std::string_view val
 
 Status handleUnsigned(sd_bus_message *m, std::string_view name, std::string_view value)
 {
-	auto n = parseNumber<uint32_t>(value);
+	auto n = parseInteger<uint32_t>(value);
 	if (!n)
 		return invalid(name, value, "an unsigned integer");
 	return appendBasic<uint32_t>(m, name, 'u', *n);
@@ -795,7 +553,7 @@ Status handleSyscallErrorNumber(sd_bus_message *m, std::string_view name, std::s
 
 Status handleRangedInt(sd_bus_message *m, std::string_view name, std::string_view value, int min, int max)
 {
-	auto n = parseNumber<int>(value);
+	auto n = parseInteger<int>(value);
 	if (!n || *n < min || *n > max)
 		return invalid(name, value, fmt::format("an integer from {} to {}", min, max));
 	return appendBasic<int32_t>(m, name, 'i', *n);
@@ -861,7 +619,7 @@ std::optional<uint64_t> parseLimitValue(LimitKind kind, std::string_view v)
 	case LimitKind::Size:
 		return parseSize(v);
 	case LimitKind::Number:
-		return parseNumber<uint64_t>(v);
+		return parseInteger<uint64_t>(v);
 	case LimitKind::Seconds: {
 		auto usec = parseTimespan(v, 1000000);
 		if (!usec)
@@ -872,14 +630,14 @@ std::optional<uint64_t> parseLimitValue(LimitKind kind, std::string_view v)
 		return parseTimespan(v, 1);
 	case LimitKind::Nice: {
 		if (!v.empty() && (v[0] == '+' || v[0] == '-')) {
-			auto n = parseNumber<uint64_t>(v.substr(1));
+			auto n = parseInteger<uint64_t>(v.substr(1));
 			if (!n)
 				return std::nullopt;
 			if (v[0] == '+')
 				return *n <= 19 ? std::optional<uint64_t>(20 - *n) : std::nullopt;
 			return *n <= 20 ? std::optional<uint64_t>(20 + *n) : std::nullopt;
 		}
-		auto n = parseNumber<uint64_t>(v);
+		auto n = parseInteger<uint64_t>(v);
 		return (n && *n <= 40) ? n : std::nullopt;
 	}
 	}
@@ -937,7 +695,7 @@ Status handleCgroupLimit(sd_bus_message *m, std::string_view name, std::string_v
 	}
 	if (auto p = parsePermyriad(value); p)
 		return appendBasic<uint32_t>(m, std::string(name) + "Scale", 'u', scaleFromPermyriad(*p));
-	auto v = tasks ? parseNumber<uint64_t>(value) : parseSize(value);
+	auto v = tasks ? parseInteger<uint64_t>(value) : parseSize(value);
 	if (!v) {
 		return invalid(name, value,
 			       tasks ? "a number of tasks, a percentage, or \"infinity\""
@@ -956,7 +714,7 @@ Status handleWeight(sd_bus_message *m, std::string_view name, std::string_view v
 	else if (cpu && value == "idle")
 		weight = 0;
 	else {
-		auto n = parseNumber<uint64_t>(value);
+		auto n = parseInteger<uint64_t>(value);
 		if (!n || *n < 1 || *n > 10000)
 			return invalid(name, value,
 				       cpu ? "a weight from 1 to 10000 or \"idle\"" : "a weight from 1 to 10000");
@@ -1185,7 +943,7 @@ std::optional<IPPrefix> parseIPPrefix(std::string_view word)
 	std::string addr(word.substr(0, word.find('/')));
 	std::optional<uint32_t> length;
 	if (auto slash = word.find('/'); slash != std::string_view::npos) {
-		length = parseNumber<uint32_t>(word.substr(slash + 1));
+		length = parseInteger<uint32_t>(word.substr(slash + 1));
 		if (!length)
 			return std::nullopt;
 	}

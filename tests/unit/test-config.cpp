@@ -190,6 +190,19 @@ TEST(ConfigParse, BooleansAndTimespans)
 	}
 }
 
+/* Values read as in unit files (parse_util.h, systemd's grammar). */
+TEST(ConfigParse, ValuesReadAsInUnitFiles)
+{
+	auto c = parse("[Device Model]\nRestrict=N\n[Limits]\nLimitCORE=1.5K\nMemoryMax=1G 512M\n"
+		       "[Logging]\nLogRateLimitIntervalSec=2.5min\n");
+	ASSERT_TRUE(c.ok()) << c.error().message();
+	EXPECT_FALSE(c->restrictByDefault);
+	EXPECT_EQ(c->limitCore, Limit(1536));
+	EXPECT_EQ(*c->memoryMax, Limit((1ULL << 30) + (512ULL << 20)));
+	EXPECT_EQ(c->logRateLimitIntervalUSec, 150000000u);
+	EXPECT_FALSE(parse("[Logging]\nLogRateLimitIntervalSec=infinity\n").ok());
+}
+
 TEST(ConfigFormat, LimitsAndTimespans)
 {
 	EXPECT_EQ(formatLimit(std::nullopt), "infinity");
@@ -282,6 +295,8 @@ INSTANTIATE_TEST_SUITE_P(
 		 "test.conf:2: Invalid value '1abc' for RangeBaseUser=, expected a user name" },
 	BadCase{ "SharedUserName", "[Users]\nSharedUser=a:b\n",
 		 "test.conf:2: Invalid value 'a:b' for SharedUser=, expected a user name" },
+	BadCase{ "SharedUserDot", "[Users]\nSharedUser=qemu.dm\n",
+		 "test.conf:2: Invalid value 'qemu.dm' for SharedUser=, expected a user name" },
 	BadCase{ "DeviceOutsideDev", "[Devices]\nDeviceAllow=/etc/passwd\n",
 		 "test.conf:2: Invalid value '/etc/passwd' for DeviceAllow=, expected a device node below /dev/ "
 		 "(plain characters only), optionally followed by permissions from 'rwm'" },
