@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "domain.h"
 #include "parse_util.h"
@@ -573,8 +574,48 @@ bool isXenstoredSocketPath(std::string_view path)
 
 /* ---- the report ---- */
 
+AuditCheck auditDeviceAllowAfterReadiness(const std::vector<std::string> &paths)
+{
+	std::vector<std::string> xen;
+	for (const auto &p : paths)
+		if (p.starts_with("/dev/xen"))
+			xen.push_back(p);
+	if (xen.empty())
+		return { "device access", AuditVerdict::Pass,
+			 "the unit's DeviceAllow= names no Xen node after readiness (revoked)" };
+	return { "device access", AuditVerdict::Fail,
+		 fmt::format("the unit may still open {} after readiness (DeviceAllow=)", fmt::join(xen, ", ")) };
+}
+
+std::vector<AuditCheck> auditStaleGrants(const std::vector<NodeGrants> &nodes, const std::vector<uid_t> &inWindow)
+{
+	std::vector<AuditCheck> out;
+	for (const auto &n : nodes) {
+		std::vector<std::string> stale, window;
+		for (uid_t u : n.uids)
+			(std::find(inWindow.begin(), inWindow.end(), u) == inWindow.end() ? stale : window)
+			    .push_back(std::to_string(u));
+		if (!stale.empty())
+			out.push_back(
+			    { fmt::format("grant {}", n.path), AuditVerdict::Fail,
+			      fmt::format("stale ACL entr{} for uid {}: no device model of {} is in its start",
+					  stale.size() == 1 ? "y" : "ies", fmt::join(stale, ", "),
+					  stale.size() == 1 ? "it" : "them") });
+		else if (!window.empty())
+			out.push_back({ fmt::format("grant {}", n.path), AuditVerdict::Info,
+					fmt::format("uid {} in its start window (granted until QEMU answers QMP)",
+						    fmt::join(window, ", ")) });
+	}
+	if (out.empty())
+		out.push_back({ "grants", AuditVerdict::Pass, "no ACL entry for any uid on the Xen nodes" });
+	return out;
+}
+
 bool auditFailed(const AuditReport &report)
 {
+	for (const auto &c : report.unitChecks)
+		if (c.verdict == AuditVerdict::Fail)
+			return true;
 	for (const auto &p : report.processes)
 		for (const auto &c : p.checks)
 			if (c.verdict == AuditVerdict::Fail)
@@ -594,6 +635,16 @@ std::string formatAudit(const AuditReport &report)
 		out += fmt::format(" (domain {})", *report.domid);
 	out += fmt::format(": {} process{}\n", report.processes.size(), report.processes.size() == 1 ? "" : "es");
 	unsigned counts[4] = {};
+	if (!report.unitChecks.empty()) {
+		out += "unit and host\n";
+		size_t width = 0;
+		for (const auto &c : report.unitChecks)
+			width = std::max(width, c.name.size());
+		for (const auto &c : report.unitChecks) {
+			out += fmt::format("  {}  {:<{}} : {}\n", auditVerdictName(c.verdict), c.name, width, c.reason);
+			counts[static_cast<int>(c.verdict)]++;
+		}
+	}
 	for (const auto &p : report.processes) {
 		out += fmt::format("pid {} ({})\n", p.pid, p.comm);
 		size_t width = 0;
@@ -669,6 +720,11 @@ json::Value auditToJson(const AuditReport &report)
 	o.set("target", json::Value::string(report.target));
 	o.set("domid", report.domid ? json::Value::unsignedInteger(*report.domid) : json::Value::null());
 	o.set("result", json::Value::string(auditFailed(report) ? "fail" : "pass"));
+	if (!report.unitChecks.empty()) {
+		ProcessAudit unit;
+		unit.checks = report.unitChecks;
+		o.set("unit_checks", *processAuditToJson(unit).find("checks"));
+	}
 	json::Value procs = json::Value::array();
 	for (const auto &p : report.processes)
 		procs.append(processAuditToJson(p));

@@ -92,6 +92,8 @@ struct ProcessAudit {
 struct AuditReport {
 	std::string target; /* "qemu-dm@5.service" or "pid 1234" */
 	std::optional<uint32_t> domid;
+	/* Checks of the unit and of the host, not of one process (never-root: the device grant). */
+	std::vector<AuditCheck> unitChecks;
 	std::vector<ProcessAudit> processes;
 };
 
@@ -238,6 +240,23 @@ AuditCheck noXenFdsInfo();
 /* True for xenstored's socket paths (/run/xenstored/socket, /var/run/xenstored/socket_ro...). */
 bool isXenstoredSocketPath(std::string_view path);
 
+/* ---- pure parts: the never-root device grant (issue 13, dev_grant.h) ---- */
+
+/* The named-user ACL entries of one Xen node. */
+struct NodeGrants {
+	std::string path;
+	std::vector<uid_t> uids;
+};
+
+/* After readiness the unit's DeviceAllow= names no /dev/xen node (qemu-dm-ready@ reset it). */
+AuditCheck auditDeviceAllowAfterReadiness(const std::vector<std::string> &deviceAllowPaths);
+/*
+ * No stale grant: every named-user entry on a Xen node belongs to a uid whose
+ * DM is in its start window (`inWindow`: granted, not yet revoked). One check
+ * per node with an entry; one PASS "grants" line when there is none.
+ */
+std::vector<AuditCheck> auditStaleGrants(const std::vector<NodeGrants> &nodes, const std::vector<uid_t> &inWindow);
+
 /* ---- pure parts: the report ---- */
 
 bool auditFailed(const AuditReport &report);
@@ -293,5 +312,14 @@ struct AuditOptions {
  */
 [[nodiscard]] Result<AuditReport> auditDmUnit(SystemdManager &manager, uint32_t domid, const Config &config,
 					      UserLookup &users, const AuditOptions &options = {});
+
+/*
+ * The host's device grants: the named-user entries on every node of
+ * /dev/xen (dev_grant.h) against the uids of DMs in their start window (the
+ * QEMU_DM_UID= of qemu-dm@ units whose qemu-dm-grant@ is up and whose
+ * qemu-dm-ready@ is not yet). `qemu-dmctl audit grants`, and part of a
+ * never-root unit's audit.
+ */
+[[nodiscard]] Result<std::vector<AuditCheck>> auditHostGrants(SystemdManager &manager);
 
 } /* namespace qemudm */

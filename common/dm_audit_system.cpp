@@ -33,9 +33,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 
+#include "dev_grant.h"
 #include "domain.h"
 #include "log.h"
 #include "systemd_bus.h"
@@ -569,7 +571,72 @@ Result<AuditReport> auditDmUnit(SystemdManager &manager, uint32_t domid, const C
 	}
 	if (report.processes.empty())
 		return makeError(ENOENT, "domain {}: {} has no process to audit", domid, unit);
+
+	/* Never-root (bound to qemu-dm-ready@): the device access ended at readiness, and no grant is stale. */
+	const std::string ready = fmt::format("qemu-dm-ready@{}.service", domid);
+	auto bound = manager.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit", "BindsTo");
+	if (bound && std::find(bound->begin(), bound->end(), ready) != bound->end()) {
+		auto readyState = manager.activeState(ready);
+		std::string rs = readyState ? *readyState : readyState.error().message();
+		report.unitChecks.push_back(
+		    rs == "active" ? AuditCheck{ "readiness", AuditVerdict::Pass,
+						 fmt::format("{} revoked the device access", ready) }
+				   : AuditCheck{ "readiness", AuditVerdict::Fail,
+						 fmt::format("{} is {}: the device access did not end", ready, rs) });
+		auto rules = manager.deviceAllow(unit);
+		if (!rules)
+			return rules.error().wrap(fmt::format("domain {}", domid));
+		std::vector<std::string> paths;
+		for (const auto &r : *rules)
+			paths.push_back(r.path);
+		report.unitChecks.push_back(auditDeviceAllowAfterReadiness(paths));
+		auto grants = auditHostGrants(manager);
+		if (!grants)
+			return grants.error().wrap(fmt::format("domain {}", domid));
+		report.unitChecks.insert(report.unitChecks.end(), grants->begin(), grants->end());
+	}
 	return report;
+}
+
+Result<std::vector<AuditCheck>> auditHostGrants(SystemdManager &manager)
+{
+	std::vector<NodeGrants> nodes;
+	std::error_code ec;
+	for (const auto &e : std::filesystem::directory_iterator(std::string(kXenDevDir), ec)) {
+		std::string path = e.path().string();
+		struct stat st;
+		if (!isXenNodePath(path) || ::lstat(path.c_str(), &st) < 0 || !S_ISCHR(st.st_mode))
+			continue;
+		auto acl = listUserAccess(path);
+		if (!acl)
+			return acl.error();
+		NodeGrants n{ path, {} };
+		for (const auto &a : *acl)
+			n.uids.push_back(a.uid);
+		nodes.push_back(std::move(n));
+	}
+	/* In the window: qemu-dm-grant@N is up (or starting) and qemu-dm-ready@N not yet. */
+	std::vector<uid_t> inWindow;
+	auto grants = manager.listUnitsByPatterns({ "qemu-dm-grant@*.service" });
+	if (!grants)
+		return grants.error();
+	for (const auto &g : *grants) {
+		if (g.activeState != "active" && g.activeState != "activating")
+			continue;
+		std::string domid = g.name.substr(14, g.name.size() - 14 - 8); /* qemu-dm-grant@ N .service */
+		auto readyState = manager.activeState(fmt::format("qemu-dm-ready@{}.service", domid));
+		if (readyState && *readyState == "active")
+			continue;
+		auto env = manager.unitProperty<std::vector<std::string>>(
+		    fmt::format("qemu-dm@{}.service", domid), "org.freedesktop.systemd1.Service", "Environment");
+		if (!env)
+			continue;
+		for (const auto &v : *env)
+			if (v.starts_with("QEMU_DM_UID="))
+				if (auto u = parseDecimal(std::string_view(v).substr(12), UINT32_MAX - 1))
+					inWindow.push_back(*u);
+	}
+	return auditStaleGrants(nodes, inWindow);
 }
 
 } /* namespace qemudm */

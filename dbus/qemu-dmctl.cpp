@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "build_config.h"
+#include "dev_grant.h"
 #include "dm_audit.h"
 #include "dm_control.h"
 #include "dm_media.h"
@@ -68,6 +69,7 @@ constexpr const char *kUsage = "Usage: qemu-dmctl [OPTIONS] COMMAND ...\n"
 			       "  check [--json]         host readiness report\n"
 			       "  audit DOMID|--pid PID [--json]\n"
 			       "                         is a running device model deprivileged? (docs/audit.md)\n"
+			       "  audit grants [--json]  no stale never-root device grant on the host's Xen nodes\n"
 			       "  help                   this text\n"
 			       "\n"
 			       "Options:\n"
@@ -619,6 +621,21 @@ int verbAudit(const Options &o, const Args &args)
 	Result<AuditReport> report = makeError(EINVAL, "no audit");
 	if (o.pid) {
 		report = auditPid(*o.pid);
+	} else if (args[0] == "grants") {
+		auto manager = SystemdManager::connect();
+		if (!manager) {
+			log::error(manager.error());
+			return kAuditExitCannotRun;
+		}
+		auto checks = auditHostGrants(*manager);
+		if (checks) {
+			AuditReport r;
+			r.target = fmt::format("the device grants on {}", kXenDevDir);
+			r.unitChecks = std::move(*checks);
+			report = std::move(r);
+		} else {
+			report = checks.error();
+		}
 	} else {
 		auto domid = parseDomid(args[0]);
 		if (!domid)

@@ -1417,11 +1417,15 @@ TEST_F(NeverRootTest, TheDmRunsAsItsUserFromExecWithNoCapabilities)
 	std::string journal = bed().journal(unit, 50);
 	EXPECT_THAT(journal, HasSubstr("Removed the caller's -runas 0:0"));
 	EXPECT_THAT(journal, HasSubstr("Removed the caller's -chroot /var/run/xen/qemu-root-61"));
-	/* PV: gntdev is the domain's, on top of the host drop-in's nodes. */
+	/*
+	 * PV: every node, gntdev too, was the unit's for its start only: once the
+	 * start returned, qemu-dm-ready@ had reset DeviceAllow= (issue 13; the
+	 * window itself is test-grant's).
+	 */
 	auto devices = bed().run({ "systemctl", "show", "-p", "DeviceAllow", unit });
 	ASSERT_TRUE(devices.ok());
-	for (const char *dev : { "privcmd", "evtchn", "hypercall", "xenbus", "gntdev" })
-		EXPECT_THAT(devices->out, HasSubstr(fmt::format("DeviceAllow=/dev/xen/{} rw\n", dev))) << devices->out;
+	EXPECT_THAT(devices->out, Not(HasSubstr("/dev/xen"))) << devices->out;
+	EXPECT_EQ(show("qemu-dm-ready@61.service", "ActiveState"), "active");
 	auto ps = bed().sh("ps -o user:20=,group:20= -p " + pid);
 	EXPECT_THAT(ps->out, HasSubstr("xen-qemuuser-61"));
 

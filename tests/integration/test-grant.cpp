@@ -340,3 +340,39 @@ TEST_F(GrantTest, RevokeIsIdempotentAndRefusesBadInput)
 	EXPECT_THAT(r->err, HasSubstr("QEMU_DM_UID"));
 	EXPECT_EQ(allAclUsers(), "");
 }
+
+TEST_F(GrantTest, AuditFailsAStaleGrantAndPassesTheWindow)
+{
+	/* In the window the grant is expected: INFO, not a failure. */
+	startInBackground(20, "-qmp-delay 4000");
+	ASSERT_TRUE(waitForWindow(20)) << startOutput(20);
+	auto a = bed().run({ "qemu-dmctl", "audit", "grants" });
+	ASSERT_TRUE(a.ok());
+	EXPECT_EQ(a->exitStatus, 0) << a->out << a->err;
+	EXPECT_THAT(a->out, HasSubstr("uid 131092 in its start window"));
+	ASSERT_EQ(startResult(20), 0) << startOutput(20);
+
+	a = bed().run({ "qemu-dmctl", "audit", "grants" });
+	ASSERT_TRUE(a.ok());
+	EXPECT_EQ(a->exitStatus, 0) << a->out << a->err;
+	EXPECT_THAT(a->out, HasSubstr("PASS  grants"));
+	auto unit = bed().run({ "qemu-dmctl", "audit", "20" });
+	ASSERT_TRUE(unit.ok());
+	EXPECT_THAT(unit->out, HasSubstr("PASS  readiness"));
+	EXPECT_THAT(unit->out, HasSubstr("PASS  device access"));
+	EXPECT_THAT(unit->out, HasSubstr("PASS  grants"));
+
+	/* Negative control: an entry no DM in its start window explains. */
+	ASSERT_TRUE(bed().sh("setfacl -m u:131099:rw /dev/xen/evtchn")->ok());
+	a = bed().run({ "qemu-dmctl", "audit", "grants" });
+	ASSERT_TRUE(a.ok());
+	EXPECT_EQ(a->exitStatus, 1) << a->out;
+	EXPECT_THAT(a->out, HasSubstr("FAIL  grant /dev/xen/evtchn"));
+	EXPECT_THAT(a->out, HasSubstr("stale ACL entry for uid 131099"));
+	unit = bed().run({ "qemu-dmctl", "audit", "20" });
+	ASSERT_TRUE(unit.ok());
+	EXPECT_EQ(unit->exitStatus, 1);
+	EXPECT_THAT(unit->out, HasSubstr("FAIL  grant /dev/xen/evtchn"));
+	ASSERT_TRUE(bed().sh("setfacl -x u:131099 /dev/xen/evtchn")->ok());
+	EXPECT_EQ(allAclUsers(), "");
+}
