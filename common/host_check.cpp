@@ -16,6 +16,7 @@
 #include <systemd/sd-bus.h>
 
 #include "c_ptr.h"
+#include "dev_grant.h"
 #include "domain.h"
 #include "log.h"
 #include "file_util.h"
@@ -624,6 +625,47 @@ std::vector<CheckResult> checkExtraDevices(const Config &config, const HostCheck
 
 /* ---- the report ---- */
 
+std::vector<CheckResult> checkDeviceGrant(const Config &config, const HostCheckEnv &env)
+{
+	std::vector<CheckResult> r;
+	if (config.privilegeModel != PrivilegeModel::NeverRoot)
+		return r;
+	const std::string dev = env.devRoot.string();
+	auto acl = supportsPosixAcl(dev);
+	if (!acl)
+		r.push_back(fail("POSIX ACLs on /dev", acl.error().message(), "Is /dev mounted (devtmpfs)?"));
+	else if (*acl)
+		r.push_back(pass(
+		    "POSIX ACLs on /dev",
+		    fmt::format("{} stores POSIX ACLs: a DM's uid can be granted the Xen nodes for its start", dev)));
+	else
+		r.push_back(fail("POSIX ACLs on /dev",
+				 fmt::format("{} stores no POSIX ACLs: a never-root DM's uid cannot be granted the Xen "
+					     "nodes (root 0600)",
+					     dev),
+				 "Use a kernel built with CONFIG_TMPFS_POSIX_ACL=y (devtmpfs is tmpfs), or "
+				 "PrivilegeModel=root"));
+
+	const std::string name = "Device control";
+	auto root =
+	    env.filesystemType ? env.filesystemType(env.cgroupRoot) : Result<int64_t>(makeError(ENOSYS, "no probe"));
+	if (root && *root == CGROUP2_SUPER_MAGIC)
+		r.push_back(pass(name, "cgroup v2 BPF device programs: DeviceAllow= is enforced, and its reset at "
+				       "readiness takes effect at once"));
+	else if (root && *root == TMPFS_MAGIC && env.filesystemType(env.cgroupRoot / "devices") &&
+		 *env.filesystemType(env.cgroupRoot / "devices") != CGROUP2_SUPER_MAGIC)
+		r.push_back(warn(name,
+				 "cgroup v1 devices controller: DeviceAllow= and its reset are enforced there (as in "
+				 "qemu-dm's test bed), the unified hierarchy's BPF programs are not used",
+				 "Boot with systemd.unified_cgroup_hierarchy=1 (the default of Debian 12)"));
+	else
+		r.push_back(fail(name,
+				 root ? "No cgroup device control found: DeviceAllow= would not be enforced"
+				      : root.error().message(),
+				 "Boot with systemd.unified_cgroup_hierarchy=1 (the default of Debian 12)"));
+	return r;
+}
+
 std::vector<CheckResult> runHostChecks(const Config &config, HostCheckEnv &env)
 {
 	if (!env.users)
@@ -644,6 +686,8 @@ std::vector<CheckResult> runHostChecks(const Config &config, HostCheckEnv &env)
 	for (auto &c : checkQemu(config, env))
 		r.push_back(std::move(c));
 	for (auto &c : checkExtraDevices(config, env))
+		r.push_back(std::move(c));
+	for (auto &c : checkDeviceGrant(config, env))
 		r.push_back(std::move(c));
 	for (const auto &c : r)
 		log::debug("check {}: {} {}", c.name, checkLevelName(c.level), c.detail);

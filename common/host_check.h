@@ -24,6 +24,11 @@
  *   QEMU Xen accelerator, QEMU -xen-domid-restrict, QEMU privilege drop  FAIL
  *   QEMU -sandbox       not built with seccomp                          WARN
  *   Device <path>       each [Devices] DeviceAllow= node exists          WARN
+ *   never-root only (PrivilegeModel=never-root, the device grant of issue 13):
+ *   POSIX ACLs on /dev  the file system of /dev stores ACLs (devtmpfs:
+ *                       CONFIG_TMPFS_POSIX_ACL)                          FAIL
+ *   Device control      cgroup v2 BPF device programs PASS; cgroup v1
+ *                       devices controller WARN; none FAIL
  *
  * Every place that touches the system is a seam in HostCheckEnv, so the
  * checks run against fake roots in tests. Library code: logs at debug level
@@ -138,6 +143,9 @@ CheckResult checkSharedUser(const Config &config, UserLookup &users);
 std::vector<CheckResult> checkQemu(const Config &config, const HostCheckEnv &env);
 /* One line per [Devices] DeviceAllow= node; none if there are none. */
 std::vector<CheckResult> checkExtraDevices(const Config &config, const HostCheckEnv &env);
+
+/* The never-root device grant's needs (POSIX ACLs on /dev, cgroup device control); none in the root model. */
+std::vector<CheckResult> checkDeviceGrant(const Config &config, const HostCheckEnv &env);
 
 /* "252.39-1~deb12u2" -> 252, "v255" -> 255; std::nullopt if there is no leading number. */
 std::optional<unsigned> parseSystemdVersion(std::string_view version);

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 
+#include "dev_grant.h"
 #include "host_check.h"
 
 using namespace qemudm;
@@ -438,6 +439,32 @@ TEST_F(HostCheck, CgroupHierarchy)
 	r = checkCgroupHierarchy(env_);
 	EXPECT_EQ(r.level, CheckLevel::Fail);
 	EXPECT_THAT(r.detail, HasSubstr("Failed to statfs"));
+}
+
+TEST_F(HostCheck, DeviceGrantOnlyForNeverRoot)
+{
+	fsTypes_[env_.cgroupRoot] = CGROUP2_SUPER_MAGIC;
+	EXPECT_TRUE(checkDeviceGrant(config_, env_).empty());
+	config_.privilegeModel = PrivilegeModel::NeverRoot;
+	auto acl = supportsPosixAcl(env_.devRoot.string());
+	ASSERT_TRUE(acl) << acl.error().message();
+	auto r = checkDeviceGrant(config_, env_);
+	ASSERT_EQ(r.size(), 2u);
+	EXPECT_EQ(r[0].name, "POSIX ACLs on /dev");
+	EXPECT_EQ(r[0].level, *acl ? CheckLevel::Pass : CheckLevel::Fail) << r[0].detail;
+	EXPECT_EQ(r[1].name, "Device control");
+	EXPECT_EQ(r[1].level, CheckLevel::Pass);
+	EXPECT_THAT(r[1].detail, HasSubstr("BPF"));
+
+	fsTypes_[env_.cgroupRoot] = TMPFS_MAGIC;
+	fsTypes_[env_.cgroupRoot / "devices"] = 0x27e0eb; /* CGROUP_SUPER_MAGIC (v1) */
+	r = checkDeviceGrant(config_, env_);
+	EXPECT_EQ(r[1].level, CheckLevel::Warn);
+	EXPECT_THAT(r[1].detail, HasSubstr("cgroup v1 devices controller"));
+
+	fsTypes_.erase(env_.cgroupRoot / "devices");
+	r = checkDeviceGrant(config_, env_);
+	EXPECT_EQ(r[1].level, CheckLevel::Fail);
 }
 
 /* ---- NSS and users ---- */
