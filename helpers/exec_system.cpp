@@ -14,7 +14,7 @@
 #include <fstream>
 
 #include "c_ptr.h"
-#include "text_file.h"
+#include "file_util.h"
 #include "unique_fd.h"
 
 namespace qemudm {
@@ -133,7 +133,7 @@ Status checkNeverRootStatus(std::string_view text, const UserId &want)
 
 Status checkNeverRootIdentity(const UserId &want)
 {
-	auto text = readTextFile("/proc/self/status");
+	auto text = readFile("/proc/self/status");
 	if (!text)
 		return text.error();
 	if (!*text)
