@@ -233,12 +233,6 @@ protected:
 		return report;
 	}
 
-	std::string show(const std::string &unit, const std::string &prop)
-	{
-		auto r = bed().run({ "systemctl", "show", "-P", prop, unit });
-		return r.ok() ? r->out.substr(0, r->out.find('\n')) : "<systemctl failed>";
-	}
-
 	std::map<std::string, std::string> showAll(const std::string &unit)
 	{
 		auto r = bed().run({ "systemctl", "show", unit });
