@@ -44,6 +44,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "build_config.h"
 #include "c_ptr.h"
 #include "config.h"
 #include "log.h"
