@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <fmt/ranges.h>
+
 #include "declared_path.h"
 #include "dm_names.h"
 #include "host_policy.h"
@@ -113,6 +115,20 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 				 "device_model_user is set (qemu-dm never runs a DM as root)",
 				 domid);
 
+	const bool neverRoot = config.privilegeModel == PrivilegeModel::NeverRoot;
+	if (neverRoot && !identity->killByUid)
+		return makeError(EPERM,
+				 "domain {}: refusing the shared user {} under PrivilegeModel=never-root: the DM's "
+				 "uid is granted the Xen nodes for its start, and no other DM may hold it "
+				 "(create the range base user {})",
+				 domid, identity->runas, config.rangeBaseUser);
+	if (neverRoot && !req.taps.empty())
+		return makeError(EPERM,
+				 "domain {}: emulated NICs ({}) need QEMU to create the tap with CAP_NET_ADMIN, "
+				 "which a device model never has under PrivilegeModel=never-root "
+				 "(PrivilegeModel=root in qemu-dm.conf serves them)",
+				 domid, fmt::join(req.taps, " "));
+
 	DmUnitPlan plan;
 	plan.domid = domid;
 	plan.unit = dmUnitName(domid);
@@ -147,6 +163,21 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	/* The one variable of the caller's environment QEMU gets (libxl sets it for QEMU). */
 	if (!req.consoleLimit.empty())
 		add("Environment", Strings{ { fmt::format("XEN_QEMU_CONSOLE_LIMIT={}", req.consoleLimit) } });
+	if (neverRoot) {
+		/*
+		 * The unit runs as the DM's user from exec: systemd resolves it
+		 * through NSS (qemu-dm-userdb answers for xen-qemuuser-<domid> while
+		 * this unit is loaded, docs/userdb.md). The range's user gets its
+		 * per-domain group (uid_policy.h); a device_model_user its primary
+		 * group, which systemd takes from its record.
+		 */
+		if (req.deviceModelUser.empty()) {
+			add("User", str(perDomainUserName(domid)));
+			add("Group", str(perDomainUserName(domid)));
+		} else {
+			add("User", str(req.deviceModelUser));
+		}
+	}
 	add("StandardOutput", str("journal"));
 	add("StandardError", str("journal"));
 	add("RuntimeDirectory", Strings{ { fmt::format("qemu-dm/{}", domid) } });
@@ -166,6 +197,12 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		 * calls fail with EPERM instead of killing the stand-in.
 		 */
 		add("SystemCallErrorNumber", ErrnoNumber{ EPERM });
+	}
+
+	/* The Xen nodes only this guest type needs (host_policy.h: the others are the host drop-in's). */
+	for (auto dev : domainXenDevices(config.privilegeModel, req.type)) {
+		add("DeviceAllow", DeviceRules{ { { std::string(dev), "rw" } } });
+		add("BindPaths", BindPaths{ { { std::string(dev), std::string(dev), true } } });
 	}
 
 	for (const auto &disk : req.disks) {
@@ -226,8 +263,16 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	}
 
 	auto &e = plan.execStart;
-	e = { qemuDmExecPath(), "--domid",	std::to_string(domid), "--type", std::string(guestTypeName(req.type)),
-	      "--runas",	identity->runas };
+	e = { qemuDmExecPath(), "--domid", std::to_string(domid), "--type", std::string(guestTypeName(req.type)) };
+	if (neverRoot) {
+		/* It already is that user: it checks so, and gives QEMU no -runas/-chroot. */
+		e.push_back("--never-root");
+		e.push_back("--runas");
+		e.push_back(fmt::format("{}:{}", identity->uid, identity->gid));
+	} else {
+		e.push_back("--runas");
+		e.push_back(identity->runas);
+	}
 	if (!req.domainCheck)
 		e.push_back("--no-domain-check");
 	bool restrict = req.restrict.value_or(config.restrictByDefault);

@@ -9,15 +9,31 @@ namespace qemudm {
 namespace {
 
 /*
- * The Xen device nodes an HVM device model needs (lab, xen-lab-systemd-dm.md
- * §4.1.3): privcmd and evtchn, and hypercall because without it libxencall
- * falls back to locked memory, which LimitMEMLOCK=0 forbids. gntdev and
- * xenbus are not needed.
+ * The Xen device nodes of a device model (DeviceAllow= and a bind into the
+ * private /dev), one list for every caller: the host drop-in, the per-domain
+ * plan and the device grant (xenDeviceNodes()).
+ *
+ * Root model (lab, xen-lab-systemd-dm.md §4.1.3): privcmd and evtchn, and
+ * hypercall because without it libxencall falls back to locked memory, which
+ * LimitMEMLOCK=0 forbids; QEMU reaches xenstore through xenstored's socket
+ * (root's, QEMU is root when it connects). Never-root model (spike,
+ * never-root.md, strace): the socket refuses a non-root uid, so libxenstore
+ * falls back to /dev/xen/xenbus, needed by every guest type; a PV or PVH
+ * DM's qdisk backend also maps the guest's grants through gntdev.
  */
-constexpr std::string_view kXenDevices[] = {
+constexpr std::string_view kXenDevicesRoot[] = {
 	"/dev/xen/privcmd",
 	"/dev/xen/evtchn",
 	"/dev/xen/hypercall",
+};
+constexpr std::string_view kXenDevicesNeverRoot[] = {
+	"/dev/xen/privcmd",
+	"/dev/xen/evtchn",
+	"/dev/xen/hypercall",
+	"/dev/xen/xenbus",
+};
+constexpr std::string_view kXenDevicesNeverRootPv[] = {
+	"/dev/xen/gntdev",
 };
 
 void add(std::vector<UnitProperty> &v, std::string_view name, std::string value)
@@ -35,6 +51,28 @@ std::string sanitize(std::string_view s)
 
 } /* namespace */
 
+std::vector<std::string_view> hostXenDevices(PrivilegeModel model)
+{
+	if (model == PrivilegeModel::NeverRoot)
+		return { std::begin(kXenDevicesNeverRoot), std::end(kXenDevicesNeverRoot) };
+	return { std::begin(kXenDevicesRoot), std::end(kXenDevicesRoot) };
+}
+
+std::vector<std::string_view> domainXenDevices(PrivilegeModel model, GuestType type)
+{
+	if (model == PrivilegeModel::NeverRoot && type != GuestType::Hvm)
+		return { std::begin(kXenDevicesNeverRootPv), std::end(kXenDevicesNeverRootPv) };
+	return {};
+}
+
+std::vector<std::string_view> xenDeviceNodes(PrivilegeModel model, GuestType type)
+{
+	auto v = hostXenDevices(model);
+	for (auto d : domainXenDevices(model, type))
+		v.push_back(d);
+	return v;
+}
+
 bool inViewSkeleton(std::string_view d)
 {
 	for (std::string_view s : { "bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "run", "sbin",
@@ -44,7 +82,7 @@ bool inViewSkeleton(std::string_view d)
 	return false;
 }
 
-std::vector<UnitProperty> buildViewPolicy()
+std::vector<UnitProperty> buildViewPolicy(PrivilegeModel model)
 {
 	std::vector<UnitProperty> p;
 	/*
@@ -77,11 +115,16 @@ std::vector<UnitProperty> buildViewPolicy()
 	 * (qemu-dm-exec resolves a device_model_user by name): nothing secret.
 	 */
 	add(p, "BindReadOnlyPaths", "-/etc/ld.so.cache -/etc/localtime -/etc/passwd -/etc/group -/etc/nsswitch.conf");
-	/* xenstored's socket (QEMU talks to xenstore), under both names libxenstore uses. */
-	add(p, "BindReadOnlyPaths", "-/run/xenstored -/run/xenstored:/var/run/xenstored");
+	/*
+	 * xenstored's socket (QEMU talks to xenstore), under both names
+	 * libxenstore uses: root's (0755 directory, root-only socket), so only in
+	 * the root model. A never-root DM uses /dev/xen/xenbus, granted for its start.
+	 */
+	if (model == PrivilegeModel::Root)
+		add(p, "BindReadOnlyPaths", "-/run/xenstored -/run/xenstored:/var/run/xenstored");
 	/* qemu-dm-exec's READY=1 (Type=notify); stdout and stderr are journal streams already open. */
 	add(p, "BindReadOnlyPaths", "-/run/systemd/notify");
-	/* The unit's own runtime dir: QEMU's chroot dir and its sockets (libxenstat's QMP). */
+	/* The unit's own runtime dir: its sockets (libxenstat's QMP) and, in the root model, QEMU's chroot dir. */
 	add(p, "BindPaths", "-/run/qemu-dm/%i");
 	return p;
 }
@@ -89,8 +132,19 @@ std::vector<UnitProperty> buildViewPolicy()
 std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 {
 	std::vector<UnitProperty> p;
-	/* One complete line: on the bus a second one replaces the first. */
-	add(p, "CapabilityBoundingSet", "CAP_SETUID CAP_SETGID CAP_SYS_CHROOT");
+	const bool neverRoot = config.privilegeModel == PrivilegeModel::NeverRoot;
+	/*
+	 * One complete line: on the bus a second one replaces the first. Root
+	 * model: what QEMU's -runas and -chroot need in its root window. Never
+	 * root: the unit runs as the DM's user from exec (User= per domain) and
+	 * has no capability at all, nor can it gain one (ambient set empty too).
+	 */
+	if (neverRoot) {
+		add(p, "CapabilityBoundingSet", "");
+		add(p, "AmbientCapabilities", "");
+	} else {
+		add(p, "CapabilityBoundingSet", "CAP_SETUID CAP_SETGID CAP_SYS_CHROOT");
+	}
 	add(p, "NoNewPrivileges", "yes");
 	/*
 	 * The allow-list view (issue 10, class 5; docs/confinement.md, "The
@@ -98,7 +152,7 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	 * only what is bound below reaches it. Nothing of /run/xen, /etc, /var,
 	 * /srv, /home or any other top-level directory is there unless listed.
 	 */
-	for (auto &v : buildViewPolicy())
+	for (auto &v : buildViewPolicy(config.privilegeModel))
 		p.push_back(std::move(v));
 	/* The view's root and everything bound read-only stay read-only. */
 	add(p, "ProtectSystem", "strict");
@@ -125,12 +179,13 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	 * class 6). Each DM gets its own, bounded and charged to it.
 	 */
 	add(p, "TemporaryFileSystem", "/dev/shm:mode=1777,size=16M,nosuid,nodev,noexec");
-	for (auto dev : kXenDevices)
+	const auto xenDevices = hostXenDevices(config.privilegeModel);
+	for (auto dev : xenDevices)
 		add(p, "DeviceAllow", fmt::format("{} rw", dev));
 	for (const auto &d : config.extraDevices)
 		add(p, "DeviceAllow", fmt::format("{} {}", d.path, d.permissions));
 	/* "-": a missing node is no error (a host without Xen, the test bed). */
-	for (auto dev : kXenDevices)
+	for (auto dev : xenDevices)
 		add(p, "BindPaths", fmt::format("-{}", dev));
 	for (const auto &d : config.extraDevices)
 		add(p, "BindPaths", fmt::format("-{}", d.path));
@@ -151,14 +206,23 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	add(p, "RestrictSUIDSGID", "yes");
 	add(p, "KeyringMode", "private");
 	add(p, "UMask", "0077");
+	/* SysV IPC objects of the DM's user go with the unit (a root model's unit runs as root: no-op). */
+	if (neverRoot)
+		add(p, "RemoveIPC", "yes");
 	add(p, "SystemCallArchitectures", "native");
-	add(p, "SystemCallFilter", "@system-service @setuid @chown chroot");
+	/*
+	 * ~@privileged and ~@mount also remove chroot, setuid and setgroups:
+	 * QEMU's -chroot and -runas need them back in the root model. A
+	 * never-root DM calls none of them: every set*id call is denied (also by
+	 * qemu-dm-exec's credential filter, which pins them to the DM's own ids).
+	 * seccomp(2) can only restrict the caller further: qemu-dm-exec installs
+	 * that filter, and QEMU builds with -sandbox probe it at start.
+	 */
+	add(p, "SystemCallFilter", neverRoot ? "@system-service" : "@system-service @setuid @chown chroot");
 	add(p, "SystemCallFilter",
 	    "~@privileged @resources @mount @debug @module @reboot @swap @raw-io @cpu-emulation "
 	    "@obsolete @clock @keyring @memlock");
-	/* ~@privileged and ~@mount also remove these; QEMU's -chroot and -runas need them. */
-	/* seccomp(2) can only restrict the caller further; QEMU builds with -sandbox probe it at start. */
-	add(p, "SystemCallFilter", "chroot setuid setgroups seccomp");
+	add(p, "SystemCallFilter", neverRoot ? "seccomp" : "chroot setuid setgroups seccomp");
 	return p;
 }
 

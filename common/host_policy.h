@@ -25,6 +25,7 @@
 #include "build_config.h"
 #include "bus_property.h"
 #include "config.h"
+#include "domain.h"
 
 namespace qemudm {
 
@@ -59,7 +60,17 @@ inline constexpr std::string_view kViewRoot = QEMU_DM_VIEW_ROOT;
 inline constexpr std::string_view kViewEmpty = QEMU_DM_VIEW_EMPTY; /* holds only qemu-dm/ (TMPDIR's mount point) */
 /* Top-level directories of the view's skeleton. */
 bool inViewSkeleton(std::string_view topLevelDir);
-std::vector<UnitProperty> buildViewPolicy();
+std::vector<UnitProperty> buildViewPolicy(PrivilegeModel model);
+
+/*
+ * The Xen device nodes a DM of `model` needs (DeviceAllow= and BindPaths=):
+ * those every guest type needs, in the host drop-in; those only some guest
+ * types need, per domain (planDmUnit); and all of them for one guest type
+ * (what a never-root DM's uid is granted for its start).
+ */
+std::vector<std::string_view> hostXenDevices(PrivilegeModel model);
+std::vector<std::string_view> domainXenDevices(PrivilegeModel model, GuestType type);
+std::vector<std::string_view> xenDeviceNodes(PrivilegeModel model, GuestType type);
 
 /* Sandbox: capabilities, file system, devices, kernel, syscalls (includes the view). */
 std::vector<UnitProperty> buildHardeningPolicy(const Config &config);

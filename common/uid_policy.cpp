@@ -188,7 +188,13 @@ Result<DmIdentity> byRange(const Config &config, const DmUserRequest &request, c
 				 uid, request.domid, request.domid);
 
 	id.uid = uid;
-	id.gid = base.gid;
+	/*
+	 * Root model: upstream's gid, the range base user's group, shared by
+	 * every DM. Never root: the per-domain group xen-qemuuser-<domid> (gid =
+	 * uid, served with the user by qemu-dm-userdb), so that no two DMs share
+	 * a gid either: nothing one DM's group may read or write is another's.
+	 */
+	id.gid = config.privilegeModel == PrivilegeModel::NeverRoot ? static_cast<gid_t>(uid) : base.gid;
 	id.runas = fmt::format("{}:{}", id.uid, id.gid);
 	id.killByUid = true;
 	log::debug("Domain {}: device model runs as uid {} ({} + {})", request.domid, uid, b, request.domid);

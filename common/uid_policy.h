@@ -9,7 +9,8 @@
  * xen-dm-restrict.md §3):
  *   1. device_model_user, if given (even with dm_restrict off), by name;
  *   2. dm_restrict off: root, no -runas;
- *   3. range base user's uid + domid, gid = the base user's primary group;
+ *   3. range base user's uid + domid, gid = the base user's primary group
+ *      (PrivilegeModel=never-root: gid = uid, the per-domain group);
  *   4. the shared user, with a warning;
  *   5. refuse.
  * Plus what upstream misses: gid 0, a range that overflows or covers the

@@ -165,10 +165,13 @@ Result<std::optional<PasswdEntry>> SystemUserLookup::byUid(uid_t uid)
 			    fmt::format("uid {}", uid));
 }
 
-Result<std::optional<pid_t>> findProcessOfUid(uid_t uid, const std::filesystem::path &procRoot)
+Result<std::optional<pid_t>> findProcessOfUid(uid_t uid, const std::filesystem::path &procRoot, pid_t except)
 {
 	std::optional<pid_t> found;
+	const std::string self = except > 0 ? std::to_string(except) : std::string();
 	auto s = forEachProcess(procRoot, [&](const std::string &pid) -> Result<bool> {
+		if (pid == self)
+			return false;
 		auto uids = uidsOfPid(procRoot, pid);
 		if (!uids)
 			return uids.error();

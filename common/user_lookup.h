@@ -72,7 +72,8 @@ private:
 /* The four uids (real, effective, saved, fs) from the text of /proc/<pid>/status. */
 std::optional<std::vector<uid_t>> parseStatusUids(std::string_view statusText);
 
-/* A process whose real, effective, saved or fs uid is `uid`; nullopt if none. */
-[[nodiscard]] Result<std::optional<pid_t>> findProcessOfUid(uid_t uid, const std::filesystem::path &procRoot = "/proc");
+/* A process other than `except` whose real, effective, saved or fs uid is `uid`; nullopt if none. */
+[[nodiscard]] Result<std::optional<pid_t>> findProcessOfUid(uid_t uid, const std::filesystem::path &procRoot = "/proc",
+							    pid_t except = 0);
 
 } /* namespace qemudm */

@@ -173,6 +173,9 @@ std::string execUsage()
 			   "  --no-domain-check       skip the Xen domain check (stand-in device\n"
 			   "                          models without Xen only)\n"
 			   "  --no-restrict           do not add -xen-domid-restrict\n"
+			   "  --never-root            the unit already runs as the --runas user\n"
+			   "                          (User=/Group=) with no capabilities: check\n"
+			   "                          that, remove QEMU's -runas/-chroot, add none\n"
 			   "  --qemu-caps CAPS        what QEMU can do, probed by the caller (qemu-dm's\n"
 			   "                          core library); used only if QEMU is still the\n"
 			   "                          binary that was probed, else QEMU is probed again\n"
@@ -192,6 +195,8 @@ std::string execUsage()
 			   "  71  other system error\n"
 			   "  72  the fd channel: an fd missing, undeclared or not of its declared kind\n"
 			   "  73  the credential seccomp filter could not be installed\n"
+			   "  74  --never-root: not running as exactly the --runas user and group,\n"
+			   "      or holding a capability\n"
 			   "On success qemu-dm-exec does not return: QEMU replaces it.\n"
 			   "See docs/qemu-dm-exec.md.\n",
 			   kMaxDomid, kRuntimeRoot);
@@ -230,6 +235,10 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 		}
 		if (arg == "--no-restrict") {
 			o.restrict = false;
+			continue;
+		}
+		if (arg == "--never-root") {
+			o.neverRoot = true;
 			continue;
 		}
 		if (arg.substr(0, 2) != "--")
@@ -351,7 +360,11 @@ Result<ExecOptions> parseExecArgs(const std::vector<std::string> &args, const Us
 		return runas.error().wrap("--runas");
 	o.runas = *runas;
 
-	if (chrootArg == "auto") {
+	if (o.neverRoot) {
+		if (haveChroot)
+			return makeError(EINVAL, "--chroot: a --never-root device model has no chroot");
+		o.chrootAuto = false;
+	} else if (chrootArg == "auto") {
 		o.chrootAuto = true;
 		o.chrootDir = defaultChrootDir(o.domid);
 	} else {
@@ -484,6 +497,38 @@ Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps 
 	 * did not decide, and it resolves the name itself, later. Checked
 	 * against the real QEMU 7.2 in tests/exec/test-exec-real-qemu.cpp.
 	 */
+	if (options.neverRoot) {
+		/* Removed from the end, so the indexes of earlier occurrences stay right. */
+		for (auto o = found.rbegin(); o != found.rend(); ++o) {
+			auto at = plan.argv.begin() + static_cast<std::ptrdiff_t>(o->valueIndex);
+			if (o->name == "runas" || o->name == "chroot") {
+				plan.removed.push_back(fmt::format("{} {}", o->option, o->value));
+				plan.argv.erase(at - 1, at + 1);
+			} else if (o->name == "run-with") {
+				std::vector<std::string> kept;
+				for (const std::string &kv : splitQemuOpts(o->value)) {
+					std::string key = kv.substr(0, kv.find('='));
+					if (key == "user" || key == "chroot") {
+						plan.removed.push_back(fmt::format("{} {}", o->option, kv));
+						continue;
+					}
+					size_t eq = kv.find('=');
+					kept.push_back(eq == std::string::npos
+							   ? escapeQemuOptValue(kv)
+							   : kv.substr(0, eq + 1) +
+								 escapeQemuOptValue(kv.substr(eq + 1)));
+				}
+				if (kept.empty())
+					plan.argv.erase(at - 1, at + 1);
+				else
+					*at = fmt::format("{}", fmt::join(kept, ","));
+			}
+		}
+		std::reverse(plan.removed.begin(), plan.removed.end());
+		plan.argv.insert(plan.argv.end(), plan.added.begin(), plan.added.end());
+		return plan;
+	}
+
 	bool haveUser = false, haveChroot = false;
 	const std::string ourUser = options.runas.toString();
 	auto userIsOurs = [&](std::string_view value) {

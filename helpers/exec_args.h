@@ -36,6 +36,7 @@ enum ExecExit : int {
 	kExitOs = 71,		/* other system error (closing fds, /proc) */
 	kExitFds = 72,		/* the fd channel: an fd missing, undeclared or not of its kind */
 	kExitSeccomp = 73,	/* the credential seccomp filter could not be installed */
+	kExitIdentity = 74,	/* --never-root: not exactly the --runas user, or holding a capability */
 };
 
 struct UserId {
@@ -60,8 +61,14 @@ struct ExecOptions {
 	GuestType type = GuestType::Hvm;
 	std::string runasSpec; /* as given */
 	UserId runas;	       /* resolved, never root */
-	std::string chrootDir; /* absolute, normalised; `auto` already resolved */
+	std::string chrootDir; /* absolute, normalised; `auto` already resolved; empty with neverRoot */
 	bool chrootAuto = true;
+	/*
+	 * --never-root: the unit already runs as `runas` (User=/Group=) with no
+	 * capabilities; QEMU gets no -runas/-chroot (libxl's are removed), there
+	 * is no chroot directory.
+	 */
+	bool neverRoot = false;
 	std::vector<int> keepFds; /* sorted, unique, >= 3 */
 	int stdinFd = -1;	  /* --stdin-fd: stdin moves to this fd (>= 3), kept */
 	std::vector<FdDecl> fds;  /* --fd: stdin is the fd channel carrying these (common/fd_channel.h) */
@@ -94,6 +101,7 @@ struct QemuArgvPlan {
 	std::vector<std::string> argv;	   /* the final argv; [0] is the QEMU path */
 	std::vector<std::string> added;	   /* arguments appended, for the log */
 	std::vector<std::string> replaced; /* "-runas 0:0 -> 131077:997", for the log */
+	std::vector<std::string> removed;  /* never root: "-runas 131077:997", "-run-with chroot=/x", for the log */
 	std::vector<std::string> warnings; /* non-fatal remarks, logged as warnings */
 };
 
@@ -106,6 +114,11 @@ struct QemuArgvPlan {
  * decimal, 0-octal or 0x-hex; the same directory) and its value replaced by
  * ours otherwise, user names included (reported in `replaced`). -xen-domid must name our domain;
  * other conflicts are refused. Nothing is removed or reordered.
+ *
+ * With options.neverRoot the DM already is its user: every -runas and -chroot
+ * (with its value) and every user= and chroot= key of -run-with (the whole
+ * option when nothing else is left) is removed (reported in `removed`), and
+ * none is added. The rest is as above.
  */
 [[nodiscard]] Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps &caps);
 

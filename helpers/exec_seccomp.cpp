@@ -33,7 +33,16 @@ std::vector<CredentialRule> credentialRules(uid_t uid, gid_t gid)
 	};
 }
 
-Status installCredentialFilter(uid_t uid, gid_t gid)
+std::vector<CredentialRule> neverRootCredentialRules(uid_t uid, gid_t gid)
+{
+	auto rules = credentialRules(uid, gid);
+	for (CredentialRule &r : rules)
+		if (r.syscall == "setgroups")
+			r.denyAll = true;
+	return rules;
+}
+
+Status installCredentialFilter(const std::vector<CredentialRule> &rules)
 {
 	SeccompPtr ctx(seccomp_init(SCMP_ACT_ALLOW));
 	if (!ctx)
@@ -43,11 +52,18 @@ Status installCredentialFilter(uid_t uid, gid_t gid)
 	if (r < 0)
 		return errnoError(-r, "Failed to set the credential filter's action for other architectures");
 
-	for (const CredentialRule &rule : credentialRules(uid, gid)) {
+	for (const CredentialRule &rule : rules) {
 		int nr = seccomp_syscall_resolve_name(rule.syscall.c_str());
 		if (nr == __NR_SCMP_ERROR)
 			return makeError(ENOSYS, "Failed to resolve syscall {} for the credential filter",
 					 rule.syscall);
+		if (rule.denyAll) {
+			r = seccomp_rule_add_exact(ctx.get(), SCMP_ACT_ERRNO(EPERM), nr, 0);
+			if (r < 0)
+				return errnoError(-r, "Failed to add the credential filter's rule for {}",
+						  rule.syscall);
+			continue;
+		}
 		/* One EPERM rule per argument (rules of one syscall are ORed): any argument not the id fails. */
 		for (unsigned i = 0; i < rule.idArgs; i++) {
 			r = seccomp_rule_add_exact(ctx.get(), SCMP_ACT_ERRNO(EPERM), nr, 1,
@@ -61,6 +77,11 @@ Status installCredentialFilter(uid_t uid, gid_t gid)
 	if (r < 0)
 		return errnoError(-r, "Failed to load the credential seccomp filter");
 	return success();
+}
+
+Status installCredentialFilter(uid_t uid, gid_t gid)
+{
+	return installCredentialFilter(credentialRules(uid, gid));
 }
 
 } /* namespace qemudm */

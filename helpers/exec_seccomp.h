@@ -24,6 +24,7 @@ struct CredentialRule {
 	std::string syscall;
 	unsigned idArgs = 0; /* 0: not checked (setgroups) */
 	unsigned id = 0;
+	bool denyAll = false; /* every call fails with EPERM, whatever its arguments */
 };
 
 /*
@@ -37,8 +38,16 @@ struct CredentialRule {
  */
 [[nodiscard]] std::vector<CredentialRule> credentialRules(uid_t uid, gid_t gid);
 
+/*
+ * Never root (qemu-dm-exec --never-root): the DM already is uid:gid and never
+ * changes credentials. The same pins, and setgroups(2) fails whatever its list.
+ */
+[[nodiscard]] std::vector<CredentialRule> neverRootCredentialRules(uid_t uid, gid_t gid);
+
 /* Install the filter on the calling thread (inherited across execve()).
  * Fails closed: an error means QEMU must not run. */
+[[nodiscard]] Status installCredentialFilter(const std::vector<CredentialRule> &rules);
+/* The same with credentialRules(uid, gid). */
 [[nodiscard]] Status installCredentialFilter(uid_t uid, gid_t gid);
 
 } /* namespace qemudm */

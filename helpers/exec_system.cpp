@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include "c_ptr.h"
+#include "file_util.h"
 #include "unique_fd.h"
 
 namespace qemudm {
@@ -56,6 +57,88 @@ Result<UserId> resolveUserName(const std::string &name)
 			return makeError(ENOENT, "user '{}' does not exist", name);
 		return UserId{ pw.pw_uid, pw.pw_gid };
 	}
+}
+
+Status checkNeverRootStatus(std::string_view text, const UserId &want)
+{
+	bool haveUid = false, haveGid = false, haveGroups = false;
+	int caps = 0;
+	while (!text.empty()) {
+		size_t nl = text.find('\n');
+		std::string_view line = text.substr(0, nl);
+		text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+		size_t colon = line.find(':');
+		if (colon == std::string_view::npos)
+			continue;
+		std::string_view key = line.substr(0, colon);
+		const bool capKey =
+		    key == "CapInh" || key == "CapPrm" || key == "CapEff" || key == "CapBnd" || key == "CapAmb";
+		if (key != "Uid" && key != "Gid" && key != "Groups" && !capKey)
+			continue;
+		std::vector<uint64_t> values;
+		std::string_view rest = line.substr(colon + 1);
+		const int base = capKey ? 16 : 10;
+		for (;;) {
+			size_t b = rest.find_first_not_of(" \t");
+			if (b == std::string_view::npos)
+				break;
+			rest.remove_prefix(b);
+			size_t e = rest.find_first_of(" \t");
+			std::string_view word = rest.substr(0, e);
+			uint64_t v = 0;
+			auto [p, ec] = std::from_chars(word.data(), word.data() + word.size(), v, base);
+			if (ec != std::errc() || p != word.data() + word.size())
+				return makeError(EBADMSG, "/proc/self/status: unreadable {}: line", key);
+			values.push_back(v);
+			rest = e == std::string_view::npos ? std::string_view() : rest.substr(e);
+		}
+		auto allAre = [&](uint64_t id) {
+			return values.size() == 4 &&
+			       std::all_of(values.begin(), values.end(), [&](uint64_t v) { return v == id; });
+		};
+		auto joined = [&] {
+			std::string out;
+			for (uint64_t v : values)
+				out += (out.empty() ? "" : " ") + std::to_string(v);
+			return out;
+		};
+		if (key == "Uid") {
+			haveUid = true;
+			if (!allAre(want.uid))
+				return makeError(EPERM, "running as uid {}, not {} (the unit's User=)", joined(),
+						 want.uid);
+		} else if (key == "Gid") {
+			haveGid = true;
+			if (!allAre(want.gid))
+				return makeError(EPERM, "running as gid {}, not {} (the unit's Group=)", joined(),
+						 want.gid);
+		} else if (key == "Groups") {
+			haveGroups = true;
+			for (uint64_t g : values)
+				if (g != want.gid)
+					return makeError(EPERM, "member of supplementary groups [{}], not only of {}",
+							 joined(), want.gid);
+		} else {
+			caps++;
+			if (values.size() != 1)
+				return makeError(EBADMSG, "/proc/self/status: unreadable {}: line", key);
+			if (values[0] != 0)
+				return makeError(EPERM, "holding capabilities: {} {:016x}", key, values[0]);
+		}
+	}
+	if (!haveUid || !haveGid || !haveGroups || caps != 5)
+		return makeError(EBADMSG, "/proc/self/status lacks the Uid, Gid, Groups or Cap* lines");
+	return success();
+}
+
+Status checkNeverRootIdentity(const UserId &want)
+{
+	auto text = readFile("/proc/self/status");
+	if (!text)
+		return text.error();
+	if (!*text)
+		return makeError(ENOENT, "Failed to read /proc/self/status");
+	return checkNeverRootStatus(**text, want);
 }
 
 Status checkFdOpen(int fd)

@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "exec_args.h"
@@ -28,6 +29,17 @@ namespace qemudm {
  * unit with ProtectProc=invisible, other users' processes are hidden: that
  * check is a last line of defence; the C API checks from outside before starting.
  */
+
+/*
+ * --never-root: from the text of /proc/self/status, the process is exactly
+ * `want` (real, effective, saved and fs uid; the same four gids), has no
+ * supplementary group but `want.gid`, and no capability in any set
+ * (inheritable, permitted, effective, bounding, ambient). The error names
+ * what differs. Pure.
+ */
+[[nodiscard]] Status checkNeverRootStatus(std::string_view statusText, const UserId &want);
+/* checkNeverRootStatus() of this process. */
+[[nodiscard]] Status checkNeverRootIdentity(const UserId &want);
 
 /* Fails unless `fd` is an open file descriptor. */
 [[nodiscard]] Status checkFdOpen(int fd);

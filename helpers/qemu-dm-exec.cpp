@@ -109,6 +109,20 @@ int run(int argc, char **argv)
 		std::sort(opts.keepFds.begin(), opts.keepFds.end());
 	}
 
+	/*
+	 * Never root: systemd already made this process the DM's user (User=,
+	 * Group=). Check that it is exactly that, with no other group and no
+	 * capability, before anything talks to Xen: a unit that is not what the
+	 * plan says must not run QEMU.
+	 */
+	if (opts.neverRoot) {
+		s = checkNeverRootIdentity(opts.runas);
+		if (!s)
+			return fail(kExitIdentity, s.error().wrap(fmt::format(
+						       "domain {}: Refusing to start the device model", opts.domid)));
+		log::debug("Running as {} with no capabilities (--never-root)", opts.runas.toString());
+	}
+
 	/* 2. The domain exists and is alive. */
 	if (opts.domainCheck) {
 		auto xc = openXenControl();
@@ -121,8 +135,13 @@ int run(int argc, char **argv)
 		log::debug("Not checking domain {} (--no-domain-check: stand-in device model)", opts.domid);
 	}
 
-	/* 3. The DM's uid is not in use. */
-	auto busy = findProcessOfUid(opts.runas.uid);
+	/*
+	 * 3. The DM's uid is not in use. The libxenctrl handle above is closed
+	 * (its scope ended): nothing of it reaches QEMU. Never root: this process
+	 * is that uid itself, and ProtectProc=invisible shows it that uid's
+	 * processes (and no others).
+	 */
+	auto busy = findProcessOfUid(opts.runas.uid, "/proc", opts.neverRoot ? ::getpid() : 0);
 	if (!busy)
 		return fail(kExitOs, busy.error().wrap("Failed to check for processes of the device model's uid"));
 	if (*busy)
@@ -180,27 +199,34 @@ int run(int argc, char **argv)
 		log::warning("{}", w);
 	for (const std::string &r : plan->replaced)
 		log::notice("Replaced the caller's {} (qemu-dm's policy decides the device model's user and root)", r);
+	for (const std::string &r : plan->removed)
+		log::notice("Removed the caller's {} (the device model already runs as its user, never as root)", r);
 	if (!opts.restrict)
 		log::warning("Not restricting the device model's Xen handles (--no-restrict)");
 
-	auto chroot = prepareChrootDir(opts.chrootDir, systemChrootDirOps());
-	if (!chroot) {
-		Error err =
-		    chroot.error().wrap(fmt::format("Failed to prepare the chroot directory {}", opts.chrootDir));
-		if (opts.chrootAuto && chroot.error().code() == ENOENT)
-			err = Error(err.code(),
-				    fmt::format("{} (is RuntimeDirectory=qemu-dm/{} set?)", err.message(), opts.domid));
-		return fail(kExitChroot, err);
+	if (!opts.neverRoot) {
+		auto chroot = prepareChrootDir(opts.chrootDir, systemChrootDirOps());
+		if (!chroot) {
+			Error err = chroot.error().wrap(
+			    fmt::format("Failed to prepare the chroot directory {}", opts.chrootDir));
+			if (opts.chrootAuto && chroot.error().code() == ENOENT)
+				err = Error(err.code(), fmt::format("{} (is RuntimeDirectory=qemu-dm/{} set?)",
+								    err.message(), opts.domid));
+			return fail(kExitChroot, err);
+		}
+		log::debug("Chroot directory: {}", *chroot);
 	}
-	log::debug("Chroot directory: {}", *chroot);
 
 	/*
 	 * 6. The last restriction: QEMU's -runas needs CAP_SETUID in the root window,
 	 * this filter lets it reach only the DM's own uid and gid (not another
 	 * domain's). Also with --no-restrict and for stand-ins, which never drop:
-	 * they are pinned to the uid they were meant to become. Fails closed.
+	 * they are pinned to the uid they were meant to become. Never root: the
+	 * same pins, setgroups denied (nothing to drop, no capability to do it
+	 * with: a second layer under systemd's filter). Fails closed.
 	 */
-	s = installCredentialFilter(opts.runas.uid, opts.runas.gid);
+	s = installCredentialFilter(opts.neverRoot ? neverRootCredentialRules(opts.runas.uid, opts.runas.gid)
+						   : credentialRules(opts.runas.uid, opts.runas.gid));
 	if (!s)
 		return fail(kExitSeccomp,
 			    s.error().wrap(fmt::format("domain {}: Refusing to start the device model", opts.domid)));

@@ -24,6 +24,7 @@
  * The listening socket is never disabled while any pool has room.
  */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -47,6 +48,7 @@
 #include "build_config.h"
 #include "c_ptr.h"
 #include "config.h"
+#include "domain.h"
 #include "log.h"
 #include "parse_util.h"
 #include "result.h"
@@ -415,8 +417,30 @@ int Server::onSignal(sd_event_source *s, const struct signalfd_siginfo *, void *
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
-int Server::onIdle(sd_event_source *s, uint64_t, void *)
+/* Whether any device model unit is loaded: then its user may be looked up at any time. */
+bool anyDmUnitLoaded(const std::string &dir)
 {
+	CPtr<DIR, closedir> d(::opendir(dir.c_str()));
+	if (!d)
+		return false;
+	while (struct dirent *e = ::readdir(d.get()))
+		if (auto domid = domidFromUnitName(e->d_name); domid && dmUnitLoaded(*domid, dir))
+			return true;
+	return false;
+}
+
+int Server::onIdle(sd_event_source *s, uint64_t, void *userdata)
+{
+	auto *server = static_cast<Server *>(userdata);
+	/*
+	 * Stay while a DM runs: a restart by socket activation costs the next
+	 * lookup tens of milliseconds (the sandbox, the exec), and while a DM
+	 * runs its user is looked up (ps, systemctl status, the journal).
+	 */
+	if (anyDmUnitLoaded(server->options_.unitDir)) {
+		server->updateIdle();
+		return 0;
+	}
 	log::debug("Idle, exiting; systemd restarts us on the next connection.");
 	(void)sd_notify(0, "STOPPING=1");
 	return sd_event_exit(sd_event_source_get_event(s), 0);
@@ -532,7 +556,8 @@ void help()
 		   "     --request-timeout=SEC    Close a connection whose request is not answered SEC after\n"
 		   "                              accept or the previous reply (default 5)\n"
 		   "     --max-connections-per-uid=N  Connections one unprivileged uid may hold (default {})\n"
-		   "     --exit-on-idle=SEC       Exit when no connection for this long (default: never)\n"
+		   "     --exit-on-idle=SEC       Exit when no connection for this long and no DM unit is\n"
+		   "                              loaded (default: never)\n"
 		   "Test options:\n"
 		   "     --listen=PATH            Bind PATH instead of using the socket from systemd\n"
 		   "     --passwd-file=PATH       Read other users from PATH instead of NSS\n"

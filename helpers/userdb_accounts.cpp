@@ -2,12 +2,20 @@
 
 #include "userdb_accounts.h"
 
+#include <dirent.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <vector>
 
 #include "c_ptr.h"
@@ -58,8 +66,130 @@ Result<std::optional<Account>> nssLookup(std::string_view what, Call &&call)
 }
 
 using FilePtr = CPtr<FILE, std::fclose>;
+using DirPtr = CPtr<DIR, closedir>;
+
+/* What nss-systemd (v252, src/shared/userdb.c) reads besides the varlink services. */
+constexpr const char *kNsswitch = "/etc/nsswitch.conf";
+constexpr const char *kServiceDir = "/run/systemd/userdb";
+constexpr const char *kWatchedPaths[] = {
+	"/etc/passwd",
+	"/etc/group",
+	/* userdb drop-ins: <uid>.user, <name>.user, <gid>.group, <name>.group in each */
+	"/etc/userdb",
+	"/run/userdb",
+	"/run/host/userdb",
+	"/usr/local/lib/userdb",
+	"/usr/lib/userdb",
+	"/lib/userdb",
+	/* PID 1's dynamic users (io.systemd.DynamicUser answers from these) */
+	"/run/systemd/dynamic-uid",
+};
+
+/* Whether nsswitch.conf's passwd and group lines name only sources we can observe. */
+bool nsswitchObservable()
+{
+	std::ifstream f(kNsswitch);
+	if (!f)
+		return false;
+	bool passwd = false, group = false;
+	std::string line;
+	while (std::getline(f, line)) {
+		line = line.substr(0, line.find('#'));
+		auto colon = line.find(':');
+		if (colon == std::string::npos)
+			continue;
+		std::string db = line.substr(0, colon);
+		db.erase(std::remove_if(db.begin(), db.end(), ::isspace), db.end());
+		if (db != "passwd" && db != "group")
+			continue;
+		(db == "passwd" ? passwd : group) = true;
+		std::istringstream words(line.substr(colon + 1));
+		std::string w;
+		bool inAction = false;
+		while (words >> w) {
+			/* [NOTFOUND=return] and friends: actions, not sources */
+			if (w.front() == '[')
+				inAction = true;
+			if (inAction) {
+				inAction = w.back() != ']';
+				continue;
+			}
+			if (w != "files" && w != "systemd")
+				return false;
+		}
+	}
+	/* No line: glibc's built-in default, which we do not second-guess. */
+	return passwd && group;
+}
+
+/* Whether every service in /run/systemd/userdb/ is one nss-systemd skips or one we can observe. */
+bool servicesObservable()
+{
+	DirPtr d(::opendir(kServiceDir));
+	if (!d)
+		return errno == ENOENT;
+	std::vector<std::string> allowed = { "io.systemd.Multiplexer", "io.systemd.NameServiceSwitch",
+					     "io.systemd.DynamicUser" };
+	if (const char *bypass = std::getenv("SYSTEMD_BYPASS_USERDB")) {
+		std::istringstream ss(bypass);
+		std::string s;
+		while (std::getline(ss, s, ':'))
+			allowed.push_back(s);
+	}
+	while (struct dirent *e = ::readdir(d.get())) {
+		std::string_view name = e->d_name;
+		if (name == "." || name == "..")
+			continue;
+		if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
+			return false;
+	}
+	return true;
+}
 
 } /* namespace */
+
+bool appendPathIdentity(std::string &id, const std::string &path)
+{
+	struct stat st;
+	if (::stat(path.c_str(), &st) < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return false;
+		fmt::format_to(std::back_inserter(id), "{}:-;", path);
+		return true;
+	}
+	struct timespec now;
+	::clock_gettime(CLOCK_REALTIME, &now);
+	/* ctime moves on every change (write, rename into, chmod) and cannot be set back. */
+	const long long age = (static_cast<long long>(now.tv_sec) - st.st_ctim.tv_sec) * 1000000000LL +
+			      (now.tv_nsec - st.st_ctim.tv_nsec);
+	if (age < 1000000000LL) /* also a ctime in the future (the clock was set back) */
+		return false;
+	fmt::format_to(std::back_inserter(id), "{}:{}:{}:{}:{}.{}:{}.{};", path, st.st_dev, st.st_ino, st.st_size,
+		       st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	return true;
+}
+
+std::optional<std::string> NssAccounts::stateId()
+{
+	std::string nsswitchId, servicesId;
+	if (!appendPathIdentity(nsswitchId, kNsswitch) || !appendPathIdentity(servicesId, kServiceDir))
+		return std::nullopt;
+	if (nsswitchId != nsswitchId_) {
+		nsswitchObservable_ = nsswitchObservable();
+		nsswitchId_ = nsswitchId;
+	}
+	if (servicesId != servicesId_) {
+		servicesObservable_ = servicesObservable();
+		servicesId_ = servicesId;
+	}
+	if (!nsswitchObservable_ || !servicesObservable_)
+		return std::nullopt;
+	std::string id = nsswitchId + servicesId;
+	for (const char *p : kWatchedPaths)
+		if (!appendPathIdentity(id, p))
+			return std::nullopt;
+	return id;
+}
 
 Result<std::optional<Account>> NssAccounts::userByName(const std::string &name)
 {
@@ -137,6 +267,15 @@ Result<std::optional<Account>> FileAccounts::findGroup(const std::string *name, 
 		if ((name && *name == result->gr_name) || (gid && *gid == result->gr_gid))
 			return std::optional<Account>(Account{ result->gr_name, result->gr_gid, result->gr_gid });
 	}
+}
+
+std::optional<std::string> FileAccounts::stateId()
+{
+	std::string id;
+	for (const std::string *p : { &passwdPath_, &groupPath_ })
+		if (!p->empty() && !appendPathIdentity(id, *p))
+			return std::nullopt;
+	return id;
 }
 
 Result<std::optional<Account>> FileAccounts::userByName(const std::string &name)

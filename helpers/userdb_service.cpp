@@ -144,22 +144,39 @@ Service::Service(ServiceOptions options, Accounts &accounts) : options_(std::mov
 {
 }
 
+void Service::refreshCache()
+{
+	auto state = accounts_.stateId();
+	if (state && cache_.state == state)
+		return;
+	cache_.state = std::move(state);
+	cache_.range.reset();
+	cache_.othersFree.clear();
+}
+
 Result<std::optional<Service::Range>> Service::loadRange()
 {
-	auto base = accounts_.userByName(options_.rangeBaseUser);
-	if (!base)
-		return base.error();
-	if (!*base) {
-		log::debug("Range base user {} does not exist, answering no records.", options_.rangeBaseUser);
-		return std::optional<Range>();
-	}
-	const Account &b = **base;
-	if (b.id == 0 || b.gid == 0 || !idIsValid(b.id)) {
-		log::debug("Range base user {} has uid {} gid {}, refusing to serve its range.", options_.rangeBaseUser,
-			   b.id, b.gid);
-		return std::optional<Range>();
-	}
-	return std::optional<Range>(Range{ b.id, b.gid });
+	if (cache_.state && cache_.range)
+		return *cache_.range;
+	auto range = [&]() -> Result<std::optional<Range>> {
+		auto base = accounts_.userByName(options_.rangeBaseUser);
+		if (!base)
+			return base.error();
+		if (!*base) {
+			log::debug("Range base user {} does not exist, answering no records.", options_.rangeBaseUser);
+			return std::optional<Range>();
+		}
+		const Account &b = **base;
+		if (b.id == 0 || b.gid == 0 || !idIsValid(b.id)) {
+			log::debug("Range base user {} has uid {} gid {}, refusing to serve its range.",
+				   options_.rangeBaseUser, b.id, b.gid);
+			return std::optional<Range>();
+		}
+		return std::optional<Range>(Range{ b.id, b.gid });
+	}();
+	if (range && cache_.state)
+		cache_.range = *range;
+	return range;
 }
 
 std::optional<uint32_t> Service::domidForId(const Range &range, uint32_t id) const
@@ -183,12 +200,24 @@ Result<bool> Service::isOurs(const Range &range, uint32_t domid)
 		return false;
 	}
 
+	const uint32_t id32 = static_cast<uint32_t>(id);
+	if (cache_.state) {
+		if (auto it = cache_.othersFree.find(domid); it != cache_.othersFree.end())
+			return it->second;
+	}
+	auto others = othersFree(id32, perDomainUserName(domid));
+	if (others && cache_.state)
+		cache_.othersFree.emplace(domid, *others);
+	return others;
+}
+
+Result<bool> Service::othersFree(uint32_t id32, const std::string &name)
+{
 	/*
 	 * A user and its group come as a pair: if any of uid, gid, user name or
 	 * group name is defined by another source, we answer for neither.
 	 */
-	const uint32_t id32 = static_cast<uint32_t>(id);
-	const std::string name = perDomainUserName(domid);
+	const uint64_t id = id32;
 	const std::pair<std::string_view, Result<std::optional<Account>>> checks[] = {
 		{ "uid", accounts_.userById(id32) },
 		{ "user name", accounts_.userByName(name) },
@@ -257,6 +286,7 @@ std::optional<Service::EnumerationStream::Item> Service::EnumerationStream::find
 {
 	if (failed_)
 		return std::nullopt;
+	service_.refreshCache();
 	while (cursor_ <= kMaxDomid) {
 		uint32_t domid = cursor_++;
 		if (!service_.matchesFilters(kind_, query_, range_, domid))
@@ -332,6 +362,7 @@ Response Service::getRecord(Kind kind, const Value &params, bool more)
 			return errorResponse(errors::ExpectedMore);
 	}
 
+	refreshCache();
 	auto range = loadRange();
 	if (!range) {
 		log::debug("Lookup failed: {}", range.error().message());

@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "domain.h"
@@ -116,6 +117,21 @@ private:
 	Response getMemberships(const json::Value &params);
 	Response getInfo(const json::Value &params);
 
+	/*
+	 * What the other sources answered, kept while Accounts::stateId() is
+	 * unchanged (then no answer can have changed); dropped when it changes or
+	 * the source cannot tell. Errors are never kept. The unit check
+	 * (dmUnitLoaded) is not cached: it is one stat per request.
+	 */
+	struct Cache {
+		std::optional<std::string> state;
+		std::optional<std::optional<Range>> range;
+		std::unordered_map<uint32_t, bool>
+		    othersFree; /* domid: none of its ids or names is defined elsewhere */
+	};
+	/* Called once per request (and per enumerated record), before any lookup. */
+	void refreshCache();
+
 	/* nullopt: no usable range (no base user, or base uid/gid 0). */
 	Result<std::optional<Range>> loadRange();
 	/* Whether none of domid's uid, gid and names is defined by another source. */
@@ -124,8 +140,12 @@ private:
 	json::Value record(Kind kind, const Range &range, uint32_t domid) const;
 	bool matchesFilters(Kind kind, const Query &query, const Range &range, uint32_t domid) const;
 
+	/* Whether the four lookups of isOurs() find none of domid's ids or names. */
+	Result<bool> othersFree(uint32_t id, const std::string &name);
+
 	ServiceOptions options_;
 	Accounts &accounts_;
+	Cache cache_;
 };
 
 } /* namespace qemudm::userdb */

@@ -3,7 +3,7 @@
 # Idempotent: installs only what is missing. Run as root (CI and `make` do).
 set -euo pipefail
 
-build=(meson ninja-build pkgconf g++ libsystemd-dev libfmt-dev libxen-dev libseccomp-dev
+build=(meson ninja-build pkgconf g++ libsystemd-dev libfmt-dev libxen-dev libseccomp-dev libacl1-dev
        googletest libgtest-dev libgmock-dev libdbus-1-dev)
 # The Debian package (packaging/build-deb.sh, suite package): its Build-Depends
 # beyond the above, and the tools that build, check and install it.

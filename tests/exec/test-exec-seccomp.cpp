@@ -56,13 +56,14 @@ TEST(CredentialRules, EveryCredentialSyscallIsPinnedToTheOwnIds)
  * child's exit status is 0 when every step behaved, else the failing step's
  * number (its message on stderr).
  */
-int inFilteredChild(const std::function<int()> &body)
+int inFilteredChild(const std::function<int()> &body, bool neverRoot = false)
 {
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		Status s = installCredentialFilter(kUid, kGid);
+		Status s = installCredentialFilter(neverRoot ? neverRootCredentialRules(kUid, kGid)
+							     : credentialRules(kUid, kGid));
 		if (!s) {
 			std::fprintf(stderr, "install: %s\n", s.error().message().c_str());
 			_exit(100);
@@ -134,6 +135,26 @@ TEST_F(CredentialFilter, RootWindowReachesOnlyTheOwnUidAndGid)
 			  STEP(22, false, setresuid(kUid, kUid, kUid));
 			  return 0;
 		  }),
+		  0);
+}
+
+TEST_F(CredentialFilter, NeverRootDeniesSetgroupsWhateverTheList)
+{
+	EXPECT_EQ(inFilteredChild(
+		      [] {
+			      /* Even with CAP_SETGID (root here), the never-root filter takes setgroups away. */
+			      gid_t g = kGid;
+			      STEP(1, true, setgroups(1, &g));
+			      STEP(2, true, setgroups(0, nullptr));
+			      STEP(3, true, setuid(kPeerUid));
+			      STEP(4, true, setgid(0));
+			      /* The pins are those of the root model. */
+			      STEP(5, false, setgid(kGid));
+			      STEP(6, false, setuid(kUid));
+			      STEP(7, true, setuid(0));
+			      return 0;
+		      },
+		      true),
 		  0);
 }
 

@@ -1344,3 +1344,107 @@ TEST_F(DmctlTest, DeclaredObjectsThatAreNoDisksAreRefused)
 	EXPECT_THAT(show("qemu-dm@22.service", "BindPaths"), HasSubstr("/var/lib/qdm-images/ok.img"));
 	(void)bed().sh("rm -rf /var/lib/qdm-images /tmp/qdm.img");
 }
+
+/*
+ * The never-root privilege model (issue 13) in a real systemd: the generator
+ * writes the never-root host policy, the unit runs as the domain's user from
+ * exec (systemd resolves User= through qemu-dm-userdb, which answers while the
+ * transient unit is loaded), no capability in any set, and qemu-dm-exec
+ * refuses a unit that would give it one.
+ */
+class NeverRootTest : public DmctlTest
+{
+protected:
+	void SetUp() override
+	{
+		DmctlTest::SetUp();
+		ASSERT_TRUE(
+		    bed().writeFile("/etc/xen/qemu-dm.conf", "[Device Model]\nPrivilegeModel=never-root\n").ok());
+		auto r = bed().run({ "systemctl", "daemon-reload" });
+		ASSERT_TRUE(r.ok() && r->ok());
+	}
+	void TearDown() override
+	{
+		DmctlTest::TearDown();
+		(void)bed().sh("rm -rf /etc/xen/qemu-dm.conf /run/systemd/system/qemu-dm@.service.d; "
+			       "systemctl daemon-reload");
+	}
+
+	std::string statusOf(const std::string &pid)
+	{
+		auto r = bed().sh("grep -E '^(Uid|Gid|Groups|Cap...|NoNewPrivs):' /proc/" + pid + "/status");
+		return r.ok() ? r->out : "";
+	}
+};
+
+TEST_F(NeverRootTest, TheDmRunsAsItsUserFromExecWithNoCapabilities)
+{
+	auto generated = bed().sh("cat /run/systemd/generator/qemu-dm@.service.d/50-qemu-dm-hardening.conf");
+	ASSERT_TRUE(generated.ok());
+	EXPECT_THAT(generated->out, HasSubstr("\nCapabilityBoundingSet=\nAmbientCapabilities=\n"));
+
+	auto r = ctl({ "start", "61", "--type", "pv", "--no-domain-check", "--", kStandin, "-runas", "0:0", "-chroot",
+		       "/var/run/xen/qemu-root-61" });
+	ASSERT_TRUE(r.ok()) << r.err << bed().journal("qemu-dm@61.service");
+	const std::string unit = "qemu-dm@61.service";
+	EXPECT_EQ(show(unit, "User"), "xen-qemuuser-61");
+	EXPECT_EQ(show(unit, "Group"), "xen-qemuuser-61");
+	EXPECT_THAT(show(unit, "ExecStart"), HasSubstr("--never-root --runas 131133:131133"));
+	auto pid = show(unit, "MainPID");
+	ASSERT_NE(pid, "0");
+	std::string st = statusOf(pid);
+	EXPECT_THAT(st, HasSubstr("Uid:\t131133\t131133\t131133\t131133\n")) << st;
+	EXPECT_THAT(st, HasSubstr("Gid:\t131133\t131133\t131133\t131133\n")) << st;
+	for (const char *cap : { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" })
+		EXPECT_THAT(st, HasSubstr(std::string(cap) + ":\t0000000000000000\n")) << st;
+	EXPECT_THAT(st, HasSubstr("NoNewPrivs:\t1\n")) << st;
+	/* QEMU got neither the caller's -runas 0:0 nor its -chroot, and nothing in their place. */
+	auto cmdline = bed().sh("tr '\\0' ' ' </proc/" + pid + "/cmdline");
+	ASSERT_TRUE(cmdline.ok());
+	EXPECT_THAT(cmdline->out, Not(HasSubstr("-runas"))) << cmdline->out;
+	EXPECT_THAT(cmdline->out, Not(HasSubstr("-chroot"))) << cmdline->out;
+	/* It never dropped: it started as that user (the stand-in prints its ids before it would drop). */
+	EXPECT_TRUE(waitUntil([&] {
+		return bed().journal(unit, 50).find("dm-standin: running as uid 131133 gid 131133") !=
+		       std::string::npos;
+	})) << bed().journal(unit, 50);
+	std::string journal = bed().journal(unit, 50);
+	EXPECT_THAT(journal, HasSubstr("Removed the caller's -runas 0:0"));
+	EXPECT_THAT(journal, HasSubstr("Removed the caller's -chroot /var/run/xen/qemu-root-61"));
+	/* PV: gntdev is the domain's, on top of the host drop-in's nodes. */
+	auto devices = bed().run({ "systemctl", "show", "-p", "DeviceAllow", unit });
+	ASSERT_TRUE(devices.ok());
+	for (const char *dev : { "privcmd", "evtchn", "hypercall", "xenbus", "gntdev" })
+		EXPECT_THAT(devices->out, HasSubstr(fmt::format("DeviceAllow=/dev/xen/{} rw\n", dev))) << devices->out;
+	auto ps = bed().sh("ps -o user:20=,group:20= -p " + pid);
+	EXPECT_THAT(ps->out, HasSubstr("xen-qemuuser-61"));
+
+	ASSERT_TRUE(ctl({ "stop", "61" }).ok());
+	expectNothingLeft(61);
+	EXPECT_FALSE(bed().run({ "getent", "passwd", "131133" })->ok()) << "the user outlived its unit";
+}
+
+TEST_F(NeverRootTest, ACapabilityInTheUnitIsRefusedBeforeQemu)
+{
+	/* An administrator's drop-in (or a broken generator) that hands the DM a capability. */
+	ASSERT_TRUE(bed()
+			.writeFile("/run/systemd/system/qemu-dm@.service.d/99-test-caps.conf",
+				   "[Service]\nCapabilityBoundingSet=CAP_CHOWN\nAmbientCapabilities=CAP_CHOWN\n")
+			.ok());
+	ASSERT_TRUE(bed().run({ "systemctl", "daemon-reload" })->ok());
+	auto r = ctl({ "start", "62", "--no-domain-check", "--", kStandin });
+	EXPECT_NE(r.exitStatus, 0);
+	EXPECT_THAT(r.err, HasSubstr("domain 62"));
+	std::string journal = bed().journal("qemu-dm@62.service", 50);
+	EXPECT_THAT(journal, HasSubstr("Refusing to start the device model: holding capabilities")) << journal;
+	EXPECT_THAT(journal, Not(HasSubstr("dm-standin: running as"))) << journal;
+	expectNothingLeft(62);
+}
+
+TEST_F(NeverRootTest, TheCallersEmulatedNicIsRefusedWithTheReason)
+{
+	auto r = ctl({ "start", "63", "--no-domain-check", "--tap", "vif63.0-emu", "--", kStandin });
+	EXPECT_EQ(r.exitStatus, 1);
+	EXPECT_THAT(r.err, HasSubstr("domain 63: emulated NICs (vif63.0-emu)"));
+	expectNothingLeft(63);
+}

@@ -638,12 +638,30 @@ TEST_F(UserdbDaemon, AnswersAClientThatClosesItsWriteSide)
 	EXPECT_FALSE(readReply(fd.get(), buf)); /* then EOF */
 }
 
-TEST_F(UserdbDaemon, ExitsWhenIdle)
+TEST_F(UserdbDaemon, ExitsWhenIdleAndNoDmUnitIsLoaded)
 {
+	for (uint32_t d = 1; d <= 1000; d++)
+		daemon_->setUnitLoaded(d, false);
+	daemon_->setUnitLoaded(32751, false);
 	ASSERT_TRUE(daemon_->start({ "--exit-on-idle=1" }));
 	for (int i = 0; i < 50 && daemon_->alive(); i++)
 		std::this_thread::sleep_for(std::chrono::milliseconds(100));
 	EXPECT_FALSE(daemon_->alive());
+}
+
+/* While a DM runs its user is looked up: no restart (socket activation) in between. */
+TEST_F(UserdbDaemon, StaysWhileADmUnitIsLoaded)
+{
+	for (uint32_t d = 1; d <= 1000; d++)
+		daemon_->setUnitLoaded(d, d == 7);
+	daemon_->setUnitLoaded(32751, false);
+	ASSERT_TRUE(daemon_->start({ "--exit-on-idle=1" }));
+	std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+	EXPECT_TRUE(daemon_->alive()) << "exited while qemu-dm@7.service is loaded";
+	daemon_->setUnitLoaded(7, false);
+	for (int i = 0; i < 50 && daemon_->alive(); i++)
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	EXPECT_FALSE(daemon_->alive()) << "still running 5 s after the last DM unit went";
 }
 
 TEST_F(UserdbDaemon, SoakKeepsFdsAndMemoryFlat)

@@ -2,9 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "json.h"
 #include "userdb_service.h"
@@ -27,6 +35,8 @@ public:
 	std::map<std::string, Account> groups;
 	bool fail = false;
 	unsigned calls = 0;
+	/* What stateId() answers: unset, nothing may be kept (the default of Accounts). */
+	std::optional<std::string> state;
 
 	void addUser(const std::string &name, uint32_t uid, uint32_t gid) { users[name] = { name, uid, gid }; }
 	void addGroup(const std::string &name, uint32_t gid) { groups[name] = { name, gid, gid }; }
@@ -41,6 +51,7 @@ public:
 		return find(groups, &name, std::nullopt);
 	}
 	Result<std::optional<Account>> groupById(uint32_t gid) override { return find(groups, nullptr, gid); }
+	std::optional<std::string> stateId() override { return state; }
 
 private:
 	Result<std::optional<Account>> find(const std::map<std::string, Account> &db, const std::string *name,
@@ -211,6 +222,67 @@ TEST_F(UserdbService, AnswersOnlyWhileTheDomainsUnitIsLoaded)
 	before = accounts.calls;
 	EXPECT_EQ(error(call1(user(svc("\"uid\":131077")))), "io.systemd.UserDatabase.NoRecordFound");
 	EXPECT_EQ(accounts.calls, before + 1); /* the range base user only */
+}
+
+/* The other sources' answers are kept while their state is unchanged (docs/userdb.md, "What is cached"). */
+TEST_F(UserdbService, KeepsTheOtherSourcesAnswersWhileTheirStateIsUnchanged)
+{
+	accounts.state = "one";
+	bool loaded = true;
+	options.dmUnitLoaded = [&](uint32_t) { return loaded; };
+	Service service(options, accounts);
+	auto ask = [&](const std::string &m) { return parse(service.handleMessage(m).replies.at(0)); };
+
+	ASSERT_TRUE(record(ask(user(svc("\"uid\":131077")))));
+	const unsigned first = accounts.calls;
+	EXPECT_EQ(first, 5u); /* the range base user, then uid, user name, gid, group name */
+	/* The same domain again, by number, by name, as a group: nothing asked. */
+	ASSERT_TRUE(record(ask(user(svc("\"uid\":131077")))));
+	ASSERT_TRUE(record(ask(user(svc("\"userName\":\"xen-qemuuser-5\"")))));
+	ASSERT_TRUE(record(ask(group(svc("\"gid\":131077")))));
+	EXPECT_EQ(accounts.calls, first);
+
+	/* The unit check is never cached: stopped means gone at once. */
+	loaded = false;
+	EXPECT_EQ(error(ask(user(svc("\"uid\":131077")))), "io.systemd.UserDatabase.NoRecordFound");
+	loaded = true;
+
+	/* Another source now defines the name: unnoticed while the state is the same... */
+	accounts.addUser("xen-qemuuser-5", 4242, 4242);
+	/* ...which is why the state must cover every source; once it changes, the pair is refused. */
+	accounts.state = "two";
+	EXPECT_EQ(error(ask(user(svc("\"uid\":131077")))), "io.systemd.UserDatabase.NoRecordFound");
+	EXPECT_EQ(error(ask(group(svc("\"gid\":131077")))), "io.systemd.UserDatabase.NoRecordFound");
+	EXPECT_GT(accounts.calls, first);
+	accounts.users.erase("xen-qemuuser-5");
+	accounts.state = "three";
+	EXPECT_TRUE(record(ask(user(svc("\"uid\":131077")))));
+}
+
+TEST_F(UserdbService, KeepsNothingWhenTheSourcesCannotTell)
+{
+	options.dmUnitLoaded = [](uint32_t) { return true; };
+	Service service(options, accounts);
+	auto ask = [&](const std::string &m) { return parse(service.handleMessage(m).replies.at(0)); };
+	ASSERT_TRUE(record(ask(user(svc("\"uid\":131077")))));
+	unsigned first = accounts.calls;
+	ASSERT_TRUE(record(ask(user(svc("\"uid\":131077")))));
+	EXPECT_EQ(accounts.calls, 2 * first);
+	/* Defined elsewhere: refused at once, with no state to compare. */
+	accounts.addGroup("xen-qemuuser-5", 777);
+	EXPECT_EQ(error(ask(user(svc("\"uid\":131077")))), "io.systemd.UserDatabase.NoRecordFound");
+}
+
+TEST_F(UserdbService, NeverKeepsAFailedLookup)
+{
+	accounts.state = "same";
+	options.dmUnitLoaded = [](uint32_t) { return true; };
+	Service service(options, accounts);
+	auto ask = [&](const std::string &m) { return parse(service.handleMessage(m).replies.at(0)); };
+	accounts.fail = true;
+	EXPECT_EQ(error(ask(user(svc("\"uid\":131077")))), "io.systemd.UserDatabase.ServiceNotAvailable");
+	accounts.fail = false;
+	EXPECT_TRUE(record(ask(user(svc("\"uid\":131077")))));
 }
 
 TEST_F(UserdbService, EnumeratesOnlyLoadedDomains)
@@ -492,3 +564,41 @@ TEST_F(UserdbService, StaysSilentOnOnewayCalls)
 	EXPECT_TRUE(call(user(svc("\"uid\":131077"), ",\"oneway\":true")).empty());
 	EXPECT_TRUE(call(request("io.systemd.Nope.X", "{}", ",\"oneway\":true")).empty());
 }
+
+namespace {
+
+/* The identity FileAccounts gives of its files: unchanged while they are, and none while a change is fresh. */
+TEST(FileAccountsState, ChangesWithTheFilesAndIsWithheldWhileAChangeIsFresh)
+{
+	char tmpl[] = "/tmp/qemu-dm-userdb-state-XXXXXX";
+	ASSERT_TRUE(mkdtemp(tmpl));
+	const std::string dir = tmpl, passwd = dir + "/passwd", group = dir + "/group";
+	std::ofstream(passwd) << "xen-qemuuser-range-base:x:131072:131000::/:/usr/sbin/nologin\n";
+	std::ofstream(group) << "xen-qemuuser-range-base:x:131000:\n";
+	FileAccounts accounts(passwd, group);
+
+	EXPECT_FALSE(accounts.stateId()) << "a file changed within the last second must not be trusted";
+	std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+	auto first = accounts.stateId();
+	ASSERT_TRUE(first);
+	EXPECT_EQ(accounts.stateId(), first);
+
+	/* As useradd does: a new file renamed over the old one. */
+	std::ofstream(passwd + ".new") << "xen-qemuuser-5:x:4242:4242::/:/usr/sbin/nologin\n";
+	ASSERT_EQ(std::rename((passwd + ".new").c_str(), passwd.c_str()), 0);
+	EXPECT_FALSE(accounts.stateId());
+	std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+	auto second = accounts.stateId();
+	ASSERT_TRUE(second);
+	EXPECT_NE(second, first);
+
+	/* A missing file has an identity of its own. */
+	ASSERT_EQ(unlink(group.c_str()), 0);
+	auto third = accounts.stateId();
+	EXPECT_NE(third, second);
+
+	(void)unlink(passwd.c_str());
+	(void)rmdir(dir.c_str());
+}
+
+} /* namespace */

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Device access with a lifetime (issue 13, never-root model): named-user
+ * POSIX ACL entries "u:<uid>:rw" on the Xen device nodes, which are root 0600,
+ * so that a device model running as its own uid from exec can open them until
+ * QEMU has restricted its handles. qemu-dm-grant adds them before the DM
+ * starts and removes them at readiness and when the unit ends
+ * (docs/confinement.md, "Never root": the grant).
+ *
+ * With libacl (acl_get_file/acl_set_file, acl_calc_mask): the entry list is
+ * read, changed and written as one ACL, the mask is recomputed, and the
+ * format of the system.posix_acl_access xattr stays libacl's business.
+ *
+ * Concurrent DM starts read-modify-write the same ACL (/dev/xen/privcmd of
+ * every domain): every change is made under GrantLock, one host-wide flock,
+ * else one start's write can drop another's entry (a missing grant) or bring
+ * back a removed one (a stale grant).
+ *
+ * Nodes are opened O_PATH|O_NOFOLLOW and changed through /proc/self/fd: a
+ * symbolic link is never followed and the node that was checked is the one
+ * changed. Only character devices and (for tests) regular files are accepted.
+ */
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain.h"
+#include "result.h"
+#include "unique_fd.h"
+
+namespace qemudm {
+
+/* Where the Xen nodes live; qemu-dm-grant grants nothing outside it. */
+inline constexpr std::string_view kXenDevDir = "/dev/xen";
+/* The host-wide lock file of every ACL change (created 0600 by root). */
+inline constexpr std::string_view kGrantLockPath = "/run/qemu-dm/grant.lock";
+
+/*
+ * The Xen nodes a never-root DM of `type` opens itself (never-root.md):
+ * privcmd, hypercall, evtchn and xenbus (it does not need the xenstored
+ * socket, and falls back to xenbus when that is refused); gntdev too for PV
+ * (qdisk maps the guest's grants).
+ */
+std::vector<std::string> xenNodesFor(GuestType type);
+
+/* `path` is kXenDevDir/<name> with a plain name (no '/', not "." or ".."). */
+bool isXenNodePath(std::string_view path);
+
+/* One host-wide exclusive flock, held while the object lives. */
+class GrantLock final
+{
+public:
+	/* Open (create 0600, no symlink) `path` and wait for the lock. */
+	[[nodiscard]] static Result<GrantLock> acquire(const std::string &path = std::string(kGrantLockPath));
+
+private:
+	explicit GrantLock(UniqueFd fd) : fd_(std::move(fd)) {}
+	UniqueFd fd_;
+};
+
+/* The named-user entries of a node's access ACL. */
+struct AclUserEntry {
+	uid_t uid = 0;
+	bool read = false, write = false;
+
+	bool operator==(const AclUserEntry &) const = default;
+};
+
+/*
+ * Add (or widen to) "u:<uid>:rw" on `path` and recompute the mask. Refuses
+ * uid 0, symbolic links and anything but a character device or regular file.
+ * Callers hold a GrantLock.
+ */
+[[nodiscard]] Status grantUserAccess(const std::string &path, uid_t uid);
+
+/*
+ * Remove the entry of `uid` from `path`, recomputing the mask. Idempotent:
+ * true when an entry was removed, false when there was none (or the node is
+ * gone: nothing can be granted on it). Callers hold a GrantLock.
+ */
+[[nodiscard]] Result<bool> revokeUserAccess(const std::string &path, uid_t uid);
+
+/* The named-user entries on `path` (empty: a plain mode, or no node). */
+[[nodiscard]] Result<std::vector<AclUserEntry>> listUserAccess(const std::string &path);
+
+/* Whether the file system of `path` stores POSIX ACLs (getxattr, nothing changed). */
+[[nodiscard]] Result<bool> supportsPosixAcl(const std::string &path);
+
+} /* namespace qemudm */
