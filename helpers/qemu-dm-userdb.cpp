@@ -45,6 +45,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "build_config.h"
 #include "c_ptr.h"
 #include "config.h"
 #include "domain.h"
