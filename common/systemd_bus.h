@@ -10,7 +10,8 @@
  *   1. the address passed in, else
  *   2. $QEMU_DM_SYSTEMD_ADDRESS (docs/ENVIRONMENT.md), else
  *   3. systemd's private socket unix:path=/run/systemd/private when running
- *      as root (no bus daemon needed, as systemctl does; DESIGN.md fact 8),
+ *      as root (no bus daemon needed: StartTransientUnit and JobRemoved work over it
+ *      with dbus stopped, as systemctl uses it),
  *      falling back to the system bus if that socket cannot be reached, else
  *   4. the system bus.
  * An address whose socket path ends in "/systemd/private" is a direct,
