@@ -12,7 +12,8 @@
  * Robustness: requests are capped at 64 KiB (larger ones get a
  * ProtocolError, then the stream resynchronises at the next NUL), replies
  * are buffered with back-pressure (a client that does not read stops being
- * read). Local users must not be able to stall lookups (issue 10, class 7):
+ * read). Local users must not be able to stall lookups (nss-systemd asks us
+ * for every user lookup on the host):
  *  - each request has a deadline for its whole time, from accept (or the
  *    previous reply) until its reply is sent; sending a byte now and then
  *    does not extend it;
