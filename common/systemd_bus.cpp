@@ -7,6 +7,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "log.h"
@@ -24,6 +27,15 @@ constexpr const char *kPrivateAddress = "unix:path=/run/systemd/private";
 constexpr const char *kNoSuchUnit = "org.freedesktop.systemd1.NoSuchUnit";
 
 using Clock = std::chrono::steady_clock;
+
+/* A unit name that a match rule can hold without escapes (a backslash of systemd's \\x2d would need one). */
+bool isPlainUnitName(std::string_view unit)
+{
+	return !unit.empty() && std::all_of(unit.begin(), unit.end(), [](char c) {
+		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		       std::string_view("@._:-").find(c) != std::string_view::npos;
+	});
+}
 
 bool isPrivateAddress(std::string_view address)
 {
@@ -94,6 +106,38 @@ int BusError::errnum(int r) const
 struct SystemdManager::JobWatch {
 	std::string path;		   /* the job we wait for; empty: none */
 	std::optional<std::string> result; /* set by onJobRemoved */
+	/*
+	 * On a bus: systemd's unique name. Anyone may send a signal to our
+	 * connection directly (the daemon delivers a unicast signal whatever our
+	 * matches say), so a JobRemoved counts only from this sender. Empty on
+	 * PID 1's private socket, where PID 1 is the only peer.
+	 */
+	std::string systemd;
+};
+
+/* The JobRemoved watch of one start or stop: a filter here, and on a bus the daemon's match of that unit. */
+struct SystemdManager::JobsGuard {
+	sd_bus *bus = nullptr;
+	SlotPtr filter;
+	std::string rule; /* the AddMatch rule to remove; empty on the private socket */
+
+	JobsGuard() = default;
+	JobsGuard(JobsGuard &&o) noexcept : bus(o.bus), filter(std::move(o.filter)), rule(std::exchange(o.rule, {})) {}
+	JobsGuard &operator=(JobsGuard &&) = delete;
+	~JobsGuard()
+	{
+		if (rule.empty() || !bus)
+			return;
+		/* Sent, not waited for: the next call or the close flushes it. */
+		sd_bus_message *raw = nullptr;
+		if (sd_bus_message_new_method_call(bus, &raw, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+						   "org.freedesktop.DBus", "RemoveMatch") < 0)
+			return;
+		MessagePtr m(raw);
+		if (sd_bus_message_append(m.get(), "s", rule.c_str()) >= 0 &&
+		    sd_bus_message_set_expect_reply(m.get(), 0) >= 0)
+			(void)sd_bus_send(bus, m.get(), nullptr);
+	}
 };
 
 SystemdManager::SystemdManager(BusPtr bus, std::string address, bool direct)
@@ -108,10 +152,19 @@ SystemdManager::~SystemdManager() = default;
 int SystemdManager::onJobRemoved(sd_bus_message *m, void *userdata, sd_bus_error *) noexcept
 {
 	auto *watch = static_cast<JobWatch *>(userdata);
+	if (!sd_bus_message_is_signal(m, kManagerInterface, "JobRemoved") ||
+	    std::string_view(sd_bus_message_get_path(m) ? sd_bus_message_get_path(m) : "") != kManagerPath)
+		return 0;
+	if (!watch->systemd.empty()) {
+		const char *sender = sd_bus_message_get_sender(m);
+		if (!sender || watch->systemd != sender)
+			return 0;
+	}
 	uint32_t id;
 	const char *path, *unit, *result;
 	if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
 		return 0;
+	(void)sd_bus_message_rewind(m, 1); /* a filter: later handlers read it too */
 	try {
 		if (!watch->path.empty() && watch->path == path)
 			watch->result = result;
@@ -129,31 +182,41 @@ Result<SystemdManager> SystemdManager::connect(std::optional<std::string> addres
 			address = env;
 	}
 
-	Result<BusPtr> bus = Error(EINVAL, "no connection");
-	std::string used;
-	bool direct = false;
+	/* An explicit address: exactly that. */
 	if (address && *address != "system") {
-		direct = isPrivateAddress(*address);
-		used = *address;
-		bus = openAddress(*address, direct);
-	} else if (!address && geteuid() == 0) {
-		direct = true;
-		used = kPrivateAddress;
-		bus = openAddress(kPrivateAddress, true);
-		if (!bus) {
-			log::debug("{}, trying the system bus", bus.error().message());
-			direct = false;
-			used = "system bus";
-			bus = openSystemBus();
-		}
-	} else {
-		used = "system bus";
-		bus = openSystemBus();
+		const bool direct = isPrivateAddress(*address);
+		auto bus = openAddress(*address, direct);
+		if (!bus)
+			return bus.error();
+		return start(std::move(*bus), *address, direct);
 	}
-	if (!bus)
-		return bus.error();
 
-	SystemdManager manager(std::move(*bus), used, direct);
+	/*
+	 * The system bus first, also for root: there the bus daemon delivers only
+	 * the signals a client's matches ask for, while PID 1 sends every signal
+	 * to every connection on its private socket (systemd 252, src/core/dbus.c
+	 * bus_foreach_bus()), so N concurrent starts each read the signals of all
+	 * N and PID 1 builds N times N messages (issue 11, P2: 200 concurrent
+	 * starts took 61 s with timeouts over the private socket, 22 s without
+	 * over the bus; docs/bench.md). Root falls back to the private socket
+	 * when there is no bus daemon (dom0 without dbus, or before
+	 * sockets.target), as systemctl does.
+	 */
+	auto bus = openSystemBus();
+	Result<SystemdManager> manager =
+	    bus ? start(std::move(*bus), "system bus", false) : Result<SystemdManager>(bus.error());
+	if (manager || address || geteuid() != 0)
+		return manager;
+	log::debug("{}, trying systemd's private socket", manager.error().message());
+	auto direct = openAddress(kPrivateAddress, true);
+	if (!direct)
+		return direct.error();
+	return start(std::move(*direct), kPrivateAddress, true);
+}
+
+Result<SystemdManager> SystemdManager::start(BusPtr bus, std::string address, bool direct)
+{
+	SystemdManager manager(std::move(bus), std::move(address), direct);
 	auto r = manager.subscribe();
 	if (!r)
 		return r.error();
@@ -163,26 +226,55 @@ Result<SystemdManager> SystemdManager::connect(std::optional<std::string> addres
 
 Status SystemdManager::subscribe()
 {
-	/* Signals from PID 1 on its private socket carry no sender: match it only on a bus. */
-	bool busClient = sd_bus_is_bus_client(bus_.get()) > 0;
-	sd_bus_slot *slot = nullptr;
-	int r = sd_bus_match_signal(bus_.get(), &slot, busClient ? kDestination : nullptr, kManagerPath,
-				    kManagerInterface, "JobRemoved", &SystemdManager::onJobRemoved, jobs_.get());
-	if (r < 0)
-		return errnoError(r, "Failed to subscribe to systemd's JobRemoved signal at {}", address_);
-	jobRemoved_.reset(slot);
-
-	/* On a bus, systemd only sends signals to subscribed clients; on its private socket it always does. */
+	/*
+	 * On a bus, systemd sends signals only while a client is subscribed. On
+	 * its private socket it always does (and Subscribe is a no-op there): no
+	 * round trip.
+	 */
+	if (sd_bus_is_bus_client(bus_.get()) <= 0)
+		return success();
 	BusError error;
-	r = sd_bus_call_method(bus_.get(), kDestination, kManagerPath, kManagerInterface, "Subscribe", error.get(),
-			       nullptr, nullptr);
-	if (r < 0) {
-		if (busClient)
-			return Error(error.errnum(r), fmt::format("Failed to subscribe to systemd at {}: {}", address_,
-								  error.describe(r)));
-		log::debug("Subscribe failed on {}: {}, ignoring.", address_, error.describe(r));
-	}
+	int r = sd_bus_call_method(bus_.get(), kDestination, kManagerPath, kManagerInterface, "Subscribe", error.get(),
+				   nullptr, nullptr);
+	if (r < 0)
+		return Error(error.errnum(r),
+			     fmt::format("Failed to subscribe to systemd at {}: {}", address_, error.describe(r)));
+	BusError ownerError;
+	sd_bus_message *raw = nullptr;
+	r = sd_bus_call_method(bus_.get(), "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+			       "GetNameOwner", ownerError.get(), &raw, "s", kDestination);
+	MessagePtr reply(raw);
+	const char *owner = nullptr;
+	if (r >= 0)
+		r = sd_bus_message_read(reply.get(), "s", &owner);
+	if (r < 0 || !owner || !*owner)
+		return Error(ownerError.errnum(r),
+			     fmt::format("Failed to find systemd on {}: {}", address_, ownerError.describe(r)));
+	jobs_->systemd = owner;
 	return success();
+}
+
+/* For signals whose arguments up to the unit's are all strings (sd-bus's own argN match needs that): UnitRemoved. */
+Result<SlotPtr> SystemdManager::matchManagerSignal(const char *member, int unitArg, const std::string &unit,
+						   sd_bus_message_handler_t handler, void *userdata)
+{
+	/*
+	 * Only this unit's signals: on a bus the daemon filters by the rule (no
+	 * fan-out of every other unit's signal to every client); on PID 1's
+	 * private socket, where signals carry no sender, sd-bus filters here.
+	 */
+	const bool plainName = isPlainUnitName(unit);
+	const bool busClient = sd_bus_is_bus_client(bus_.get()) > 0;
+	std::string rule = fmt::format("type='signal',{}path='{}',interface='{}',member='{}'",
+				       busClient ? fmt::format("sender='{}',", kDestination) : std::string(),
+				       kManagerPath, kManagerInterface, member);
+	if (plainName)
+		rule += fmt::format(",arg{}='{}'", unitArg, unit);
+	sd_bus_slot *slot = nullptr;
+	int r = sd_bus_add_match(bus_.get(), &slot, rule.c_str(), handler, userdata);
+	if (r < 0)
+		return errnoError(r, "Failed to watch systemd's {} signal of {} at {}", member, unit, address_);
+	return SlotPtr(slot);
 }
 
 void SystemdManager::drain()
@@ -211,7 +303,10 @@ Result<MessagePtr> SystemdManager::newManagerCall(const char *method)
 Result<MessagePtr> SystemdManager::call(sd_bus_message *m, const std::string &what, BusError &error, int &r)
 {
 	sd_bus_message *reply = nullptr;
-	r = sd_bus_call(bus_.get(), m, static_cast<uint64_t>(methodTimeout_.count()), error.get(), &reply);
+	uint64_t timeout = static_cast<uint64_t>(methodTimeout_.count());
+	if (callDeadline_) /* inside a start: its own bound, however busy PID 1 is */
+		timeout = std::max<uint64_t>(timeout, static_cast<uint64_t>(remainingUsec(*callDeadline_)));
+	r = sd_bus_call(bus_.get(), m, timeout, error.get(), &reply);
 	if (r < 0)
 		return Error(error.errnum(r), fmt::format("Failed to {}: {}", what, error.describe(r)));
 	return MessagePtr(reply);
@@ -222,6 +317,38 @@ Result<MessagePtr> SystemdManager::call(sd_bus_message *m, const std::string &wh
 	BusError error;
 	int r;
 	return call(m, what, error, r);
+}
+
+Result<SystemdManager::JobsGuard> SystemdManager::watchJobs(const std::string &unit)
+{
+	/*
+	 * JobRemoved(u id, o job, s unit, s result). sd-bus cannot match it by
+	 * unit (its local argN match needs every earlier argument to be a
+	 * string), so a filter reads it here; on a bus, the daemon's own match
+	 * names the unit (arg2), so no other unit's JobRemoved reaches us.
+	 */
+	JobsGuard guard;
+	guard.bus = bus_.get();
+	sd_bus_slot *slot = nullptr;
+	int r = sd_bus_add_filter(bus_.get(), &slot, &SystemdManager::onJobRemoved, jobs_.get());
+	if (r < 0)
+		return errnoError(r, "Failed to watch systemd's jobs at {}", address_);
+	guard.filter.reset(slot);
+	if (sd_bus_is_bus_client(bus_.get()) <= 0)
+		return guard;
+
+	std::string rule = fmt::format("type='signal',sender='{}',path='{}',interface='{}',member='JobRemoved'",
+				       kDestination, kManagerPath, kManagerInterface);
+	if (isPlainUnitName(unit))
+		rule += fmt::format(",arg2='{}'", unit);
+	BusError error;
+	r = sd_bus_call_method(bus_.get(), "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+			       "AddMatch", error.get(), nullptr, "s", rule.c_str());
+	if (r < 0)
+		return Error(error.errnum(r), fmt::format("Failed to watch the jobs of {} at {}: {}", unit, address_,
+							  error.describe(r)));
+	guard.rule = std::move(rule);
+	return guard;
 }
 
 Result<std::string> SystemdManager::waitForJob(const std::string &jobPath, const std::string &what,
@@ -269,6 +396,11 @@ SystemdManager::startTransientUnitWith(const std::string &name, const std::strin
 	const auto deadline = Clock::now() + timeout;
 	const std::string what = fmt::format("start transient unit {}", name);
 	drain();
+	/* Every call of this start is bounded by its deadline, not by one method timeout each. */
+	DeadlineScope scope(*this, deadline);
+	auto jobRemoved = watchJobs(name);
+	if (!jobRemoved)
+		return jobRemoved.error();
 
 	auto m = newManagerCall("StartTransientUnit");
 	if (!m)
@@ -296,7 +428,7 @@ SystemdManager::startTransientUnitWith(const std::string &name, const std::strin
 	if (r < 0)
 		return errnoError(r, "Failed to build the StartTransientUnit call for {}", name);
 
-	/* JobRemoved is subscribed since connect(): it is queued even if it beats the reply. */
+	/* JobRemoved is watched since before the call: it is queued even if it beats the reply. */
 	auto reply = call(msg, what);
 	if (!reply)
 		return reply.error();
@@ -359,12 +491,10 @@ Status SystemdManager::watchUnit(const std::string &name, UnitWatch &watch)
 	if (r < 0)
 		return errnoError(r, "Failed to watch unit {} at {}", name, address_);
 	watch.propertiesChanged.reset(slot);
-	slot = nullptr;
-	r = sd_bus_match_signal(bus_.get(), &slot, sender, kManagerPath, kManagerInterface, "UnitRemoved",
-				&SystemdManager::onUnitRemoved, &watch);
-	if (r < 0)
-		return errnoError(r, "Failed to watch unit {} at {}", name, address_);
-	watch.unitRemoved.reset(slot);
+	auto removed = matchManagerSignal("UnitRemoved", 0, name, &SystemdManager::onUnitRemoved, &watch);
+	if (!removed)
+		return removed.error();
+	watch.unitRemoved = std::move(*removed);
 	return success();
 }
 
@@ -440,6 +570,9 @@ Status SystemdManager::stopUnit(const std::string &name, std::chrono::millisecon
 	UnitWatch watch;
 	if (auto w = watchUnit(name, watch); !w)
 		return w.error();
+	auto jobRemoved = watchJobs(name);
+	if (!jobRemoved)
+		return jobRemoved.error();
 
 	auto m = newManagerCall("StopUnit");
 	if (!m)
@@ -547,6 +680,17 @@ Status SystemdManager::resetFailed(const std::string &name)
 	return success();
 }
 
+Result<std::string> SystemdManager::unitPath(const std::string &name)
+{
+	char *raw = nullptr;
+	int r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", name.c_str(), &raw);
+	if (r < 0)
+		return errnoError(r, "Failed to build the object path of {}", name);
+	std::string path = raw;
+	free(raw);
+	return path;
+}
+
 Result<std::string> SystemdManager::unitObjectPath(const std::string &name)
 {
 	for (const char *method : { "GetUnit", "LoadUnit" }) {
@@ -591,7 +735,12 @@ Result<T> SystemdManager::unitProperty(const std::string &name, const std::strin
 		signature = "as";
 
 	drain();
-	auto path = unitObjectPath(name);
+	/*
+	 * The unit's object path is its name, encoded (as systemctl show does):
+	 * systemd loads a unit that is not loaded when its path is asked for, as
+	 * LoadUnit would. One round trip instead of GetUnit (+ LoadUnit) + Get.
+	 */
+	auto path = unitPath(name);
 	if (!path)
 		return path.error();
 

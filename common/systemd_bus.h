@@ -9,22 +9,32 @@
  * Where it connects (SystemdManager::connect):
  *   1. the address passed in, else
  *   2. $QEMU_DM_SYSTEMD_ADDRESS (docs/ENVIRONMENT.md), else
- *   3. systemd's private socket unix:path=/run/systemd/private when running
- *      as root (no bus daemon needed, as systemctl does; DESIGN.md fact 8),
- *      falling back to the system bus if that socket cannot be reached, else
- *   4. the system bus.
+ *   3. the system bus; as root, if no bus daemon answers (dom0 without dbus,
+ *      before sockets.target, or dbus-daemon refusing one more connection of
+ *      uid 0: max_connections_per_user, 256 by default), systemd's private socket
+ *      unix:path=/run/systemd/private (no bus daemon needed: StartTransientUnit
+ *      and JobRemoved work over it with dbus stopped, as systemctl uses it).
+ * Why the bus first: PID 1 sends every signal to every connection on its
+ * private socket, so N concurrent starts there cost PID 1 N times N
+ * messages (the measurements are in docs/bench.md, P2); on the bus the
+ * daemon delivers each client only the signals its matches name, and every
+ * match here names one unit (JobRemoved, UnitRemoved, the unit's
+ * PropertiesChanged).
  * An address whose socket path ends in "/systemd/private" is a direct,
  * peer-to-peer connection to PID 1 (e.g. a test bed's
  * unix:path=/proc/PID/root/run/systemd/private); any other address is taken
  * to be a bus daemon (sd-bus sends Hello). The word "system" means the
- * system bus. Note that PIDs in replies are in PID 1's PID namespace.
+ * system bus, with no fallback. Note that PIDs in replies are in PID 1's
+ * PID namespace.
  *
  * Threading: a SystemdManager wraps one sd_bus connection, which is not
  * thread-safe. Use one SystemdManager per thread; never share one.
  *
  * Blocking: every call blocks the calling thread. Each D-Bus method call is
- * bounded by methodTimeout() (25 s unless changed); waiting for a job, or for
- * a unit to stop, is bounded by the timeout argument of that call. Nothing
+ * bounded by methodTimeout() (25 s unless changed), and within a start by
+ * the start's own timeout if that is longer (a PID 1 busy with many
+ * concurrent starts makes a start slow, not failed); waiting for a job, or
+ * for a unit to stop, is bounded by the timeout argument of that call. Nothing
  * runs in the background: JobRemoved signals are only read while a call
  * waits. A timeout is an Error with ETIMEDOUT; the job is left to systemd.
  *
@@ -258,7 +268,27 @@ private:
 
 	SystemdManager(BusPtr bus, std::string address, bool direct);
 
+	[[nodiscard]] static Result<SystemdManager> start(BusPtr bus, std::string address, bool direct);
 	Status subscribe();
+	/* A match for one unit's `member` signal of the manager; `unitArg`: the argument that names the unit. */
+	Result<SlotPtr> matchManagerSignal(const char *member, int unitArg, const std::string &unit,
+					   sd_bus_message_handler_t handler, void *userdata);
+	/* JobRemoved of `unit`'s jobs, into jobs_, while the guard lives. */
+	struct JobsGuard;
+	Result<JobsGuard> watchJobs(const std::string &unit);
+	/* The unit's object path, encoded from its name. */
+	static Result<std::string> unitPath(const std::string &name);
+	/* While it lives, every call waits until `deadline` if that is later than methodTimeout(). */
+	struct DeadlineScope {
+		DeadlineScope(SystemdManager &m, std::chrono::steady_clock::time_point d) : m_(m)
+		{
+			m_.callDeadline_ = d;
+		}
+		~DeadlineScope() { m_.callDeadline_.reset(); }
+		DeadlineScope(const DeadlineScope &) = delete;
+		DeadlineScope &operator=(const DeadlineScope &) = delete;
+		SystemdManager &m_;
+	};
 	void drain();
 	Result<MessagePtr> newManagerCall(const char *method);
 	Result<MessagePtr> call(sd_bus_message *m, const std::string &what, BusError &error, int &r);
@@ -269,10 +299,10 @@ private:
 	/* Declaration order is destruction order reversed: the slot goes before its userdata and the bus. */
 	BusPtr bus_;
 	std::unique_ptr<JobWatch> jobs_;
-	SlotPtr jobRemoved_;
 	std::string address_;
 	bool direct_ = false;
 	std::chrono::microseconds methodTimeout_{ 25000000 };
+	std::optional<std::chrono::steady_clock::time_point> callDeadline_;
 };
 
 extern template Result<std::string> SystemdManager::unitProperty<std::string>(const std::string &, const std::string &,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "build_config.h"
 #include "log.h"
 
 namespace qemudm::userdb {
@@ -449,7 +450,7 @@ Response Service::getInfo(const Value &params)
 	Value info = Value::object();
 	info.set("vendor", Value::string("qemu-dm"));
 	info.set("product", Value::string("qemu-dm-userdb"));
-	info.set("version", Value::string(QEMU_DM_USERDB_VERSION));
+	info.set("version", Value::string(PROJECT_VERSION));
 	info.set("url", Value::string("https://xenbits.xen.org/docs/unstable/features/qemu-deprivilege.html"));
 	info.set("interfaces", std::move(interfaces));
 	return single(reply(std::move(info)));

@@ -41,9 +41,12 @@
 
 #include "exec_args.h"
 #include "test_support.h"
+#include "test_util.h"
 
 using namespace std::string_literals;
 namespace fs = std::filesystem;
+using qemudm::test::procStatusField;
+using qemudm::test::slurp;
 
 extern char **environ;
 
@@ -63,26 +66,6 @@ struct QemuState {
 	bool rootIsChroot = false;
 	std::string log; /* qemu-dm-exec's and QEMU's stderr */
 };
-
-std::string slurp(const fs::path &p)
-{
-	std::ifstream f(p, std::ios::binary);
-	std::stringstream s;
-	s << f.rdbuf();
-	return s.str();
-}
-
-std::string statusField(const std::string &status, const std::string &key)
-{
-	size_t pos = status.find("\n" + key + ":\t");
-	if (pos == std::string::npos)
-		return {};
-	pos += key.size() + 3;
-	std::string v = status.substr(pos, status.find('\n', pos) - pos);
-	while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-		v.pop_back();
-	return v;
-}
 
 class ExecRealQemu : public ::testing::Test
 {
@@ -191,12 +174,12 @@ protected:
 			/* QEMU drops to the user after the machine is set up (os_setup_post);
 			 * with -S it then sits. */
 			std::string status = "\n" + slurp(proc / "status");
-			std::string uid = statusField(status, "Uid");
+			std::string uid = procStatusField(status, "Uid");
 			if (!uid.empty() && uid.rfind("0\t", 0) != 0) {
 				st.running = true;
 				st.uid = uid;
-				st.gid = statusField(status, "Gid");
-				st.groups = statusField(status, "Groups");
+				st.gid = procStatusField(status, "Gid");
+				st.groups = procStatusField(status, "Groups");
 				std::string cmdline = slurp(proc / "cmdline");
 				for (size_t p = 0; p < cmdline.size();) {
 					size_t nul = cmdline.find('\0', p);

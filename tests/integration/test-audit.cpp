@@ -60,12 +60,6 @@ protected:
 		return r.ok() ? *r : CommandResult{};
 	}
 
-	std::string show(const std::string &unit, const std::string &prop)
-	{
-		auto r = bed().run({ "systemctl", "show", "-P", prop, unit });
-		return r.ok() ? r->out.substr(0, r->out.find('\n')) : "";
-	}
-
 	/* Started, and past the privilege drop (it prints this line right after it). */
 	void startStandin(uint32_t domid, const std::vector<std::string> &extra = {})
 	{

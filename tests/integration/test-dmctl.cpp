@@ -63,12 +63,6 @@ protected:
 		return r.ok() ? *r : CommandResult{};
 	}
 
-	std::string show(const std::string &unit, const std::string &prop)
-	{
-		auto r = bed().run({ "systemctl", "show", "-P", prop, unit });
-		return r.ok() ? r->out.substr(0, r->out.find('\n')) : "";
-	}
-
 	/* Processes of a uid anywhere in the bed. */
 	int processesOf(uid_t uid)
 	{

@@ -36,8 +36,11 @@
 #include <thread>
 
 #include "testbed_fixture.h"
+#include "test_util.h"
 
 using namespace qemudm;
+using qemudm::test::procStatusField;
+using qemudm::test::slurp;
 using namespace qemudm::testbed;
 using ::testing::HasSubstr;
 
@@ -281,10 +284,6 @@ protected:
 		auto r = bed().sh(script, t);
 		return r.ok() ? *r : CommandResult{ -1, "", r.error().message() };
 	}
-	static std::string show(const std::string &unit, const std::string &prop)
-	{
-		return firstLine(sh(fmt::format("systemctl show -P {} {}", prop, unit)).out);
-	}
 	static std::string quote(const std::string &s)
 	{
 		std::string o = "'";
@@ -334,20 +333,7 @@ protected:
 	static std::string mainPid(int domid) { return show(fmt::format("qemu-dm@{}.service", domid), "MainPID"); }
 	static std::string procFile(const std::string &pid, const std::string &file)
 	{
-		std::ifstream f(bed().hostPath("/proc/" + pid + "/" + file));
-		std::stringstream ss;
-		ss << f.rdbuf();
-		return ss.str();
-	}
-	static std::string statusField(const std::string &status, const std::string &field)
-	{
-		auto pos = ("\n" + status).find("\n" + field + ":");
-		if (pos == std::string::npos)
-			return "";
-		std::string v = firstLine(status.substr(pos + field.size() + 1));
-		auto b = v.find_first_not_of(" \t");
-		auto e = v.find_last_not_of(" \t");
-		return b == std::string::npos ? "" : v.substr(b, e - b + 1);
+		return slurp(bed().hostPath("/proc/" + pid + "/" + file));
 	}
 	static void record(const std::string &check, const std::string &value) { S.outside.emplace_back(check, value); }
 };
@@ -587,19 +573,19 @@ TEST_F(HostileDm, OutsideChecks)
 		ASSERT_FALSE(st.empty());
 		std::string uid = std::to_string(kBase + d), gid = S.gid;
 		auto tag = [&](const std::string &k) { return fmt::format("qemu-dm@{} {}", d, k); };
-		EXPECT_EQ(statusField(st, "Name"), "hostile-dm");
-		EXPECT_EQ(statusField(st, "Uid"), fmt::format("{0}\t{0}\t{0}\t{0}", uid));
-		EXPECT_EQ(statusField(st, "Gid"), fmt::format("{0}\t{0}\t{0}\t{0}", gid));
-		EXPECT_EQ(statusField(st, "Groups"), gid);
+		EXPECT_EQ(procStatusField(st, "Name"), "hostile-dm");
+		EXPECT_EQ(procStatusField(st, "Uid"), fmt::format("{0}\t{0}\t{0}\t{0}", uid));
+		EXPECT_EQ(procStatusField(st, "Gid"), fmt::format("{0}\t{0}\t{0}\t{0}", gid));
+		EXPECT_EQ(procStatusField(st, "Groups"), gid);
 		for (const char *c : { "CapInh", "CapPrm", "CapEff", "CapAmb" })
-			EXPECT_EQ(statusField(st, c), "0000000000000000") << c;
+			EXPECT_EQ(procStatusField(st, c), "0000000000000000") << c;
 		/* cap_setgid(6) cap_setuid(7) cap_sys_chroot(18): docs/confinement.md */
-		EXPECT_EQ(statusField(st, "CapBnd"), "00000000000400c0");
-		EXPECT_EQ(statusField(st, "NoNewPrivs"), "1");
-		EXPECT_EQ(statusField(st, "Seccomp"), "2");
+		EXPECT_EQ(procStatusField(st, "CapBnd"), "00000000000400c0");
+		EXPECT_EQ(procStatusField(st, "NoNewPrivs"), "1");
+		EXPECT_EQ(procStatusField(st, "Seccomp"), "2");
 		for (const char *k :
 		     { "Uid", "Gid", "Groups", "CapEff", "CapPrm", "CapAmb", "CapBnd", "NoNewPrivs", "Seccomp" })
-			record(tag(k), statusField(st, k));
+			record(tag(k), procStatusField(st, k));
 
 		for (const char *ns : { "mnt", "net", "ipc" }) {
 			auto r = sh(fmt::format("readlink /proc/{}/ns/{} /proc/1/ns/{}", pid, ns, ns));
@@ -957,16 +943,16 @@ TEST_F(HostileDm, TcgStandInRunsUnderThePolicy)
 	std::string journal = journalOf(9);
 	EXPECT_EQ(active, "active") << journal;
 	EXPECT_GE(answered, 10) << "QMP answered " << answered << " of " << tries << "\n" << journal;
-	EXPECT_EQ(statusField(st, "Uid"), uidLine);
-	EXPECT_EQ(statusField(st, "Seccomp"), "2");
-	EXPECT_EQ(statusField(st, "CapEff"), "0000000000000000");
+	EXPECT_EQ(procStatusField(st, "Uid"), uidLine);
+	EXPECT_EQ(procStatusField(st, "Seccomp"), "2");
+	EXPECT_EQ(procStatusField(st, "CapEff"), "0000000000000000");
 	EXPECT_THAT(journal, ::testing::Not(HasSubstr("signal 31")));
 	EXPECT_THAT(journal, ::testing::Not(HasSubstr("SYS")));
 	S.tcg = fmt::format("`qemu-system-i386 -accel tcg -machine pc -m 32` as `qemu-dm@9` (uid 131081): "
 			    "{} for 11 s, QMP `query-status` answered \"running\" {} of {} times, "
 			    "Seccomp {}, CapEff {}. Relaxations, as an instance drop-in: "
 			    "`MemoryDenyWriteExecute=no`, `SystemCallFilter=set_mempolicy seccomp`.",
-			    active, answered, tries, statusField(st, "Seccomp"), statusField(st, "CapEff"));
+			    active, answered, tries, procStatusField(st, "Seccomp"), procStatusField(st, "CapEff"));
 	stopDm(9);
 	sh("rm -rf /run/systemd/system/qemu-dm@9.service.d; systemctl daemon-reload");
 }

@@ -46,12 +46,6 @@ protected:
 
 	static bool haveBed() { return hasBed(); }
 
-	std::string show(const std::string &unit, const std::string &prop)
-	{
-		auto r = bed().run({ "systemctl", "show", "-P", prop, unit });
-		return r.ok() ? r->out.substr(0, r->out.find('\n')) : "";
-	}
-
 	CommandResult mustRun(const std::vector<std::string> &argv)
 	{
 		auto r = bed().run(argv);

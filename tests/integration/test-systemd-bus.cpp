@@ -233,12 +233,6 @@ protected:
 		return report;
 	}
 
-	std::string show(const std::string &unit, const std::string &prop)
-	{
-		auto r = bed().run({ "systemctl", "show", "-P", prop, unit });
-		return r.ok() ? r->out.substr(0, r->out.find('\n')) : "<systemctl failed>";
-	}
-
 	std::map<std::string, std::string> showAll(const std::string &unit)
 	{
 		auto r = bed().run({ "systemctl", "show", unit });
@@ -269,9 +263,9 @@ protected:
 	}
 };
 
-TEST_F(SystemdBusTest, ConnectsDirectlyToPrivateSocketByDefault)
+/* Default: the system bus (the bed runs a bus daemon), so the daemon filters signals per client (issue 11, P2). */
+TEST_F(SystemdBusTest, ConnectsToTheSystemBusByDefault)
 {
-	/* As root with no address and no QEMU_DM_SYSTEMD_ADDRESS: PID 1's private socket. */
 	auto r = withSystemd(
 	    [](SystemdManager &systemd) {
 		    auto units = systemd.listUnitsByPatterns({ "basic.target" });
@@ -279,14 +273,121 @@ TEST_F(SystemdBusTest, ConnectsDirectlyToPrivateSocketByDefault)
 		    report.add("list", units.ok() ? std::to_string(units->size()) : text(units));
 		    if (units.ok() && units->size() == 1)
 			    report.add("name", (*units)[0].name).add("active", (*units)[0].activeState);
+		    TextExtras extras;
+		    extras.execStart = { "/bin/true" };
+		    report.add("job", startFromText(systemd, "qemu-dm-bus-test@11.service", "fail",
+						    { { "Type", "oneshot" } }, extras, 30s));
 		    return report;
 	    },
 	    std::nullopt);
-	EXPECT_EQ(r["address"], kPrivate);
-	EXPECT_EQ(r["direct"], "true");
+	EXPECT_EQ(r["address"], "system bus");
+	EXPECT_EQ(r["direct"], "false");
 	EXPECT_EQ(r["list"], "1");
 	EXPECT_EQ(r["name"], "basic.target");
 	EXPECT_EQ(r["active"], "active");
+	EXPECT_EQ(r["job"], "done");
+}
+
+/* As root without a bus daemon (none installed, or before sockets.target): PID 1's private socket. */
+TEST_F(SystemdBusTest, FallsBackToThePrivateSocketWithoutABusDaemon)
+{
+	auto r = bed().inside(
+	    [] {
+		    Report report;
+		    ::setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/run/dbus/nonexistent_socket", 1);
+		    auto m = SystemdManager::connect();
+		    report.add("connect", m.ok() ? "ok" : m.error().message());
+		    if (m.ok()) {
+			    report.add("address", m->address()).add("direct", m->isDirect());
+			    report.add("state", m->activeState("basic.target"));
+			    TextExtras extras;
+			    extras.execStart = { "/bin/true" };
+			    report.add("job", startFromText(*m, "qemu-dm-bus-test@12.service", "fail",
+							    { { "Type", "oneshot" } }, extras, 30s));
+		    }
+		    /* "system" means the bus, with no fallback. */
+		    auto bus = SystemdManager::connect("system");
+		    report.add("system", bus.ok() ? "connected" : "refused");
+		    ::unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+		    return report.str();
+	    },
+	    120s);
+	ASSERT_TRUE(r.ok()) << r.error().message();
+	auto report = parseShow(*r);
+	EXPECT_EQ(report["connect"], "ok");
+	EXPECT_EQ(report["address"], kPrivate);
+	EXPECT_EQ(report["direct"], "true");
+	EXPECT_EQ(report["state"], "active");
+	EXPECT_EQ(report["job"], "done");
+	EXPECT_EQ(report["system"], "refused");
+}
+
+/*
+ * On the bus anyone may send a signal straight to our connection: a forged
+ * JobRemoved(..., "done") of our job must not end the wait. The forger sends
+ * it the moment the job is queued; the unit itself fails a second later.
+ */
+TEST_F(SystemdBusTest, ForgedJobRemovedOnTheBusIsIgnored)
+{
+	auto r = bed().inside(
+	    [] {
+		    Report report;
+		    auto bus = SystemdManager::connect("system");
+		    if (!bus.ok())
+			    return report.add("connect", bus.error().message()).str();
+		    const std::string unit = "qemu-dm-bus-test@13.service";
+		    const char *me = nullptr;
+		    (void)sd_bus_get_unique_name(bus->bus(), &me);
+		    const std::string target = me ? me : "";
+		    TextExtras extras;
+		    extras.execStart = { "/bin/sh", "-c", "sleep 1; exit 3" };
+		    extras.afterQueued = [&]() -> Status {
+			    /* The job's path, as the forger would learn it (e.g. by watching JobNew). */
+			    sd_bus_error error = SD_BUS_ERROR_NULL;
+			    sd_bus_message *reply = nullptr;
+			    char *path = nullptr;
+			    if (sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit.c_str(), &path) < 0)
+				    return makeError(EIO, "no path");
+			    int q = sd_bus_get_property(bus->bus(), "org.freedesktop.systemd1", path,
+							"org.freedesktop.systemd1.Unit", "Job", &error, &reply, "(uo)");
+			    free(path);
+			    uint32_t id = 0;
+			    const char *job = nullptr;
+			    if (q >= 0)
+				    q = sd_bus_message_read(reply, "(uo)", &id, &job);
+			    std::string jobPath = job ? job : "";
+			    sd_bus_message_unref(reply);
+			    sd_bus_error_free(&error);
+			    if (q < 0 || jobPath.empty() || jobPath == "/")
+				    return makeError(EIO, "no job to forge");
+			    sd_bus *forger = nullptr;
+			    if (sd_bus_open_system(&forger) < 0)
+				    return makeError(EIO, "forger cannot connect");
+			    sd_bus_message *m = nullptr;
+			    q = sd_bus_message_new_signal(forger, &m, "/org/freedesktop/systemd1",
+							  "org.freedesktop.systemd1.Manager", "JobRemoved");
+			    if (q >= 0)
+				    q = sd_bus_message_set_destination(m, target.c_str());
+			    if (q >= 0)
+				    q = sd_bus_message_append(m, "uoss", id, jobPath.c_str(), unit.c_str(), "done");
+			    if (q >= 0)
+				    q = sd_bus_send(forger, m, nullptr);
+			    if (q >= 0)
+				    q = sd_bus_flush(forger);
+			    sd_bus_message_unref(m);
+			    sd_bus_flush_close_unref(forger);
+			    return q < 0 ? makeError(EIO, "forger could not send") : success();
+		    };
+		    report.add("connect", "ok");
+		    report.add("job", startFromText(*bus, unit, "fail", { { "Type", "oneshot" } }, extras, 30s));
+		    (void)bus->resetFailed(unit);
+		    return report.str();
+	    },
+	    120s);
+	ASSERT_TRUE(r.ok()) << r.error().message();
+	auto report = parseShow(*r);
+	EXPECT_EQ(report["connect"], "ok");
+	EXPECT_EQ(report["job"], "failed") << "a forged JobRemoved was taken for systemd's";
 }
 
 TEST_F(SystemdBusTest, AddressFromEnvironmentAndSystemBus)

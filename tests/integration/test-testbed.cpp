@@ -22,8 +22,11 @@
 
 #include "c_ptr.h"
 #include "testbed_fixture.h"
+#include "test_util.h"
 
 using namespace qemudm;
+using qemudm::test::procStatusField;
+using qemudm::test::slurp;
 using namespace qemudm::testbed;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
@@ -34,27 +37,6 @@ namespace {
 using BusPtr = CPtr<sd_bus, sd_bus_flush_close_unref>;
 using MessagePtr = CPtr<sd_bus_message, sd_bus_message_unref>;
 
-std::string slurp(const fs::path &p)
-{
-	std::ifstream f(p);
-	std::stringstream ss;
-	ss << f.rdbuf();
-	return ss.str();
-}
-
-std::string statusField(const std::string &status, const std::string &key)
-{
-	std::istringstream is(status);
-	for (std::string line; std::getline(is, line);) {
-		if (line.rfind(key + ":", 0) == 0) {
-			auto v = line.substr(key.size() + 1);
-			v.erase(0, v.find_first_not_of(" \t"));
-			return v;
-		}
-	}
-	return {};
-}
-
 std::string nsLink(pid_t pid, const char *ns)
 {
 	return fs::read_symlink(fs::path("/proc") / (pid ? std::to_string(pid) : "self") / "ns" / ns).string();
@@ -63,12 +45,6 @@ std::string nsLink(pid_t pid, const char *ns)
 class TestBedTest : public TestBedSuite
 {
 protected:
-	std::string show(const std::string &unit, const std::string &prop)
-	{
-		auto r = bed().run({ "systemctl", "show", "-P", prop, unit });
-		return r.ok() ? r->out.substr(0, r->out.find('\n')) : "";
-	}
-
 	/*
 	 * StartTransientUnit over systemd's private socket, from a process that
 	 * joined the bed's namespaces (systemd refuses peers it cannot see).
@@ -145,7 +121,7 @@ TEST_F(TestBedTest, RunsAPrivateSystemdAsPid1)
 	for (const char *ns : { "pid", "mnt", "cgroup", "ipc", "uts", "net" })
 		EXPECT_NE(nsLink(bed().pid(), ns), nsLink(0, ns)) << ns << " namespace is the host's";
 	auto status = slurp(fmt::format("/proc/{}/status", bed().pid()));
-	EXPECT_THAT(statusField(status, "NSpid"), ::testing::EndsWith("\t1"));
+	EXPECT_THAT(procStatusField(status, "NSpid"), ::testing::EndsWith("\t1"));
 }
 
 TEST_F(TestBedTest, RunAndTmpHaveTheRealSystemsModes)
@@ -204,11 +180,11 @@ TEST_F(TestBedTest, TransientUnitOverDBusRunsConfined)
 	/* Everything below is read from outside the unit, through the bed's /proc. */
 	fs::path proc = bed().hostPath(fmt::format("/proc/{}", mainPid));
 	auto status = slurp(proc / "status");
-	EXPECT_EQ(statusField(status, "Uid"), "131077\t131077\t131077\t131077");
-	EXPECT_EQ(statusField(status, "Gid"), "131077\t131077\t131077\t131077");
-	EXPECT_EQ(statusField(status, "NoNewPrivs"), "1");
-	EXPECT_EQ(statusField(status, "Seccomp"), "2");
-	EXPECT_EQ(statusField(status, "CapEff"), "0000000000000000");
+	EXPECT_EQ(procStatusField(status, "Uid"), "131077\t131077\t131077\t131077");
+	EXPECT_EQ(procStatusField(status, "Gid"), "131077\t131077\t131077\t131077");
+	EXPECT_EQ(procStatusField(status, "NoNewPrivs"), "1");
+	EXPECT_EQ(procStatusField(status, "Seccomp"), "2");
+	EXPECT_EQ(procStatusField(status, "CapEff"), "0000000000000000");
 
 	/* ProtectSystem=strict: / is read-only in the unit's mount namespace. */
 	auto mountinfo = slurp(proc / "mountinfo");

@@ -65,6 +65,12 @@ void TestBedSuite::SetUp()
 	GTEST_SKIP() << "The test bed could not boot: " << bootError_;
 }
 
+std::string TestBedSuite::show(const std::string &unit, const std::string &prop)
+{
+	auto r = bed().run({ "systemctl", "show", "-P", prop, unit });
+	return r.ok() ? r->out.substr(0, r->out.find('\n')) : "<systemctl failed>";
+}
+
 bool TestBedSuite::waitUntil(const std::function<bool()> &pred, std::chrono::milliseconds timeout)
 {
 	auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -44,6 +44,9 @@ protected:
 	 * useradd lines, joined with " && "). A gtest failure if any fails.
 	 */
 	static void addRangeBaseUser(const std::string &moreCommands = {});
+	/* `systemctl show -P PROP UNIT` in the bed: the first line of the value; "<systemctl failed>" if it
+	 * could not run, so no assertion on an empty value passes by accident. */
+	static std::string show(const std::string &unit, const std::string &prop);
 	/* The unit-text-free way to wait: poll until pred() or timeout. */
 	static bool waitUntil(const std::function<bool()> &pred,
 			      std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -29,6 +29,7 @@
 #include "dm_unit.h"
 #include "qemu_probe.h"
 #include "unit_property.h"
+#include "fake_user_lookup.h"
 
 using namespace qemudm;
 using namespace qemudm::test;
@@ -229,25 +230,6 @@ TEST(BusProperty, CapabilityNames)
 	EXPECT_EQ(capabilityName(64), "");
 }
 
-namespace {
-
-/* The range base user only: per-domain uids are computed, nothing runs. */
-class RangeBaseOnly final : public UserLookup
-{
-public:
-	Result<std::optional<PasswdEntry>> byName(const std::string &name) override
-	{
-		if (name == "xen-qemuuser-range-base")
-			return std::optional<PasswdEntry>(PasswdEntry{ name, 131072, 995 });
-		return std::optional<PasswdEntry>();
-	}
-	Result<std::optional<PasswdEntry>> byUid(uid_t) override { return std::optional<PasswdEntry>(); }
-	Result<bool> uidHasProcesses(uid_t) override { return false; }
-	Result<std::vector<uid_t>> runningDmUids() override { return std::vector<uid_t>{}; }
-};
-
-} /* namespace */
-
 /*
  * A whole plan with every kind of per-domain property (name, disks, a
  * device, taps, VNC, W+X): every property the plan holds reads back from
@@ -280,7 +262,8 @@ TEST(BusProperty, EveryLineOfAPlanReadsBackAsItsValue)
 	req.consoleLimit = "1048576";
 	req.domainCheck = false;
 	req.qemuArgv = { "/bin/true", "-name", "web-1", "%n", "a b", "it's", "q\"x", "back\\slash", "" };
-	RangeBaseOnly users;
+	test::FakeUserLookup users; /* the range base user only: per-domain uids are computed, nothing runs */
+	users.add("xen-qemuuser-range-base", 131072, 995);
 	auto plan = planDmUnit(Config(), req, users);
 	ASSERT_TRUE(plan.ok()) << plan.error().message();
 

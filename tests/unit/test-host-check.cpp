@@ -18,43 +18,21 @@
 
 #include "dev_grant.h"
 #include "host_check.h"
+#include "fake_user_lookup.h"
 
 using namespace qemudm;
 using testing::HasSubstr;
 
 namespace {
 
-class FakeUsers final : public UserLookup
-{
-public:
-	void add(const std::string &name, uid_t uid, gid_t gid) { users_.push_back({ name, uid, gid }); }
-
-	Result<std::optional<PasswdEntry>> byName(const std::string &name) override
+/* The checks must not depend on what runs: every uid is "busy" and a device model runs, to prove it. */
+struct FakeUsers : test::FakeUserLookup {
+	FakeUsers()
 	{
-		if (failing)
-			return makeError(EIO, "NSS is broken");
-		for (const auto &u : users_)
-			if (u.name == name)
-				return std::optional<PasswdEntry>(u);
-		return std::optional<PasswdEntry>();
+		everyUidHasProcesses = true;
+		dmUids = { 131073 };
+		failure = "NSS is broken";
 	}
-	Result<std::optional<PasswdEntry>> byUid(uid_t uid) override
-	{
-		if (failing)
-			return makeError(EIO, "NSS is broken");
-		for (const auto &u : users_)
-			if (u.uid == uid)
-				return std::optional<PasswdEntry>(u);
-		return std::optional<PasswdEntry>();
-	}
-	/* The checks must not depend on what runs: these say "busy" to prove it. */
-	Result<bool> uidHasProcesses(uid_t) override { return true; }
-	Result<std::vector<uid_t>> runningDmUids() override { return std::vector<uid_t>{ 131073 }; }
-
-	bool failing = false;
-
-private:
-	std::vector<PasswdEntry> users_;
 };
 
 QemuCaps debian12XenQemu()
@@ -598,7 +576,7 @@ TEST_F(HostCheck, RangeBaseUserCoveringNobodyFails)
 
 TEST_F(HostCheck, RangeBaseUserLookupErrorFails)
 {
-	users_->failing = true;
+	users_->failNss();
 	auto r = checkRangeBaseUser(config_, *users_);
 	EXPECT_EQ(r.level, CheckLevel::Fail);
 	EXPECT_EQ(r.detail, "Failed to look up xen-qemuuser-range-base: NSS is broken");
@@ -688,7 +666,7 @@ TEST_F(HostCheck, SharedUserWarnings)
 	EXPECT_EQ(r.level, CheckLevel::Warn);
 	EXPECT_THAT(r.detail, HasSubstr("refuses"));
 
-	users_->failing = true;
+	users_->failNss();
 	EXPECT_EQ(checkSharedUser(config_, *users_).level, CheckLevel::Warn);
 }
 

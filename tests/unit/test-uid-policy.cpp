@@ -7,60 +7,12 @@
 #include <set>
 
 #include "uid_policy.h"
+#include "fake_user_lookup.h"
 
 using namespace qemudm;
 using testing::Return;
 
 namespace {
-
-/* A user database and process table in memory; any lookup can be made to fail. */
-class FakeLookup final : public UserLookup
-{
-public:
-	std::vector<PasswdEntry> users;
-	std::set<uid_t> uidsWithProcesses;
-	std::vector<uid_t> dmUids;
-	std::set<std::string> failName;
-	bool failUid = false, failProcesses = false, failRunning = false, failSystemUidMax = false;
-	uid_t sysUidMax = 999;
-
-	Result<std::optional<PasswdEntry>> byName(const std::string &name) override
-	{
-		if (failName.count(name))
-			return Error(EIO, "I/O error");
-		for (const auto &u : users)
-			if (u.name == name)
-				return std::optional<PasswdEntry>(u);
-		return std::optional<PasswdEntry>();
-	}
-	Result<std::optional<PasswdEntry>> byUid(uid_t uid) override
-	{
-		if (failUid)
-			return Error(EIO, "I/O error");
-		for (const auto &u : users)
-			if (u.uid == uid)
-				return std::optional<PasswdEntry>(u);
-		return std::optional<PasswdEntry>();
-	}
-	Result<bool> uidHasProcesses(uid_t uid) override
-	{
-		if (failProcesses)
-			return Error(EIO, "I/O error");
-		return uidsWithProcesses.count(uid) > 0;
-	}
-	Result<std::vector<uid_t>> runningDmUids() override
-	{
-		if (failRunning)
-			return Error(EIO, "I/O error");
-		return dmUids;
-	}
-	Result<uid_t> systemUidMax() override
-	{
-		if (failSystemUidMax)
-			return Error(EACCES, "Failed to open /etc/login.defs: Permission denied");
-		return sysUidMax;
-	}
-};
 
 class MockLookup : public UserLookup
 {
@@ -79,7 +31,7 @@ const PasswdEntry kAlice{ "alice", 2000, 2000 };
 struct Case {
 	const char *name;
 	/* set up */
-	std::function<void(FakeLookup &, Config &)> setup;
+	std::function<void(test::FakeUserLookup &, Config &)> setup;
 	DmUserRequest request;
 	/* expected: an error (code + message) or an identity */
 	int errnum;
@@ -94,7 +46,7 @@ class UidPolicy : public testing::TestWithParam<Case>
 TEST_P(UidPolicy, Resolves)
 {
 	const Case &c = GetParam();
-	FakeLookup lookup;
+	test::FakeUserLookup lookup;
 	Config config;
 	lookup.users = { kBase, kShared, kAlice };
 	if (c.setup)
@@ -126,12 +78,12 @@ DmIdentity ident(uid_t uid, gid_t gid, std::string runas, bool kill, std::vector
 	return DmIdentity{ uid, gid, std::move(runas), kill, std::move(warnings) };
 }
 
-void removeUser(FakeLookup &l, const std::string &name)
+void removeUser(test::FakeUserLookup &l, const std::string &name)
 {
 	std::erase_if(l.users, [&](const PasswdEntry &u) { return u.name == name; });
 }
 
-void setBase(FakeLookup &l, uid_t uid, gid_t gid)
+void setBase(test::FakeUserLookup &l, uid_t uid, gid_t gid)
 {
 	removeUser(l, "xen-qemuuser-range-base");
 	l.users.push_back({ "xen-qemuuser-range-base", uid, gid });
@@ -155,85 +107,86 @@ INSTANTIATE_TEST_SUITE_P(
 	Case{ "UserByName", {}, req(5, "alice"), 0, "", ident(2000, 2000, "alice", true) },
 	Case{ "UserEvenWithoutRestrict", {}, req(5, "alice", false), 0, "", ident(2000, 2000, "alice", true) },
 	Case{ "UserForDomid0", {}, req(0, "alice"), 0, "", ident(2000, 2000, "alice", true) },
-	Case{ "UserLookupFails", [](FakeLookup &l, Config &) { l.failName = { "alice" }; }, req(5, "alice"), EIO,
-	      "Failed to look up device_model_user alice: I/O error" },
+	Case{ "UserLookupFails", [](test::FakeUserLookup &l, Config &) { l.failName = { "alice" }; }, req(5, "alice"),
+	      EIO, "Failed to look up device_model_user alice: I/O error" },
 	Case{ "UserMissing", {}, req(5, "bob"), ENOENT, "Could not find device_model_user bob" },
 	Case{ "UserIsRoot",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "toor", 0, 5 });
 	      },
 	      req(5, "toor"), EINVAL,
 	      "device_model_user toor is uid 0 (root), refusing to run the device model as root" },
 	Case{ "UserHasGroupRoot",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "carol", 3000, 0 });
 	      },
 	      req(5, "carol"), EINVAL,
 	      "device_model_user carol has primary group gid 0 (root), refusing to run the device model with gid 0" },
 	Case{ "UserAlreadyRunning",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.dmUids = { 0, 131073, 2000 };
 	      },
 	      req(5, "alice"), EBUSY,
 	      "device_model_user alice (uid 2000) is already used by a running device model, every domain needs "
 	      "a user of its own" },
-	Case{ "UserRunningListFails", [](FakeLookup &l, Config &) { l.failRunning = true; }, req(5, "alice"), EIO,
-	      "Failed to list the users of running device models: I/O error" },
+	Case{ "UserRunningListFails", [](test::FakeUserLookup &l, Config &) { l.failRunning = true; }, req(5, "alice"),
+	      EIO, "Failed to list the users of running device models: I/O error" },
 	Case{ "UserOtherDmsRunning",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.dmUids = { 0, 131073 };
 	      },
 	      req(5, "alice"), 0, "", ident(2000, 2000, "alice", true) },
 
 	/* ---- device_model_user is one DM's own user (issue 10, class 4) ---- */
 	Case{ "UserNobody",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "nobody", 65534, 65534 });
 	      },
 	      req(5, "nobody"), EPERM,
 	      "Refusing device_model_user nobody (uid 65534): it is the shared unprivileged user nobody; "
 	      "a device model needs a user of its own" },
 	Case{ "UserWithTheOverflowUid",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "nfsnobody", 65534, 3000 });
 	      },
 	      req(5, "nfsnobody"), EPERM,
 	      "Refusing device_model_user nfsnobody (uid 65534): uid 65534 is nobody; a device model "
 	      "needs a user of its own" },
 	Case{ "UserWith32BitNobody",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "n32", 4294967294u, 3000 });
 	      },
 	      req(5, "n32"), EPERM,
 	      "Refusing device_model_user n32 (uid 4294967294): uid 4294967294 is reserved; a device "
 	      "model needs a user of its own" },
 	Case{ "UserDaemon",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "daemon", 1, 1 });
 	      },
 	      req(7, "daemon"), EPERM,
 	      "Refusing device_model_user daemon (uid 1): it is a system user (uid <= SYS_UID_MAX 999 of "
 	      "/etc/login.defs), shared with the service it belongs to; a device model needs a user of its own" },
 	Case{ "UserAtTheSystemLimit",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "svc", 999, 3000 });
 	      },
 	      req(5, "svc"), EPERM,
 	      "Refusing device_model_user svc (uid 999): it is a system user (uid <= SYS_UID_MAX 999 of "
 	      "/etc/login.defs), shared with the service it belongs to; a device model needs a user of its own" },
 	Case{ "UserJustAboveTheSystemLimit",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "dm", 1000, 3000 });
 	      },
 	      req(5, "dm"), 0, "", ident(1000, 3000, "dm", true) },
-	Case{ "UserBelowAConfiguredSystemLimit", [](FakeLookup &l, Config &) { l.sysUidMax = 4999; }, req(5, "alice"),
-	      EPERM,
+	Case{ "UserBelowAConfiguredSystemLimit", [](test::FakeUserLookup &l, Config &) { l.sysUidMax = 4999; },
+	      req(5, "alice"), EPERM,
 	      "Refusing device_model_user alice (uid 2000): it is a system user (uid <= SYS_UID_MAX 4999 "
 	      "of /etc/login.defs), shared with the service it belongs to; a device model needs a user of its own" },
-	Case{ "UserSystemLimitUnreadable", [](FakeLookup &l, Config &) { l.failSystemUidMax = true; }, req(5, "alice"),
-	      EACCES, "Failed to read the system uid limit: Failed to open /etc/login.defs: Permission denied" },
+	Case{ "UserSystemLimitUnreadable", [](test::FakeUserLookup &l, Config &) { l.failSystemUidMax = true; },
+	      req(5, "alice"), EACCES,
+	      "Failed to read the system uid limit: Failed to open /etc/login.defs: Permission denied" },
 	Case{ "UserIsTheSharedUser",
-	      [](FakeLookup &l, Config &c) {
+	      [](test::FakeUserLookup &l, Config &c) {
 		      c.sharedUser = "dmshared";
 		      l.users.push_back({ "dmshared", 5000, 5000 });
 	      },
@@ -241,43 +194,44 @@ INSTANTIATE_TEST_SUITE_P(
 	      "Refusing device_model_user dmshared (uid 5000): it is SharedUser=, the user every device "
 	      "model shares; a device model needs a user of its own" },
 	Case{ "UserForbiddenByName",
-	      [](FakeLookup &, Config &c) {
+	      [](test::FakeUserLookup &, Config &c) {
 		      c.forbiddenUsers = { "bob", "alice" };
 	      },
 	      req(5, "alice"), EPERM,
 	      "Refusing device_model_user alice (uid 2000): it is listed in ForbiddenUsers=; a device "
 	      "model needs a user of its own" },
 	Case{ "UserForbiddenByUid",
-	      [](FakeLookup &l, Config &c) {
+	      [](test::FakeUserLookup &l, Config &c) {
 		      c.forbiddenUsers = { "mallory" };
 		      l.users.push_back({ "mallory", 2000, 2000 });
 	      },
 	      req(5, "alice"), EPERM,
 	      "Refusing device_model_user alice (uid 2000): its uid is that of mallory, listed in "
 	      "ForbiddenUsers=; a device model needs a user of its own" },
-	Case{ "UserForbiddenButMissingIsNoError", [](FakeLookup &, Config &c) { c.forbiddenUsers = { "ghost" }; },
-	      req(5, "alice"), 0, "", ident(2000, 2000, "alice", true) },
+	Case{ "UserForbiddenButMissingIsNoError",
+	      [](test::FakeUserLookup &, Config &c) { c.forbiddenUsers = { "ghost" }; }, req(5, "alice"), 0, "",
+	      ident(2000, 2000, "alice", true) },
 	Case{ "UserInAnotherDomainsSlot",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "dm6", 131078, 997 });
 	      },
 	      req(5, "dm6"), EPERM,
 	      "Refusing device_model_user dm6 (uid 131078): uid 131078 is the slot of domain 6 in the "
 	      "range of xen-qemuuser-range-base (131072 + 6); a device model needs a user of its own" },
 	Case{ "UserInTheLastSlotOfTheRange",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "dmlast", 131072 + 32751, 997 });
 	      },
 	      req(5, "dmlast"), EPERM,
 	      "Refusing device_model_user dmlast (uid 163823): uid 163823 is the slot of domain 32751 in "
 	      "the range of xen-qemuuser-range-base (131072 + 32751); a device model needs a user of its own" },
 	Case{ "UserInItsOwnSlot",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "dm5", 131077, 997 });
 	      },
 	      req(5, "dm5"), 0, "", ident(131077, 997, "dm5", true) },
 	Case{ "UserJustPastTheRange",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "dmpast", 131072 + 32752, 997 });
 	      },
 	      req(5, "dmpast"), 0, "", ident(163824, 997, "dmpast", true) },
@@ -294,7 +248,7 @@ INSTANTIATE_TEST_SUITE_P(
 	      "Refusing device_model_user xen-qemuuser-range-base (uid 131072): it is the range base user "
 	      "xen-qemuuser-range-base (the slot of domain 0); a device model needs a user of its own" },
 	Case{ "UserSlotCheckFollowsTheConfiguredBase",
-	      [](FakeLookup &l, Config &c) {
+	      [](test::FakeUserLookup &l, Config &c) {
 		      c.rangeBaseUser = "qemu-base";
 		      l.users.push_back({ "qemu-base", 262144, 50 });
 		      l.users.push_back({ "dm9", 262153, 50 });
@@ -302,15 +256,16 @@ INSTANTIATE_TEST_SUITE_P(
 	      req(5, "dm9"), EPERM,
 	      "Refusing device_model_user dm9 (uid 262153): uid 262153 is the slot of domain 9 in the "
 	      "range of qemu-base (262144 + 9); a device model needs a user of its own" },
-	Case{ "UserRangeBaseLookupFails", [](FakeLookup &l, Config &) { l.failName = { "xen-qemuuser-range-base" }; },
-	      req(5, "alice"), EIO, "Failed to look up range base user xen-qemuuser-range-base: I/O error" },
+	Case{ "UserRangeBaseLookupFails",
+	      [](test::FakeUserLookup &l, Config &) { l.failName = { "xen-qemuuser-range-base" }; }, req(5, "alice"),
+	      EIO, "Failed to look up range base user xen-qemuuser-range-base: I/O error" },
 
 	/* ---- no restriction: root, as upstream ---- */
 	Case{ "RestrictOffRunsAsRoot", {}, req(5, {}, false), 0, "", ident(0, 0, "", false) },
-	Case{ "RestrictDefaultOff", [](FakeLookup &, Config &c) { c.restrictByDefault = false; },
+	Case{ "RestrictDefaultOff", [](test::FakeUserLookup &, Config &c) { c.restrictByDefault = false; },
 	      req(5, {}, std::nullopt), 0, "", ident(0, 0, "", false) },
 	Case{ "RestrictDefaultOnIsUsed", {}, req(5, {}, std::nullopt), 0, "", ident(131077, 997, "131077:997", true) },
-	Case{ "RestrictOnOverridesDefaultOff", [](FakeLookup &, Config &c) { c.restrictByDefault = false; },
+	Case{ "RestrictOnOverridesDefaultOff", [](test::FakeUserLookup &, Config &c) { c.restrictByDefault = false; },
 	      req(5, {}, true), 0, "", ident(131077, 997, "131077:997", true) },
 
 	/* ---- the uid range ---- */
@@ -318,85 +273,88 @@ INSTANTIATE_TEST_SUITE_P(
 	Case{ "RangeFirstDomid", {}, req(1), 0, "", ident(131073, 997, "131073:997", true) },
 	Case{ "RangeLastDomid", {}, req(32751), 0, "", ident(163823, 997, "163823:997", true) },
 	Case{ "RangeCustomBaseName",
-	      [](FakeLookup &l, Config &c) {
+	      [](test::FakeUserLookup &l, Config &c) {
 		      c.rangeBaseUser = "qemu-base";
 		      l.users.push_back({ "qemu-base", 262144, 50 });
 	      },
 	      req(3), 0, "", ident(262147, 50, "262147:50", true) },
-	Case{ "RangeBaseLookupFails", [](FakeLookup &l, Config &) { l.failName = { "xen-qemuuser-range-base" }; },
-	      req(5), EIO, "Failed to look up range base user xen-qemuuser-range-base: I/O error" },
+	Case{ "RangeBaseLookupFails",
+	      [](test::FakeUserLookup &l, Config &) { l.failName = { "xen-qemuuser-range-base" }; }, req(5), EIO,
+	      "Failed to look up range base user xen-qemuuser-range-base: I/O error" },
 	Case{ "RangeDomid0",
 	      {},
 	      req(0),
 	      EINVAL,
 	      "Domain id 0 has no uid in the range of xen-qemuuser-range-base, expected a domid between 1 and 32751" },
-	Case{ "RangeBaseIsRoot", [](FakeLookup &l, Config &) { setBase(l, 0, 997); }, req(5), EINVAL,
+	Case{ "RangeBaseIsRoot", [](test::FakeUserLookup &l, Config &) { setBase(l, 0, 997); }, req(5), EINVAL,
 	      "Range base user xen-qemuuser-range-base is uid 0 (root), refusing: the range would cover system users" },
-	Case{ "RangeGroupIsRoot", [](FakeLookup &l, Config &) { setBase(l, 131072, 0); }, req(5), EINVAL,
+	Case{ "RangeGroupIsRoot", [](test::FakeUserLookup &l, Config &) { setBase(l, 131072, 0); }, req(5), EINVAL,
 	      "Range base user xen-qemuuser-range-base has primary group gid 0 (root), refusing to run device "
 	      "models with gid 0" },
-	Case{ "RangeOverflows", [](FakeLookup &l, Config &) { setBase(l, 4294934543u, 997); }, req(5), ERANGE,
+	Case{ "RangeOverflows", [](test::FakeUserLookup &l, Config &) { setBase(l, 4294934543u, 997); }, req(5), ERANGE,
 	      "Range base user xen-qemuuser-range-base has uid 4294934543: the range 4294934543..4294967294 "
 	      "overflows the uid space (the last usable uid is 4294967293)" },
-	Case{ "RangeAtTheTop", [](FakeLookup &l, Config &) { setBase(l, 4294934542u, 997); }, req(32751), 0, "",
+	Case{ "RangeAtTheTop", [](test::FakeUserLookup &l, Config &) { setBase(l, 4294934542u, 997); }, req(32751), 0,
+	      "",
 	      ident(4294967293u, 997, "4294967293:997", true,
 		    { "Range base user xen-qemuuser-range-base has uid 4294934542, which is not a multiple of "
 		      "65536; container tools may read the upper 16 bits of a uid as a container id" }) },
-	Case{ "RangeCoversNobody", [](FakeLookup &l, Config &) { setBase(l, 40000, 997); }, req(5), ERANGE,
+	Case{ "RangeCoversNobody", [](test::FakeUserLookup &l, Config &) { setBase(l, 40000, 997); }, req(5), ERANGE,
 	      "Range base user xen-qemuuser-range-base has uid 40000: the range 40000..72751 contains the special "
 	      "uid 65534 (nobody)" },
-	Case{ "RangeCovers16BitInvalid", [](FakeLookup &l, Config &) { setBase(l, 65535, 997); }, req(5), ERANGE,
+	Case{ "RangeCovers16BitInvalid", [](test::FakeUserLookup &l, Config &) { setBase(l, 65535, 997); }, req(5),
+	      ERANGE,
 	      "Range base user xen-qemuuser-range-base has uid 65535: the range 65535..98286 contains the special "
 	      "uid 65535 (the 16-bit invalid uid)" },
-	Case{ "RangeJustBelowNobody", [](FakeLookup &l, Config &) { setBase(l, 32782, 997); }, req(1), 0, "",
+	Case{ "RangeJustBelowNobody", [](test::FakeUserLookup &l, Config &) { setBase(l, 32782, 997); }, req(1), 0, "",
 	      ident(32783, 997, "32783:997", true,
 		    { "Range base user xen-qemuuser-range-base has uid 32782, which is not a multiple of 65536; "
 		      "container tools may read the upper 16 bits of a uid as a container id" }) },
-	Case{ "RangeNotAligned", [](FakeLookup &l, Config &) { setBase(l, 100000, 997); }, req(5), 0, "",
+	Case{ "RangeNotAligned", [](test::FakeUserLookup &l, Config &) { setBase(l, 100000, 997); }, req(5), 0, "",
 	      ident(100005, 997, "100005:997", true,
 		    { "Range base user xen-qemuuser-range-base has uid 100000, which is not a multiple of 65536; "
 		      "container tools may read the upper 16 bits of a uid as a container id" }) },
 	Case{ "RangeUidTakenByNamedUser",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "mallory", 131077, 5 });
 	      },
 	      req(5), EEXIST, "Wanted to use uid 131077 (xen-qemuuser-range-base + 5) but that is user mallory" },
 	Case{ "RangeUidIsOurOwnUserdbRecord",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "xen-qemuuser-5", 131077, 997 });
 	      },
 	      req(5), 0, "", ident(131077, 997, "131077:997", true) },
 	Case{ "RangeUidIsAnotherDomainsRecordName",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "xen-qemuuser-6", 131077, 997 });
 	      },
 	      req(5), EEXIST,
 	      "Wanted to use uid 131077 (xen-qemuuser-range-base + 5) but that is user xen-qemuuser-6" },
-	Case{ "RangeUidLookupFails", [](FakeLookup &l, Config &) { l.failUid = true; }, req(5), EIO,
+	Case{ "RangeUidLookupFails", [](test::FakeUserLookup &l, Config &) { l.failUid = true; }, req(5), EIO,
 	      "Failed to look up uid 131077: I/O error" },
-	Case{ "RangeUidStillOwnsProcesses", [](FakeLookup &l, Config &) { l.uidsWithProcesses = { 131077 }; }, req(5),
-	      EBUSY,
+	Case{ "RangeUidStillOwnsProcesses", [](test::FakeUserLookup &l, Config &) { l.uidsWithProcesses = { 131077 }; },
+	      req(5), EBUSY,
 	      "uid 131077 for domain 5 still owns processes (a device model of an earlier domain 5 may still be "
 	      "running)" },
 	Case{ "RangeOtherUidsOwnProcesses",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      l.uidsWithProcesses = { 131076, 131078 };
 	      },
 	      req(5), 0, "", ident(131077, 997, "131077:997", true) },
-	Case{ "RangeProcessCheckFails", [](FakeLookup &l, Config &) { l.failProcesses = true; }, req(5), EIO,
+	Case{ "RangeProcessCheckFails", [](test::FakeUserLookup &l, Config &) { l.failProcesses = true; }, req(5), EIO,
 	      "Failed to check the processes of uid 131077: I/O error" },
 
 	/* ---- the shared user ---- */
-	Case{ "SharedFallback", [](FakeLookup &l, Config &) { removeUser(l, "xen-qemuuser-range-base"); }, req(5), 0,
-	      "", ident(990, 990, "xen-qemuuser-shared", false, { kFallback }) },
+	Case{ "SharedFallback", [](test::FakeUserLookup &l, Config &) { removeUser(l, "xen-qemuuser-range-base"); },
+	      req(5), 0, "", ident(990, 990, "xen-qemuuser-shared", false, { kFallback }) },
 	Case{ "SharedLookupFails",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      removeUser(l, "xen-qemuuser-range-base");
 		      l.failName = { "xen-qemuuser-shared" };
 	      },
 	      req(5), EIO, "Failed to look up shared user xen-qemuuser-shared: I/O error" },
 	Case{ "SharedIsRoot",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      removeUser(l, "xen-qemuuser-range-base");
 		      removeUser(l, "xen-qemuuser-shared");
 		      l.users.push_back({ "xen-qemuuser-shared", 0, 990 });
@@ -404,7 +362,7 @@ INSTANTIATE_TEST_SUITE_P(
 	      req(5), EINVAL,
 	      "Shared user xen-qemuuser-shared is uid 0 (root), refusing to run the device model as root" },
 	Case{ "SharedGroupIsRoot",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      removeUser(l, "xen-qemuuser-range-base");
 		      removeUser(l, "xen-qemuuser-shared");
 		      l.users.push_back({ "xen-qemuuser-shared", 990, 0 });
@@ -412,10 +370,10 @@ INSTANTIATE_TEST_SUITE_P(
 	      req(5), EINVAL,
 	      "Shared user xen-qemuuser-shared has primary group gid 0 (root), refusing to run the device model "
 	      "with gid 0" },
-	Case{ "SharedDomid0", [](FakeLookup &l, Config &) { removeUser(l, "xen-qemuuser-range-base"); }, req(0), 0, "",
-	      ident(990, 990, "xen-qemuuser-shared", false, { kFallback }) },
+	Case{ "SharedDomid0", [](test::FakeUserLookup &l, Config &) { removeUser(l, "xen-qemuuser-range-base"); },
+	      req(0), 0, "", ident(990, 990, "xen-qemuuser-shared", false, { kFallback }) },
 	Case{ "NeitherUserRefuses",
-	      [](FakeLookup &l, Config &) {
+	      [](test::FakeUserLookup &l, Config &) {
 		      removeUser(l, "xen-qemuuser-range-base");
 		      removeUser(l, "xen-qemuuser-shared");
 	      },
@@ -423,7 +381,7 @@ INSTANTIATE_TEST_SUITE_P(
 	      "Could not find user xen-qemuuser-shared or range base user xen-qemuuser-range-base, cannot restrict "
 	      "the device model of domain 5" },
 	Case{ "NeitherCustomNames",
-	      [](FakeLookup &, Config &c) {
+	      [](test::FakeUserLookup &, Config &c) {
 		      c.rangeBaseUser = "b";
 		      c.sharedUser = "s";
 	      },

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "build_config.h"
 #include "json.h"
 #include "unique_fd.h"
 

@@ -26,6 +26,7 @@
 
 #include <fmt/format.h>
 
+#include "build_config.h"
 #include "testbed_fixture.h"
 
 using namespace qemudm;

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "test_util.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "string_util.h"
+
+namespace qemudm::test {
+
+std::string slurp(const std::filesystem::path &path)
+{
+	std::ifstream f(path, std::ios::binary);
+	std::stringstream ss;
+	ss << f.rdbuf();
+	return ss.str();
+}
+
+std::string procStatusField(std::string_view status, std::string_view key)
+{
+	while (!status.empty()) {
+		size_t nl = status.find('\n');
+		std::string_view line = status.substr(0, nl);
+		status = nl == std::string_view::npos ? std::string_view{} : status.substr(nl + 1);
+		if (line.size() > key.size() && line.starts_with(key) && line[key.size()] == ':')
+			return std::string(trim(line.substr(key.size() + 1)));
+	}
+	return {};
+}
+
+} /* namespace qemudm::test */
