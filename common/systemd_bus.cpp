@@ -196,11 +196,11 @@ Result<SystemdManager> SystemdManager::connect(std::optional<std::string> addres
 	 * the signals a client's matches ask for, while PID 1 sends every signal
 	 * to every connection on its private socket (systemd 252, src/core/dbus.c
 	 * bus_foreach_bus()), so N concurrent starts each read the signals of all
-	 * N and PID 1 builds N times N messages (issue 11, P2: 200 concurrent
-	 * starts took 61 s with timeouts over the private socket, 22 s without
-	 * over the bus; docs/bench.md). Root falls back to the private socket
+	 * N and PID 1 builds N times N messages (200 concurrent starts: several
+	 * times slower over the private socket, with starts timing out; the
+	 * "P2" rows of docs/bench.md). Root falls back to the private socket
 	 * when there is no bus daemon (dom0 without dbus, or before
-	 * sockets.target), as systemctl does.
+	 * sockets.target).
 	 */
 	auto bus = openSystemBus();
 	Result<SystemdManager> manager =

@@ -33,7 +33,8 @@
  * Blocking: every call blocks the calling thread. Each D-Bus method call is
  * bounded by methodTimeout() (25 s unless changed), and within a start by
  * the start's own timeout if that is longer (a PID 1 busy with many
- * concurrent starts makes a start slow, not failed); waiting for a job, or
+ * concurrent starts makes each call slow; only the start's own timeout ends
+ * it); waiting for a job, or
  * for a unit to stop, is bounded by the timeout argument of that call. Nothing
  * runs in the background: JobRemoved signals are only read while a call
  * waits. A timeout is an Error with ETIMEDOUT; the job is left to systemd.

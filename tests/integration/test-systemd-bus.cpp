@@ -263,7 +263,7 @@ protected:
 	}
 };
 
-/* Default: the system bus (the bed runs a bus daemon), so the daemon filters signals per client (issue 11, P2). */
+/* Default: the system bus (the bed runs a bus daemon), so the daemon filters signals per client. */
 TEST_F(SystemdBusTest, ConnectsToTheSystemBusByDefault)
 {
 	auto r = withSystemd(
