@@ -199,11 +199,16 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 		add("SystemCallErrorNumber", ErrnoNumber{ EPERM });
 	}
 
-	/* The Xen nodes only this guest type needs (host_policy.h: the others are the host drop-in's). */
-	for (auto dev : domainXenDevices(config.privilegeModel, req.type)) {
-		add("DeviceAllow", DeviceRules{ { { std::string(dev), "rw" } } });
-		add("BindPaths", BindPaths{ { { std::string(dev), std::string(dev), true } } });
-	}
+	/*
+	 * Never root: the Xen nodes of this guest type, per domain (host_policy.h,
+	 * xenDeviceNodes(); in the root model they are the host drop-in's). "-": a
+	 * host without Xen (the test bed) has none.
+	 */
+	if (neverRoot)
+		for (auto dev : xenDeviceNodes(config.privilegeModel, req.type)) {
+			add("DeviceAllow", DeviceRules{ { { std::string(dev), "rw" } } });
+			add("BindPaths", BindPaths{ { { std::string(dev), std::string(dev), true } } });
+		}
 
 	for (const auto &disk : req.disks) {
 		if (auto o = checkDeclaredObject(domid, "disk", disk.path, DeclaredKind::Disk); !o)

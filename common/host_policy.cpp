@@ -10,8 +10,8 @@ namespace {
 
 /*
  * The Xen device nodes of a device model (DeviceAllow= and a bind into the
- * private /dev), one list for every caller: the host drop-in, the per-domain
- * plan and the device grant (xenDeviceNodes()).
+ * private /dev), one list for every caller: the host drop-in (root model), the
+ * per-domain plan (never root) and the device grant (xenDeviceNodes()).
  *
  * Root model (lab, xen-lab-systemd-dm.md §4.1.3): privcmd and evtchn, and
  * hypercall because without it libxencall falls back to locked memory, which
@@ -51,25 +51,13 @@ std::string sanitize(std::string_view s)
 
 } /* namespace */
 
-std::vector<std::string_view> hostXenDevices(PrivilegeModel model)
-{
-	if (model == PrivilegeModel::NeverRoot)
-		return { std::begin(kXenDevicesNeverRoot), std::end(kXenDevicesNeverRoot) };
-	return { std::begin(kXenDevicesRoot), std::end(kXenDevicesRoot) };
-}
-
-std::vector<std::string_view> domainXenDevices(PrivilegeModel model, GuestType type)
-{
-	if (model == PrivilegeModel::NeverRoot && type != GuestType::Hvm)
-		return { std::begin(kXenDevicesNeverRootPv), std::end(kXenDevicesNeverRootPv) };
-	return {};
-}
-
 std::vector<std::string_view> xenDeviceNodes(PrivilegeModel model, GuestType type)
 {
-	auto v = hostXenDevices(model);
-	for (auto d : domainXenDevices(model, type))
-		v.push_back(d);
+	if (model == PrivilegeModel::Root)
+		return { std::begin(kXenDevicesRoot), std::end(kXenDevicesRoot) };
+	std::vector<std::string_view> v(std::begin(kXenDevicesNeverRoot), std::end(kXenDevicesNeverRoot));
+	if (type != GuestType::Hvm)
+		v.insert(v.end(), std::begin(kXenDevicesNeverRootPv), std::end(kXenDevicesNeverRootPv));
 	return v;
 }
 
@@ -179,7 +167,17 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	 * class 6). Each DM gets its own, bounded and charged to it.
 	 */
 	add(p, "TemporaryFileSystem", "/dev/shm:mode=1777,size=16M,nosuid,nodev,noexec");
-	const auto xenDevices = hostXenDevices(config.privilegeModel);
+	/*
+	 * Root model: the same nodes for every guest type, here. Never root: per
+	 * domain (planDmUnit(), by guest type), in the transient unit itself, which
+	 * systemd reads before every drop-in: the runtime reset of DeviceAllow= that
+	 * ends the grant (system.control/.../50-DeviceAllow.conf) is parsed after it
+	 * on daemon-reload, while a line here ('q' sorts after 'D') would add the
+	 * nodes again.
+	 */
+	std::vector<std::string_view> xenDevices;
+	if (!neverRoot)
+		xenDevices = xenDeviceNodes(config.privilegeModel, GuestType::Hvm);
 	for (auto dev : xenDevices)
 		add(p, "DeviceAllow", fmt::format("{} rw", dev));
 	for (const auto &d : config.extraDevices)
@@ -209,6 +207,14 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	/* SysV IPC objects of the DM's user go with the unit (a root model's unit runs as root: no-op). */
 	if (neverRoot)
 		add(p, "RemoveIPC", "yes");
+	/*
+	 * Never root: a user namespace that maps only root and the DM's own
+	 * uid/gid (1:1, so the host, the Xen nodes' ACLs and the audit see the
+	 * real ids); every other uid is nobody inside. Not in the root model:
+	 * QEMU's -runas would change to an unmapped uid. Lab: HVM and PV run.
+	 */
+	if (neverRoot)
+		add(p, "PrivateUsers", "yes");
 	add(p, "SystemCallArchitectures", "native");
 	/*
 	 * ~@privileged and ~@mount also remove chroot, setuid and setgroups:
