@@ -2,7 +2,8 @@
 #pragma once
 
 /*
- * Device access with a lifetime (issue 13, never-root model): named-user
+ * Device access with a lifetime (the never-root model, PrivilegeModel=never-root
+ * of qemu-dm.conf(5)): named-user
  * POSIX ACL entries "u:<uid>:rw" on the Xen device nodes, which are root 0600,
  * so that a device model running as its own uid from exec can open them until
  * QEMU has restricted its handles. qemu-dm-grant adds them before the DM

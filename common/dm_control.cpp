@@ -146,8 +146,8 @@ Result<DmUnitPlan> planWithXen(const Config &config, const DmRequest &request, U
 	/*
 	 * Probe QEMU here, in the caller (root, outside every DM), and hand the
 	 * result to this DM's qemu-dm-exec on its own command line: a DM can
-	 * write neither the cache nor another unit's ExecStart (issue 10, class
-	 * 6). Only root uses the cache; anyone else (a dry run) probes every time.
+	 * write neither the cache nor another unit's ExecStart, so one DM cannot
+	 * steer the next. Only root uses the cache; anyone else (a dry run) probes every time.
 	 */
 	addQemuCaps(*plan, ::geteuid() == 0 ? std::string(kQemuProbeCacheDir) : std::string());
 	return plan;

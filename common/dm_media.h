@@ -3,7 +3,7 @@
 
 /*
  * Media changes of a running device model without widening its sandbox
- * (issue 14): the caller opens the ISO (as root, with the declared-path rule:
+ * (`qemu-dmctl cdrom`, qemu_dm_cdrom_change()): the caller opens the ISO (as root, with the declared-path rule:
  * declared_path.h) and hands the fd to QEMU over QMP (add-fd with SCM_RIGHTS,
  * then blockdev-change-medium of /dev/fdset/N, read-only, format raw: no
  * probing of guest-supplied content), so the DM never needs the path. This is

@@ -144,8 +144,8 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	/*
 	 * Readiness without timers: qemu-dm-exec sends READY=1 right before it
 	 * execs QEMU, after every check, so the start job's result is the answer
-	 * (DESIGN.md "Readiness"). The probe of an uncached QEMU took 3.6-9.4 s
-	 * in a TCG dom0: the start timeout leaves room for that.
+	 * (no polling, no sleep). The probe of an uncached QEMU took 3.6-9.4 s
+	 * in a TCG dom0 (lab): the start timeout leaves room for that.
 	 */
 	add("Type", str("notify"));
 	add("NotifyAccess", str("main"));

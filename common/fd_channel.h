@@ -3,7 +3,7 @@
 
 /*
  * The fd channel: how the caller's fds reach QEMU at the numbers its argv
- * names (DESIGN.md, "Handing fds to QEMU in general"). systemd 252 hands a
+ * names. systemd 252 hands a
  * transient unit only stdin/stdout/stderr, so the unit's stdin is one end of
  * a socketpair(AF_UNIX, SOCK_SEQPACKET); the caller (DmController::start)
  * sends one message per fd, SCM_RIGHTS with the fd and a payload naming its

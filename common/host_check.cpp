@@ -135,7 +135,7 @@ CheckResult checkXenDevice(const Config &config, const HostCheckEnv &env, std::s
 			return fail(name, errnoError(e, "Failed to stat {}", path.string()).message(),
 				    "Run the check as root");
 		if (hypercall) {
-			/* DESIGN.md fact 8: libxencall then falls back to locked memory. */
+			/* Seen on Xen 4.17: without the node libxencall falls back to locked memory. */
 			std::string detail = fmt::format(
 			    "Missing: without it libxencall falls back to locked memory for hypercall buffers, "
 			    "which LimitMEMLOCK={} {}",

@@ -13,7 +13,7 @@ namespace {
  * private /dev), one list for every caller: the host drop-in (root model), the
  * per-domain plan (never root) and the device grant (xenDeviceNodes()).
  *
- * Root model (lab, xen-lab-systemd-dm.md §4.1.3): privcmd and evtchn, and
+ * Root model (what the real HVM DM needed in the Xen 4.17 lab): privcmd and evtchn, and
  * hypercall because without it libxencall falls back to locked memory, which
  * LimitMEMLOCK=0 forbids; QEMU reaches xenstore through xenstored's socket
  * (root's, QEMU is root when it connects). Never-root model (spike,
@@ -135,7 +135,7 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	}
 	add(p, "NoNewPrivileges", "yes");
 	/*
-	 * The allow-list view (issue 10, class 5; docs/confinement.md, "The
+	 * The allow-list view (docs/confinement.md, "The
 	 * allow-list view"): the unit's "/" is an empty directory of its own, and
 	 * only what is bound below reaches it. Nothing of /run/xen, /etc, /var,
 	 * /srv, /home or any other top-level directory is there unless listed.
@@ -146,8 +146,8 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	add(p, "ProtectSystem", "strict");
 	add(p, "ProtectHome", "yes");
 	/*
-	 * A DM writes no persistent storage but its declared disks (issue 10,
-	 * class 6). PrivateTmp='s /tmp and /var/tmp live on the host's disk
+	 * A DM writes no persistent storage but its declared disks (nothing it
+	 * leaves can reach the next DM). PrivateTmp='s /tmp and /var/tmp live on the host's disk
 	 * (/tmp/systemd-private-*, /var/tmp/systemd-private-*): under the view an
 	 * empty read-only directory is bound over both (a bind mount wins over
 	 * PrivateTmp='s in systemd 252, and ReadOnlyPaths=/tmp is not applied to
@@ -163,8 +163,8 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	add(p, "PrivateDevices", "yes");
 	/*
 	 * PrivateDevices= binds the host's /dev/shm into the private /dev: one
-	 * tmpfs shared by every DM and writable in the root window (issue 10,
-	 * class 6). Each DM gets its own, bounded and charged to it.
+	 * tmpfs shared by every DM and writable in the root window (one DM could
+	 * leave files for the next). Each DM gets its own, bounded and charged to it.
 	 */
 	add(p, "TemporaryFileSystem", "/dev/shm:mode=1777,size=16M,nosuid,nodev,noexec");
 	/*

@@ -4,7 +4,7 @@
 /*
  * The host-wide unit properties of every qemu-dm@<domid>.service, built
  * from a Config. Pure: no I/O. The generator writes them as drop-ins;
- * issue 4's per-domain builder and `qemu-dmctl policy` reuse them.
+ * the per-domain builder (dm_unit.h) and `qemu-dmctl policy` reuse them.
  *
  * Values use unit-file syntax (what `systemd-run -p NAME=VALUE` takes). The
  * list is ordered; repeated names (DeviceAllow=, BindPaths=,
@@ -52,7 +52,8 @@ inline constexpr std::string_view kDmSlice = "qemu-dm.slice";
 inline constexpr std::string_view kDmTmpDir = "/tmp/qemu-dm";
 
 /*
- * The allow-list view (issue 10, class 5): each unit's "/" is kViewRoot, an
+ * The allow-list view (nothing of the host reaches a DM unless listed): each
+ * unit's "/" is kViewRoot, an
  * empty skeleton of mount points installed with qemu-dm; what QEMU needs is
  * bound in read-only, the domain's declared objects by the per-domain builder.
  */

@@ -54,7 +54,7 @@ namespace qemudm {
  * (O_RDONLY or O_RDWR), so a read-write disk gets one fd of each mode and
  * auto-read-only=off: QEMU opens it read-write once (as root, at start) and
  * keeps it so; by path, a restored QEMU reopened it read-write at "cont",
- * after its chroot and uid drop, and failed (issue 14). The read-only fd
+ * after its chroot and uid drop, and failed (seen in the lab). The read-only fd
  * serves any read-only open. The DM needs no path for such a disk.
  */
 struct DriveFd {

@@ -26,7 +26,7 @@ namespace qemudm {
 
 namespace {
 
-/* Version 2: entries of version 1 may have been written by a DM (issue 10, class 6) and are never read. */
+/* Version 2: entries of version 1 may have been written by a DM (the cache was shared) and are never read. */
 constexpr std::string_view kCacheMagic = "qemu-dm-probe 2";
 constexpr std::string_view kCapsWordVersion = "3";
 constexpr size_t kMaxCapsWord = 64 * 1024;

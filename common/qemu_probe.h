@@ -13,7 +13,8 @@
  * and keeps the result in an optional cache directory keyed on the binary's
  * identity.
  *
- * Nothing one DM writes may change another DM (issue 10, class 6): the cache
+ * Nothing one DM writes may change another DM (a hostile DM must not steer the
+ * next one through shared state): the cache
  * is written by the caller only, never inside a DM's unit; the caller hands
  * the result to qemu-dm-exec on its own command line (encodeQemuCaps), bound
  * to the binary's identity, and qemu-dm-exec probes again itself (without

@@ -12,13 +12,13 @@
  *   3. the system bus; as root, if no bus daemon answers (dom0 without dbus,
  *      before sockets.target, or dbus-daemon refusing one more connection of
  *      uid 0: max_connections_per_user, 256 by default), systemd's private socket
- *      unix:path=/run/systemd/private (no bus daemon needed, as systemctl
- *      does; DESIGN.md fact 8).
+ *      unix:path=/run/systemd/private (no bus daemon needed: StartTransientUnit
+ *      and JobRemoved work over it with dbus stopped, as systemctl uses it).
  * Why the bus first: PID 1 sends every signal to every connection on its
  * private socket, so N concurrent starts there cost PID 1 N times N
- * messages (issue 11, P2; the measurements are in docs/bench.md); on the
- * bus the daemon delivers each client only the signals its matches name,
- * and every match here names one unit (JobRemoved, UnitRemoved, the unit's
+ * messages (the measurements are in docs/bench.md, P2); on the bus the
+ * daemon delivers each client only the signals its matches name, and every
+ * match here names one unit (JobRemoved, UnitRemoved, the unit's
  * PropertiesChanged).
  * An address whose socket path ends in "/systemd/private" is a direct,
  * peer-to-peer connection to PID 1 (e.g. a test bed's

@@ -36,7 +36,7 @@ Status checkNotRoot(const std::string &who, const PasswdEntry &pw, std::string_v
 }
 
 /*
- * device_model_user is one device model's own user (issue 10, class 4): not a
+ * device_model_user is one device model's own user: not a
  * shared account (nobody, the overflow uids, a system user, the shared user,
  * one listed in ForbiddenUsers=), and not a uid of another domain's slot in
  * the range (base + M, M != domid; M = 0 is the range base user itself).

@@ -19,7 +19,8 @@
  * uid that still owns processes (domid reuse). A base that is not a
  * multiple of 65536 is a warning.
  *
- * device_model_user is one device model's own user (issue 10, class 4):
+ * device_model_user is one device model's own user, never an account shared
+ * with anything else:
  * refused (EPERM) when it is nobody or a special uid, a system user (uid <=
  * SYS_UID_MAX of /etc/login.defs, UserLookup::systemUidMax), the SharedUser=,
  * listed in ForbiddenUsers= (by name, or sharing the uid of one that is), or

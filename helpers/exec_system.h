@@ -68,7 +68,8 @@ struct ChrootDirOps {
 ChrootDirOps systemChrootDirOps();
 
 /* The mode of the chroot directory: root may search it without
- * CAP_DAC_*, nobody else may do anything (xen-lab-systemd-dm.md §4.1). */
+ * CAP_DAC_*, nobody else may do anything (libxl's 0000 left QEMU without
+ * CAP_DAC_* unable to enter it). */
 constexpr mode_t kChrootDirMode = 0100;
 
 /*

@@ -160,7 +160,7 @@ int run(int argc, char **argv)
 	 * (--qemu-caps, on this unit's own command line: no other DM can change
 	 * it); if QEMU is no longer that binary, or there is no such word, probe
 	 * it here. Nothing is ever written: this unit has no cache it can write
-	 * (issue 10, class 6).
+	 * (what one DM writes must never steer the next).
 	 */
 	QemuCaps caps;
 	bool fromCaller = false, fromCache = false;

@@ -12,7 +12,8 @@
  * Robustness: requests are capped at 64 KiB (larger ones get a
  * ProtocolError, then the stream resynchronises at the next NUL), replies
  * are buffered with back-pressure (a client that does not read stops being
- * read). Local users must not be able to stall lookups (issue 10, class 7):
+ * read). Local users must not be able to stall lookups (nss-systemd asks us
+ * for every user lookup on the host):
  *  - each request has a deadline for its whole time, from accept (or the
  *    previous reply) until its reply is sent; sending a byte now and then
  *    does not extend it;
@@ -69,7 +70,14 @@ constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kOutputHighWater = 64 * 1024;
 /* Connections of all unprivileged peers together, and of root (uid 0). */
 constexpr size_t kMaxConnections = 256;
-constexpr size_t kMaxRootConnections = 128;
+/*
+ * Root's pool: every DM start looks up its uid (the C API's uid policy) and
+ * its unit's User= (PID 1's child) at about the same instant, so a burst of
+ * N starts is up to 2N root connections at once. 128 closed some of a
+ * 200-DM burst's (issue 11, P2). Bounded by LimitNOFILE=1024 of the unit:
+ * 256 + 640 + the daemon's own few.
+ */
+constexpr size_t kMaxRootConnections = 640;
 constexpr size_t kDefaultMaxConnectionsPerUid = 16;
 
 struct Options {

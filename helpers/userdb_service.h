@@ -11,8 +11,8 @@
  *         user's primary gid (upstream libxl semantics), locked, nologin
  *   group xen-qemuuser-<domid>  gid = base uid + domid (gid = uid)
  * for domid 1..32751, only while that domain's DM unit qemu-dm@<domid>.service
- * is loaded (stock libxl refuses a uid base+domid that already has a name,
- * DESIGN.md fact 9), and unless that id or name is owned by any other source,
+ * is loaded (stock libxl 4.17 refuses to start a restricted guest whose uid
+ * base+domid already has a name), and unless that id or name is owned by any other source,
  * which always wins.
  *
  * Nothing here throws and nothing logs above debug.
