@@ -13,13 +13,14 @@ namespace {
  * private /dev), one list for every caller: the host drop-in (root model), the
  * per-domain plan (never root) and the device grant (xenDeviceNodes()).
  *
- * Root model (what the real HVM DM needed in the Xen 4.17 lab): privcmd and evtchn, and
- * hypercall because without it libxencall falls back to locked memory, which
- * LimitMEMLOCK=0 forbids; QEMU reaches xenstore through xenstored's socket
- * (root's, QEMU is root when it connects). Never-root model (spike,
- * never-root.md, strace): the socket refuses a non-root uid, so libxenstore
- * falls back to /dev/xen/xenbus, needed by every guest type; a PV or PVH
- * DM's qdisk backend also maps the guest's grants through gntdev.
+ * Root model (what the real HVM DM needed in the Xen 4.17 lab): privcmd and
+ * evtchn, and hypercall because without it libxencall falls back to locked
+ * memory, which LimitMEMLOCK=0 forbids; QEMU reaches xenstore through
+ * xenstored's socket (root's, QEMU is root when it connects). Never-root
+ * model (QEMU 7.2 under strace on Xen 4.17): the socket refuses a non-root
+ * uid, so libxenstore falls back to /dev/xen/xenbus, needed by every guest
+ * type; a PV or PVH DM's qdisk backend also maps the guest's grants through
+ * gntdev.
  */
 constexpr std::string_view kXenDevicesRoot[] = {
 	"/dev/xen/privcmd",

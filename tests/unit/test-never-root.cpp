@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * The privilege models (Config::privilegeModel, issue 13): what the host
+ * The privilege models (Config::privilegeModel): what the host
  * drop-in, the uid policy and the per-domain plan say for never-root, and
  * that the root model keeps what it had.
  */
