@@ -201,17 +201,15 @@ Result<DmUnitPlan> planDmUnit(const Config &config, const DmRequest &req, UserLo
 	}
 
 	/*
-	 * Never-root: every Xen node of this guest type is allowed here, for the
-	 * start only (qemu-dm-ready@ resets DeviceAllow= once QEMU has restricted
-	 * its handles; here, not in a host drop-in, so that the reset outlives
-	 * daemon-reload: host_policy.cpp). The binds of the nodes only this guest
-	 * type needs (host_policy.h: the others are the host drop-in's).
+	 * Never root: the Xen nodes of this guest type, per domain (host_policy.h,
+	 * xenDeviceNodes(); in the root model they are the host drop-in's). "-": a
+	 * host without Xen (the test bed) has none.
 	 */
-	if (config.privilegeModel == PrivilegeModel::NeverRoot)
-		for (auto dev : xenDeviceNodes(config.privilegeModel, req.type))
+	if (neverRoot)
+		for (auto dev : xenDeviceNodes(config.privilegeModel, req.type)) {
 			add("DeviceAllow", DeviceRules{ { { std::string(dev), "rw" } } });
-	for (auto dev : domainXenDevices(config.privilegeModel, req.type))
-		add("BindPaths", BindPaths{ { { std::string(dev), std::string(dev), true } } });
+			add("BindPaths", BindPaths{ { { std::string(dev), std::string(dev), true } } });
+		}
 
 	for (const auto &disk : req.disks) {
 		if (auto o = checkDeclaredObject(domid, "disk", disk.path, DeclaredKind::Disk); !o)

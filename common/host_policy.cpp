@@ -10,16 +10,17 @@ namespace {
 
 /*
  * The Xen device nodes of a device model (DeviceAllow= and a bind into the
- * private /dev), one list for every caller: the host drop-in, the per-domain
- * plan and the device grant (xenDeviceNodes()).
+ * private /dev), one list for every caller: the host drop-in (root model), the
+ * per-domain plan (never root) and the device grant (xenDeviceNodes()).
  *
- * Root model (what the real HVM DM needed in the Xen 4.17 lab): privcmd and evtchn, and
- * hypercall because without it libxencall falls back to locked memory, which
- * LimitMEMLOCK=0 forbids; QEMU reaches xenstore through xenstored's socket
- * (root's, QEMU is root when it connects). Never-root model (spike,
- * never-root.md, strace): the socket refuses a non-root uid, so libxenstore
- * falls back to /dev/xen/xenbus, needed by every guest type; a PV or PVH
- * DM's qdisk backend also maps the guest's grants through gntdev.
+ * Root model (what the real HVM DM needed in the Xen 4.17 lab): privcmd and
+ * evtchn, and hypercall because without it libxencall falls back to locked
+ * memory, which LimitMEMLOCK=0 forbids; QEMU reaches xenstore through
+ * xenstored's socket (root's, QEMU is root when it connects). Never-root
+ * model (QEMU 7.2 under strace on Xen 4.17): the socket refuses a non-root
+ * uid, so libxenstore falls back to /dev/xen/xenbus, needed by every guest
+ * type; a PV or PVH DM's qdisk backend also maps the guest's grants through
+ * gntdev.
  */
 constexpr std::string_view kXenDevicesRoot[] = {
 	"/dev/xen/privcmd",
@@ -51,25 +52,13 @@ std::string sanitize(std::string_view s)
 
 } /* namespace */
 
-std::vector<std::string_view> hostXenDevices(PrivilegeModel model)
-{
-	if (model == PrivilegeModel::NeverRoot)
-		return { std::begin(kXenDevicesNeverRoot), std::end(kXenDevicesNeverRoot) };
-	return { std::begin(kXenDevicesRoot), std::end(kXenDevicesRoot) };
-}
-
-std::vector<std::string_view> domainXenDevices(PrivilegeModel model, GuestType type)
-{
-	if (model == PrivilegeModel::NeverRoot && type != GuestType::Hvm)
-		return { std::begin(kXenDevicesNeverRootPv), std::end(kXenDevicesNeverRootPv) };
-	return {};
-}
-
 std::vector<std::string_view> xenDeviceNodes(PrivilegeModel model, GuestType type)
 {
-	auto v = hostXenDevices(model);
-	for (auto d : domainXenDevices(model, type))
-		v.push_back(d);
+	if (model == PrivilegeModel::Root)
+		return { std::begin(kXenDevicesRoot), std::end(kXenDevicesRoot) };
+	std::vector<std::string_view> v(std::begin(kXenDevicesNeverRoot), std::end(kXenDevicesNeverRoot));
+	if (type != GuestType::Hvm)
+		v.insert(v.end(), std::begin(kXenDevicesNeverRootPv), std::end(kXenDevicesNeverRootPv));
 	return v;
 }
 
@@ -179,18 +168,19 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	 * leave files for the next). Each DM gets its own, bounded and charged to it.
 	 */
 	add(p, "TemporaryFileSystem", "/dev/shm:mode=1777,size=16M,nosuid,nodev,noexec");
-	const auto xenDevices = hostXenDevices(config.privilegeModel);
 	/*
-	 * Never-root: the Xen nodes' DeviceAllow= lines are the transient unit's
-	 * own (planDmUnit), which systemd parses before every drop-in. The runtime
-	 * reset at readiness (system.control/qemu-dm@N.service.d/50-DeviceAllow.conf)
-	 * then stays last on daemon-reload; a line here, in
-	 * 50-qemu-dm-hardening.conf ('q' sorts after 'D'), would add them again
-	 * (shown in tests/integration/test-grant.cpp). The binds stay here.
+	 * Root model: the same nodes for every guest type, here. Never root: per
+	 * domain (planDmUnit(), by guest type), in the transient unit itself, which
+	 * systemd reads before every drop-in: the runtime reset of DeviceAllow= that
+	 * ends the grant (system.control/.../50-DeviceAllow.conf) is parsed after it
+	 * on daemon-reload, while a line here ('q' sorts after 'D') would add the
+	 * nodes again.
 	 */
-	if (config.privilegeModel == PrivilegeModel::Root)
-		for (auto dev : xenDevices)
-			add(p, "DeviceAllow", fmt::format("{} rw", dev));
+	std::vector<std::string_view> xenDevices;
+	if (!neverRoot)
+		xenDevices = xenDeviceNodes(config.privilegeModel, GuestType::Hvm);
+	for (auto dev : xenDevices)
+		add(p, "DeviceAllow", fmt::format("{} rw", dev));
 	for (const auto &d : config.extraDevices)
 		add(p, "DeviceAllow", fmt::format("{} {}", d.path, d.permissions));
 	/* "-": a missing node is no error (a host without Xen, the test bed). */
@@ -218,6 +208,14 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	/* SysV IPC objects of the DM's user go with the unit (a root model's unit runs as root: no-op). */
 	if (neverRoot)
 		add(p, "RemoveIPC", "yes");
+	/*
+	 * Never root: a user namespace that maps only root and the DM's own
+	 * uid/gid (1:1, so the host, the Xen nodes' ACLs and the audit see the
+	 * real ids); every other uid is nobody inside. Not in the root model:
+	 * QEMU's -runas would change to an unmapped uid. Lab: HVM and PV run.
+	 */
+	if (neverRoot)
+		add(p, "PrivateUsers", "yes");
 	add(p, "SystemCallArchitectures", "native");
 	/*
 	 * ~@privileged and ~@mount also remove chroot, setuid and setgroups:

@@ -64,13 +64,12 @@ bool inViewSkeleton(std::string_view topLevelDir);
 std::vector<UnitProperty> buildViewPolicy(PrivilegeModel model);
 
 /*
- * The Xen device nodes a DM of `model` needs (DeviceAllow= and BindPaths=):
- * those every guest type needs, in the host drop-in; those only some guest
- * types need, per domain (planDmUnit); and all of them for one guest type
- * (what a never-root DM's uid is granted for its start).
+ * The Xen device nodes a DM of `model` serving a `type` guest needs
+ * (DeviceAllow= and BindPaths=): root model, privcmd, evtchn and hypercall
+ * for every type, in the host drop-in; never root, also xenbus, and gntdev
+ * for PV and PVH, per domain (planDmUnit()), and what the DM's uid is
+ * granted for its start.
  */
-std::vector<std::string_view> hostXenDevices(PrivilegeModel model);
-std::vector<std::string_view> domainXenDevices(PrivilegeModel model, GuestType type);
 std::vector<std::string_view> xenDeviceNodes(PrivilegeModel model, GuestType type);
 
 /* Sandbox: capabilities, file system, devices, kernel, syscalls (includes the view). */

@@ -420,8 +420,10 @@ std::string escapeQemuOptValue(std::string_view value)
 	return out;
 }
 
+namespace {
+
 /* --ready-qmp: served by QEMU's main loop, which runs only after -xen-domid-restrict (never-root readiness). */
-static void appendReadyQmp(const ExecOptions &options, QemuArgvPlan &plan)
+void appendReadyQmp(const ExecOptions &options, QemuArgvPlan &plan)
 {
 	if (!options.readyQmp)
 		return;
@@ -432,12 +434,9 @@ static void appendReadyQmp(const ExecOptions &options, QemuArgvPlan &plan)
 	plan.added.push_back("chardev=qemu-dm-ready,mode=control");
 }
 
-Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps &caps)
+/* Walk the argv the way QEMU does, so that a value is never taken for an option: the managed ones. */
+Result<std::vector<Occurrence>> findManaged(const std::vector<std::string> &argv, const QemuCaps &caps)
 {
-	const std::vector<std::string> &argv = options.qemuArgv;
-	const std::string &qemu = argv.at(0);
-
-	/* 1. Walk the argv the way QEMU does, so that a value is never taken for an option. */
 	std::vector<Occurrence> found;
 	for (size_t i = 1; i < argv.size(); i++) {
 		auto name = optionName(argv[i]);
@@ -463,9 +462,70 @@ Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps 
 		if (kManagedOptions.count(occ.name))
 			found.push_back(std::move(occ));
 	}
+	return found;
+}
+
+/*
+ * Never root: every -runas and -chroot (with its value) and every user= and
+ * chroot= key of -run-with (the whole option when no other key is left) goes.
+ */
+Status removePrivilegeDrop(std::vector<std::string> &argv, std::vector<std::string> &removed, const QemuCaps &caps)
+{
+	auto found = findManaged(argv, caps);
+	if (!found)
+		return found.error();
+	/* From the end, so the indexes of earlier occurrences stay right. */
+	for (auto o = found->rbegin(); o != found->rend(); ++o) {
+		auto at = argv.begin() + static_cast<std::ptrdiff_t>(o->valueIndex);
+		if (o->name == "runas" || o->name == "chroot") {
+			removed.push_back(fmt::format("{} {}", o->option, o->value));
+			argv.erase(at - 1, at + 1);
+		} else if (o->name == "run-with") {
+			std::vector<std::string> kept;
+			bool changed = false;
+			for (const std::string &kv : splitQemuOpts(o->value)) {
+				std::string key = kv.substr(0, kv.find('='));
+				if (key == "user" || key == "chroot") {
+					removed.push_back(fmt::format("{} {}", o->option, kv));
+					changed = true;
+					continue;
+				}
+				size_t eq = kv.find('=');
+				kept.push_back(eq == std::string::npos
+						   ? escapeQemuOptValue(kv)
+						   : kv.substr(0, eq + 1) + escapeQemuOptValue(kv.substr(eq + 1)));
+			}
+			if (kept.empty())
+				argv.erase(at - 1, at + 1);
+			else if (changed)
+				*at = fmt::format("{}", fmt::join(kept, ","));
+		}
+	}
+	std::reverse(removed.begin(), removed.end());
+	return success();
+}
+
+} /* namespace */
+
+Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps &caps)
+{
+	/* 0. Never root: the DM already is its user; none of the caller's user or chroot options stays. */
+	std::vector<std::string> argv = options.qemuArgv;
+	std::vector<std::string> removed;
+	if (options.neverRoot)
+		if (Status s = removePrivilegeDrop(argv, removed, caps); !s)
+			return s.error();
+	const std::string &qemu = argv.at(0);
+
+	/* 1. Walk the argv the way QEMU does, so that a value is never taken for an option. */
+	auto walked = findManaged(argv, caps);
+	if (!walked)
+		return walked.error();
+	const std::vector<Occurrence> &found = *walked;
 
 	QemuArgvPlan plan;
 	plan.argv = argv;
+	plan.removed = std::move(removed);
 
 	/* 2. -xen-domid must name our domain. */
 	bool haveDomid = false;
@@ -516,39 +576,6 @@ Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps 
 	 * did not decide, and it resolves the name itself, later. Checked
 	 * against the real QEMU 7.2 in tests/exec/test-exec-real-qemu.cpp.
 	 */
-	if (options.neverRoot) {
-		/* Removed from the end, so the indexes of earlier occurrences stay right. */
-		for (auto o = found.rbegin(); o != found.rend(); ++o) {
-			auto at = plan.argv.begin() + static_cast<std::ptrdiff_t>(o->valueIndex);
-			if (o->name == "runas" || o->name == "chroot") {
-				plan.removed.push_back(fmt::format("{} {}", o->option, o->value));
-				plan.argv.erase(at - 1, at + 1);
-			} else if (o->name == "run-with") {
-				std::vector<std::string> kept;
-				for (const std::string &kv : splitQemuOpts(o->value)) {
-					std::string key = kv.substr(0, kv.find('='));
-					if (key == "user" || key == "chroot") {
-						plan.removed.push_back(fmt::format("{} {}", o->option, kv));
-						continue;
-					}
-					size_t eq = kv.find('=');
-					kept.push_back(eq == std::string::npos
-							   ? escapeQemuOptValue(kv)
-							   : kv.substr(0, eq + 1) +
-								 escapeQemuOptValue(kv.substr(eq + 1)));
-				}
-				if (kept.empty())
-					plan.argv.erase(at - 1, at + 1);
-				else
-					*at = fmt::format("{}", fmt::join(kept, ","));
-			}
-		}
-		std::reverse(plan.removed.begin(), plan.removed.end());
-		appendReadyQmp(options, plan);
-		plan.argv.insert(plan.argv.end(), plan.added.begin(), plan.added.end());
-		return plan;
-	}
-
 	bool haveUser = false, haveChroot = false;
 	const std::string ourUser = options.runas.toString();
 	auto userIsOurs = [&](std::string_view value) {
@@ -639,7 +666,7 @@ Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps 
 	 * (-chroot is deprecated in 8.1 and gone in 9.0, -runas deprecated in 9.1
 	 * and gone in 10.0). For every guest type: libxl omits -runas for PV. */
 	std::vector<std::string> runWith;
-	if (!haveUser) {
+	if (!haveUser && !options.neverRoot) {
 		if (caps.runWithUser())
 			runWith.push_back("user=" + options.runas.toString());
 		else if (caps.runas()) {
@@ -649,7 +676,7 @@ Result<QemuArgvPlan> rewriteQemuArgv(const ExecOptions &options, const QemuCaps 
 			return makeError(ENOTSUP, "{} (QEMU {}) has neither -run-with user= nor -runas", qemu,
 					 caps.version.toString());
 	}
-	if (!haveChroot) {
+	if (!haveChroot && !options.neverRoot) {
 		if (caps.runWithChroot())
 			runWith.push_back("chroot=" + escapeQemuOptValue(options.chrootDir));
 		else if (caps.chroot()) {

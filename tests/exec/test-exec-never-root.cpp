@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * qemu-dm-exec --never-root (issue 13): its command line, the QEMU argv it
+ * qemu-dm-exec --never-root: its command line, the QEMU argv it
  * makes (libxl's -runas/-chroot removed, nothing added), the identity check
  * it makes of itself, and its credential rules.
  */

@@ -1398,6 +1398,12 @@ TEST_F(NeverRootTest, TheDmRunsAsItsUserFromExecWithNoCapabilities)
 	for (const char *cap : { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" })
 		EXPECT_THAT(st, HasSubstr(std::string(cap) + ":\t0000000000000000\n")) << st;
 	EXPECT_THAT(st, HasSubstr("NoNewPrivs:\t1\n")) << st;
+	/* PrivateUsers=yes: a user namespace of its own, the ids mapped 1:1 (the host sees the real uid above). */
+	auto ns = bed().sh("readlink /proc/1/ns/user /proc/" + pid + "/ns/user; cat /proc/" + pid + "/uid_map");
+	ASSERT_TRUE(ns.ok());
+	auto nl = ns->out.find('\n');
+	EXPECT_NE(ns->out.substr(0, nl), ns->out.substr(nl + 1, ns->out.find('\n', nl + 1) - nl - 1)) << ns->out;
+	EXPECT_THAT(ns->out, ::testing::ContainsRegex("131133 +131133 +1\n")) << ns->out;
 	/* QEMU got neither the caller's -runas 0:0 nor its -chroot, and nothing in their place. */
 	auto cmdline = bed().sh("tr '\\0' ' ' </proc/" + pid + "/cmdline");
 	ASSERT_TRUE(cmdline.ok());

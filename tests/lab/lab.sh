@@ -26,7 +26,7 @@ cache=${LAB_CACHE:-/var/cache/qemu-dm-lab}
 mirror=${LAB_MIRROR:-http://deb.debian.org/debian}
 security=${LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 boot_timeout=${LAB_BOOT_TIMEOUT:-2400}
-all_steps=0+1+2+3+4+5+6+7+8+9 # step 10 only when asked for (scenario.sh)
+all_steps=0+1+2+3+4+5+6+7+8+9+11 # step 10 only when asked for (scenario.sh)
 
 log() { echo "lab: $*" >&2; }
 # cannot REASON: skip, or fail under CI

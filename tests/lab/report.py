@@ -84,6 +84,15 @@ What the C API steps do, exactly:
   libxl's `cont`, after `-chroot`/`-runas`, gets `Permission denied`, and the domain stays
   paused although `xl restore` returns 0.
 
+- **Privilege models** (docs/confinement.md, "Never root"): steps 2-5 run with
+  `PrivilegeModel=never-root` in a `qemu-dm.conf.d` drop-in, steps 6-9 under the configured
+  default, **step 11** with `PrivilegeModel=root` (the HVM guest of step 2 through the shim, QEMU
+  starting as root and dropping itself, exposure <= 1.3). Under never-root the DM's unit runs as
+  `xen-qemuuser-<domid>` from exec (`<step>.never-root`: `User=`/`Group=`, all ids the DM's,
+  every capability set empty, no `-runas`/`-chroot`), exposure <= 0.5. Until qemu-dm grants the
+  Xen nodes itself, the scenario's `qemu-dm-lab-grant@<domid>.service` gives the DM's own group
+  rw on them for the unit's lifetime (no revocation at QMP readiness yet).
+
 Every run writes its report to `build/tests/lab/run/lab.md`; this file is a full run's, copied
 by `make update-docs` (`QEMU_DM_UPDATE_DOCS=1`). Knobs: `LAB_STEPS=1+2+7 make lab` runs a
 subset; `LAB_NOPOWEROFF=1` keeps dom0 up for a look on the console. Evidence of every step

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * The privilege models (Config::privilegeModel, issue 13): what the host
+ * The privilege models (Config::privilegeModel): what the host
  * drop-in, the uid policy and the per-domain plan say for never-root, and
  * that the root model keeps what it had.
  */
@@ -88,6 +88,7 @@ TEST(NeverRootHostPolicy, NoCapabilitiesAndNoCredentialSyscalls)
 	EXPECT_EQ(valuesOf(p, "AmbientCapabilities"), std::vector<std::string>{ "" });
 	EXPECT_EQ(valuesOf(p, "NoNewPrivileges"), std::vector<std::string>{ "yes" });
 	EXPECT_EQ(valuesOf(p, "RemoveIPC"), std::vector<std::string>{ "yes" });
+	EXPECT_EQ(valuesOf(p, "PrivateUsers"), std::vector<std::string>{ "yes" });
 	/* No @setuid @chown chroot re-allow: ~@privileged removes every set*id call; seccomp stays. */
 	EXPECT_EQ(valuesOf(p, "SystemCallFilter"),
 		  (std::vector<std::string>{ "@system-service",
@@ -103,33 +104,28 @@ TEST(NeverRootHostPolicy, NoCapabilitiesAndNoCredentialSyscalls)
 	}
 }
 
-TEST(NeverRootHostPolicy, XenNodesOfEveryGuestTypeInTheHostDropIn)
+TEST(NeverRootHostPolicy, NoXenNodesInTheHostDropIn)
 {
+	/* Per domain instead: the grant's runtime reset of DeviceAllow= must outlive daemon-reload. */
 	auto p = buildHostPolicy(neverRoot());
-	/* Bound here; allowed per domain, so that the reset at readiness holds (issue 13, host_policy.cpp). */
-	for (const auto &v : valuesOf(p, "DeviceAllow"))
-		EXPECT_EQ(v.find("/dev/xen"), std::string::npos) << v;
-	auto binds = valuesOf(p, "BindPaths");
-	for (auto dev : { "/dev/xen/privcmd", "/dev/xen/evtchn", "/dev/xen/hypercall", "/dev/xen/xenbus" })
-		EXPECT_TRUE(has(binds, std::string("-") + dev)) << dev;
-	EXPECT_FALSE(has(binds, "-/dev/xen/gntdev"));
+	for (const auto &x : p)
+		EXPECT_EQ(x.value.find("/dev/xen/"), std::string::npos) << x.name << "=" << x.value;
+	auto root = buildHostPolicy(Config());
+	EXPECT_TRUE(has(valuesOf(root, "DeviceAllow"), "/dev/xen/privcmd rw"));
 }
 
 TEST(NeverRootHostPolicy, DeviceListsPerModelAndGuestType)
 {
 	using V = std::vector<std::string_view>;
-	EXPECT_EQ(hostXenDevices(PrivilegeModel::Root),
-		  (V{ "/dev/xen/privcmd", "/dev/xen/evtchn", "/dev/xen/hypercall" }));
-	EXPECT_EQ(xenDeviceNodes(PrivilegeModel::Root, GuestType::Pv), hostXenDevices(PrivilegeModel::Root));
-	EXPECT_TRUE(domainXenDevices(PrivilegeModel::Root, GuestType::Pv).empty());
-	EXPECT_TRUE(domainXenDevices(PrivilegeModel::NeverRoot, GuestType::Hvm).empty());
-	EXPECT_EQ(domainXenDevices(PrivilegeModel::NeverRoot, GuestType::Pv), V{ "/dev/xen/gntdev" });
-	EXPECT_EQ(domainXenDevices(PrivilegeModel::NeverRoot, GuestType::Pvh), V{ "/dev/xen/gntdev" });
+	const V root{ "/dev/xen/privcmd", "/dev/xen/evtchn", "/dev/xen/hypercall" };
+	EXPECT_EQ(xenDeviceNodes(PrivilegeModel::Root, GuestType::Hvm), root);
+	EXPECT_EQ(xenDeviceNodes(PrivilegeModel::Root, GuestType::Pv), root);
 	EXPECT_EQ(xenDeviceNodes(PrivilegeModel::NeverRoot, GuestType::Hvm),
 		  (V{ "/dev/xen/privcmd", "/dev/xen/evtchn", "/dev/xen/hypercall", "/dev/xen/xenbus" }));
-	EXPECT_EQ(
-	    xenDeviceNodes(PrivilegeModel::NeverRoot, GuestType::Pv),
-	    (V{ "/dev/xen/privcmd", "/dev/xen/evtchn", "/dev/xen/hypercall", "/dev/xen/xenbus", "/dev/xen/gntdev" }));
+	for (auto type : { GuestType::Pv, GuestType::Pvh })
+		EXPECT_EQ(xenDeviceNodes(PrivilegeModel::NeverRoot, type),
+			  (V{ "/dev/xen/privcmd", "/dev/xen/evtchn", "/dev/xen/hypercall", "/dev/xen/xenbus",
+			      "/dev/xen/gntdev" }));
 }
 
 TEST(NeverRootHostPolicy, TheRootModelKeepsItsCapabilitiesAndSocket)
@@ -139,6 +135,7 @@ TEST(NeverRootHostPolicy, TheRootModelKeepsItsCapabilitiesAndSocket)
 		  std::vector<std::string>{ "CAP_SETUID CAP_SETGID CAP_SYS_CHROOT" });
 	EXPECT_TRUE(valuesOf(p, "AmbientCapabilities").empty());
 	EXPECT_TRUE(valuesOf(p, "RemoveIPC").empty());
+	EXPECT_TRUE(valuesOf(p, "PrivateUsers").empty());
 	EXPECT_TRUE(has(valuesOf(p, "BindReadOnlyPaths"), "-/run/xenstored -/run/xenstored:/var/run/xenstored"));
 	EXPECT_FALSE(has(valuesOf(p, "DeviceAllow"), "/dev/xen/xenbus rw"));
 	EXPECT_EQ(valuesOf(p, "SystemCallFilter").back(), "chroot setuid setgroups seccomp");
@@ -174,11 +171,10 @@ TEST(NeverRootPlan, RunsAsTheDomainsUserFromExec)
 	ASSERT_NE(runas, e.end());
 	EXPECT_EQ(*(runas + 1), "131077:131077");
 	EXPECT_LT(at, std::find(e.begin(), e.end(), "--"));
-	/* HVM: every node allowed per domain (the reset at readiness must outlive daemon-reload), none bound. */
+	/* HVM: its four nodes, per domain. */
 	EXPECT_EQ(planValues(*plan, "DeviceAllow"),
 		  (std::vector<std::string>{ "DeviceAllow=/dev/xen/privcmd rw", "DeviceAllow=/dev/xen/evtchn rw",
 					     "DeviceAllow=/dev/xen/hypercall rw", "DeviceAllow=/dev/xen/xenbus rw" }));
-	EXPECT_TRUE(planValues(*plan, "BindPaths").empty());
 }
 
 TEST(NeverRootPlan, PvAddsGntdev)
@@ -186,11 +182,9 @@ TEST(NeverRootPlan, PvAddsGntdev)
 	Users users;
 	auto plan = planDmUnit(neverRoot(), request(GuestType::Pv), users);
 	ASSERT_TRUE(plan.ok()) << plan.error().message();
-	EXPECT_EQ(planValues(*plan, "DeviceAllow"),
-		  (std::vector<std::string>{ "DeviceAllow=/dev/xen/privcmd rw", "DeviceAllow=/dev/xen/evtchn rw",
-					     "DeviceAllow=/dev/xen/hypercall rw", "DeviceAllow=/dev/xen/xenbus rw",
-					     "DeviceAllow=/dev/xen/gntdev rw" }));
-	EXPECT_EQ(planValues(*plan, "BindPaths"), std::vector<std::string>{ "BindPaths=-/dev/xen/gntdev" });
+	EXPECT_TRUE(has(planValues(*plan, "DeviceAllow"), "DeviceAllow=/dev/xen/gntdev rw"));
+	EXPECT_TRUE(has(planValues(*plan, "BindPaths"), "BindPaths=-/dev/xen/gntdev"));
+	EXPECT_EQ(planValues(*plan, "DeviceAllow").size(), 5u);
 	/* Root model: no gntdev, no User=, the upstream gid. */
 	auto root = planDmUnit(Config(), request(GuestType::Pv), users);
 	ASSERT_TRUE(root.ok()) << root.error().message();

@@ -138,6 +138,90 @@ unit_state() { systemctl show -p ActiveState --value "qemu-dm@$1.service" 2>/dev
 
 status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
+# ---- the privilege model (issue 13) ----
+# MODEL is what the generator made of qemu-dm.conf for the DMs started next:
+# never-root (the unit runs as the DM's user from exec, no capabilities) or root.
+MODEL_DROPIN=/etc/xen/qemu-dm.conf.d/50-lab-model.conf
+GEN_DIR=/run/systemd/generator/qemu-dm@.service.d
+LAB_GRANT_UNIT=/run/systemd/system/qemu-dm-lab-grant@.service
+LAB_GRANT_DROPIN=/run/systemd/system/qemu-dm@.service.d/60-lab-grant.conf
+XEN_NODES="privcmd evtchn hypercall xenbus gntdev"
+
+# use_model never-root|root|default: a qemu-dm.conf.d drop-in (none for default),
+# the generator run once by hand to learn the model (the lab's grant depends on
+# it), then one daemon-reload (slow in a TCG dom0) for both.
+use_model() {
+	local gen=/usr/lib/systemd/system-generators/qemu-dm-generator tmp
+	mkdir -p /etc/xen/qemu-dm.conf.d
+	rm -f "$MODEL_DROPIN"
+	[[ $1 == default ]] || printf '[Device Model]\nPrivilegeModel=%s\n' "$1" >"$MODEL_DROPIN"
+	tmp=$(mktemp -d)
+	"$gen" "$tmp" "$tmp" "$tmp" >/dev/null 2>&1
+	if grep -qx 'CapabilityBoundingSet=' "$tmp/qemu-dm@.service.d/50-qemu-dm-hardening.conf" 2>/dev/null; then
+		MODEL=never-root
+		EXPOSURE_MAX=0.5
+	else
+		MODEL=root
+		EXPOSURE_MAX=1.3
+	fi
+	lab_grant_setup "$tmp"
+	rm -rf "$tmp"
+	systemctl daemon-reload
+	info "model-$CUR" "PrivilegeModel $MODEL ($1), exposure max $EXPOSURE_MAX$([[ -e $LAB_GRANT_DROPIN ]] && echo ", Xen nodes granted by the lab's stand-in grant")"
+}
+
+# Until qemu-dm grants a never-root DM its Xen nodes itself (its generator
+# drop-in names qemu-dm-grant), the lab does, by hand: a oneshot unit that
+# qemu-dm@N wants and starts after, giving the DM's own group (gid = uid under
+# never-root) rw on the nodes; unneeded once qemu-dm@N is inactive, its
+# ExecStop takes the access back. No revocation at QMP readiness (the product's).
+node_state() { (cd /dev/xen && stat -c '%n:%G:%A' $XEN_NODES 2>&1) | paste -sd ' ' -; }
+lab_grant_setup() { # GENERATOR-OUTPUT-DIR
+	[[ -n ${NODES_BEFORE:-} ]] || NODES_BEFORE=$(node_state)
+	rm -f "$LAB_GRANT_UNIT" "$LAB_GRANT_DROPIN"
+	if [[ $MODEL == never-root ]] && ! grep -qs qemu-dm-grant "$1"/qemu-dm@.service.d/*.conf; then
+		mkdir -p "$(dirname "$LAB_GRANT_DROPIN")"
+		cat >"$LAB_GRANT_UNIT" <<-EOF
+			[Unit]
+			Description=qemu-dm lab: stand-in grant of the Xen nodes to qemu-dm@%i
+			StopWhenUnneeded=yes
+			[Service]
+			Type=oneshot
+			RemainAfterExit=yes
+			ExecStart=/bin/sh -c 'g=\$\$(($BASE_UID + %i)); for n in $XEN_NODES; do chgrp \$\$g /dev/xen/\$\$n && chmod g+rw /dev/xen/\$\$n; done'
+			ExecStop=/bin/sh -c 'for n in $XEN_NODES; do chgrp root /dev/xen/\$\$n; chmod g-rw /dev/xen/\$\$n; done'
+		EOF
+		printf '[Unit]\nWants=qemu-dm-lab-grant@%%i.service\nAfter=qemu-dm-lab-grant@%%i.service\n' >"$LAB_GRANT_DROPIN"
+	fi
+}
+
+# After a never-root DM with the lab's grant: every node is root's again, no group access.
+grant_gone() { # STEP NAME
+	local n left=""
+	[[ $MODEL == never-root && -e $LAB_GRANT_DROPIN ]] || return 0
+	[[ $(node_state) == "$NODES_BEFORE" ]] || left=" $(node_state)"
+	result "$1.grant-gone-$2" "$([[ -z $left ]]; echo $?)" "the lab's grant of the Xen nodes after the DM:${left:- none left ($NODES_BEFORE)}"
+}
+
+# Never root, from exec (steps 2-4, 8): the unit's User=/Group=, the main
+# process the one systemd started (qemu-dm-exec exec'd into QEMU, never
+# dropping: no -runas/-chroot in its argv), every capability set empty.
+dm_never_root() { # STEP DOMID NAME
+	local s=$1 d=$2 ev=$EV/$3 uid=$(($2 + BASE_UID)) pid execpid user group st caps args
+	[[ $MODEL == never-root ]] || return 0
+	pid=$(systemctl show -p MainPID --value "qemu-dm@$d.service" 2>/dev/null)
+	execpid=$(systemctl show -p ExecMainPID --value "qemu-dm@$d.service" 2>/dev/null)
+	user=$(systemctl show -p User --value "qemu-dm@$d.service" 2>/dev/null)
+	group=$(systemctl show -p Group --value "qemu-dm@$d.service" 2>/dev/null)
+	st=$(grep -E '^(Uid|Gid|Groups|Cap...|NoNewPrivs):' "/proc/${pid:-0}/status" 2>/dev/null)
+	printf '%s\n' "$st" >"$ev/never-root.txt"
+	caps=$(awk '$1 ~ /^Cap/ && $2 != "0000000000000000" { print $1 $2 }' <<<"$st" | paste -sd ' ' -)
+	args=$(tr '\0' ' ' <"/proc/${pid:-0}/cmdline" 2>/dev/null | grep -oE -- '-(runas|chroot|run-with) [^ ]+' | paste -sd ' ' -)
+	result "$s.never-root" "$([[ -n $pid && $pid != 0 && $pid == "$execpid" && $user == "xen-qemuuser-$d" && $group == "xen-qemuuser-$d" &&
+		$st == *"Uid:	$uid	$uid	$uid	$uid"* && $st == *"Gid:	$uid	$uid	$uid	$uid"* && -z $caps && $st == *"NoNewPrivs:	1"* && -z $args ]]; echo $?)" \
+		"qemu-dm@$d User=${user:-none} Group=${group:-none}; QEMU pid ${pid:-none} (ExecMainPID ${execpid:-none}): $(grep -E '^(Uid|Gid):' <<<"$st" | oneline); capabilities: ${caps:-none in any set}; privilege-drop arguments: ${args:-none}"
+}
+
 wait_firmware() { # DOMID NAME: SeaBIOS in xl dmesg
 	local i
 	for i in $(seq 1 90); do
@@ -178,8 +262,8 @@ dm_checks() { # STEP DOMID NAME
 }
 
 # Checks that only step 2 makes: audit, depriv-fd-checker, exposure.
-dm_confinement() { # STEP DOMID NAME
-	local s=$1 d=$2 ev=$EV/$3 pid rc npass nfail exposure
+dm_confinement() { # STEP DOMID NAME [MAX]: MAX defaults to the model's EXPOSURE_MAX
+	local s=$1 d=$2 ev=$EV/$3 pid rc npass nfail exposure max=${4:-$EXPOSURE_MAX}
 	pid=$(systemctl show -p MainPID --value "qemu-dm@$d.service" 2>/dev/null)
 	timeout -k 5 60 qemu-dmctl audit "$d" >"$ev/audit.txt" 2>&1
 	rc=$?
@@ -197,8 +281,8 @@ dm_confinement() { # STEP DOMID NAME
 		"exit $rc, $npass pass, $nfail fail ($(grep -oE '^[a-z]+ (pass|fail)' "$ev/depriv-fd-checker.txt" | sort | uniq -c | oneline))"
 	timeout -k 5 120 systemd-analyze security --no-pager "qemu-dm@$d.service" >"$ev/security.txt" 2>&1
 	exposure=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$ev/security.txt")
-	result "$s.exposure" "$([[ -n $exposure ]] && awk -v e="$exposure" -v m="$EXPOSURE_MAX" 'BEGIN { exit !(e <= m) }'; echo $?)" \
-		"systemd-analyze security qemu-dm@$d: ${exposure:-no verdict} (max $EXPOSURE_MAX)"
+	result "$s.exposure" "$([[ -n $exposure ]] && awk -v e="$exposure" -v m="$max" 'BEGIN { exit !(e <= m) }'; echo $?)" \
+		"systemd-analyze security qemu-dm@$d: ${exposure:-no verdict} (max $max)"
 }
 
 # The allow-list view (issue 10, class 5), steps 2-4: what the DM's mount
@@ -231,8 +315,11 @@ dm_view() { # STEP DOMID NAME
 		for p in "$@"; do [ -e "$p" ] && echo "SEEN $p"; done
 		ls -lA /etc /run /run/qemu-dm /var; cat /proc/self/mountinfo' sh \
 		"/run/xen/qmp-libxl-$d" /etc/shadow /etc/xen /var/lib/xen /var/log/xen /run/xen /var/run/xen /etc/ssh /etc/hostname \
+		$([[ $MODEL == never-root ]] && echo /run/xenstored/socket /var/run/xenstored/socket) \
 		>"$ev/view.txt" 2>&1 </dev/null
-	OWN="/run/qemu-dm/$d/root /run/xenstored $QEMU$binds" nsenter -t "$pid" -m -- /bin/sh -c \
+	local own="/run/qemu-dm/$d/root /run/xenstored"
+	[[ $MODEL == never-root ]] && own=/dev/xen/xenbus
+	OWN="$own $QEMU$binds" nsenter -t "$pid" -m -- /bin/sh -c \
 		'for p in $OWN; do [ -e "$p" ] || echo "MISSING $p"; done' >>"$ev/view.txt" 2>&1 </dev/null
 	top=$(sed -n 's/^TOP //p' "$ev/view.txt")
 	# ProtectHome= adds /root (and /home) as inaccessible mount points.
@@ -244,7 +331,7 @@ dm_view() { # STEP DOMID NAME
 		"on the host:${host:- nothing}; in the view: ${seen:-none of them (nor /run/xen, /var/run/xen, /etc/ssh, /etc/hostname)}"
 	missing=$(sed -n 's/^MISSING //p' "$ev/view.txt" | paste -sd ' ' -)
 	result "$s.view-own" "$([[ -z $missing ]] && grep -q '^TOP ' "$ev/view.txt"; echo $?)" \
-		"own runtime dir, xenstored, $QEMU and the unit's binds ($binds ) are in the view$([[ -n $missing ]] && echo "; missing: $missing")"
+		"$own, $QEMU and the unit's binds ($binds ) are in the view$([[ -n $missing ]] && echo "; missing: $missing")"
 	link=$(readlink "/run/xen/qmp-libxenstat-$d" 2>/dev/null)
 	greeting=$(timeout -k 5 20 "$BIN/lab-capi" qmp-greeting "/var/run/xen/qmp-libxenstat-$d" 2>&1 | oneline)
 	result "$s.libxenstat" "$([[ $link == "/run/qemu-dm/$d/qmp-libxenstat" && $greeting == *QMP* ]]; echo $?)" \
@@ -287,6 +374,7 @@ destroy_guest() { # NAME DOMID CHECK
 		result "$check.uid-free-$name" "$([[ -z $left && -z $owner ]]; echo $?)" \
 			"uid $uid: processes ${left:-none}; name ${owner:-does not resolve}"
 	fi
+	[[ $check != 0 ]] && grant_gone "$check" "$name"
 	LEFT_PIDS=$pids # what survived xl destroy, before the clean-up below
 	# Leave nothing for the next step, whatever happened.
 	[[ $(unit_state "$d") == active ]] && timeout -k 5 40 qemu-dmctl stop "$d" >/dev/null 2>&1
@@ -359,14 +447,17 @@ hvm_step() { # STEP NAME OVERRIDE WHAT
 		wait_firmware "$DOMID" "$name"
 		result "$s.firmware" $? "$(grep -m1 -E 'SeaBIOS \(version' "$EV/$name/xl-dmesg-guest.txt" | oneline || echo "no SeaBIOS in xl dmesg")"
 		dm_checks "$s" "$DOMID" "$name"
+		dm_never_root "$s" "$DOMID" "$name"
 		dm_view "$s" "$DOMID" "$name"
-		[[ $s == 2 ]] && dm_confinement "$s" "$DOMID" "$name"
+		[[ $s == 2 || $s == 11 ]] && dm_confinement "$s" "$DOMID" "$name"
 		[[ $s == 3 ]] && result 3.caller "$(grep -q 'qemu_dm_start([0-9]*) = 0' "/var/log/xen/qemu-dm-lab-$name.log"; echo $?)" \
 			"$(grep -m1 'qemu_dm_start' "/var/log/xen/qemu-dm-lab-$name.log" | oneline)"
 	fi
 	[[ -n $DOMID ]] && destroy_guest "$name" "$DOMID" "$(want 5 && echo 5 || echo 0)"
 	step_end "$s"
 }
+CUR=0
+use_model never-root
 want 2 && hvm_step 2 hvm-shim "$SHIM" "HVM, dm_restrict=1, through qemu-dm-shim"
 want 3 && hvm_step 3 hvm-capi "$BIN/lab-capi" "the same HVM guest through the C API (lab-capi)"
 
@@ -381,7 +472,18 @@ if want 4; then
 		result 4.create "$CREATE_RC" "xl create -p rc=$CREATE_RC in ${CREATE_T}s$([[ $CREATE_RC != 0 ]] && echo ": $(xl_error pv-shim)")"
 		if [[ $CREATE_RC == 0 && -n $DOMID ]]; then
 			dm_checks 4 "$DOMID" pv-shim
+			dm_never_root 4 "$DOMID" pv-shim
 			dm_view 4 "$DOMID" pv-shim
+			# The vfb's VNC on 127.0.0.1 needs dom0's network namespace and
+			# AF_INET (IPAddressAllow=localhost): in systemd-analyze's terms
+			# PrivateNetwork=, RestrictAddressFamilies=~AF_(INET|INET6) and
+			# IPAddressDeny= (0.8 together in the lab). Bound: the model's max plus
+			# those, and no other line than an HVM DM's and those three.
+			dm_confinement 4 "$DOMID" pv-shim "$(awk -v m="$EXPOSURE_MAX" 'BEGIN { print m + 0.8 }')"
+			extra=$(grep '✗' "$EV/pv-shim/security.txt" | awk '{ print $2 }' |
+				grep -vxE 'RestrictAddressFamilies=~AF_UNIX|RestrictAddressFamilies=~AF_\(INET\|INET6\)|PrivateNetwork=|IPAddressDeny=|DeviceAllow=|PrivateUsers=|User=/DynamicUser=|CapabilityBoundingSet=~CAP_SET\(UID\|GID\|PCAP\)|CapabilityBoundingSet=~CAP_SYS_CHROOT|SystemCallFilter=~@privileged|SystemCallFilter=~@mount' | paste -sd ' ' -)
+			result 4.exposure-lines "$([[ -z $extra && -s $EV/pv-shim/security.txt ]]; echo $?)" \
+				"systemd-analyze security's failed lines beyond an HVM DM's and the VNC ones: ${extra:-none}"
 			port=$(xenstore-read "/local/domain/$DOMID/console/vnc-port" 2>/dev/null)
 			port=${port:-5900}
 			banner=$(timeout -k 5 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && head -c 12 <&3" 2>&1 | oneline)
@@ -409,6 +511,8 @@ if want 5; then
 	fi
 	step_end 5
 fi
+
+use_model default
 
 # ---- step 6: a device model that fails ----
 # libxl stats every disk itself and refuses a missing one before any device
@@ -679,6 +783,17 @@ step_cdrom() {
 	step_end 9
 }
 want 9 && step_cdrom
+
+# ---- step 11: the other privilege model ----
+# The model the steps above do not run under by default stays covered: an
+# HVM guest through the shim with PrivilegeModel=root in a qemu-dm.conf.d
+# drop-in (QEMU starts as root and drops itself: -runas/-chroot, exposure <= 1.3).
+if want 11; then
+	CUR=11
+	use_model root
+	hvm_step 11 hvm-root "$SHIM" "the root model (PrivilegeModel=root drop-in): HVM through qemu-dm-shim"
+	use_model default
+fi
 
 # ---- step 10 (only with LAB_STEPS=...+10): upstream's save/restore, no shim ----
 # Whether stock libxl with dm_restrict=1 restores an HVM guest that keeps
