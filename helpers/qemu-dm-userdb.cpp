@@ -73,8 +73,8 @@ constexpr size_t kMaxConnections = 256;
 /*
  * Root's pool: every DM start looks up its uid (the C API's uid policy) and
  * its unit's User= (PID 1's child) at about the same instant, so a burst of
- * N starts is up to 2N root connections at once. 128 closed some of a
- * 200-DM burst's (docs/bench.md, P2). Bounded by LimitNOFILE=1024 of the unit:
+ * N starts can be up to 2N root connections at once (200 DMs: 400; 128
+ * would close some). Bounded by LimitNOFILE=1024 of the unit:
  * 256 + 640 + the daemon's own few.
  */
 constexpr size_t kMaxRootConnections = 640;
