@@ -633,6 +633,11 @@ Result<std::string> SystemdManager::startUnit(const std::string &name, const std
 	const auto deadline = Clock::now() + timeout;
 	const std::string what = fmt::format("start {}", name);
 	drain();
+	/* Every call of this start is bounded by its deadline; JobRemoved watched before the call. */
+	DeadlineScope scope(*this, deadline);
+	auto jobRemoved = watchJobs(name);
+	if (!jobRemoved)
+		return jobRemoved.error();
 	auto m = newManagerCall("StartUnit");
 	if (!m)
 		return m.error();
