@@ -31,7 +31,6 @@ using ::testing::Not;
 
 namespace {
 
-const std::string kStandin = "/usr/libexec/qemu-dm-tests/dm-standin";
 const std::string kTcg = "/usr/libexec/qemu-system-i386";
 const std::string kXenQemu = "/usr/libexec/xen-qemu-system-i386";
 

@@ -36,6 +36,7 @@
 #include <fmt/ranges.h>
 
 #include "systemd_bus.h"
+#include "test_util.h"
 #include "testbed_fixture.h"
 #include "unique_fd.h"
 #include "unit_property.h"
@@ -154,14 +155,7 @@ std::string statusField(const std::string &status, const std::string &key)
 	return {};
 }
 
-std::vector<std::string> words(const std::string &s)
-{
-	std::vector<std::string> out;
-	std::istringstream is(s);
-	for (std::string w; is >> w;)
-		out.push_back(w);
-	return out;
-}
+using qemudm::test::words;
 
 template <typename T>
 std::string text(const Result<T> &r)

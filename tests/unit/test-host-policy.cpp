@@ -7,19 +7,13 @@
 #include <fmt/format.h>
 
 #include "host_policy.h"
+#include "test_util.h"
 
 using namespace qemudm;
 
 namespace {
 
-std::vector<std::string> valuesOf(const std::vector<UnitProperty> &p, std::string_view name)
-{
-	std::vector<std::string> v;
-	for (const auto &x : p)
-		if (x.name == name)
-			v.push_back(x.value);
-	return v;
-}
+using qemudm::test::valuesOf;
 
 size_t indexOf(const std::vector<UnitProperty> &p, std::string_view name, std::string_view value)
 {
