@@ -124,6 +124,12 @@ create() {
 		info "create-retry-$name" "xl create lab-$name: libxl killed /etc/xen/scripts/block after its hotplug timeout (rc=$CREATE_RC in $(elapsed "$t0")s); created again"
 		mv "$EV/$name/xl-create.log" "$EV/$name/xl-create-hotplug-timeout.log"
 		xl list "lab-$name" >/dev/null 2>&1 && timeout -k 5 60 xl destroy "lab-$name" >/dev/null 2>&1
+		local old i
+		old=$(sed -n 's/.*Domain \([0-9][0-9]*\):.*/\1/p' "$EV/$name/xl-create-hotplug-timeout.log" | tail -n 1)
+		for i in $(seq 1 40); do # its DM (and the disk's lock) gone first
+			[[ -z $old || ( -z $(qemu_pids "$old") && $(unit_state "$old") != active && $(unit_state "$old") != deactivating ) ]] && break
+			sleep 0.5
+		done
 		t0=$(up)
 		timeout -k 5 150 xl -vvv create "$@" "/etc/xen/lab-$name.cfg" >"$EV/$name/xl-create.log" 2>&1
 		CREATE_RC=$?
