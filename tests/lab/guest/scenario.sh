@@ -163,7 +163,7 @@ unit_state() { systemctl show -p ActiveState --value "qemu-dm@$1.service" 2>/dev
 
 status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
-# ---- the privilege model (issue 13) ----
+# ---- the privilege model ----
 # MODEL is what the generator made of qemu-dm.conf for the DMs started next:
 # never-root (the unit runs as the DM's user from exec, no capabilities) or root.
 MODEL_DROPIN=/etc/xen/qemu-dm.conf.d/50-lab-model.conf
@@ -310,7 +310,7 @@ dm_confinement() { # STEP DOMID NAME [MAX]: MAX defaults to the model's EXPOSURE
 		"systemd-analyze security qemu-dm@$d: ${exposure:-no verdict} (max $max)"
 }
 
-# The allow-list view (issue 10, class 5), steps 2-4: what the DM's mount
+# The allow-list view, steps 2-4: what the DM's mount
 # namespace holds, read by a process that enters it (nsenter -m makes its root
 # the namespace's "/", the unit's view, the root window's world), and
 # libxenstat's QMP socket, which QEMU makes in its runtime dir and libxl's path
