@@ -20,6 +20,7 @@
 
 #include "c_ptr.h"
 #include "declared_path.h"
+#include "dev_grant.h"
 #include "fd_channel.h"
 #include "log.h"
 #include "qemu_probe.h"
@@ -367,7 +368,14 @@ Result<DmStarted> DmController::start(const DmRequest &request, const DmStartOpt
 	req.qmpFdTarget = -1;
 	req.fds = *decls;
 
-	auto p = plan(req);
+	auto config = loadDefaultConfig();
+	if (!config)
+		return config.error().wrap(fmt::format("domain {}: invalid qemu-dm configuration", domid));
+	if (config->privilegeModel == PrivilegeModel::NeverRoot)
+		if (Status g = requireDeviceGrant(); !g)
+			return g.error().wrap(fmt::format("domain {}: refusing to start", domid));
+	SystemUserLookup lookup;
+	auto p = planWithXen(*config, req, lookup);
 	if (!p)
 		return p.error();
 
