@@ -59,9 +59,9 @@ struct Config {
 	std::vector<std::string> forbiddenUsers;
 
 	/* [Device Model] */
-	bool restrictByDefault = true;			      /* Restrict=: dm_restrict when the caller does not say */
-	std::string defaultQemu;			      /* Qemu=: QEMU_DM_DEFAULT_QEMU unless configured */
-	PrivilegeModel privilegeModel = PrivilegeModel::Root; /* PrivilegeModel= */
+	bool restrictByDefault = true; /* Restrict=: dm_restrict when the caller does not say */
+	std::string defaultQemu;       /* Qemu=: QEMU_DM_DEFAULT_QEMU unless configured */
+	PrivilegeModel privilegeModel = PrivilegeModel::NeverRoot; /* PrivilegeModel= */
 
 	/* [Limits]: rlimits (bytes or counts) and cgroup limits */
 	Limit limitCore = 0;

@@ -8,7 +8,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <type_traits>
 
 #include <fmt/format.h>
@@ -203,6 +205,23 @@ Result<bool> supportsPosixAcl(const std::string &path)
 	if (errno == EOPNOTSUPP)
 		return false;
 	return errnoError(errno, "Failed to read the ACL of {}", path);
+}
+
+Status requireDeviceGrant(const std::string &dir)
+{
+	std::string probe = dir;
+	if (::access(probe.c_str(), F_OK) < 0 && errno == ENOENT)
+		probe = std::filesystem::path(dir).parent_path().string();
+	auto acl = supportsPosixAcl(probe);
+	if (!acl)
+		return acl.error().wrap("Failed to check whether the Xen nodes can be granted");
+	if (!*acl)
+		return makeError(EOPNOTSUPP,
+				 "{} stores no POSIX ACLs: PrivilegeModel=never-root cannot grant a device model's "
+				 "uid its Xen nodes (set PrivilegeModel=root in [Device Model] of qemu-dm.conf, or use "
+				 "a kernel with CONFIG_TMPFS_POSIX_ACL=y; qemu-dmctl check)",
+				 probe);
+	return success();
 }
 
 } /* namespace qemudm */

@@ -91,4 +91,11 @@ struct AclUserEntry {
 /* Whether the file system of `path` stores POSIX ACLs (getxattr, nothing changed). */
 [[nodiscard]] Result<bool> supportsPosixAcl(const std::string &path);
 
+/*
+ * Success when the never-root model can grant on `dir` (kXenDevDir, or /dev
+ * while it does not exist); else EOPNOTSUPP naming the reason and the fix
+ * (PrivilegeModel=root), never a fallback to the other model.
+ */
+[[nodiscard]] Status requireDeviceGrant(const std::string &dir = std::string(kXenDevDir));
+
 } /* namespace qemudm */

@@ -20,6 +20,7 @@
 
 #include "c_ptr.h"
 #include "declared_path.h"
+#include "dev_grant.h"
 #include "fd_channel.h"
 #include "log.h"
 #include "qemu_probe.h"
@@ -165,7 +166,8 @@ Result<DmUnitPlan> DmController::plan(const DmRequest &request)
 std::string DmController::journalExcerpt(const std::string &unit, int lines)
 {
 	sd_journal *raw = nullptr;
-	if (sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM) < 0)
+	/* Not SD_JOURNAL_SYSTEM: a never-root DM's own output is in the journal file of its uid. */
+	if (sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY) < 0)
 		return {};
 	JournalPtr j(raw);
 	std::string m1 = "_SYSTEMD_UNIT=" + unit, m2 = "UNIT=" + unit;
@@ -208,7 +210,8 @@ template <typename Entry>
 void readUnitJournal(const std::string &unit, uint64_t sinceUsec, std::chrono::milliseconds wait, Entry &&entry)
 {
 	sd_journal *raw = nullptr;
-	if (sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM) < 0)
+	/* Not SD_JOURNAL_SYSTEM: a never-root DM's own output is in the journal file of its uid. */
+	if (sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY) < 0)
 		return;
 	JournalPtr j(raw);
 	std::string m1 = "_SYSTEMD_UNIT=" + unit, m2 = "UNIT=" + unit;
@@ -367,7 +370,14 @@ Result<DmStarted> DmController::start(const DmRequest &request, const DmStartOpt
 	req.qmpFdTarget = -1;
 	req.fds = *decls;
 
-	auto p = plan(req);
+	auto config = loadDefaultConfig();
+	if (!config)
+		return config.error().wrap(fmt::format("domain {}: invalid qemu-dm configuration", domid));
+	if (config->privilegeModel == PrivilegeModel::NeverRoot)
+		if (Status g = requireDeviceGrant(); !g)
+			return g.error().wrap(fmt::format("domain {}: refusing to start", domid));
+	SystemUserLookup lookup;
+	auto p = planWithXen(*config, req, lookup);
 	if (!p)
 		return p.error();
 
@@ -436,6 +446,21 @@ Result<DmStarted> DmController::start(const DmRequest &request, const DmStartOpt
 		    manager_.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit", "BindsTo");
 		if (bound && std::find(bound->begin(), bound->end(), ready) != bound->end()) {
 			auto revoked = manager_.startUnit(ready, "fail", options.jobTimeout);
+			auto dmState = manager_.activeState(unit);
+			if ((!revoked || *revoked != "done") && dmState &&
+			    (*dmState == "failed" || *dmState == "inactive" || *dmState == "deactivating")) {
+				/* QEMU ended before readiness (BindsTo= stops qemu-dm-ready@ too): its reason, not the grant's. */
+				std::string cause;
+				std::string journal =
+				    startFailureExcerpt(unit, since, 10, std::chrono::seconds(2), &cause);
+				cleanup();
+				return makeError(
+				    EIO,
+				    "domain {}: the device model failed to start (it ended before readiness): "
+				    "{}{}{}",
+				    domid, cause.empty() ? "no reason in the journal" : cause,
+				    journal.empty() ? "" : "\n", journal);
+			}
 			if (!revoked || *revoked != "done") {
 				std::string why = revoked ? fmt::format("job {}", *revoked) : revoked.error().message();
 				std::string excerpt = journalExcerpt(ready, 5);

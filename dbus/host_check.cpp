@@ -490,6 +490,12 @@ CheckResult checkSharedUser(const Config &config, UserLookup &users)
 			    fmt::format("{} has uid {} and gid {}: qemu-dm refuses to run device models as it", s,
 					(*pw)->uid, (*pw)->gid),
 			    fmt::format("Give {} a uid and primary group other than 0, or remove it", s));
+	if (!haveBase && config.privilegeModel == PrivilegeModel::NeverRoot)
+		return fail(name,
+			    fmt::format("{} (uid {}) would be the fallback because {} is missing, and "
+					"PrivilegeModel=never-root refuses it: no device model can start",
+					s, (*pw)->uid, config.rangeBaseUser),
+			    "Create the range base user (see above), or set PrivilegeModel=root");
 	if (!haveBase)
 		return warn(name,
 			    fmt::format("{} (uid {}) is in use because {} is missing: every device model shares one "
@@ -567,7 +573,10 @@ std::vector<CheckResult> checkQemu(const Config &config, const HostCheckEnv &env
 	const std::string dropName = "QEMU privilege drop";
 	std::string userHow = caps.runWithUser() ? "-run-with user=" : caps.runas() ? "-runas" : "";
 	std::string chrootHow = caps.runWithChroot() ? "-run-with chroot=" : caps.chroot() ? "-chroot" : "";
-	if (!userHow.empty() && !chrootHow.empty())
+	if (config.privilegeModel == PrivilegeModel::NeverRoot)
+		out.push_back(pass(dropName, "Not needed under PrivilegeModel=never-root: the device model runs as "
+					     "its own user from exec, without -runas or -chroot"));
+	else if (!userHow.empty() && !chrootHow.empty())
 		out.push_back(pass(dropName, fmt::format("{} and {}", userHow, chrootHow)));
 	else {
 		std::vector<std::string> lacks;

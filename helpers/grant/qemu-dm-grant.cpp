@@ -187,6 +187,9 @@ Status grant(SystemdManager &systemd, const Unit &unit)
 		nodes.push_back(rule.path);
 	}
 
+	if (!nodes.empty())
+		if (Status g = requireDeviceGrant(); !g)
+			return g.error().wrap(fmt::format("domain {}", unit.domid));
 	auto lock = lockGrants();
 	if (!lock)
 		return lock.error();

@@ -555,7 +555,10 @@ TEST_F(DmctlTest, VncOnLocalhostIsReachableFromDom0AndNothingElse)
 TEST_F(DmctlTest, WithoutTheVncDeclarationAfInetIsRefused)
 {
 	auto r = ctl({ "start", "21", "--no-domain-check", "--", kStandin, "-vnc", "127.0.0.1:1" });
-	ASSERT_TRUE(r.ok()) << r.err; /* qemu-dm-exec's checks pass; QEMU itself then fails */
+	/* qemu-dm-exec's checks pass; QEMU itself then fails before readiness: the start fails with its reason. */
+	EXPECT_FALSE(r.ok());
+	EXPECT_THAT(r.err, HasSubstr("ended before readiness"));
+	EXPECT_THAT(r.err, HasSubstr("-vnc 127.0.0.1:1: socket: Address family not supported by protocol"));
 	std::string journal;
 	EXPECT_TRUE(waitUntil([&] {
 		journal = bed().journal("qemu-dm@21.service", 50);
@@ -681,10 +684,9 @@ TEST_F(ShimTest, StartsThePvDmAndStopsItOnSigterm)
 	auto vnc = bed().run({ "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5922 && head -c 12 <&3" });
 	ASSERT_TRUE(vnc.ok());
 	EXPECT_EQ(vnc->out, "RFB 003.008\n");
-	/* libxl's -runas/-chroot became ours. */
+	/* Never-root (the default): libxl's -runas/-chroot are gone. */
 	std::string journal = bed().journal("qemu-dm@22.service", 50);
-	EXPECT_THAT(journal,
-		    HasSubstr("Replaced the caller's -chroot /var/run/xen/qemu-root-22 -> /run/qemu-dm/22/root"));
+	EXPECT_THAT(journal, HasSubstr("Removed the caller's -chroot /var/run/xen/qemu-root-22"));
 	/*
 	 * libxenstat's socket (the allow-list view has no /run/xen): QEMU creates
 	 * it in its own runtime dir, and libxl's path (/var/run/xen -> /run/xen)
@@ -1094,6 +1096,8 @@ TEST_F(DmctlTest, MissingRangeBaseUserIsAClearError)
 
 TEST_F(DmctlTest, PolicyOutputFedToSystemdRunStartsAnEquivalentUnit)
 {
+	/* systemd-run is not qemu-dm's start (no wait for qemu-dm-ready@): the root model's unit. */
+	useRootModel();
 	/*
 	 * Hostile-looking argv values: each must reach QEMU
 	 * as one argument, unchanged: no word splitting, no specifier, no prefix
@@ -1204,6 +1208,7 @@ systemd-run -q --unit=qemu-dm@18.service "${props[@]}" /bin/false)SH";
 	EXPECT_EQ(snapshot("qemu-dm@17.service"), viaQemuDmctl) << "what systemd re-read from its transient unit file";
 	ASSERT_TRUE(bed().run({ "systemctl", "restart", "qemu-dm@17.service" })->ok());
 	EXPECT_EQ(tail(argvOf("qemu-dm@17.service")), hostile) << "what QEMU got from the re-read unit";
+	useRootModel(false);
 }
 
 TEST_F(DmctlTest, ArgumentsSystemdCannotKeepAreRefused)

@@ -33,6 +33,8 @@ protected:
 		auto r = bed().sh("useradd --system --no-create-home --home-dir /nonexistent "
 				  "--shell /usr/sbin/nologin --uid 131072 --user-group xen-qemuuser-range-base");
 		ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
+		/* The generic drop-in tests run plain payloads through systemd-run: the root model's units. */
+		useRootModel();
 	}
 
 	void TearDown() override

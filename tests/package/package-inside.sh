@@ -55,6 +55,7 @@ prop DropInPaths | grep -q '/run/systemd/generator/qemu-dm@.service.d/50-qemu-dm
 	fail "the host policy drop-ins do not apply: $(prop DropInPaths)"
 prop Documentation | grep -q 'man:qemu-dmctl(1)' || fail "no Documentation=man:qemu-dmctl(1): $(prop Documentation)"
 tb test -f /usr/share/man/man1/qemu-dmctl.1.gz || fail "qemu-dmctl(1) is not installed"
+tb test -f /usr/share/man/man8/qemu-dm-grant.8.gz || fail "qemu-dm-grant(8) is not installed"
 
 step "who runs it, and how confined (/proc/PID/status of the main process)"
 pid=$(prop MainPID)
@@ -63,7 +64,8 @@ status=$(tb cat "/proc/$pid/status")
 field() { awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' <<<"$status"; }
 echo "Name: $(field Name)  Uid: $(field Uid)  Gid: $(field Gid)  CapEff: $(field CapEff)  NoNewPrivs: $(field NoNewPrivs)  Seccomp: $(field Seccomp)"
 [[ $(field Uid | tr -s '\t ' ' ') == "$UID_DM $UID_DM $UID_DM $UID_DM" ]] || fail "uid is $(field Uid), expected $UID_DM"
-[[ $(field Gid | awk '{print $1}') == 131072 ]] || fail "gid is $(field Gid), expected 131072"
+# The default privilege model (never-root): the per-domain group, gid = uid.
+[[ $(field Gid | tr -s '\t ' ' ') == "$UID_DM $UID_DM $UID_DM $UID_DM" ]] || fail "gid is $(field Gid), expected $UID_DM"
 [[ $(field CapEff) == 0000000000000000 ]] || fail "CapEff is $(field CapEff)"
 [[ $(field NoNewPrivs) == 1 ]] || fail "NoNewPrivs is $(field NoNewPrivs)"
 [[ $(field Seccomp) == 2 ]] || fail "Seccomp is $(field Seccomp)"

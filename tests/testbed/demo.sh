@@ -40,15 +40,9 @@ tb sh -c 'getent passwd xen-qemuuser-range-base >/dev/null ||
 		--uid 131072 --user-group xen-qemuuser-range-base'
 tb getent passwd xen-qemuuser-range-base
 
-step "per-domain user: getent passwd xen-qemuuser-$DOMID"
-if ! tb getent passwd "xen-qemuuser-$DOMID" >/dev/null; then
-	echo "(no qemu-dm userdb service installed yet: a static userdb drop-in record stands in)"
-	gid=$(tb getent passwd xen-qemuuser-range-base | cut -d: -f4)
-	tb sh -c "mkdir -p /run/userdb && cd /run/userdb &&
-		echo '{\"userName\":\"xen-qemuuser-$DOMID\",\"uid\":131077,\"gid\":$gid,\"disposition\":\"regular\",\"homeDirectory\":\"/\",\"shell\":\"/usr/sbin/nologin\"}' > xen-qemuuser-$DOMID.user &&
-		ln -sf xen-qemuuser-$DOMID.user 131077.user"
-fi
-tb getent passwd "xen-qemuuser-$DOMID"
+step "per-domain user before its unit exists: getent passwd xen-qemuuser-$DOMID"
+tb getent passwd "xen-qemuuser-$DOMID" ||
+	echo "(does not resolve: qemu-dm-userdb answers for a domain only while qemu-dm@$DOMID exists)"
 
 if tb test -x /usr/bin/qemu-dmctl; then
 	step "qemu-dmctl start $DOMID (stand-in DM: $QEMU, TCG)"
@@ -68,6 +62,8 @@ step "systemctl status qemu-dm@$DOMID"
 tb systemctl status --no-pager --lines=0 "qemu-dm@$DOMID" || true
 
 step "who runs it (ps, names resolved through NSS/userdb)"
+tb getent passwd "xen-qemuuser-$DOMID"
+tb getent group "xen-qemuuser-$DOMID"
 tb ps -o user:16,uid,gid,pid,args --no-headers -C qemu-system-i386 || true
 
 step "journalctl -u qemu-dm@$DOMID (excerpt)"

@@ -92,4 +92,15 @@ void TestBedSuite::addRangeBaseUser(const std::string &moreCommands)
 	ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
 }
 
+void TestBedSuite::useRootModel(bool on)
+{
+	const std::string dropIn = "/etc/xen/qemu-dm.conf.d/00-tests-root-model.conf";
+	const std::string cmd =
+	    on ? "mkdir -p /etc/xen/qemu-dm.conf.d && printf '[Device Model]\\nPrivilegeModel=root\\n' > " + dropIn +
+		     " && systemctl daemon-reload"
+	       : "rm -f " + dropIn + " && systemctl daemon-reload";
+	auto r = bed().sh(cmd);
+	ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
+}
+
 } /* namespace qemudm::testbed */

@@ -47,6 +47,12 @@ protected:
 	 * useradd lines, joined with " && "). A gtest failure if any fails.
 	 */
 	static void addRangeBaseUser(const std::string &moreCommands = {});
+	/*
+	 * For tests about the root privilege model (the default is never-root): a
+	 * qemu-dm.conf.d drop-in PrivilegeModel=root (drop-ins win over a test's
+	 * qemu-dm.conf), then daemon-reload; useRootModel(false) removes it.
+	 */
+	static void useRootModel(bool on = true);
 	/* `systemctl show -P PROP UNIT` in the bed: the first line of the value; "<systemctl failed>" if it
 	 * could not run, so no assertion on an empty value passes by accident. */
 	static std::string show(const std::string &unit, const std::string &prop);

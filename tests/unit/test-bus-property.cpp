@@ -264,7 +264,9 @@ TEST(BusProperty, EveryLineOfAPlanReadsBackAsItsValue)
 	req.qemuArgv = { "/bin/true", "-name", "web-1", "%n", "a b", "it's", "q\"x", "back\\slash", "" };
 	test::FakeUserLookup users; /* the range base user only: per-domain uids are computed, nothing runs */
 	users.add("xen-qemuuser-range-base", 131072, 995);
-	auto plan = planDmUnit(Config(), req, users);
+	Config config;
+	config.privilegeModel = PrivilegeModel::Root; /* emulated NICs: the root model serves them */
+	auto plan = planDmUnit(config, req, users);
 	ASSERT_TRUE(plan.ok()) << plan.error().message();
 
 	std::set<std::string> names;

@@ -145,8 +145,11 @@ TEST(ConfigParse, ForbiddenUsersAccumulateAndEmptyResets)
 
 TEST(ConfigParse, PrivilegeModel)
 {
-	EXPECT_EQ(Config().privilegeModel, PrivilegeModel::Root);
-	auto c = parse("[Device Model]\nPrivilegeModel=never-root\n");
+	EXPECT_EQ(Config().privilegeModel, PrivilegeModel::NeverRoot);
+	auto c = parse("[Device Model]\nPrivilegeModel=root\n");
+	ASSERT_TRUE(c.ok()) << c.error().message();
+	EXPECT_EQ(c->privilegeModel, PrivilegeModel::Root);
+	c = parse("[Device Model]\nPrivilegeModel=never-root\n");
 	ASSERT_TRUE(c.ok()) << c.error().message();
 	EXPECT_EQ(c->privilegeModel, PrivilegeModel::NeverRoot);
 	EXPECT_EQ(privilegeModelName(c->privilegeModel), "never-root");

@@ -422,6 +422,7 @@ TEST_F(HostCheck, CgroupHierarchy)
 TEST_F(HostCheck, DeviceGrantOnlyForNeverRoot)
 {
 	fsTypes_[env_.cgroupRoot] = CGROUP2_SUPER_MAGIC;
+	config_.privilegeModel = PrivilegeModel::Root;
 	EXPECT_TRUE(checkDeviceGrant(config_, env_).empty());
 	config_.privilegeModel = PrivilegeModel::NeverRoot;
 	auto acl = supportsPosixAcl(env_.devRoot.string());
@@ -657,6 +658,11 @@ TEST_F(HostCheck, SharedUserWarnings)
 
 	users_->add("xen-qemuuser-shared", 999, 999);
 	r = checkSharedUser(config_, *users_);
+	EXPECT_EQ(r.level, CheckLevel::Fail);
+	EXPECT_THAT(r.detail, HasSubstr("PrivilegeModel=never-root refuses it"));
+	EXPECT_THAT(r.hint, HasSubstr("PrivilegeModel=root"));
+	config_.privilegeModel = PrivilegeModel::Root;
+	r = checkSharedUser(config_, *users_);
 	EXPECT_EQ(r.level, CheckLevel::Warn);
 	EXPECT_THAT(r.detail, HasSubstr("every device model shares one uid"));
 
@@ -675,6 +681,13 @@ TEST_F(HostCheck, SharedUserWarnings)
 TEST_F(HostCheck, QemuDebian12)
 {
 	auto rs = checkQemu(config_, env_);
+	ASSERT_EQ(rs.size(), 5u);
+	EXPECT_EQ(rs[3].name, "QEMU privilege drop");
+	EXPECT_EQ(rs[3].level, CheckLevel::Pass);
+	EXPECT_THAT(rs[3].detail, HasSubstr("Not needed under PrivilegeModel=never-root"));
+	config_.privilegeModel = PrivilegeModel::Root;
+	probed_.clear();
+	rs = checkQemu(config_, env_);
 	ASSERT_EQ(rs.size(), 5u);
 	EXPECT_EQ(probed_, std::vector<std::string>{ config_.defaultQemu });
 	EXPECT_EQ(rs[0].name, "QEMU binary");
@@ -696,6 +709,7 @@ TEST_F(HostCheck, QemuDebian12)
 
 TEST_F(HostCheck, QemuRunWith)
 {
+	config_.privilegeModel = PrivilegeModel::Root; /* the drop QEMU does itself */
 	caps_ = qemu91();
 	auto rs = checkQemu(config_, env_);
 	ASSERT_EQ(rs.size(), 5u);
@@ -714,6 +728,7 @@ TEST_F(HostCheck, QemuRunWith)
 
 TEST_F(HostCheck, QemuWithoutPrivilegeDrop)
 {
+	config_.privilegeModel = PrivilegeModel::Root; /* the drop QEMU does itself */
 	caps_.help.options.erase("runas");
 	caps_.help.options.erase("chroot");
 	auto rs = checkQemu(config_, env_);
@@ -861,8 +876,11 @@ TEST_F(HostCheck, ReadyHostPassesEverything)
 			     "Xen hypervisor", "/dev/xen/privcmd", "/dev/xen/evtchn", "/dev/xen/hypercall", "xenstored",
 			     "systemd version", "cgroup hierarchy", "NSS", "Range base user", "User database",
 			     "Shared user", "QEMU binary", "QEMU Xen accelerator", "QEMU -xen-domid-restrict",
-			     "QEMU privilege drop", "QEMU -sandbox" }));
+			     "QEMU privilege drop", "QEMU -sandbox", "POSIX ACLs on /dev", "Device control" }));
 	EXPECT_EQ(hostCheckExitCode(rs), kHostCheckExitPass);
+	/* The root model needs no grant. */
+	config_.privilegeModel = PrivilegeModel::Root;
+	EXPECT_EQ(runHostChecks(config_, env_).size(), names.size() - 2);
 }
 
 TEST_F(HostCheck, Debian12Dom0WarnsAboutSandboxOnly)

@@ -23,11 +23,19 @@ size_t indexOf(const std::vector<UnitProperty> &p, std::string_view name, std::s
 	return SIZE_MAX;
 }
 
+/* The root privilege model, whose set the lab proved first (never-root's: test-never-root.cpp). */
+Config rootModel()
+{
+	Config c;
+	c.privilegeModel = PrivilegeModel::Root;
+	return c;
+}
+
 } /* namespace */
 
 TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 {
-	auto p = buildHostPolicy(Config());
+	auto p = buildHostPolicy(rootModel());
 	/* The proven set (xen-lab-dm/guest/props/recommended.props), minus what we change on purpose. */
 	const std::vector<UnitProperty> expected = {
 		{ "CapabilityBoundingSet", "CAP_SETUID CAP_SETGID CAP_SYS_CHROOT" },
@@ -104,7 +112,7 @@ TEST(HostPolicy, OneCompleteCapabilityBoundingSetLine)
 
 TEST(HostPolicy, ReallowLineComesAfterTheDenyLine)
 {
-	auto p = buildHostPolicy(Config());
+	auto p = buildHostPolicy(rootModel());
 	auto filters = valuesOf(p, "SystemCallFilter");
 	ASSERT_EQ(filters.size(), 3u);
 	EXPECT_TRUE(filters[1].starts_with("~"));
@@ -136,7 +144,7 @@ TEST(HostPolicy, TheViewSharesNothingBetweenDomains)
 
 TEST(HostPolicy, ExtraDevicesAddDeviceAllowAndBindPaths)
 {
-	Config c;
+	Config c = rootModel();
 	c.extraDevices = { { "/dev/net/tun", "rw" }, { "/dev/dri/renderD128", "r" } };
 	auto p = buildHardeningPolicy(c);
 	EXPECT_EQ(valuesOf(p, "DeviceAllow"),
@@ -197,8 +205,13 @@ TEST(HostPolicy, DropInsPartitionTheHostSet)
 		all.insert(all.end(), d.service.begin(), d.service.end());
 	}
 	EXPECT_EQ(names, (std::vector<std::string>{ "50-qemu-dm-hardening.conf", "50-qemu-dm-limits.conf",
-						    "50-qemu-dm-service.conf" }));
+						    "50-qemu-dm-service.conf", "50-qemu-dm-grant.conf" }));
 	EXPECT_EQ(all, buildHostPolicy(c));
+	names.clear();
+	for (const auto &d : buildHostDropIns(rootModel()))
+		names.push_back(d.fileName);
+	EXPECT_EQ(names, (std::vector<std::string>{ "50-qemu-dm-hardening.conf", "50-qemu-dm-limits.conf",
+						    "50-qemu-dm-service.conf" }));
 }
 
 TEST(HostPolicy, EscapeSpecifiers)

@@ -29,6 +29,13 @@ Config neverRoot()
 	return c;
 }
 
+Config rootModel()
+{
+	Config c;
+	c.privilegeModel = PrivilegeModel::Root;
+	return c;
+}
+
 class Users final : public UserLookup
 {
 public:
@@ -98,13 +105,21 @@ TEST(NeverRootHostPolicy, NoCapabilitiesAndNoCredentialSyscalls)
 	}
 }
 
+TEST(NeverRootHostPolicy, TheDefaultIsNeverRoot)
+{
+	EXPECT_EQ(buildHostPolicy(Config()), buildHostPolicy(neverRoot()));
+	EXPECT_EQ(buildGrantPolicy(Config()), buildGrantPolicy(neverRoot()));
+	EXPECT_FALSE(buildGrantPolicy(Config()).empty());
+	EXPECT_TRUE(buildGrantPolicy(rootModel()).empty());
+}
+
 TEST(NeverRootHostPolicy, NoXenNodesInTheHostDropIn)
 {
 	/* Per domain instead: the grant's runtime reset of DeviceAllow= must outlive daemon-reload. */
 	auto p = buildHostPolicy(neverRoot());
 	for (const auto &x : p)
 		EXPECT_EQ(x.value.find("/dev/xen/"), std::string::npos) << x.name << "=" << x.value;
-	auto root = buildHostPolicy(Config());
+	auto root = buildHostPolicy(rootModel());
 	EXPECT_TRUE(has(valuesOf(root, "DeviceAllow"), "/dev/xen/privcmd rw"));
 }
 
@@ -124,7 +139,7 @@ TEST(NeverRootHostPolicy, DeviceListsPerModelAndGuestType)
 
 TEST(NeverRootHostPolicy, TheRootModelKeepsItsCapabilitiesAndSocket)
 {
-	auto p = buildHostPolicy(Config());
+	auto p = buildHostPolicy(rootModel());
 	EXPECT_EQ(valuesOf(p, "CapabilityBoundingSet"),
 		  std::vector<std::string>{ "CAP_SETUID CAP_SETGID CAP_SYS_CHROOT" });
 	EXPECT_TRUE(valuesOf(p, "AmbientCapabilities").empty());
@@ -140,7 +155,7 @@ TEST(NeverRootUidPolicy, TheRangeUserGetsItsOwnGroup)
 	Users users;
 	DmUserRequest r;
 	r.domid = 5;
-	auto root = resolveDmIdentity(Config(), r, users);
+	auto root = resolveDmIdentity(rootModel(), r, users);
 	ASSERT_TRUE(root.ok()) << root.error().message();
 	EXPECT_EQ(root->gid, 995u);
 	EXPECT_EQ(root->runas, "131077:995");
@@ -180,7 +195,7 @@ TEST(NeverRootPlan, PvAddsGntdev)
 	EXPECT_TRUE(has(planValues(*plan, "BindPaths"), "BindPaths=-/dev/xen/gntdev"));
 	EXPECT_EQ(planValues(*plan, "DeviceAllow").size(), 5u);
 	/* Root model: no gntdev, no User=, the upstream gid. */
-	auto root = planDmUnit(Config(), request(GuestType::Pv), users);
+	auto root = planDmUnit(rootModel(), request(GuestType::Pv), users);
 	ASSERT_TRUE(root.ok()) << root.error().message();
 	EXPECT_TRUE(planValues(*root, "DeviceAllow").empty());
 	EXPECT_TRUE(planValues(*root, "User").empty());
@@ -216,5 +231,5 @@ TEST(NeverRootPlan, RefusesWhatItCannotServe)
 	ASSERT_FALSE(plan.ok());
 	EXPECT_THAT(plan.error().message(), HasSubstr("domain 5: refusing the shared user xen-qemuuser-shared"));
 	/* The root model still serves both. */
-	EXPECT_TRUE(planDmUnit(Config(), request(), users).ok());
+	EXPECT_TRUE(planDmUnit(rootModel(), request(), users).ok());
 }

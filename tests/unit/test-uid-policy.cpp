@@ -48,6 +48,8 @@ TEST_P(UidPolicy, Resolves)
 	const Case &c = GetParam();
 	test::FakeUserLookup lookup;
 	Config config;
+	/* Upstream's identities (the range base user's gid); never-root's own group: test-never-root.cpp. */
+	config.privilegeModel = PrivilegeModel::Root;
 	lookup.users = { kBase, kShared, kAlice };
 	if (c.setup)
 		c.setup(lookup, config);

@@ -168,16 +168,14 @@ status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/
 # never-root (the unit runs as the DM's user from exec, no capabilities) or root.
 MODEL_DROPIN=/etc/xen/qemu-dm.conf.d/50-lab-model.conf
 GEN_DIR=/run/systemd/generator/qemu-dm@.service.d
-LAB_GRANT_UNIT=/run/systemd/system/qemu-dm-lab-grant@.service
-LAB_GRANT_DROPIN=/run/systemd/system/qemu-dm@.service.d/60-lab-grant.conf
-XEN_NODES="privcmd evtchn hypercall xenbus gntdev"
 
-# use_model never-root|root|default: a qemu-dm.conf.d drop-in (none for default),
-# the generator run once by hand to learn the model (the lab's grant depends on
-# it), then one daemon-reload (slow in a TCG dom0) for both.
+# use_model root|default: a qemu-dm.conf.d drop-in for root (none for the
+# default, never-root), the generator run once by hand to learn the model, and
+# a daemon-reload (slow in a TCG dom0) only when the drop-in changed.
 use_model() {
-	local gen=/usr/lib/systemd/system-generators/qemu-dm-generator tmp
+	local gen=/usr/lib/systemd/system-generators/qemu-dm-generator tmp had=0
 	mkdir -p /etc/xen/qemu-dm.conf.d
+	[[ -e $MODEL_DROPIN ]] && had=1
 	rm -f "$MODEL_DROPIN"
 	[[ $1 == default ]] || printf '[Device Model]\nPrivilegeModel=%s\n' "$1" >"$MODEL_DROPIN"
 	tmp=$(mktemp -d)
@@ -189,46 +187,12 @@ use_model() {
 		MODEL=root
 		EXPOSURE_MAX=1.3
 	fi
-	lab_grant_setup "$tmp"
 	rm -rf "$tmp"
-	systemctl daemon-reload
-	info "model-$CUR" "PrivilegeModel $MODEL ($1), exposure max $EXPOSURE_MAX$([[ -e $LAB_GRANT_DROPIN ]] && echo ", Xen nodes granted by the lab's stand-in grant")"
+	[[ $had == 1 || -e $MODEL_DROPIN ]] && systemctl daemon-reload
+	info "model-$CUR" "PrivilegeModel $MODEL ($1), exposure max $EXPOSURE_MAX"
 }
 
-# Until qemu-dm grants a never-root DM its Xen nodes itself (its generator
-# drop-in names qemu-dm-grant), the lab does, by hand: a oneshot unit that
-# qemu-dm@N wants and starts after, giving the DM's own group (gid = uid under
-# never-root) rw on the nodes; unneeded once qemu-dm@N is inactive, its
-# ExecStop takes the access back. No revocation at QMP readiness (the product's).
-node_state() { (cd /dev/xen && stat -c '%n:%G:%A' $XEN_NODES 2>&1) | paste -sd ' ' -; }
-lab_grant_setup() { # GENERATOR-OUTPUT-DIR
-	[[ -n ${NODES_BEFORE:-} ]] || NODES_BEFORE=$(node_state)
-	rm -f "$LAB_GRANT_UNIT" "$LAB_GRANT_DROPIN"
-	if [[ $MODEL == never-root ]] && ! grep -qs qemu-dm-grant "$1"/qemu-dm@.service.d/*.conf; then
-		mkdir -p "$(dirname "$LAB_GRANT_DROPIN")"
-		cat >"$LAB_GRANT_UNIT" <<-EOF
-			[Unit]
-			Description=qemu-dm lab: stand-in grant of the Xen nodes to qemu-dm@%i
-			StopWhenUnneeded=yes
-			[Service]
-			Type=oneshot
-			RemainAfterExit=yes
-			ExecStart=/bin/sh -c 'g=\$\$(($BASE_UID + %i)); for n in $XEN_NODES; do chgrp \$\$g /dev/xen/\$\$n && chmod g+rw /dev/xen/\$\$n; done'
-			ExecStop=/bin/sh -c 'for n in $XEN_NODES; do chgrp root /dev/xen/\$\$n; chmod g-rw /dev/xen/\$\$n; done'
-		EOF
-		printf '[Unit]\nWants=qemu-dm-lab-grant@%%i.service\nAfter=qemu-dm-lab-grant@%%i.service\n' >"$LAB_GRANT_DROPIN"
-	fi
-}
-
-# After a never-root DM with the lab's grant: every node is root's again, no group access.
-grant_gone() { # STEP NAME
-	local n left=""
-	[[ $MODEL == never-root && -e $LAB_GRANT_DROPIN ]] || return 0
-	[[ $(node_state) == "$NODES_BEFORE" ]] || left=" $(node_state)"
-	result "$1.grant-gone-$2" "$([[ -z $left ]]; echo $?)" "the lab's grant of the Xen nodes after the DM:${left:- none left ($NODES_BEFORE)}"
-}
-
-# Never root, from exec (steps 2-4, 8): the unit's User=/Group=, the main
+# Never root, from exec (steps 2-4, 8, 9): the unit's User=/Group=, the main
 # process the one systemd started (qemu-dm-exec exec'd into QEMU, never
 # dropping: no -runas/-chroot in its argv), every capability set empty.
 dm_never_root() { # STEP DOMID NAME
@@ -399,7 +363,6 @@ destroy_guest() { # NAME DOMID CHECK
 		result "$check.uid-free-$name" "$([[ -z $left && -z $owner ]]; echo $?)" \
 			"uid $uid: processes ${left:-none}; name ${owner:-does not resolve}"
 	fi
-	[[ $check != 0 ]] && grant_gone "$check" "$name"
 	LEFT_PIDS=$pids # what survived xl destroy, before the clean-up below
 	# Leave nothing for the next step, whatever happened.
 	[[ $(unit_state "$d") == active ]] && timeout -k 5 40 qemu-dmctl stop "$d" >/dev/null 2>&1
@@ -482,7 +445,7 @@ hvm_step() { # STEP NAME OVERRIDE WHAT
 	step_end "$s"
 }
 CUR=0
-use_model never-root
+use_model default
 want 2 && hvm_step 2 hvm-shim "$SHIM" "HVM, dm_restrict=1, through qemu-dm-shim"
 want 3 && hvm_step 3 hvm-capi "$BIN/lab-capi" "the same HVM guest through the C API (lab-capi)"
 
@@ -536,8 +499,6 @@ if want 5; then
 	fi
 	step_end 5
 fi
-
-use_model default
 
 # ---- step 6: a device model that fails ----
 # libxl stats every disk itself and refuses a missing one before any device
@@ -710,6 +671,7 @@ step_save_restore() {
 				"xl restore rc=$rc in ${t}s: domain ${new:-none} (was $old), xl list state '${st:-none}' (want r or b, not p)$([[ $rc != 0 ]] && echo ": $(grep -E 'error|fail' "$EV/save/xl-restore.log" | grep -v -E 'debug:|detail:' | head -n 1 | oneline)")"
 			if [[ -n $new ]]; then
 				dm_checks 8 "$new" save
+				dm_never_root 8 "$new" save
 				pid=$(systemctl show -p MainPID --value "qemu-dm@$new.service" 2>/dev/null)
 				cgroup=$(sed -n 's/^0:://p' "/proc/${pid:-0}/cgroup" 2>/dev/null)
 				capeff=$(status_field "${pid:-0}" CapEff)
@@ -803,6 +765,7 @@ step_cdrom() {
 		result 9.dmctl-eject "$([[ $rc == 0 && $line == *"not inserted"* ]]; echo $?)" \
 			"qemu-dmctl cdrom $d hdc --eject: exit $rc ($(oneline <"$ev/dmctl-eject.txt")); info block: '${line:-no $CDROM_DEV}'"
 		dm_checks 9 "$d" cdrom
+		dm_never_root 9 "$d" cdrom
 		destroy_guest cdrom "$d" 0
 	fi
 	step_end 9
