@@ -39,6 +39,15 @@ mkdir -p "$EV"
 : >"$RES"
 exec > >(tee -a "$LAB/scenario.log") 2>&1
 
+# A line a minute on the console while the scenario runs: a run that hits the
+# boot bound still shows whether dom0 lived and what it was waiting for.
+(
+	while sleep 60; do
+		echo "LAB-HEARTBEAT $(up) load $(cut -d' ' -f1-3 /proc/loadavg); $(ps -eo etimes=,args= | awk '$2 ~ /^(xl|timeout|qemu-dmctl|\/usr\/libexec\/xen-qemu)/ { printf "%ss %s %s %s; ", $1, $2, $3, $4 }' | cut -c1-400)"
+	done
+) &
+HEARTBEAT=$!
+
 STEPS=$(sed -n 's/.*qemudm\.lab\.steps=\([0-9+]*\).*/\1/p' /proc/cmdline)
 want() { [[ -z $STEPS || "+$STEPS+" == *"+$1+"* ]]; }
 up() { cut -d' ' -f1 /proc/uptime; }
@@ -945,6 +954,7 @@ step_stock_restore() {
 } >"$EV/end.txt" 2>&1
 xl dmesg >"$EV/xl-dmesg.txt" 2>&1
 journalctl --no-pager -b -o short-monotonic >"$EV/journal.txt" 2>&1
+kill "$HEARTBEAT" 2>/dev/null
 echo LAB-DONE | tee -a "$RES"
 sync
 grep -qw qemudm.lab.nopoweroff /proc/cmdline || systemctl --no-block poweroff
