@@ -246,7 +246,7 @@ xen_fd_watch_start() { # NAME
 		exec {nap}<> <(:)
 		end=$((SECONDS + 240))
 		while ((SECONDS < end)) && [[ ! -e $out.stop ]]; do
-			for c in /sys/fs/cgroup/qemu-dm.slice/qemu-dm@*.service/cgroup.procs; do
+			for c in /sys/fs/cgroup/qemu-dm.slice/qemu-dm@*.service/cgroup.procs /sys/fs/cgroup/*.slice/qemu-dm.slice/qemu-dm@*.service/cgroup.procs; do
 				while read -r p; do
 					fds=""
 					declare -A n=()
@@ -294,7 +294,7 @@ grant_windows() { # STEP DOMID NAME
 			for (i = 3; i < NF; i++) if ($(i + 1) == "/dev/xen/evtchn") n = $i
 			if (n != last) { printf "%s%d at %+.1f s", sep, n, $1 - r; sep = ", "; last = n }
 		} END { if (!sep) printf "no samples" }' "$ev/xen-fds.txt")
-	info "$s.evtchn-opens" "QEMU pid ${pid:-?}: evtchn descriptors held, relative to the revocation (sampled every ~0.1 s): $evt; final: $(awk -v p="${pid:-0}" '$2 == p { l = $0 } END { sub(/^[^ ]* [^ ]* /, "", l); print l }' "$ev/xen-fds.txt")"
+	info "$s.evtchn-opens" "QEMU pid ${pid:-?}: evtchn descriptors held, relative to the revocation (sampled every ~0.2 s): $evt; final: $(awk -v p="${pid:-0}" '$2 == p { l = $0 } END { sub(/^[^ ]* [^ ]* /, "", l); print l }' "$ev/xen-fds.txt")"
 }
 
 # After the revocation: the DM's uid opens no Xen node, from a process in the
