@@ -320,9 +320,7 @@ Status parseConfigText(std::string_view text, std::string_view name, Config &con
 	std::optional<std::string> section;
 	unsigned lineNo = 0;
 	while (!text.empty()) {
-		size_t nl = text.find('\n');
-		std::string_view raw = text.substr(0, nl);
-		text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+		std::string_view raw = popLine(text);
 		lineNo++;
 
 		auto bad = std::find_if(raw.begin(), raw.end(), [](char c) {

@@ -33,33 +33,6 @@ constexpr size_t kMaxCapsWord = 64 * 1024;
 constexpr size_t kMaxOutput = 1024 * 1024; /* per QEMU run */
 constexpr off_t kMaxCacheFile = 256 * 1024;
 
-std::vector<std::string_view> splitLines(std::string_view text)
-{
-	std::vector<std::string_view> lines;
-	while (!text.empty()) {
-		size_t nl = text.find('\n');
-		lines.push_back(text.substr(0, nl));
-		if (nl == std::string_view::npos)
-			break;
-		text.remove_prefix(nl + 1);
-	}
-	return lines;
-}
-
-std::vector<std::string_view> splitOn(std::string_view s, char sep)
-{
-	std::vector<std::string_view> parts;
-	size_t start = 0;
-	for (;;) {
-		size_t pos = s.find(sep, start);
-		parts.push_back(s.substr(start, pos - start));
-		if (pos == std::string_view::npos)
-			break;
-		start = pos + 1;
-	}
-	return parts;
-}
-
 bool isOptionName(std::string_view token)
 {
 	if (token.size() < 2 || token[0] != '-' || token[1] == '-')
@@ -101,7 +74,7 @@ bool QemuCaps::hasAccelerator(std::string_view name) const
 Result<QemuVersion> parseQemuVersion(std::string_view text)
 {
 	static constexpr std::string_view marker = "QEMU emulator version ";
-	for (std::string_view line : splitLines(text)) {
+	for (std::string_view line : splitRecords(text)) {
 		size_t pos = line.find(marker);
 		if (pos == std::string_view::npos)
 			continue;
@@ -123,7 +96,7 @@ Result<QemuHelp> parseQemuHelp(std::string_view text)
 	QemuHelp help;
 	bool inRunWith = false;
 
-	for (std::string_view line : splitLines(text)) {
+	for (std::string_view line : splitRecords(text)) {
 		if (line.empty() || line[0] != '-') {
 			/* A continuation line belongs to the option above it. */
 			if (inRunWith && !line.empty() && line[0] == ' ') {
@@ -187,7 +160,7 @@ Result<std::vector<std::string>> parseAccelHelp(std::string_view text)
 {
 	std::vector<std::string> accels;
 	bool header = false;
-	for (std::string_view line : splitLines(text)) {
+	for (std::string_view line : splitRecords(text)) {
 		line = trim(line);
 		if (line.empty())
 			continue;
@@ -224,7 +197,7 @@ std::string serializeQemuCaps(const QemuCaps &caps)
 
 Result<QemuCaps> deserializeQemuCaps(std::string_view text)
 {
-	std::vector<std::string_view> lines = splitLines(text);
+	std::vector<std::string_view> lines = splitRecords(text);
 	if (lines.empty() || lines[0] != kCacheMagic)
 		return makeError(EBADMSG, "not a qemu-dm probe cache file");
 

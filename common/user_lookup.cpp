@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "file_util.h"
+#include "string_util.h"
 
 namespace qemudm {
 
@@ -91,9 +92,7 @@ Status forEachProcess(const std::filesystem::path &procRoot, Fn fn)
 std::optional<std::vector<uid_t>> parseStatusUids(std::string_view text)
 {
 	while (!text.empty()) {
-		size_t nl = text.find('\n');
-		std::string_view line = text.substr(0, nl);
-		text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+		std::string_view line = popLine(text);
 		if (!line.starts_with("Uid:"))
 			continue;
 		std::istringstream ss{ std::string(line.substr(4)) };

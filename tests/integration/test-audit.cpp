@@ -26,8 +26,6 @@ using ::testing::Not;
 
 namespace {
 
-const std::string kStandin = "/usr/libexec/qemu-dm-tests/dm-standin";
-
 class AuditTest : public TestBedSuite
 {
 protected:

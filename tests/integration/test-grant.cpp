@@ -31,7 +31,6 @@ using ::testing::Not;
 
 namespace {
 
-const std::string kStandin = "/usr/libexec/qemu-dm-tests/dm-standin";
 const std::vector<std::string> kNodes = { "/dev/xen/privcmd", "/dev/xen/hypercall", "/dev/xen/evtchn",
 					  "/dev/xen/xenbus", "/dev/xen/gntdev" };
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * common/systemd_bus + tests/support/unit_property against a real systemd 252: a
+ * dbus/systemd_bus + tests/support/unit_property against a real systemd 252: a
  * test bed's PID 1, reached through its private socket /run/systemd/private
  * (no bus daemon involved) from a process inside the bed (TestBed::inside():
  * PID 1 refuses peers from outside its pid namespace), and through the bed's
@@ -36,6 +36,7 @@
 #include <fmt/ranges.h>
 
 #include "systemd_bus.h"
+#include "test_util.h"
 #include "testbed_fixture.h"
 #include "unique_fd.h"
 #include "unit_property.h"
@@ -154,14 +155,7 @@ std::string statusField(const std::string &status, const std::string &key)
 	return {};
 }
 
-std::vector<std::string> words(const std::string &s)
-{
-	std::vector<std::string> out;
-	std::istringstream is(s);
-	for (std::string w; is >> w;)
-		out.push_back(w);
-	return out;
-}
+using qemudm::test::words;
 
 template <typename T>
 std::string text(const Result<T> &r)

@@ -29,4 +29,22 @@ std::string procStatusField(std::string_view status, std::string_view key)
 	return {};
 }
 
+std::vector<std::string> words(const std::string &s)
+{
+	std::istringstream in(s);
+	std::vector<std::string> out;
+	for (std::string w; in >> w;)
+		out.push_back(w);
+	return out;
+}
+
+std::vector<std::string> valuesOf(const std::vector<UnitProperty> &properties, std::string_view name)
+{
+	std::vector<std::string> v;
+	for (const auto &x : properties)
+		if (x.name == name)
+			v.push_back(x.value);
+	return v;
+}
+
 } /* namespace qemudm::test */

@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "host_policy.h"
 
 namespace qemudm::test {
 
@@ -14,5 +17,11 @@ std::string slurp(const std::filesystem::path &path);
 
 /* The value of "Key:" in /proc/PID/status text, without surrounding whitespace; "" if absent. */
 std::string procStatusField(std::string_view status, std::string_view key);
+
+/* `s` split at whitespace, as a shell splits unquoted words. */
+std::vector<std::string> words(const std::string &s);
+
+/* The values of every property called `name` in `properties`, in order. */
+std::vector<std::string> valuesOf(const std::vector<UnitProperty> &properties, std::string_view name);
 
 } /* namespace qemudm::test */

@@ -38,6 +38,7 @@
 
 #include "domain.h"
 #include "log.h"
+#include "test_util.h"
 #include "testbed.h"
 
 #ifndef TESTBED_INIT
@@ -60,13 +61,7 @@ struct SuperviseArgs {
 	std::chrono::milliseconds stopTimeout{ 10000 };
 };
 
-std::string readFile(const fs::path &p)
-{
-	std::ifstream f(p);
-	std::stringstream ss;
-	ss << f.rdbuf();
-	return ss.str();
-}
+using test::slurp;
 
 std::vector<std::string> split(const std::string &s, char sep)
 {
@@ -93,7 +88,7 @@ struct Hierarchy {
 std::vector<Hierarchy> hierarchies()
 {
 	std::map<std::string, std::string> own; /* controllers -> path */
-	for (const auto &line : split(readFile("/proc/self/cgroup"), '\n')) {
+	for (const auto &line : split(slurp("/proc/self/cgroup"), '\n')) {
 		auto parts = split(line, ':');
 		if (parts.size() >= 3) {
 			std::string path = line.substr(parts[0].size() + parts[1].size() + 2);
@@ -102,7 +97,7 @@ std::vector<Hierarchy> hierarchies()
 	}
 
 	std::vector<Hierarchy> hs;
-	for (const auto &line : split(readFile("/proc/self/mountinfo"), '\n')) {
+	for (const auto &line : split(slurp("/proc/self/mountinfo"), '\n')) {
 		auto sepPos = line.find(" - ");
 		if (sepPos == std::string::npos)
 			continue;
@@ -187,7 +182,7 @@ void killCgroupTree(const fs::path &dir)
 		if (it->is_directory(ec))
 			dirs.push_back(it->path());
 	for (const auto &d : dirs)
-		for (const auto &p : split(readFile(d / "cgroup.procs"), '\n'))
+		for (const auto &p : split(slurp(d / "cgroup.procs"), '\n'))
 			if (!p.empty())
 				(void)::kill(std::stoi(p), SIGKILL);
 }
@@ -227,7 +222,7 @@ Result<std::vector<fs::path>> makeCgroups(const std::vector<Hierarchy> &hs)
 		made.push_back(dir);
 		if (h.cpuset) {
 			for (const char *f : { "cpuset.cpus", "cpuset.mems" }) {
-				std::string v = readFile(parent / f);
+				std::string v = slurp(parent / f);
 				std::ofstream(dir / f) << v;
 			}
 		}
@@ -238,7 +233,7 @@ Result<std::vector<fs::path>> makeCgroups(const std::vector<Hierarchy> &hs)
 pid_t findInit(pid_t unsharePid)
 {
 	std::string children =
-	    readFile(fs::path("/proc") / std::to_string(unsharePid) / "task" / std::to_string(unsharePid) / "children");
+	    slurp(fs::path("/proc") / std::to_string(unsharePid) / "task" / std::to_string(unsharePid) / "children");
 	if (children.empty())
 		return -1;
 	return std::atoi(children.c_str());
@@ -246,7 +241,7 @@ pid_t findInit(pid_t unsharePid)
 
 std::string tail(const std::string &path, size_t lines)
 {
-	auto all = split(readFile(path), '\n');
+	auto all = split(slurp(path), '\n');
 	std::string out;
 	for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); i++)
 		out += all[i] + " | ";
@@ -342,7 +337,7 @@ int supervise(const SuperviseArgs &args)
 		}
 		if (init < 0) {
 			init = findInit(child);
-		} else if (readFile(fmt::format("/proc/{}/comm", init)) == "systemd\n") {
+		} else if (slurp(fmt::format("/proc/{}/comm", init)) == "systemd\n") {
 			auto r = runHost({ "nsenter", "-t", std::to_string(init), "-m", "-p", "--", "systemctl",
 					   "is-system-running" },
 					 2s);

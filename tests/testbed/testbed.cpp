@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "log.h"
+#include "test_util.h"
 
 #ifndef TESTBED_SUPERVISOR
 #error "TESTBED_SUPERVISOR must name the qemu-dm-testbed binary"
@@ -66,13 +67,7 @@ std::optional<int> waitFor(pid_t pid, std::chrono::milliseconds timeout)
 	}
 }
 
-std::string readFile(const fs::path &p)
-{
-	std::ifstream f(p);
-	std::stringstream ss;
-	ss << f.rdbuf();
-	return ss.str();
-}
+using test::slurp;
 
 } /* namespace */
 
@@ -431,8 +426,8 @@ std::vector<std::string> findLeftovers()
 		pid_t p = std::stoi(name);
 		if (p == self)
 			continue;
-		std::string cg = readFile(e.path() / "cgroup");
-		std::string comm = readFile(e.path() / "comm");
+		std::string cg = slurp(e.path() / "cgroup");
+		std::string comm = slurp(e.path() / "comm");
 		if (!comm.empty() && comm.back() == '\n')
 			comm.pop_back();
 		if (cg.find("qemu-dm-testbed-") != std::string::npos)

@@ -25,6 +25,9 @@
 
 namespace qemudm::testbed {
 
+/* The stand-in device model (tests/standin), as installed into the bed's /usr. */
+inline const std::string kStandin = "/usr/libexec/qemu-dm-tests/dm-standin";
+
 bool ciMode();
 
 class TestBedSuite : public ::testing::Test

@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "dm_names.h"
 #include "file_util.h"
@@ -43,6 +45,30 @@ TEST(StringUtil, PrintableEscapesEverythingATerminalCouldActOn)
 	EXPECT_EQ(printable("web\x1b[2J"), "web\\x1b[2J");
 	EXPECT_EQ(printable("a\\b"), "a\\x5cb"); /* unambiguous: a shown "\x41" was not 'A' */
 	EXPECT_EQ(printable(std::string("a\0b\x7f\xc3", 5)), "a\\x00b\\x7f\\xc3");
+}
+
+TEST(StringUtil, PopLineTakesOneLineAtATime)
+{
+	std::string_view text = "a\n\nb";
+	EXPECT_EQ(popLine(text), "a");
+	EXPECT_EQ(popLine(text), "");
+	EXPECT_EQ(popLine(text), "b");
+	EXPECT_TRUE(text.empty());
+	std::string_view last = "c\n";
+	EXPECT_EQ(popLine(last), "c");
+	EXPECT_TRUE(last.empty());
+}
+
+TEST(StringUtil, SplitOnKeepsEmptyFieldsSplitRecordsDropsTheFinalTerminator)
+{
+	using V = std::vector<std::string_view>;
+	EXPECT_EQ(splitOn("a..b", '.'), (V{ "a", "", "b" }));
+	EXPECT_EQ(splitOn("", '.'), (V{ "" }));
+	EXPECT_EQ(splitOn("a.", '.'), (V{ "a", "" }));
+	EXPECT_EQ(splitRecords("a\nb\n"), (V{ "a", "b" }));
+	EXPECT_EQ(splitRecords("a\n\nb"), (V{ "a", "", "b" }));
+	EXPECT_EQ(splitRecords(""), V{});
+	EXPECT_EQ(splitRecords(std::string_view("x\0y\0", 4), '\0'), (V{ "x", "y" }));
 }
 
 TEST(ParseUtil, IntegersAreDigitsOnly)

@@ -2,7 +2,7 @@
 
 /*
  * dmRequestFromQemuArgv() against the QEMU command lines stock libxl 4.17
- * built on a real Xen host (DESIGN.md fact 10, xen-lab.md 5.1 and 5.3).
+ * built on a real Xen host under dm_restrict=1 (HVM and PV).
  */
 
 #include <gmock/gmock.h>
@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "libxl_argv.h"
+#include "test_util.h"
 
 using namespace qemudm;
 using ::testing::HasSubstr;
@@ -20,14 +21,7 @@ namespace {
 
 constexpr const char *kQemu = "/usr/libexec/xen-qemu-system-i386";
 
-std::vector<std::string> words(const std::string &s)
-{
-	std::istringstream in(s);
-	std::vector<std::string> out;
-	for (std::string w; in >> w;)
-		out.push_back(w);
-	return out;
-}
+using qemudm::test::words;
 
 const std::string kHvm =
     "-xen-domid 3 -no-shutdown -chardev socket,id=libxl-cmd,fd=16,server=on,wait=off -S "

@@ -13,20 +13,14 @@
 
 #include "dm_unit.h"
 #include "host_policy.h"
+#include "test_util.h"
 
 using namespace qemudm;
 using ::testing::HasSubstr;
 
 namespace {
 
-std::vector<std::string> valuesOf(const std::vector<UnitProperty> &p, std::string_view name)
-{
-	std::vector<std::string> v;
-	for (const auto &x : p)
-		if (x.name == name)
-			v.push_back(x.value);
-	return v;
-}
+using qemudm::test::valuesOf;
 
 Config neverRoot()
 {

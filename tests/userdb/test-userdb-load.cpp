@@ -36,7 +36,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-const std::string kStandin = "/usr/libexec/qemu-dm-tests/dm-standin";
 constexpr auto kPrompt = std::chrono::seconds(2);
 
 /* The attacker, run as an unprivileged user. Writes "opened closed pending" to its stats file. */

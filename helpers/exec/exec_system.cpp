@@ -15,6 +15,7 @@
 
 #include "c_ptr.h"
 #include "file_util.h"
+#include "string_util.h"
 #include "unique_fd.h"
 
 namespace qemudm {
@@ -64,9 +65,7 @@ Status checkNeverRootStatus(std::string_view text, const UserId &want)
 	bool haveUid = false, haveGid = false, haveGroups = false;
 	int caps = 0;
 	while (!text.empty()) {
-		size_t nl = text.find('\n');
-		std::string_view line = text.substr(0, nl);
-		text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+		std::string_view line = popLine(text);
 		size_t colon = line.find(':');
 		if (colon == std::string_view::npos)
 			continue;

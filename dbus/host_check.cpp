@@ -297,9 +297,7 @@ std::vector<std::string> nsswitchServices(std::string_view text, std::string_vie
 {
 	std::vector<std::string> services;
 	while (!text.empty()) {
-		size_t nl = text.find('\n');
-		std::string_view line = text.substr(0, nl);
-		text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+		std::string_view line = popLine(text);
 		if (size_t hash = line.find('#'); hash != std::string_view::npos)
 			line = line.substr(0, hash);
 		line = trim(line);

@@ -49,9 +49,7 @@ template <typename Fn>
 void forEachField(std::string_view text, Fn fn)
 {
 	while (!text.empty()) {
-		size_t nl = text.find('\n');
-		std::string_view line = text.substr(0, nl);
-		text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+		std::string_view line = popLine(text);
 		size_t colon = line.find(':');
 		if (colon == std::string_view::npos)
 			continue;
@@ -185,9 +183,7 @@ Result<ProcStatus> parseProcStatus(std::string_view text)
 std::optional<std::pair<std::string, std::string>> parseCoreLimit(std::string_view text)
 {
 	while (!text.empty()) {
-		size_t nl = text.find('\n');
-		std::string_view line = text.substr(0, nl);
-		text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+		std::string_view line = popLine(text);
 		constexpr std::string_view key = "Max core file size";
 		if (!line.starts_with(key))
 			continue;
@@ -209,9 +205,7 @@ std::optional<std::pair<std::string, std::string>> parseCoreLimit(std::string_vi
 std::optional<std::string> parseUnifiedCgroup(std::string_view text)
 {
 	while (!text.empty()) {
-		size_t nl = text.find('\n');
-		std::string_view line = text.substr(0, nl);
-		text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+		std::string_view line = popLine(text);
 		if (line.starts_with("0::"))
 			return std::string(line.substr(3));
 	}
@@ -232,13 +226,8 @@ std::optional<int> parseFdinfoFlags(std::string_view text)
 std::vector<std::string> splitCmdline(std::string_view cmdline)
 {
 	std::vector<std::string> argv;
-	while (!cmdline.empty()) {
-		size_t nul = cmdline.find('\0');
-		argv.emplace_back(cmdline.substr(0, nul));
-		if (nul == std::string_view::npos)
-			break;
-		cmdline.remove_prefix(nul + 1);
-	}
+	for (std::string_view a : splitRecords(cmdline, '\0'))
+		argv.emplace_back(a);
 	return argv;
 }
 

@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace qemudm {
 
@@ -26,5 +27,14 @@ inline constexpr std::string_view kWhitespace = " \t\n\r";
 
 /* `s` for an error message: bytes outside printable ASCII (and '\') as \xNN, so nothing reaches a terminal raw. */
 [[nodiscard]] std::string printable(std::string_view s);
+
+/* Removes the first line from `text` and returns it without its '\n' (the rest of `text` when there is none). */
+std::string_view popLine(std::string_view &text);
+
+/* Every field of `s` between `sep`s, empty ones too: "a..b" split on '.' is {"a", "", "b"}; "" is {""}. */
+[[nodiscard]] std::vector<std::string_view> splitOn(std::string_view s, char sep);
+
+/* The records of `text`, each ended by `sep` (the last one may lack it): "a\nb\n" is {"a", "b"}; "" is {}. */
+[[nodiscard]] std::vector<std::string_view> splitRecords(std::string_view text, char sep = '\n');
 
 } /* namespace qemudm */
