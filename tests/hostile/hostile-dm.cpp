@@ -22,6 +22,15 @@
  * then "HOSTILE DONE <count>", and it waits to be stopped, so the suite can
  * inspect it from outside (tests/integration/test-hostile.cpp).
  *
+ * Never root: started without -runas by a non-root uid (qemu-dm-exec
+ * --never-root), it has no drop. It runs the "root-window-*" vectors and
+ * "window-*" ones in the grant window, as its own uid, before it answers QMP
+ * on the -chardev socket qemu-dm-exec added (the DM's Xen node grant lives
+ * until then); it answers once <runtime dir>/hostile.answer exists (the suite
+ * checks the window from outside first), waits for <runtime dir>/hostile.revoked
+ * (the suite's word that the start returned, so the grant is revoked) and
+ * runs the other vectors and the "revoked-*" ones.
+ *
  * Own options (listed in -help so qemu-dm-exec knows their arity):
  *   -attack NAME|all|root-window|after-drop   (repeatable)
  *   -hostile-domid N      this DM's domain (its runtime dir /run/qemu-dm/N)
@@ -118,6 +127,10 @@ constexpr std::string_view kHelp = "usage: hostile-dm [options]\n"
 				   "-chroot dir     chroot to dir just before starting the VM\n"
 				   "-runas user     change to user id user just before starting the VM\n"
 				   "                user can be numeric uid:gid instead\n"
+				   "-chardev socket,id=id,path=path[,server=on|off][,wait=on|off]\n"
+				   "                a Unix socket character device\n"
+				   "-mon [chardev=]name[,mode=readline|control]\n"
+				   "                a monitor on a character device\n"
 				   "-sandbox on[,obsolete=allow|deny][,elevateprivileges=allow|deny|children]\n"
 				   "          [,spawn=allow|deny][,resourcecontrol=allow|deny]\n"
 				   "                Enable seccomp mode 2 system call filter (default 'off').\n"
@@ -175,6 +188,8 @@ struct Ctx {
 	std::string swap;
 	bool haveLiteral = false;
 	std::string literal;
+	bool neverRoot = false; /* no -runas: started as its own uid */
+	std::string qmpPath;	/* the -chardev socket's path (the readiness monitor) */
 	std::string runDir() const { return "/run/qemu-dm/" + std::to_string(domid); }
 	std::string peerDir() const { return "/run/qemu-dm/" + std::to_string(peer); }
 };
@@ -519,7 +534,8 @@ Outcome execSetuidBinary()
 	pid_t c = fork();
 	if (c == 0) {
 		dup2(in[0], 0);
-		if (setgid(g.gid) < 0 || setgroups(1, &g.gid) < 0 || setuid(g.uid) < 0)
+		/* Root drops to the DM's ids first; a never-root DM has them already. */
+		if (!g.neverRoot && (setgid(g.gid) < 0 || setgroups(1, &g.gid) < 0 || setuid(g.uid) < 0))
 			_exit(90);
 		execl(su, "su", "-", "root", "-c", "true", static_cast<char *>(nullptr));
 		_exit(91);
@@ -920,16 +936,11 @@ Outcome argvAsDeclared()
 /* Class 1: the environment is what the unit declares and systemd's own variables, nothing expanded. */
 Outcome environmentAsDeclared()
 {
-	static const std::vector<std::string_view> systemd = { "PATH",
-							       "LANG",
-							       "INVOCATION_ID",
-							       "JOURNAL_STREAM",
-							       "RUNTIME_DIRECTORY",
-							       "TMPDIR",
-							       "SYSTEMD_EXEC_PID",
-							       "NOTIFY_SOCKET",
-							       "MONITOR_",
-							       "LISTEN_" };
+	static const std::vector<std::string_view> systemd = { "PATH", "LANG", "INVOCATION_ID", "JOURNAL_STREAM",
+							       "RUNTIME_DIRECTORY", "TMPDIR", "SYSTEMD_EXEC_PID",
+							       "NOTIFY_SOCKET", "MONITOR_", "LISTEN_",
+							       /* set by systemd for User= (never root) */
+							       "USER", "LOGNAME", "HOME", "SHELL" };
 	std::string names, extra;
 	bool domainOk = false, uidOk = false;
 	for (char **e = environ; *e; e++) {
@@ -1165,12 +1176,26 @@ Outcome createOrAppend(const std::string &path)
 	return openCheck(path, O_WRONLY | O_APPEND);
 }
 
+/* Open a Xen node read-write: a descriptor, or ENXIO from a node of no driver, is the device reached. */
+Outcome openXenNode(const std::string &path)
+{
+	int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return allowed("opened " + path);
+	}
+	if (errno == ENXIO)
+		return allowed("reached " + path + " (ENXIO: a node of no driver)");
+	return blocked(errno, "open " + path + ": " + std::strerror(errno));
+}
+
 /* ---------------------------------------------------------------- the table */
 
 struct Vector {
 	const char *name;
-	bool rootWindow; /* runs before the privilege drop */
+	bool rootWindow; /* runs before the privilege drop (never root: in the grant window) */
 	std::function<Outcome()> fn;
+	bool neverRootOnly = false;
 };
 
 std::vector<Vector> vectors()
@@ -1282,6 +1307,18 @@ std::vector<Vector> vectors()
 		  [] { return openCheck(std::string(kViewRootPath) + "/etc/passwd", O_WRONLY); } },
 		{ "root-window-write-view-root-lib", true,
 		  [] { return writeFileIn(std::string(kViewRootPath) + "/lib"); } },
+		/* never root: the Xen nodes in the grant window, before QMP answers */
+		{ "window-open-dev-xen-privcmd", true, [] { return openXenNode("/dev/xen/privcmd"); }, true },
+		{ "window-open-dev-xen-evtchn", true, [] { return openXenNode("/dev/xen/evtchn"); }, true },
+		{ "window-open-dev-xen-hypercall", true, [] { return openXenNode("/dev/xen/hypercall"); }, true },
+		{ "window-open-dev-xen-xenbus", true, [] { return openXenNode("/dev/xen/xenbus"); }, true },
+		{ "window-open-dev-xen-gntdev", true, [] { return openXenNode("/dev/xen/gntdev"); }, true },
+		/* never root: the same opens once the grant is revoked */
+		{ "revoked-open-dev-xen-privcmd", false, [] { return openXenNode("/dev/xen/privcmd"); }, true },
+		{ "revoked-open-dev-xen-evtchn", false, [] { return openXenNode("/dev/xen/evtchn"); }, true },
+		{ "revoked-open-dev-xen-hypercall", false, [] { return openXenNode("/dev/xen/hypercall"); }, true },
+		{ "revoked-open-dev-xen-xenbus", false, [] { return openXenNode("/dev/xen/xenbus"); }, true },
+		{ "revoked-open-dev-xen-gntdev", false, [] { return openXenNode("/dev/xen/gntdev"); }, true },
 
 		/* ---- after the drop: the DM uid, chrooted into its empty root ---- */
 		/* files */
@@ -1340,6 +1377,9 @@ std::vector<Vector> vectors()
 		  } },
 		{ "exec-setuid-binary", false,
 		  [] {
+			  /* Never root: no chroot, su is in the view; observe the euid it runs with. */
+			  if (g.neverRoot)
+				  return execSetuidBinary();
 			  execl("/usr/bin/su", "su", static_cast<char *>(nullptr));
 			  return blocked(errno, std::string("execve /usr/bin/su: ") + std::strerror(errno));
 		  } },
@@ -1590,6 +1630,54 @@ int listenSocket()
 	return fd;
 }
 
+/* The readiness monitor qemu-dm-exec added: listened on at once, as QEMU's chardev is. */
+int listenQmp()
+{
+	sockaddr_un sa{};
+	sa.sun_family = AF_UNIX;
+	if (g.qmpPath.empty() || g.qmpPath.size() >= sizeof sa.sun_path)
+		return -1;
+	std::memcpy(sa.sun_path, g.qmpPath.c_str(), g.qmpPath.size());
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unlink(g.qmpPath.c_str());
+	if (fd < 0 || bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0 || listen(fd, 4) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A minimal QMP: the greeting, {} for every command, "running" for query-status. */
+void serveQmp(int listenFd)
+{
+	for (;;) {
+		int c = accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		out("HOSTILE QMP connection\n");
+		const std::string greeting = "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7, \"minor\": 2, "
+					     "\"micro\": 0}, \"package\": \"hostile-dm\"}, \"capabilities\": []}}\r\n";
+		(void)!write(c, greeting.data(), greeting.size());
+		std::string buf;
+		char tmp[512];
+		ssize_t n;
+		while ((n = read(c, tmp, sizeof tmp)) > 0) {
+			buf.append(tmp, static_cast<size_t>(n));
+			size_t end;
+			while ((end = buf.find('}')) != std::string::npos) {
+				bool status = buf.substr(0, end).find("query-status") != std::string::npos;
+				buf.erase(0, end + 1);
+				std::string reply = status ? "{\"return\": {\"status\": \"running\", \"singlestep\": "
+							     "false, \"running\": true}}\r\n"
+							   : "{\"return\": {}}\r\n";
+				(void)!write(c, reply.data(), reply.size());
+			}
+		}
+		close(c);
+	}
+}
+
 bool parseUidGid(std::string_view s, uid_t &uid, gid_t &gid)
 {
 	unsigned u, gg;
@@ -1711,13 +1799,29 @@ int main(int argc, char **argv)
 					break;
 				pos = comma + 1;
 			}
-		} else if (arg == "-xen-domid" || arg == "-name" || arg == "-machine" || arg == "-display") {
+		} else if (arg == "-chardev") {
+			std::string v(next());
+			size_t p = v.find(",path=");
+			if (v.rfind("socket,", 0) == 0 && p != std::string::npos)
+				g.qmpPath = v.substr(p + 6, v.find(',', p + 6) == std::string::npos
+								? std::string::npos
+								: v.find(',', p + 6) - p - 6);
+		} else if (arg == "-xen-domid" || arg == "-name" || arg == "-machine" || arg == "-display" ||
+			   arg == "-mon") {
 			next();
 		}
 		/* Anything else (-S, -no-shutdown, -xen-domid-restrict) is accepted and ignored. */
 	}
+	if (!haveRunas && getuid() != 0) {
+		/* Never root: systemd started it as the DM's own uid; there is nothing to drop. */
+		g.neverRoot = true;
+		g.uid = getuid();
+		g.gid = getgid();
+		haveRunas = true;
+	}
 	if (!haveRunas || g.uid == 0 || g.domid <= 0) {
-		std::fprintf(stderr, "hostile-dm: needs -runas UID:GID (non-root) and -hostile-domid N\n");
+		std::fprintf(stderr, "hostile-dm: needs -runas UID:GID (non-root) or a non-root start, and "
+				     "-hostile-domid N\n");
 		return 1;
 	}
 	if (g.peer > 0)
@@ -1725,6 +1829,8 @@ int main(int argc, char **argv)
 
 	auto all = vectors();
 	auto wanted = [&](const Vector &v) {
+		if (v.neverRootOnly && !g.neverRoot)
+			return false;
 		for (const auto &n : attacks) {
 			if (n == v.name ||
 			    (!onlyByName(v.name) && (n == "all" || (n == "root-window" && v.rootWindow) ||
@@ -1745,12 +1851,17 @@ int main(int argc, char **argv)
 
 	/* Before the drop, like QEMU: our "QMP" socket and pid in the runtime dir. */
 	int lsock = listenSocket();
+	int qmpSock = listenQmp();
 	/* A file in /dev/shm the peer must not see; made before the pid file the peer waits for. */
 	touch("/dev/shm/hostile-dm-" + std::to_string(g.domid), "");
 	touch(g.runDir() + "/hostile.pid", std::to_string(getpid()));
 	announce("pid " + std::to_string(getpid()));
 	out("HOSTILE START domid " + std::to_string(g.domid) + " pid " + std::to_string(getpid()) +
-	    (lsock < 0 ? " (no socket)" : "") + "\n");
+	    (lsock < 0 ? " (no socket)" : "") + (g.neverRoot ? " never-root uid " + std::to_string(g.uid) : "") +
+	    (g.qmpPath.empty() ? ""
+	     : qmpSock < 0     ? " (no QMP socket)"
+			       : " QMP " + g.qmpPath) +
+	    "\n");
 	if (g.peer > 0) {
 		g.peerPid = static_cast<pid_t>(std::atoi(awaitPeer("pid").c_str()));
 		out("HOSTILE PEER domid " + std::to_string(g.peer) + " pid " + std::to_string(g.peerPid) + "\n");
@@ -1770,10 +1881,23 @@ int main(int argc, char **argv)
 	if (g.peer > 0)
 		(void)awaitPeer("root-window-done");
 
-	if (dropPrivileges() < 0)
-		return 1;
-	out("HOSTILE DROPPED uid " + std::to_string(getuid()) + " gid " + std::to_string(getgid()) + " setuid(0) " +
-	    errName(EPERM) + "\n");
+	if (g.neverRoot) {
+		/* The grant window ends once QMP answers: answer when the suite says so, then wait for its word. */
+		out("HOSTILE WINDOW-DONE\n");
+		bool answer = waitForFile(g.runDir() + "/hostile.answer", 60);
+		out(std::string("HOSTILE ANSWERING QMP") + (answer ? "" : " (timed out waiting for hostile.answer)") +
+		    "\n");
+		if (qmpSock >= 0)
+			std::thread(serveQmp, qmpSock).detach();
+		bool revoked = waitForFile(g.runDir() + "/hostile.revoked", 90);
+		out("HOSTILE REVOKED uid " + std::to_string(getuid()) + " gid " + std::to_string(getgid()) +
+		    (revoked ? "" : " (timed out waiting for hostile.revoked)") + "\n");
+	} else {
+		if (dropPrivileges() < 0)
+			return 1;
+		out("HOSTILE DROPPED uid " + std::to_string(getuid()) + " gid " + std::to_string(getgid()) +
+		    " setuid(0) " + errName(EPERM) + "\n");
+	}
 
 	for (const auto &v : all)
 		if (!v.rootWindow && wanted(v)) {

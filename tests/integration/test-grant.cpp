@@ -9,13 +9,8 @@
  * is left on every way the unit ends.
  *
  * The bed has no Xen: it gets fake nodes in a private /dev of its own mount
- * namespace (a tmpfs copy of the host's /dev, nothing created in the host's):
- * /dev/xen/privcmd has /dev/net/tun's numbers (an fd of it does something
- * without privileges: TUNGETFEATURES), the others numbers of no driver
- * (major 60, "local/experimental"), whose open fails with ENXIO only once
- * the ACL and the cgroup's device program let it through. So ENXIO or
- * OPENED means "reached the device", EACCES the ACL refused, EPERM the
- * cgroup did.
+ * namespace (fake_xen_dev.h): ENXIO or OPENED means "reached the device",
+ * EACCES the ACL refused, EPERM the cgroup did.
  */
 
 #include <gmock/gmock.h>
@@ -26,6 +21,7 @@
 #include <thread>
 
 #include "domain.h"
+#include "fake_xen_dev.h"
 #include "testbed_fixture.h"
 
 using namespace qemudm;
@@ -38,36 +34,6 @@ namespace {
 const std::vector<std::string> kNodes = { "/dev/xen/privcmd", "/dev/xen/hypercall", "/dev/xen/evtchn",
 					  "/dev/xen/xenbus", "/dev/xen/gntdev" };
 
-/* A private /dev in the bed's mount namespace, with fake Xen nodes (see the top of this file). */
-constexpr const char *kFakeDev = R"(set -e
-grep -q '^ *60 ' /proc/devices && { echo 'char major 60 is in use here' >&2; exit 1; }
-d=$(mktemp -d /run/fake-dev.XXXXXX)
-mount -t tmpfs -o mode=0755,nosuid tmpfs "$d"
-cp -a -x /dev/. "$d"/
-for m in pts shm mqueue hugepages; do
-	if mountpoint -q "/dev/$m"; then mkdir -p "$d/$m"; mount --rbind "/dev/$m" "$d/$m"; fi
-done
-mkdir -m 0755 "$d/xen"
-mknod -m 0600 "$d/xen/privcmd" c 10 200
-mknod -m 0600 "$d/xen/hypercall" c 60 0
-mknod -m 0600 "$d/xen/evtchn" c 60 1
-mknod -m 0600 "$d/xen/xenbus" c 60 2
-mknod -m 0600 "$d/xen/gntdev" c 60 3
-mount --move "$d" /dev
-rmdir "$d"
-)";
-
-/*
- * Open PATH O_RDWR as uid U (no groups) and print OPENED or the errno name;
- * with a cgroup, from inside it. python3 for the exact errno.
- */
-constexpr const char *kOpenAs =
-    R"(/usr/bin/python3 -c 'import os,sys,errno
-try:
-    os.close(os.open(sys.argv[1], os.O_RDWR)); print("OPENED")
-except OSError as e:
-    print(errno.errorcode[e.errno])' )";
-
 class GrantTest : public TestBedSuite
 {
 protected:
@@ -77,7 +43,7 @@ protected:
 		if (!hasBed())
 			return;
 		addRangeBaseUser();
-		auto r = bed().sh(kFakeDev);
+		auto r = bed().sh(kFakeXenDev);
 		ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.error().message());
 		ASSERT_TRUE(bed()
 				.writeFile("/etc/xen/qemu-dm.conf",
@@ -126,17 +92,6 @@ protected:
 	{
 		std::string v = sh(fmt::format("systemctl show -P DeviceAllow {} | grep /dev/xen; true", unit));
 		return v.find("/dev/xen") != std::string::npos ? v : "";
-	}
-
-	/*
-	 * Shell words that move the shell into the unit's cgroup in every hierarchy
-	 * (a cgroup v1 host's bed controls devices in the devices hierarchy).
-	 */
-	static std::string intoCgroup(const std::string &cg)
-	{
-		return fmt::format("for h in /sys/fs/cgroup /sys/fs/cgroup/*; do [ ! -d $h{0} ] || "
-				   "echo $$ > $h{0}/cgroup.procs || exit 1; done && ",
-				   cg);
 	}
 
 	std::string openAs(uid_t uid, const std::string &node, const std::string &cgroup = {})

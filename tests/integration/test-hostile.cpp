@@ -20,6 +20,14 @@
  * Vectors whose expected outcome is ALLOWED are open findings: they are
  * asserted as they are today, so fixing one fails its case until the table
  * is updated with the new, blocked outcome.
+ *
+ * The privilege model is set explicitly (a qemu-dm.conf.d drop-in):
+ * QEMU_DM_HOSTILE_MODEL=never-root runs the same DMs under the never-root
+ * model, against its own table: the "root-window-*" and "window-*" vectors
+ * run in the grant window (the DM's own uid, before it answers QMP, fake Xen
+ * nodes granted), the others after the revocation; the suite opens the nodes
+ * as the DM's uid from outside the unit in both phases. Each model writes
+ * its own section of hostile-dm-results.md.
  */
 
 #include <gmock/gmock.h>
@@ -32,9 +40,12 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <span>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
+#include "fake_xen_dev.h"
 #include "testbed_fixture.h"
 #include "test_util.h"
 
@@ -49,6 +60,16 @@ namespace {
 constexpr const char *kHostile = "/usr/libexec/qemu-dm-tests/hostile-dm";
 constexpr const char *kExec = "/usr/libexec/qemu-dm/qemu-dm-exec";
 constexpr uint32_t kBase = 131072;
+
+/* The privilege model of this run: root unless QEMU_DM_HOSTILE_MODEL=never-root. */
+const bool kNeverRoot = [] {
+	const char *m = std::getenv("QEMU_DM_HOSTILE_MODEL");
+	return m && std::string_view(m) == "never-root";
+}();
+const char *modelName()
+{
+	return kNeverRoot ? "never-root" : "root";
+}
 
 struct Expect {
 	const char *vector;
@@ -218,7 +239,181 @@ const Expect kExpect[] = {
 	{ "own-ids-only", "-", "-runas base+domid:gid, setgroups to the one gid" },
 	{ "mkfifo-qemu-dm-conf-d", "EACCES", "-chroot into the empty root" },
 };
+const Expect kExpectNeverRoot[] = {
+	/* ---- the grant window: the DM's own uid from exec, no capabilities, before it answers QMP ---- */
+	{ "root-window-write-run-systemd-system", "ENOENT", "view (RootDirectory=): /run holds only notify, xenstored and the own runtime dir" },
+	{ "root-window-write-etc", "EROFS", "ProtectSystem=strict" },
+	{ "root-window-write-usr", "EROFS", "ProtectSystem=strict" },
+	{ "root-window-write-var-lib", "EROFS", "ProtectSystem=strict" },
+	{ "root-window-write-var-cache", "ENOENT", "view (RootDirectory=): no /var/cache" },
+	{ "root-window-write-probe-cache", "ENOENT", "view (RootDirectory=): no /var/cache, no CacheDirectory= (the caller probes QEMU)" },
+	{ "root-window-poison-probe-cache", "ENOENT", "view (RootDirectory=): no /var/cache, no CacheDirectory= (the caller probes QEMU)" },
+	{ "root-window-persist-var-tmp", "EROFS", "ReadOnlyPaths=/var/tmp (PrivateTmp='s directory is on the host's disk)" },
+	{ "root-window-persist-tmp", "EROFS", "ReadOnlyPaths=/tmp (PrivateTmp='s directory is on the host's disk)" },
+	{ "root-window-persist-tmpdir", "ENOSPC", "TemporaryFileSystem=/tmp/qemu-dm:size=16M, TMPDIR (tmpfs, charged to the DM)" },
+	{ "root-window-write-own-home", "EROFS", "ProtectSystem=strict (the per-domain user's home is /)" },
+	{ "root-window-persist-dev-shm", "ENOSPC", "TemporaryFileSystem=/dev/shm:size=16M (PrivateDevices= binds the host's /dev/shm)" },
+	{ "root-window-see-peer-dev-shm", "ENOENT", "TemporaryFileSystem=/dev/shm (one per DM)" },
+	{ "root-window-write-peer-runtime-dir", "ENOENT", "view (RootDirectory=): only the own /run/qemu-dm/<domid> is bound" },
+	{ "root-window-read-etc-shadow", "ENOENT", "view (RootDirectory=): /etc holds only ld.so.cache, localtime, passwd, group, nsswitch.conf" },
+	{ "root-window-list-root-home", "ENOENT", "view (RootDirectory=): no /root (ProtectHome=yes)" },
+	{ "root-window-list-home", "ENOENT", "view (RootDirectory=): no /home" },
+	{ "root-window-open-dev-mem", "ENOENT", "PrivateDevices=yes" },
+	{ "root-window-open-dev-kmsg", "ENOENT", "PrivateDevices=yes" },
+	{ "root-window-open-block-device-loop0", "ENOENT", "PrivateDevices=yes" },
+	{ "root-window-open-dev-xen-gntdev", "ENOENT", "PrivateDevices=yes; gntdev is bound and granted for PV/PVH only (this DM is HVM)" },
+	{ "root-window-mknod-dev-mem", "EPERM", "no capabilities (CapabilityBoundingSet= empty: no CAP_MKNOD)" },
+	{ "root-window-chmod-setuid", "EPERM", "RestrictSUIDSGID=yes" },
+	{ "root-window-exec-setuid-binary", "-", "NoNewPrivileges=yes (set-uid su ran with the DM's euid)" },
+	{ "root-window-mount-tmpfs", "SIGSYS", "SystemCallFilter=~@mount" },
+	{ "root-window-write-sysctl", "ENOENT", "ProcSubset=pid (+ ProtectKernelTunables=yes)" },
+	{ "root-window-write-sysrq-trigger", "ENOENT", "ProcSubset=pid (+ ProtectKernelTunables=yes)" },
+	{ "root-window-join-host-cgroup", "ENOENT", "ProtectControlGroups=yes (the DM's /sys/fs/cgroup is empty)" },
+	{ "root-window-read-host-proc-environ", "ENOENT", "ProtectProc=invisible: other uids' processes are not in the DM's /proc" },
+	{ "root-window-read-peer-proc-environ", "ENOENT", "closed (a root-model finding): per-domain uid from exec + ProtectProc=invisible hides the peer" },
+	{ "root-window-kill-peer-dm", "EPERM", "closed (a root-model finding): per-domain uid from exec, no CAP_KILL" },
+	{ "root-window-kill-pid1", "EPERM", "closed (a root-model finding): non-root uid from exec, no CAP_KILL" },
+	{ "root-window-ptrace-peer-dm", "SIGSYS", "SystemCallFilter=~@debug" },
+	{ "root-window-setns-host-mount-namespace", "EPERM", "RestrictNamespaces=yes" },
+	{ "root-window-connect-peer-socket", "ENOENT", "view (RootDirectory=): other domains' runtime dirs are not bound" },
+	{ "root-window-connect-dbus-system-bus", "ENOENT", "view (RootDirectory=): no /run/dbus" },
+	{ "root-window-connect-systemd-private", "ENOENT", "view (RootDirectory=): of /run/systemd only the notify socket" },
+	{ "root-window-connect-xenstored", "ENOENT", "closed (a root-model finding): xenstored's socket is not in the never-root view (/dev/xen/xenbus instead)" },
+	{ "root-window-finit-module", "SIGSYS", "SystemCallFilter=~@module" },
+	{ "root-window-connect-peer-libxl-qmp", "ENOENT", "view (RootDirectory=): no /run/xen (libxenstat's socket is in the own runtime dir)" },
+	{ "root-window-replace-peer-libxl-qmp", "ENOENT", "view (RootDirectory=): no /run/xen" },
+	{ "root-window-write-peer-qemu-root", "ENOENT", "view (RootDirectory=): no /run/xen (QEMU chroots into the own runtime dir)" },
+	{ "root-window-write-run-xen", "ENOENT", "view (RootDirectory=): no /run/xen" },
+	{ "root-window-read-ssh-host-key", "ENOENT", "view (RootDirectory=): no /etc/ssh" },
+	{ "root-window-read-etc-fstab", "ENOENT", "view (RootDirectory=): /etc holds only what QEMU reads" },
+	{ "root-window-read-peer-disk", "ENOENT", "view (RootDirectory=): only the own declared disks are bound" },
+	{ "root-window-list-undeclared-dir-boot", "ENOENT", "view (RootDirectory=): no undeclared top-level dir" },
+	{ "root-window-list-root-directory", "-", "view (RootDirectory=): / holds only the view's entries" },
+	{ "root-window-write-view-root-etc-passwd", "EACCES", "view: the shared skeleton root's copies are root's and read-only (EACCES first for a non-root uid)" },
+	{ "root-window-write-view-root-lib", "EROFS", "view: the shared skeleton root; the copy of the /lib bind seen through /usr is read-only" },
+	{ "root-window-argv-as-declared", "-", "ExecStart sent as a typed argv (common/bus_property.h)" },
+	{ "root-window-environment-as-declared", "-", "Environment sent as typed strings; no $VAR expansion (plus systemd's USER, LOGNAME for User=)" },
+	{ "root-window-write-next-to-declared-disk", "ENOENT", "view (RootDirectory=): only the declared disk itself is bound (one array element), its directory is a private read-only tmpfs" },
+	{ "root-window-write-prefix-of-declared-disk", "ENOENT", "view (RootDirectory=): only the declared disk itself is bound (one array element)" },
+	{ "root-window-create-in-declared-disk-directory", "EROFS", "ProtectSystem=strict (the disk's directory stays read-only)" },
+	{ "root-window-replace-declared-disk", "EROFS", "ProtectSystem=strict (the disk's directory stays read-only)" },
+	{ "root-window-write-swapped-declared-disk", "-", "view (BindPaths=): the disk was bound at start; the host's later swap for a symlink does not reach the view" },
+	{ "root-window-read-swapped-declared-disk", "-", "view (BindPaths=): the disk was bound at start; no host path (nor the other domain's disk) is in the view (class 5 finding closed)" },
+	{ "root-window-capabilities-are-the-bounding-set", "-", "every capability set empty from exec (CapabilityBoundingSet=, AmbientCapabilities=)" },
+	{ "root-window-setuid-peer-uid", "SIGSYS", "SystemCallFilter=: the never-root filter denies every set*uid call" },
+	{ "root-window-setresuid-peer-uid", "SIGSYS", "SystemCallFilter=: the never-root filter denies every set*uid call" },
+	{ "root-window-setreuid-peer-uid", "SIGSYS", "SystemCallFilter=: the never-root filter denies every set*uid call" },
+	{ "root-window-setfsuid-peer-uid", "SIGSYS", "SystemCallFilter=: the never-root filter denies every set*uid call" },
+	{ "root-window-setgid-other-gid", "EPERM", "no CAP_SETGID (no capabilities) + qemu-dm-exec's credential filter, pinned to the DM's own ids" },
+	{ "root-window-setresgid-other-gid", "EPERM", "no CAP_SETGID (no capabilities) + qemu-dm-exec's credential filter, pinned to the DM's own ids" },
+	{ "root-window-mkfifo-qemu-dm-conf-d", "ENOENT", "view (RootDirectory=): no /etc/xen" },
+	{ "root-window-write-qemu-dm-conf-d", "ENOENT", "view (RootDirectory=): no /etc/xen" },
+	{ "root-window-write-qemu-dm-conf", "ENOENT", "view (RootDirectory=): no /etc/xen" },
+	{ "root-window-write-generator-dropins", "ENOENT", "view (RootDirectory=): of /run/systemd only the notify socket" },
+	{ "window-open-dev-xen-privcmd", "ALLOWED", "FINDING (the grant window): the uid's ACL entry + the unit's DeviceAllow= until QMP answers; a fresh privcmd is unrestricted" },
+	{ "window-open-dev-xen-evtchn", "ALLOWED", "FINDING (the grant window): the uid's ACL entry + the unit's DeviceAllow= until QMP answers" },
+	{ "window-open-dev-xen-hypercall", "ALLOWED", "FINDING (the grant window): the uid's ACL entry + the unit's DeviceAllow= until QMP answers" },
+	{ "window-open-dev-xen-xenbus", "ALLOWED", "FINDING (the grant window): the uid's ACL entry + the unit's DeviceAllow= until QMP answers; a fresh xenbus fd is dom0's xenstore" },
+	{ "window-open-dev-xen-gntdev", "ENOENT", "HVM: gntdev is neither granted nor bound" },
+	/* ---- after the revocation: QMP answered, the unit's DeviceAllow= reset, the ACL entries removed ---- */
+	{ "write-host-etc-passwd", "EACCES", "view: /etc/passwd is a root-owned read-only copy" },
+	{ "create-file-in-root", "EROFS", "ProtectSystem=strict: the view's / is read-only" },
+	{ "write-var-tmp", "EROFS", "ReadOnlyPaths=/var/tmp" },
+	{ "write-var-cache", "ENOENT", "view (RootDirectory=): no /var/cache" },
+	{ "write-var-lib", "EROFS", "ProtectSystem=strict" },
+	{ "poison-probe-cache", "ENOENT", "view (RootDirectory=): no /var/cache, no CacheDirectory= (the caller probes QEMU)" },
+	{ "list-root-directory", "ALLOWED", "by design, not a finding: no chroot, the view is the DM's whole file system (what / holds: root-window-list-root-directory)" },
+	{ "read-etc-shadow", "ENOENT", "view (RootDirectory=): /etc holds only what QEMU reads" },
+	{ "escape-chroot-dotdot", "ALLOWED", "by design, not a finding: no chroot; /../../../../etc/passwd is the view's read-only copy, as in the window" },
+	{ "chroot-again", "SIGSYS", "SystemCallFilter=: the never-root filter denies chroot" },
+	{ "see-peer-runtime-dir", "ENOENT", "view (RootDirectory=): only the own /run/qemu-dm/<domid> is bound" },
+	{ "read-host-proc-environ", "ENOENT", "ProtectProc=invisible: other uids' processes are not in the DM's /proc" },
+	{ "read-peer-proc-environ", "ENOENT", "per-domain uid + ProtectProc=invisible" },
+	{ "open-dev-mem", "ENOENT", "PrivateDevices=yes" },
+	{ "open-dev-xen-privcmd", "EACCES", "the grant revoked: no ACL entry on root's 0600 node (and the unit's DeviceAllow= reset)" },
+	{ "mknod-char-device", "EROFS", "ProtectSystem=strict (read-only /) + no capabilities (no CAP_MKNOD)" },
+	{ "setuid-root", "SIGSYS", "SystemCallFilter=: the never-root filter denies every set*uid call" },
+	{ "setresuid-peer-uid", "SIGSYS", "SystemCallFilter=: the never-root filter denies every set*uid call" },
+	{ "setgid-root", "EPERM", "no CAP_SETGID (no capabilities) + qemu-dm-exec's credential filter" },
+	{ "setgroups-root", "SIGSYS", "SystemCallFilter=: the never-root filter denies setgroups" },
+	{ "capset-full", "SIGSYS", "SystemCallFilter=~@privileged" },
+	{ "prctl-ambient-raise-setuid", "EPERM", "empty permitted and bounding sets + NoNewPrivileges=yes" },
+	{ "prctl-clear-no-new-privs", "EINVAL", "NoNewPrivileges=yes (one-way)" },
+	{ "prctl-set-mm-start-code", "EPERM", "CapabilityBoundingSet= (no CAP_SYS_RESOURCE)" },
+	{ "exec-setuid-binary", "-", "NoNewPrivileges=yes (set-uid su, in the view, ran with the DM's euid)" },
+	{ "unshare-user-namespace", "EPERM", "RestrictNamespaces=yes" },
+	{ "unshare-mount-namespace", "EPERM", "RestrictNamespaces=yes" },
+	{ "unshare-net-namespace", "EPERM", "RestrictNamespaces=yes" },
+	{ "clone-new-user-namespace", "EPERM", "RestrictNamespaces=yes" },
+	{ "setns-host-net-namespace", "EPERM", "RestrictNamespaces=yes" },
+	{ "mount-tmpfs", "SIGSYS", "SystemCallFilter=~@mount" },
+	{ "umount-root", "SIGSYS", "SystemCallFilter=~@mount" },
+	{ "pivot-root", "SIGSYS", "SystemCallFilter=~@mount" },
+	{ "init-module", "SIGSYS", "SystemCallFilter=~@module (ProtectKernelModules=yes)" },
+	{ "finit-module", "SIGSYS", "SystemCallFilter=~@module (ProtectKernelModules=yes)" },
+	{ "kexec-load", "SIGSYS", "SystemCallFilter=~@reboot" },
+	{ "reboot", "SIGSYS", "SystemCallFilter=~@reboot" },
+	{ "swapon", "SIGSYS", "SystemCallFilter=~@swap" },
+	{ "settimeofday", "SIGSYS", "SystemCallFilter=~@clock (ProtectClock=yes)" },
+	{ "clock-settime", "SIGSYS", "SystemCallFilter=~@clock (ProtectClock=yes)" },
+	{ "adjtimex-set-offset", "SIGSYS", "SystemCallFilter=~@clock (ProtectClock=yes)" },
+	{ "sethostname", "SIGSYS", "SystemCallFilter= allow-list (ProtectHostname=yes)" },
+	{ "setdomainname", "SIGSYS", "SystemCallFilter= allow-list (ProtectHostname=yes)" },
+	{ "bpf-prog-load", "SIGSYS", "SystemCallFilter=~@privileged" },
+	{ "perf-event-open", "SIGSYS", "SystemCallFilter= allow-list (@system-service has no perf_event_open)" },
+	{ "keyctl-join-session-keyring", "SIGSYS", "SystemCallFilter=~@keyring (KeyringMode=private)" },
+	{ "add-key-user-keyring", "SIGSYS", "SystemCallFilter=~@keyring (KeyringMode=private)" },
+	{ "personality-read-implies-exec", "EPERM", "LockPersonality=yes" },
+	{ "sched-setscheduler-fifo", "SIGSYS", "SystemCallFilter=~@resources (RestrictRealtime=yes)" },
+	{ "ioperm", "SIGSYS", "SystemCallFilter=~@raw-io" },
+	{ "iopl", "SIGSYS", "SystemCallFilter=~@raw-io" },
+	{ "syslog-read-kernel-log", "SIGSYS", "SystemCallFilter= allow-list (ProtectKernelLogs=yes)" },
+	{ "acct", "SIGSYS", "SystemCallFilter=~@privileged" },
+	{ "open-by-handle-at", "SIGSYS", "SystemCallFilter=~@privileged" },
+	{ "kill-peer-dm", "EPERM", "per-domain uid (User=xen-qemuuser-<domid>)" },
+	{ "kill-pid1", "EPERM", "non-root uid from exec, no CAP_KILL" },
+	{ "ptrace-attach-peer-dm", "SIGSYS", "SystemCallFilter=~@debug" },
+	{ "ptrace-attach-pid1", "SIGSYS", "SystemCallFilter=~@debug" },
+	{ "process-vm-readv-peer-dm", "EPERM", "per-domain uid (ptrace access check)" },
+	{ "pidfd-getfd-peer-dm", "SIGSYS", "SystemCallFilter= allow-list" },
+	{ "join-host-cgroup", "ENOENT", "ProtectControlGroups=yes (the DM's /sys/fs/cgroup is empty)" },
+	{ "socket-af-inet", "EAFNOSUPPORT", "RestrictAddressFamilies=AF_UNIX" },
+	{ "socket-af-inet6", "EAFNOSUPPORT", "RestrictAddressFamilies=AF_UNIX" },
+	{ "socket-af-netlink", "EAFNOSUPPORT", "RestrictAddressFamilies=AF_UNIX" },
+	{ "socket-af-packet", "EAFNOSUPPORT", "RestrictAddressFamilies=AF_UNIX" },
+	{ "connect-dbus-system-bus", "ENOENT", "view (RootDirectory=): no /run/dbus" },
+	{ "connect-systemd-private", "ENOENT", "view (RootDirectory=): of /run/systemd only the notify socket" },
+	{ "connect-xenstored", "ENOENT", "view: no xenstored socket under never root (/dev/xen/xenbus instead)" },
+	{ "connect-journal-stdout", "ENOENT", "view (RootDirectory=): of /run/systemd only the notify socket (stdout is already the journal)" },
+	{ "connect-peer-socket", "ENOENT", "view (RootDirectory=): other domains' runtime dirs are not bound" },
+	{ "sysv-shm-attach-host-segment", "EINVAL", "PrivateIPC=yes" },
+	{ "sysv-msg-stat-host-queue", "EINVAL", "PrivateIPC=yes" },
+	{ "posix-mq-create", "EMFILE", "LimitMSGQUEUE=0 (PrivateIPC=yes)" },
+	{ "fork-bomb", "EAGAIN", "TasksMax=128" },
+	{ "mlock", "SIGSYS", "SystemCallFilter=~@memlock (LimitMEMLOCK=0)" },
+	{ "mlockall", "SIGSYS", "SystemCallFilter=~@memlock (LimitMEMLOCK=0)" },
+	{ "raise-rlimit-core", "EPERM", "LimitCORE=0 (hard limit) + no CAP_SYS_RESOURCE" },
+	{ "raise-rlimit-nproc", "EPERM", "hard limit + no CAP_SYS_RESOURCE" },
+	{ "core-dump", "-", "LimitCORE=0" },
+	{ "mmap-write-exec", "EPERM", "MemoryDenyWriteExecute=yes" },
+	{ "mprotect-exec-after-write", "EPERM", "MemoryDenyWriteExecute=yes" },
+	{ "memfd-double-map-write-exec", "ALLOWED", "FINDING (known systemd limit): MemoryDenyWriteExecute= does not cover two mappings of one memfd" },
+	{ "setuid-peer-uid", "SIGSYS", "SystemCallFilter=: the never-root filter denies every set*uid call" },
+	{ "setgroups-root-group", "SIGSYS", "SystemCallFilter=: the never-root filter denies setgroups" },
+	{ "own-ids-only", "-", "User=/Group= xen-qemuuser-<domid> from exec: the per-domain uid and group (gid = uid), no other group" },
+	{ "mkfifo-qemu-dm-conf-d", "ENOENT", "view (RootDirectory=): no /etc/xen" },
+	{ "revoked-open-dev-xen-privcmd", "EACCES", "the grant revoked at QMP: ACL entry removed (EACCES before the reset DeviceAllow='s EPERM)" },
+	{ "revoked-open-dev-xen-evtchn", "EACCES", "the grant revoked at QMP: ACL entry removed (EACCES before the reset DeviceAllow='s EPERM)" },
+	{ "revoked-open-dev-xen-hypercall", "EACCES", "the grant revoked at QMP: ACL entry removed (EACCES before the reset DeviceAllow='s EPERM)" },
+	{ "revoked-open-dev-xen-xenbus", "EACCES", "the grant revoked at QMP: ACL entry removed (EACCES before the reset DeviceAllow='s EPERM)" },
+	{ "revoked-open-dev-xen-gntdev", "ENOENT", "HVM: gntdev is neither granted nor bound" },
+};
 /* clang-format on */
+
+std::span<const Expect> table()
+{
+	return kNeverRoot ? std::span<const Expect>(kExpectNeverRoot) : std::span<const Expect>(kExpect);
+}
 
 struct Observed {
 	std::string outcome; /* as in Expect::outcome */
@@ -269,6 +464,9 @@ struct SuiteState {
 	std::vector<std::pair<std::string, std::string>> outside; /* check -> observed */
 	std::string exposure, exposureLines, tcg, xenQemu, adminLimits;
 	std::string startPath;
+	/* never root: (phase, who, node) -> outcome of the suite's own opens from outside the unit */
+	std::vector<std::tuple<std::string, std::string, std::string, std::string>> nodeOpens;
+	std::string grantLog; /* qemu-dm-ready@5's revocation line */
 };
 SuiteState S;
 
@@ -279,6 +477,7 @@ public:
 	static void TearDownTestSuite();
 
 protected:
+	static std::string neverRootWindowAndRevocation();
 	static CommandResult sh(const std::string &script, std::chrono::milliseconds t = std::chrono::seconds(60))
 	{
 		auto r = bed().sh(script, t);
@@ -301,6 +500,19 @@ protected:
 	static CommandResult startDm(int domid, const std::vector<std::string> &qemuArgv,
 				     const std::vector<std::string> &declared = {})
 	{
+		return sh(startCommand(domid, qemuArgv, declared));
+	}
+	/* The same start in the background (a never-root start returns only after QMP answered); its rc in /run. */
+	static void startDmInBackground(int domid, const std::vector<std::string> &qemuArgv,
+					const std::vector<std::string> &declared = {})
+	{
+		sh(fmt::format("({0} >/run/hostile-start-{1}.out 2>&1 </dev/null; echo $? >/run/hostile-start-{1}.rc) "
+			       ">/dev/null 2>&1 &",
+			       startCommand(domid, qemuArgv, declared), domid));
+	}
+	static std::string startCommand(int domid, const std::vector<std::string> &qemuArgv,
+					const std::vector<std::string> &declared)
+	{
 		std::string decl;
 		for (const auto &a : declared)
 			decl += " " + quote(a);
@@ -311,15 +523,15 @@ protected:
 		}
 		if (sh("test -x /usr/bin/qemu-dmctl").ok()) {
 			S.startPath = "qemu-dmctl start";
-			return sh(
-			    fmt::format("qemu-dmctl start {} --type hvm --no-domain-check{} --{}", domid, decl, argv));
+			return fmt::format("qemu-dmctl start {} --type hvm --no-domain-check{} --{}", domid, decl,
+					   argv);
 		}
 		S.startPath = "systemd-run (qemu-dmctl not installed)";
-		return sh(fmt::format("systemd-run -q --unit=qemu-dm@{0}.service -p PrivateNetwork=yes "
-				      "-p RuntimeDirectory=qemu-dm/{0} "
-				      "-p LogExtraFields=XEN_DOMID={0} {1} --domid {0} --type hvm --runas {2}:{3} "
-				      "--no-domain-check --{4}",
-				      domid, kExec, kBase + domid, S.gid, argv));
+		return fmt::format("systemd-run -q --unit=qemu-dm@{0}.service -p PrivateNetwork=yes "
+				   "-p RuntimeDirectory=qemu-dm/{0} "
+				   "-p LogExtraFields=XEN_DOMID={0} {1} --domid {0} --type hvm --runas {2}:{3} "
+				   "--no-domain-check --{4}",
+				   domid, kExec, kBase + domid, S.gid, argv);
 	}
 	static void stopDm(int domid)
 	{
@@ -336,6 +548,22 @@ protected:
 		return slurp(bed().hostPath("/proc/" + pid + "/" + file));
 	}
 	static void record(const std::string &check, const std::string &value) { S.outside.emplace_back(check, value); }
+	/* Open `node` O_RDWR as `uid` (no groups), from the unit's cgroup `cg` if given: OPENED or the errno name. */
+	static std::string openAs(uint32_t uid, const std::string &node, const std::string &cg = {})
+	{
+		std::string out = sh(fmt::format("sh -c '{}exec setpriv --reuid={} --regid={} --clear-groups "
+						 "\"$0\" \"$@\"' {}{}",
+						 cg.empty() ? "" : intoCgroup(cg), uid, uid, kOpenAs, node))
+				      .out;
+		return firstLine(out);
+	}
+	/* "<node>:u:<uid>" of every named-user ACL entry on the fake Xen nodes. */
+	static std::string aclUsers()
+	{
+		return firstLine(sh(R"(for n in privcmd evtchn hypercall xenbus gntdev; do getfacl -cpn /dev/xen/$n | )"
+				    R"(sed -n "s|^user:\([0-9][0-9]*\):.*|$n:u:\1|p"; done | tr '\n' ' ')")
+				     .out);
+	}
 };
 
 /* What -hostile-literal carries: must equal kLiteral in tests/hostile/hostile-dm.cpp. */
@@ -404,6 +632,18 @@ void HostileDm::SetUpTestSuite()
 	if (!u.ok())
 		return fail("useradd: " + u.err);
 	S.gid = firstLine(sh("getent passwd xen-qemuuser-range-base | cut -d: -f4").out);
+	/* The model, explicitly (whatever the default): a drop-in the generator reads, kept for the whole run. */
+	if (auto m =
+		sh(fmt::format("mkdir -p /etc/xen/qemu-dm.conf.d && printf '[Device Model]\\nPrivilegeModel={}\\n' "
+			       "> /etc/xen/qemu-dm.conf.d/40-hostile-model.conf && systemctl daemon-reload",
+			       modelName()));
+	    !m.ok())
+		return fail("setting the privilege model: " + m.err);
+	if (kNeverRoot) {
+		/* The fake Xen nodes the grant gives and takes (bound into the units at their start). */
+		if (auto f = sh(kFakeXenDev); !f.ok())
+			return fail("fake Xen nodes: " + f.err);
+	}
 	/* A stand-in for xenstored's root-only socket, and host SysV IPC objects the DMs must not reach. */
 	sh("mkdir -p /run/xenstored && systemd-run -q --unit=fake-xenstored.service "
 	   "socat UNIX-LISTEN:/run/xenstored/socket,fork,mode=0600 SYSTEM:true");
@@ -436,13 +676,33 @@ void HostileDm::SetUpTestSuite()
 					diskDir(d), d, quote(diskOf(d)), swapOf(d)));
 		if (!r.ok())
 			return fail("disks: " + r.err);
+		/* Never root: a DM opens its disks as its own uid (as an administrator grants them). */
+		if (kNeverRoot &&
+		    !sh(fmt::format("chown {0}:{0} {1} {2}", kBase + d, quote(diskOf(d)), swapOf(d))).ok())
+			return fail("chown of the disks");
 	}
+	/* Never root: both DMs' uids write the rendezvous file. */
+	if (kNeverRoot && !sh("chmod 0666 " + shareFile()).ok())
+		return fail("chmod of the rendezvous file");
 	for (int d : { 5, 6 }) {
-		auto r = startDm(d, hostileArgv(d, d == 5 ? 6 : 5),
-				 { "--disk", diskOf(d), "--disk", swapOf(d), "--path", shareFile() + ":rw" });
+		std::vector<std::string> declared = { "--disk",	 diskOf(d), "--disk",
+						      swapOf(d), "--path",  shareFile() + ":rw" };
+		if (kNeverRoot) {
+			startDmInBackground(d, hostileArgv(d, d == 5 ? 6 : 5), declared);
+			continue;
+		}
+		auto r = startDm(d, hostileArgv(d, d == 5 ? 6 : 5), declared);
 		if (!r.ok())
 			return fail(fmt::format("starting qemu-dm@{}: {}{}", d, r.out, r.err));
 	}
+	if (kNeverRoot && !waitUntil(
+			      [] {
+				      return journalOf(5).find("HOSTILE PEER") != std::string::npos &&
+					     journalOf(6).find("HOSTILE PEER") != std::string::npos;
+			      },
+			      std::chrono::seconds(60)))
+		return fail("the never-root DMs did not start:\n" + sh("cat /run/hostile-start-5.out").out +
+			    sh("cat /run/hostile-start-6.out").out + journalOf(5) + journalOf(6));
 	/*
 	 * Class 2: once both units run, each swap disk becomes a symlink to the
 	 * other domain's disk (as root on the host: nobody else can write these
@@ -453,6 +713,10 @@ void HostileDm::SetUpTestSuite()
 					swapOf(d), quote(diskOf(d == 5 ? 6 : 5)), d));
 		if (!r.ok())
 			return fail("swap: " + r.err);
+	}
+	if (kNeverRoot) {
+		if (std::string why = neverRootWindowAndRevocation(); !why.empty())
+			return fail(why);
 	}
 	bool done = waitUntil(
 	    [] {
@@ -469,6 +733,57 @@ void HostileDm::SetUpTestSuite()
 	S.ready = true;
 }
 
+/*
+ * Never root, once both DMs run their window vectors: the window seen from
+ * outside the unit (the grant's ACL entries, the DM's uid opening each node
+ * from a process outside the unit's cgroup), then QMP answered, the start
+ * returned, and the same seen after the revocation, also from a process of
+ * the DM's uid in the unit's cgroup. Empty, or what went wrong.
+ */
+std::string HostileDm::neverRootWindowAndRevocation()
+{
+	const char *nodes[] = { "privcmd", "evtchn", "hypercall", "xenbus", "gntdev" };
+	auto window = [] {
+		return journalOf(5).find("HOSTILE WINDOW-DONE") != std::string::npos &&
+		       journalOf(6).find("HOSTILE WINDOW-DONE") != std::string::npos;
+	};
+	if (!waitUntil(window, std::chrono::seconds(60)))
+		return "the never-root DMs did not finish their window vectors:\n" + journalOf(5) + journalOf(6);
+	record("grant window: qemu-dm-ready@5 ActiveState", show("qemu-dm-ready@5.service", "ActiveState"));
+	record("grant window: ACL entries on the Xen nodes", aclUsers());
+	for (const char *n : nodes)
+		S.nodeOpens.emplace_back("window", "uid 131077, outside the unit's cgroup", n,
+					 openAs(kBase + 5, std::string("/dev/xen/") + n));
+	for (int d : { 5, 6 })
+		sh(fmt::format("touch /run/qemu-dm/{}/hostile.answer", d));
+	auto returned = [] {
+		return sh("cat /run/hostile-start-5.rc").ok() && sh("cat /run/hostile-start-6.rc").ok() &&
+		       !sh("cat /run/hostile-start-5.rc /run/hostile-start-6.rc").out.empty();
+	};
+	if (!waitUntil(returned, std::chrono::seconds(60)))
+		return "the never-root starts did not return after QMP answered:\n" + journalOf(5) + journalOf(6);
+	for (int d : { 5, 6 }) {
+		std::string rc = firstLine(sh(fmt::format("cat /run/hostile-start-{}.rc", d)).out);
+		if (rc != "0")
+			return fmt::format("qemu-dmctl start {} exited {}: {}", d, rc,
+					   sh(fmt::format("cat /run/hostile-start-{}.out", d)).out);
+	}
+	S.grantLog = firstLine(sh("journalctl --no-pager -o cat -u qemu-dm-ready@5.service | grep 'answered QMP' | "
+				  "tail -n 1")
+				   .out);
+	record("after the revocation: ACL entries on the Xen nodes", aclUsers());
+	const std::string cg = show("qemu-dm@5.service", "ControlGroup");
+	for (const char *n : nodes) {
+		S.nodeOpens.emplace_back("revoked", "uid 131077, outside the unit's cgroup", n,
+					 openAs(kBase + 5, std::string("/dev/xen/") + n));
+		S.nodeOpens.emplace_back("revoked", "uid 131077, in the unit's cgroup", n,
+					 openAs(kBase + 5, std::string("/dev/xen/") + n, cg));
+	}
+	for (int d : { 5, 6 })
+		sh(fmt::format("touch /run/qemu-dm/{}/hostile.revoked", d));
+	return {};
+}
+
 std::string esc(const std::string &s)
 {
 	std::string o;
@@ -480,21 +795,25 @@ std::string esc(const std::string &s)
 void HostileDm::TearDownTestSuite()
 {
 	const char *src = std::getenv("QEMU_DM_SOURCE_ROOT");
-	bool complete = S.ready && S.vectors[5].size() >= std::size(kExpect) && !S.exposure.empty();
+	bool complete = S.ready && S.vectors[5].size() >= table().size() && !S.exposure.empty();
 	if (src && complete) {
-		std::string md = "# Hostile device model: results\n\n"
-				 "Generated by `tests/integration/test-hostile.cpp` (suite `integration`, test "
-				 "`hostile`) from a run in the test bed; do not edit. How to read it: "
-				 "[confinement.md](confinement.md#proven-by-attack-the-hostile-device-model).\n\n";
+		std::string md = kNeverRoot ? "## The never-root model (`PrivilegeModel=never-root`)\n\n"
+					    : "## The root model (`PrivilegeModel=root`)\n\n";
 		md += fmt::format("Two hostile DMs ran at once as `qemu-dm@5` and `qemu-dm@6` (uids {} and {}), "
-				  "started through {}, behind `qemu-dm-exec`, under the generator's default host "
-				  "policy. `root-window-*` vectors run as root with the unit's bounding set before "
-				  "QEMU's chroot/setuid; the others after it. ALLOWED = the attack worked: each is "
-				  "an open finding.\n\n",
-				  kBase + 5, kBase + 6, S.startPath);
+				  "started through {}, behind `qemu-dm-exec`, under the generator's host policy "
+				  "with `PrivilegeModel={}` in a `qemu-dm.conf.d` drop-in. ",
+				  kBase + 5, kBase + 6, S.startPath, modelName());
+		md += kNeverRoot ? "Each DM runs as its own uid from exec with no capabilities. `root-window-*` and "
+				   "`window-*` vectors run in the **grant window**: before the DM answers QMP, while "
+				   "its uid holds the ACL entries and the unit the `DeviceAllow=` lines of the (fake) "
+				   "Xen nodes; the others, and `revoked-*`, after the start returned (QMP answered, "
+				   "access revoked). ALLOWED = the attack worked: each is a finding.\n\n"
+				 : "`root-window-*` vectors run as root with the unit's bounding set before QEMU's "
+				   "chroot/setuid; the others after it. ALLOWED = the attack worked: each is an open "
+				   "finding.\n\n";
 		int blockedN = 0, allowedN = 0;
 		std::string rows;
-		for (const auto &e : kExpect) {
+		for (const auto &e : table()) {
 			const auto &o5 = S.vectors[5][e.vector];
 			const auto &o6 = S.vectors[6][e.vector];
 			bool ok = o5.outcome == e.outcome && o6.outcome == e.outcome;
@@ -503,22 +822,42 @@ void HostileDm::TearDownTestSuite()
 					    o5.outcome == "ALLOWED" ? "**ALLOWED**" : "blocked: " + o5.outcome,
 					    esc(e.directive), esc(o5.detail), ok ? "as expected" : "**UNEXPECTED**");
 		}
-		md += fmt::format("{} vectors: {} blocked, {} allowed.\n\n", std::size(kExpect), blockedN, allowedN);
+		md += fmt::format("{} vectors: {} blocked, {} allowed.\n\n", table().size(), blockedN, allowedN);
 		md += "| vector | outcome (domain 5; domain 6 identical) | blocked by | observed | check |\n"
 		      "|---|---|---|---|---|\n" +
 		      rows;
-		md += "\n## Outside checks (domain 5 and 6, from the test bed, Firecracker style)\n\n"
+		if (kNeverRoot) {
+			md += "\n### The Xen nodes opened from outside the unit (`setpriv` in the test bed)\n\n"
+			      "| phase | process | node | outcome |\n|---|---|---|---|\n";
+			for (const auto &[phase, who, node, outcome] : S.nodeOpens)
+				md += fmt::format("| {} | {} | `/dev/xen/{}` | {} |\n", phase, who, node, outcome);
+			md += "\nqemu-dm-ready@5: `" + S.grantLog + "`\n";
+		}
+		md += "\n### Outside checks (domain 5 and 6, from the test bed, Firecracker style)\n\n"
 		      "| check | observed |\n|---|---|\n";
 		for (const auto &[k, v] : S.outside)
 			md += fmt::format("| {} | {} |\n", esc(k), esc(v));
-		md += "\n## Resource limits set by an administrator (qemu-dm@7)\n\n" + S.adminLimits + "\n";
-		md += "\n## Real QEMU\n\n" + S.tcg + "\n\n" + S.xenQemu + "\n";
-		md += "\n## Exposure (`systemd-analyze security qemu-dm@5.service`, running)\n\n" + S.exposure +
+		if (!S.adminLimits.empty())
+			md += "\n### Resource limits set by an administrator (qemu-dm@7)\n\n" + S.adminLimits + "\n";
+		if (!S.tcg.empty() || !S.xenQemu.empty())
+			md += "\n### Real QEMU\n\n" + S.tcg + "\n\n" + S.xenQemu + "\n";
+		md += "\n### Exposure (`systemd-analyze security qemu-dm@5.service`, running)\n\n" + S.exposure +
 		      "\n\n```\n" + S.exposureLines + "```\n";
+		std::ofstream(fmt::format("hostile-dm-results.{}.md", modelName())) << md;
+		/* The whole file: both models' sections, from this run and the other model's last one. */
+		std::string all = "# Hostile device model: results\n\n"
+				  "Generated by `tests/integration/test-hostile.cpp` (suite `integration`, tests "
+				  "`hostile` and `hostile-never-root`) from runs in the test bed; do not edit. How to "
+				  "read it: [confinement.md](confinement.md#proven-by-attack-the-hostile-device-model)."
+				  "\n\n";
+		for (const char *m : { "root", "never-root" }) {
+			std::string sec = slurp(fmt::format("hostile-dm-results.{}.md", m));
+			all += sec.empty() ? fmt::format("## The {} model\n\nNot run yet.\n\n", m) : sec + "\n";
+		}
 		const char *update = std::getenv("QEMU_DM_UPDATE_DOCS");
-		std::ofstream("hostile-dm-results.md") << md;
+		std::ofstream("hostile-dm-results.md") << all;
 		if (update && std::string_view(update) == "1")
-			std::ofstream(std::filesystem::path(src) / "docs" / "hostile-dm-results.md") << md;
+			std::ofstream(std::filesystem::path(src) / "docs" / "hostile-dm-results.md") << all;
 	}
 	TestBedSuite::TearDownTestSuite();
 }
@@ -546,20 +885,28 @@ TEST_P(HostileDm, Vector)
 	}
 }
 
-INSTANTIATE_TEST_SUITE_P(, HostileDm, ::testing::ValuesIn(kExpect), caseName);
+INSTANTIATE_TEST_SUITE_P(, HostileDm, ::testing::ValuesIn(table().begin(), table().end()), caseName);
 
 TEST_F(HostileDm, EveryReportedVectorIsInTheTable)
 {
 	ASSERT_TRUE(S.ready) << S.setupError;
-	EXPECT_GE(std::size(kExpect), 40u);
+	EXPECT_GE(table().size(), 40u);
 	for (const auto &[name, o] : S.vectors[5]) {
 		bool known = false;
-		for (const auto &e : kExpect)
+		for (const auto &e : table())
 			known = known || name == e.vector;
 		EXPECT_TRUE(known) << "vector " << name << " (" << o.outcome << ") has no expectation";
 	}
-	EXPECT_THAT(S.journal[5], HasSubstr("HOSTILE DROPPED uid 131077 gid " + S.gid + " "));
-	EXPECT_THAT(S.journal[6], HasSubstr("HOSTILE DROPPED uid 131078 gid " + S.gid + " "));
+	if (kNeverRoot) {
+		/* Its own uid and its own per-domain group from exec; the grant revoked before the second half. */
+		EXPECT_THAT(S.journal[5], HasSubstr("never-root uid 131077"));
+		EXPECT_THAT(S.journal[5], HasSubstr("HOSTILE REVOKED uid 131077 gid 131077\n"));
+		EXPECT_THAT(S.journal[6], HasSubstr("HOSTILE REVOKED uid 131078 gid 131078\n"));
+		EXPECT_THAT(S.journal[5], HasSubstr("HOSTILE QMP connection"));
+	} else {
+		EXPECT_THAT(S.journal[5], HasSubstr("HOSTILE DROPPED uid 131077 gid " + S.gid + " "));
+		EXPECT_THAT(S.journal[6], HasSubstr("HOSTILE DROPPED uid 131078 gid " + S.gid + " "));
+	}
 	EXPECT_THAT(S.journal[5], ::testing::Not(HasSubstr("VECTOR fork-bomb ERROR")));
 }
 
@@ -572,7 +919,8 @@ TEST_F(HostileDm, OutsideChecks)
 		ASSERT_NE(pid, "0") << "qemu-dm@" << d << " is not running";
 		std::string st = procFile(pid, "status");
 		ASSERT_FALSE(st.empty());
-		std::string uid = std::to_string(kBase + d), gid = S.gid;
+		/* Never root: the per-domain group (gid = uid). */
+		std::string uid = std::to_string(kBase + d), gid = kNeverRoot ? uid : S.gid;
 		auto tag = [&](const std::string &k) { return fmt::format("qemu-dm@{} {}", d, k); };
 		EXPECT_EQ(procStatusField(st, "Name"), "hostile-dm");
 		EXPECT_EQ(procStatusField(st, "Uid"), fmt::format("{0}\t{0}\t{0}\t{0}", uid));
@@ -580,15 +928,17 @@ TEST_F(HostileDm, OutsideChecks)
 		EXPECT_EQ(procStatusField(st, "Groups"), gid);
 		for (const char *c : { "CapInh", "CapPrm", "CapEff", "CapAmb" })
 			EXPECT_EQ(procStatusField(st, c), "0000000000000000") << c;
-		/* cap_setgid(6) cap_setuid(7) cap_sys_chroot(18): docs/confinement.md */
-		EXPECT_EQ(procStatusField(st, "CapBnd"), "00000000000400c0");
+		/* root: cap_setgid(6) cap_setuid(7) cap_sys_chroot(18); never root: none */
+		EXPECT_EQ(procStatusField(st, "CapBnd"), kNeverRoot ? "0000000000000000" : "00000000000400c0");
 		EXPECT_EQ(procStatusField(st, "NoNewPrivs"), "1");
 		EXPECT_EQ(procStatusField(st, "Seccomp"), "2");
 		for (const char *k :
 		     { "Uid", "Gid", "Groups", "CapEff", "CapPrm", "CapAmb", "CapBnd", "NoNewPrivs", "Seccomp" })
 			record(tag(k), procStatusField(st, k));
 
-		for (const char *ns : { "mnt", "net", "ipc" }) {
+		for (const char *ns : { "mnt", "net", "ipc", "user" }) {
+			if (std::string_view(ns) == "user" && !kNeverRoot)
+				continue; /* PrivateUsers= is the never-root model's */
 			auto r = sh(fmt::format("readlink /proc/{}/ns/{} /proc/1/ns/{}", pid, ns, ns));
 			std::istringstream in(r.out);
 			std::string dm, host;
@@ -598,7 +948,8 @@ TEST_F(HostileDm, OutsideChecks)
 			record(tag(std::string("ns/") + ns), dm + " (PID 1: " + host + ")");
 		}
 		std::string root = firstLine(sh(fmt::format("readlink /proc/{}/root", pid)).out);
-		EXPECT_EQ(root, fmt::format("/run/qemu-dm/{}/root", d));
+		/* root: QEMU's -chroot; never root: no chroot, the view is the whole file system. */
+		EXPECT_EQ(root, kNeverRoot ? std::string("/") : fmt::format("/run/qemu-dm/{}/root", d));
 		record(tag("root"), root);
 		std::string cg = firstLine(procFile(pid, "cgroup"));
 		EXPECT_THAT(cg, HasSubstr(fmt::format("qemu-dm.slice/qemu-dm@{}.service", d)));
@@ -660,7 +1011,11 @@ TEST_F(HostileDm, ViewHoldsOwnObjectsOnly)
 		EXPECT_TRUE(has("/")) << mi;
 		EXPECT_TRUE(has(diskOf(d))) << "qemu-dm@" << d << " lacks its own disk:\n" << mi;
 		EXPECT_TRUE(has(fmt::format("/run/qemu-dm/{}", d))) << mi;
-		EXPECT_TRUE(has("/run/xenstored")) << mi;
+		/* root: xenstored's socket; never root: the xenbus node instead */
+		EXPECT_TRUE(has(kNeverRoot ? "/dev/xen/xenbus" : "/run/xenstored")) << mi;
+		if (kNeverRoot) {
+			EXPECT_FALSE(has("/run/xenstored")) << mi;
+		}
 		EXPECT_TRUE(has("/usr")) << mi;
 		EXPECT_FALSE(has(diskOf(peer))) << mi;
 		EXPECT_FALSE(has(fmt::format("/run/qemu-dm/{}", peer))) << mi;
@@ -709,9 +1064,17 @@ TEST_F(HostileDm, DomainsCannotTouchEachOtherAfterTheDrop)
 		{ "root-window-write-peer-qemu-root", "ENOENT" },
 		{ "root-window-connect-peer-socket", "ENOENT" },
 	};
+	auto expected = [&](const std::string &v, const std::string &want) {
+		if (!kNeverRoot)
+			return want;
+		for (const auto &e : table())
+			if (v == e.vector)
+				return std::string(e.outcome);
+		return std::string("not in the never-root table");
+	};
 	for (int d : { 5, 6 })
 		for (const auto &[v, want] : cross)
-			EXPECT_EQ(S.vectors[d][v].outcome, want) << "domain " << d << " " << v;
+			EXPECT_EQ(S.vectors[d][v].outcome, expected(v, want)) << "domain " << d << " " << v;
 	/* Both survived each other's attacks. */
 	EXPECT_EQ(show("qemu-dm@5.service", "ActiveState"), "active");
 	EXPECT_EQ(show("qemu-dm@6.service", "ActiveState"), "active");
@@ -983,9 +1346,10 @@ TEST_F(HostileDm, XenQemuReachesItsHypervisorCheck)
 	stopDm(8);
 }
 
-/* The exposure gate, on a running instance. */
-TEST_F(HostileDm, ExposureAtMost1_3)
+/* The exposure gate, on a running instance: 1.3 for the root model, 0.5 for never root. */
+TEST_F(HostileDm, ExposureGate)
 {
+	const double gate = kNeverRoot ? 0.5 : 1.3;
 	ASSERT_TRUE(S.ready) << S.setupError;
 	auto r = sh("systemd-analyze security --no-pager qemu-dm@5.service");
 	std::string last;
@@ -1001,7 +1365,36 @@ TEST_F(HostileDm, ExposureAtMost1_3)
 	auto pos = last.find(": ");
 	ASSERT_NE(pos, std::string::npos) << r.out << r.err;
 	double score = std::stod(last.substr(pos + 2));
-	S.exposure = fmt::format("Overall exposure: **{:.1f}** (gate: ≤ 1.3).", score);
+	S.exposure = fmt::format("Overall exposure: **{:.1f}** (gate: ≤ {:.1f}).", score, gate);
 	S.exposureLines += last.substr(last.find("Overall")) + "\n";
-	EXPECT_LE(score, 1.3) << S.exposureLines;
+	EXPECT_LE(score, gate) << S.exposureLines;
+}
+
+/*
+ * Never root: the grant seen from outside the unit. In the window the DM's
+ * uid reaches the nodes its HVM guest gets (privcmd, evtchn, hypercall,
+ * xenbus) from any process, in the unit or not: that is the window. After
+ * the revocation it opens none, in the unit's cgroup or outside it, and no
+ * ACL entry is left.
+ */
+TEST_F(HostileDm, XenNodesInTheWindowAndAfterTheRevocation)
+{
+	ASSERT_TRUE(S.ready) << S.setupError;
+	ASSERT_TRUE(kNeverRoot) << "a never-root test: run with QEMU_DM_HOSTILE_MODEL=never-root";
+	ASSERT_EQ(S.nodeOpens.size(), 15u);
+	for (const auto &[phase, who, node, outcome] : S.nodeOpens) {
+		SCOPED_TRACE(phase + ", " + who + ", " + node);
+		if (phase == "window" && node != "gntdev")
+			EXPECT_TRUE(outcome == "OPENED" || outcome == "ENXIO") << outcome;
+		else
+			EXPECT_EQ(outcome, "EACCES");
+	}
+	std::map<std::string, std::string> outside(S.outside.begin(), S.outside.end());
+	EXPECT_EQ(outside["grant window: qemu-dm-ready@5 ActiveState"], "activating");
+	EXPECT_EQ(outside["grant window: ACL entries on the Xen nodes"],
+		  "privcmd:u:131077 privcmd:u:131078 evtchn:u:131077 evtchn:u:131078 hypercall:u:131077 "
+		  "hypercall:u:131078 xenbus:u:131077 xenbus:u:131078 ");
+	EXPECT_EQ(outside["after the revocation: ACL entries on the Xen nodes"], "");
+	EXPECT_THAT(S.grantLog, HasSubstr("Xen device access revoked"));
+	EXPECT_EQ(sh("systemctl show -P DeviceAllow qemu-dm@5.service | grep /dev/xen").out, "");
 }

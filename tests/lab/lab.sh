@@ -125,6 +125,8 @@ gcc -std=gnu11 -Wall -Wextra -Werror -O2 -o "$work/bin/lab-capi" "$here/guest/la
 	die "the C caller does not build against libqemu-dm.pc ($capi_flags)"
 gcc -std=gnu11 -Wall -Wextra -Werror -O2 -o "$work/bin/lab-fdcheck" "$here/guest/lab-fdcheck.c" ||
 	die "lab-fdcheck does not build"
+gcc -std=gnu11 -Wall -Wextra -Werror -O2 -o "$work/bin/lab-nodes" "$here/guest/lab-nodes.c" ||
+	die "lab-nodes does not build"
 echo "$capi_flags" >"$work/capi-flags.txt"
 phase_done helpers "$t0"
 
@@ -161,7 +163,7 @@ else
 fi
 lib=$root/usr/local/lib/qemu-dm-lab
 mkdir -p "$lib"
-install -m 0755 "$here/guest/scenario.sh" "$work/bin/lab-capi" "$work/bin/lab-fdcheck" "$lib/"
+install -m 0755 "$here/guest/scenario.sh" "$work/bin/lab-capi" "$work/bin/lab-fdcheck" "$work/bin/lab-nodes" "$lib/"
 install -m 0644 "$here/guest/qemu-dm-lab.service" "$root/etc/systemd/system/"
 ln -sf ../qemu-dm-lab.service "$root/etc/systemd/system/multi-user.target.wants/qemu-dm-lab.service"
 rm -rf "$root/var/lib/qemu-dm-lab"

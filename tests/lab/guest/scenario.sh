@@ -211,6 +211,110 @@ dm_never_root() { # STEP DOMID NAME
 		"qemu-dm@$d User=${user:-none} Group=${group:-none}; QEMU pid ${pid:-none} (ExecMainPID ${execpid:-none}): $(grep -E '^(Uid|Gid):' <<<"$st" | oneline); capabilities: ${caps:-none in any set}; privilege-drop arguments: ${args:-none}"
 }
 
+# ---- never root: the grant's end, on real Xen (steps 2 and 4) ----
+# A sampler, started before the create, of every DM's descriptors on
+# /dev/xen: one line "UPTIME PID COUNT TARGET ..." whenever they change.
+# Cheap in a TCG dom0: no fork while no DM runs (builtin reads and waits),
+# one find per DM process and sample (every 0.2 s).
+xen_fd_watch_start() { # NAME
+	local out=$EV/$1/xen-fds.txt
+	[[ $MODEL == never-root ]] || return 0
+	rm -f "$out" "$out.stop"
+	(
+		declare -A seen
+		shopt -s nullglob
+		exec {nap}<> <(:)
+		end=$((SECONDS + 240))
+		while ((SECONDS < end)) && [[ ! -e $out.stop ]]; do
+			for c in /sys/fs/cgroup/qemu-dm.slice/qemu-dm@*.service/cgroup.procs /sys/fs/cgroup/*.slice/qemu-dm.slice/qemu-dm@*.service/cgroup.procs; do
+				while read -r p; do
+					fds=""
+					declare -A n=()
+					# shellcheck disable=SC2044 # /proc fd links to /dev/xen nodes: no spaces
+					for t in $(find "/proc/$p/fd" -lname '/dev/xen/*' -printf '%l ' 2>/dev/null); do
+						n[$t]=$((${n[$t]:-0} + 1))
+					done
+					for t in "${!n[@]}"; do fds+="${n[$t]} $t "; done
+					unset n
+					[[ $fds == "${seen[$p]:-}" ]] && continue
+					seen[$p]=$fds
+					read -r t _ </proc/uptime
+					echo "$t $p ${fds:-none}"
+				done <"$c"
+			done
+			read -rt 0.2 -u "$nap"
+		done
+	) >"$out" 2>/dev/null &
+	XEN_FD_WATCH=$!
+}
+
+# The two windows, from qemu-dm-ready@DOMID's own log line (times since the
+# DM's exec and since qemu-dm-ready@ started) and from the sampler: when QEMU
+# held its evtchn descriptors, relative to the revocation.
+grant_windows() { # STEP DOMID NAME
+	local s=$1 d=$2 ev=$EV/$3 line qmp reset acl exec trev pid evt
+	[[ $MODEL == never-root ]] || return 0
+	journalctl --no-pager -o short-monotonic -u "qemu-dm-ready@$d.service" >"$ev/journal-ready.txt" 2>&1
+	line=$(grep 'QEMU answered QMP' "$ev/journal-ready.txt" | tail -n 1)
+	qmp=$(sed -n 's/.* tries, \([0-9]*\) ms);.*/\1/p' <<<"$line")
+	reset=$(sed -n 's/.*DeviceAllow= reset in \([0-9]*\) ms.*/\1/p' <<<"$line")
+	acl=$(sed -n 's/.* removed in \([0-9]*\) ms.*/\1/p' <<<"$line")
+	exec=$(sed -n 's/.*(\([0-9]*\) ms after the DM.s exec.*/\1/p' <<<"$line")
+	result "$s.grant-revoked" "$([[ -n $line && -n $exec ]]; echo $?)" \
+		"qemu-dm-ready@$d: $(sed 's/^\[ *[0-9.]*\] [^ ]* [^ ]*: //' <<<"$line" | oneline)"
+	info "$s.grant-window" "exec to revocation ${exec:-?} ms (QMP answered ${qmp:-?} ms after qemu-dm-ready@$d started; DeviceAllow= reset ${reset:-?} ms; ACL entries removed ${acl:-?} ms)"
+	[[ -n ${XEN_FD_WATCH:-} ]] || return 0
+	touch "$ev/xen-fds.txt.stop"
+	wait "$XEN_FD_WATCH" 2>/dev/null
+	XEN_FD_WATCH=
+	trev=$(sed -n 's/^\[ *\([0-9.]*\)\].*QEMU answered QMP.*/\1/p' "$ev/journal-ready.txt" | tail -n 1)
+	pid=$(systemctl show -p MainPID --value "qemu-dm@$d.service" 2>/dev/null)
+	evt=$(awk -v p="${pid:-0}" -v r="${trev:-0}" '$2 == p {
+			n = 0
+			for (i = 3; i < NF; i++) if ($(i + 1) == "/dev/xen/evtchn") n = $i
+			if (n != last) { printf "%s%d at %+.1f s", sep, n, $1 - r; sep = ", "; last = n }
+		} END { if (!sep) printf "no samples" }' "$ev/xen-fds.txt")
+	info "$s.evtchn-opens" "QEMU pid ${pid:-?}: evtchn descriptors held, relative to the revocation (sampled every ~0.2 s): $evt; final: $(awk -v p="${pid:-0}" '$2 == p { l = $0 } END { sub(/^[^ ]* [^ ]* /, "", l); print l }' "$ev/xen-fds.txt")"
+}
+
+# After the revocation: the DM's uid opens no Xen node, from a process in the
+# DM unit's cgroup or outside it; root outside still does (the control), root
+# in the unit's cgroup meets the unit's device program.
+grant_ended() { # STEP DOMID NAME
+	local s=$1 d=$2 ev=$EV/$3 uid=$(($2 + BASE_UID)) cg nodes="" n in out rin rout bad
+	[[ $MODEL == never-root ]] || return 0
+	cg=$(systemctl show -p ControlGroup --value "qemu-dm@$d.service" 2>/dev/null)
+	for n in $XEN_NODES; do nodes+=" /dev/xen/$n"; done
+	# shellcheck disable=SC2086 # one word per node
+	{
+		in=$("$BIN/lab-nodes" open --cgroup "/sys/fs/cgroup$cg" --uid "$uid" $nodes 2>&1)
+		out=$("$BIN/lab-nodes" open --uid "$uid" $nodes 2>&1)
+		rin=$("$BIN/lab-nodes" open --cgroup "/sys/fs/cgroup$cg" $nodes 2>&1)
+		rout=$("$BIN/lab-nodes" open $nodes 2>&1)
+	}
+	printf 'uid %s in %s:\n%s\nuid %s outside:\n%s\nroot in the cgroup:\n%s\nroot outside:\n%s\n' \
+		"$uid" "$cg" "$in" "$uid" "$out" "$rin" "$rout" >"$ev/grant-ended.txt"
+	bad=$(printf '%s\n%s\n' "$in" "$out" | awk 'NF != 2 || ($2 != "EACCES" && $2 != "EPERM")' | oneline)
+	result "$s.grant-ended-uid" "$([[ -n $cg && $(wc -l <<<"$in") == 5 && $(wc -l <<<"$out") == 5 && -z $bad ]]; echo $?)" \
+		"uid $uid after the revocation, in $cg: $(sed 's|/dev/xen/||' <<<"$in" | oneline); outside: $(sed 's|/dev/xen/||' <<<"$out" | oneline)${bad:+; opened or unexpected: $bad}"
+	bad=$(awk 'NF != 2 || $2 != "OPENED"' <<<"$rout" | oneline)
+	result "$s.grant-ended-root" "$([[ $(wc -l <<<"$rout") == 5 && -z $bad ]]; echo $?)" \
+		"control, root outside the unit: $(sed 's|/dev/xen/||' <<<"$rout" | oneline); root in the unit's cgroup: $(sed 's|/dev/xen/||' <<<"$rin" | oneline)"
+}
+
+# After destroy: no named-user ACL entry on any Xen node (the grant is gone).
+grant_acl_gone() { # STEP NAME
+	local s=$1 nodes="" n acl
+	touch "$EV/$2/xen-fds.txt.stop"
+	[[ $MODEL == never-root ]] || return 0
+	for n in $XEN_NODES; do nodes+=" /dev/xen/$n"; done
+	# shellcheck disable=SC2086 # one word per node
+	acl=$("$BIN/lab-nodes" acl $nodes 2>&1)
+	printf '%s\n' "$acl" >"$EV/$2/acl-after-destroy.txt"
+	result "$s.grant-acl-gone-$2" "$([[ $(wc -l <<<"$acl") == 5 ]] && ! awk '$2 != "none"' <<<"$acl" | grep -q .; echo $?)" \
+		"named-user ACL entries on the Xen nodes after destroy: $(sed 's|/dev/xen/||' <<<"$acl" | oneline)"
+}
+
 wait_firmware() { # DOMID NAME: SeaBIOS in xl dmesg
 	local i
 	for i in $(seq 1 90); do
@@ -429,6 +533,7 @@ hvm_step() { # STEP NAME OVERRIDE WHAT
 		return
 	fi
 	mkcfg "$name" hvm "$override"
+	[[ $s == 2 ]] && xen_fd_watch_start "$name"
 	create "$name"
 	result "$s.create" "$CREATE_RC" "xl create rc=$CREATE_RC in ${CREATE_T}s$([[ $CREATE_RC != 0 ]] && echo ": $(xl_error "$name")")"
 	if [[ $CREATE_RC == 0 && -n $DOMID ]]; then
@@ -436,12 +541,14 @@ hvm_step() { # STEP NAME OVERRIDE WHAT
 		result "$s.firmware" $? "$(grep -m1 -E 'SeaBIOS \(version' "$EV/$name/xl-dmesg-guest.txt" | oneline || echo "no SeaBIOS in xl dmesg")"
 		dm_checks "$s" "$DOMID" "$name"
 		dm_never_root "$s" "$DOMID" "$name"
+		[[ $s == 2 ]] && { grant_windows "$s" "$DOMID" "$name"; grant_ended "$s" "$DOMID" "$name"; }
 		dm_view "$s" "$DOMID" "$name"
 		[[ $s == 2 || $s == 11 ]] && dm_confinement "$s" "$DOMID" "$name"
 		[[ $s == 3 ]] && result 3.caller "$(grep -q 'qemu_dm_start([0-9]*) = 0' "/var/log/xen/qemu-dm-lab-$name.log"; echo $?)" \
 			"$(grep -m1 'qemu_dm_start' "/var/log/xen/qemu-dm-lab-$name.log" | oneline)"
 	fi
 	[[ -n $DOMID ]] && destroy_guest "$name" "$DOMID" "$(want 5 && echo 5 || echo 0)"
+	[[ $s == 2 ]] && grant_acl_gone "$s" "$name"
 	step_end "$s"
 }
 CUR=0
@@ -456,11 +563,13 @@ if want 4; then
 		result 4.create 1 "$SHIM is not installed"
 	else
 		mkcfg pv-shim pv "$SHIM"
+		xen_fd_watch_start pv-shim
 		create pv-shim -p
 		result 4.create "$CREATE_RC" "xl create -p rc=$CREATE_RC in ${CREATE_T}s$([[ $CREATE_RC != 0 ]] && echo ": $(xl_error pv-shim)")"
 		if [[ $CREATE_RC == 0 && -n $DOMID ]]; then
 			dm_checks 4 "$DOMID" pv-shim
 			dm_never_root 4 "$DOMID" pv-shim
+			grant_windows 4 "$DOMID" pv-shim; grant_ended 4 "$DOMID" pv-shim
 			dm_view 4 "$DOMID" pv-shim
 			# The vfb's VNC on 127.0.0.1 needs dom0's network namespace and
 			# AF_INET (IPAddressAllow=localhost): in systemd-analyze's terms
@@ -478,6 +587,7 @@ if want 4; then
 			result 4.vnc "$([[ $banner == RFB* ]]; echo $?)" "127.0.0.1:$port in dom0 answers: '${banner:-nothing}'"
 		fi
 		[[ -n $DOMID ]] && destroy_guest pv-shim "$DOMID" "$(want 5 && echo 5 || echo 0)"
+		grant_acl_gone 4 pv-shim
 	fi
 	step_end 4
 fi
