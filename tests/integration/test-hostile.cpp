@@ -668,8 +668,6 @@ void HostileDm::SetUpTestSuite()
 	S.hostMsgId = parseIpcmk(sh("ipcmk -Q -p 0666").out);
 
 	/* What the generator reads (class 8), and each DM's declared disks (classes 1 and 2). */
-	sh("mkdir -p /etc/xen/qemu-dm.conf.d && printf '[Device Model]\\nPrivilegeModel=root\\n' > "
-	   "/etc/xen/qemu-dm.conf.d/00-hostile-root.conf && systemctl daemon-reload");
 	for (int d : { 5, 6 }) {
 		auto r = sh(fmt::format("set -e; mkdir -p {0}; printf 'QDM-DISK-{1}' > {2}; printf x > {2}.sibling; "
 					"printf x > {0}/d; printf 'QDM-SWAP-{1}' > {3}",
