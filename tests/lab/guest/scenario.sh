@@ -39,6 +39,12 @@ mkdir -p "$EV"
 : >"$RES"
 exec > >(tee -a "$LAB/scenario.log") 2>&1
 
+STEPS=$(sed -n 's/.*qemudm\.lab\.steps=\([0-9+]*\).*/\1/p' /proc/cmdline)
+want() { [[ -z $STEPS || "+$STEPS+" == *"+$1+"* ]]; }
+up() { cut -d' ' -f1 /proc/uptime; }
+elapsed() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; }
+oneline() { tr '\n\t' '  ' | sed -E 's/ +/ /g; s/^ //; s/ $//' | cut -c1-300; }
+
 # A line a minute on the console while the scenario runs: a run that hits the
 # boot bound still shows whether dom0 lived and what it was waiting for.
 (
@@ -47,12 +53,6 @@ exec > >(tee -a "$LAB/scenario.log") 2>&1
 	done
 ) &
 HEARTBEAT=$!
-
-STEPS=$(sed -n 's/.*qemudm\.lab\.steps=\([0-9+]*\).*/\1/p' /proc/cmdline)
-want() { [[ -z $STEPS || "+$STEPS+" == *"+$1+"* ]]; }
-up() { cut -d' ' -f1 /proc/uptime; }
-elapsed() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; }
-oneline() { tr '\n\t' '  ' | sed -E 's/ +/ /g; s/^ //; s/ $//' | cut -c1-300; }
 
 # result ID OK DETAIL: OK is a shell status (0 = pass).
 result() {
