@@ -30,7 +30,7 @@ check: build
 lab: build
 	$(MESON) test -C $(BUILD) --suite lab --print-errorlogs
 
-# Every benchmark in one run (bench/qemu-dm-bench.cpp, issue 11): a private systemd test bed, a
+# Every benchmark in one run (bench/qemu-dm-bench.cpp): a private systemd test bed, a
 # table on stdout and docs/bench.md (machine, command, date; medians with min/max, ratios of one run).
 bench: build
 	$(BUILD)/bench/qemu-dm-bench --build $(BUILD) --out docs/bench.md

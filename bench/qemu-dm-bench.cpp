@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * qemu-dm-bench: every benchmark of issue 11 in one run (`make bench`).
+ * qemu-dm-bench: every benchmark in one run (`make bench`).
  *
  *   qemu-dm-bench [--build DIR] [--quick] [--out FILE] [--only P1,P3,...]
  *
@@ -828,7 +828,7 @@ void p2(const Settings &cfg, Out &out)
 	constexpr uint32_t kDomLookup = 250;
 	LookupTarget dm{ fmt::format("xen-qemuuser-{}", kDomLookup), kRangeBase + kDomLookup };
 	/*
-	 * key "p2": the C API's own choice (the system bus, see common/systemd_bus.h);
+	 * key "p2": the C API's own choice (the system bus, see dbus/systemd_bus.h);
 	 * "p2.private": the same burst over PID 1's private socket, its fallback.
 	 */
 	auto burst = [&](const std::string &key, int round) {
@@ -1572,13 +1572,13 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 	     "(src/core/dbus.c, bus_foreach_bus()), so N concurrent callers each receive the signals of all N "
 	     "starts and PID 1 builds N × N messages; on the system bus the bus daemon delivers only what a "
 	     "client's matches ask for, and each match names one unit (JobRemoved arg2, UnitRemoved arg0, the "
-	     "unit's PropertiesChanged). Hence the decision (common/systemd_bus.h): the C API connects to the "
+	     "unit's PropertiesChanged). Hence the decision (dbus/systemd_bus.h): the C API connects to the "
 	     "system bus, and only as root without a bus daemon to the private socket. A start's calls are "
 	     "bounded by its own timeout (90 s), not 25 s each, and a start asks PID 1 three times (the unit's "
 	     "state, StartTransientUnit, DropInPaths: each property read on the unit's object path, no "
 	     "GetUnit/LoadUnit first; no Subscribe on the private socket).");
 	line("- P4: for each request qemu-dm-userdb checks that the uid, the user name, the gid and the group "
-	     "name are not defined by another source (helpers/userdb_service.cpp, Service::isOurs()): four "
+	     "name are not defined by another source (helpers/userdb/userdb_service.cpp, Service::isOurs()): four "
 	     "NSS lookups, which nss-systemd answers by asking PID 1's io.systemd.DynamicUser among others. "
 	     "Their answers are kept while the identity of every source they read is unchanged, and not at "
 	     "all where a source cannot be observed (docs/userdb.md, \"What is cached\"); the unit check is a "

@@ -80,7 +80,7 @@ std::vector<UnitProperty> buildLimitsPolicy(const Config &config);
 std::vector<UnitProperty> buildServicePolicy(const Config &config);
 
 /*
- * The never-root model's device grant with a lifetime (issue 13): the [Unit]
+ * The never-root model's device grant with a lifetime: the [Unit]
  * lines that bind qemu-dm@%i to qemu-dm-grant@%i and qemu-dm-ready@%i
  * (units/). Empty in the root model. A drop-in of its own (50-qemu-dm-grant.conf).
  */

@@ -2,7 +2,7 @@
 
 /*
  * qemu-dmctl: the administrator's view of Xen device models run by qemu-dm.
- * Same core as the C API (common/dm_control); see `qemu-dmctl --help`.
+ * Same core as the C API (dm_control); see `qemu-dmctl --help`.
  */
 
 #include <getopt.h>

@@ -102,7 +102,7 @@ TEST(ExecOptionsParse, Defaults)
 	EXPECT_TRUE(o->chrootAuto);
 	EXPECT_TRUE(o->domainCheck);
 	EXPECT_TRUE(o->restrict);
-	EXPECT_EQ(o->probeCache, ""); /* no cache inside a DM's unit (issue 10, class 6) */
+	EXPECT_EQ(o->probeCache, ""); /* no cache inside a DM's unit: nothing persistent is written there */
 	EXPECT_FALSE(o->qemuCaps.has_value());
 	EXPECT_TRUE(o->keepFds.empty());
 }

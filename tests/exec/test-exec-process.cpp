@@ -353,7 +353,7 @@ TEST_F(ExecProcess, BusyUidExit67)
 	EXPECT_TRUE(r.out.empty());
 }
 
-/* Inside a DM's unit nothing is ever written (issue 10, class 6): a cache directory is read, never filled. */
+/* Inside a DM's unit nothing persistent is ever written: a cache directory is read, never filled. */
 TEST_F(ExecProcess, ProbeCacheIsNeverWritten)
 {
 	needRoot();

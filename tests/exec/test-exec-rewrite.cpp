@@ -84,7 +84,7 @@ const RewriteCase kCases[] = {
 	{ "stand-in-xen-domid-must-match", "7.2-tcg", GuestType::Hvm, "-xen-domid 6", "", "does not match", true,
 	  false },
 
-	/* Every user and chroot libxl 4.17 emits (DESIGN.md fact 10, xen-lab.md 5.1 and 5.3). */
+	/* Every user and chroot libxl 4.17 emits under dm_restrict=1, as recorded on a real Xen host. */
 	{ "libxl-4.17-hvm", "7.2-xen", GuestType::Hvm,
 	  "-xen-domid 5 -no-shutdown -chardev socket,id=libxl-cmd,fd=16,server=on,wait=off -S -mon "
 	  "chardev=libxl-cmd,mode=control -chardev "

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * qemu-dm-exec's credential filter (helpers/exec_seccomp.h): the rule table,
+ * qemu-dm-exec's credential filter (helpers/exec/exec_seccomp.h): the rule table,
  * and the real filter loaded in a forked root child, which then tries to take
  * other ids (another domain's uid, root) before and after its own drop.
  */

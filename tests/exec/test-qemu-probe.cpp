@@ -153,7 +153,7 @@ TEST(QemuCapsCache, SerialisationRoundTrips)
 			 .ok());
 }
 
-/* Version 1 entries may have been written by a DM before issue 10 (class 6): never read. */
+/* Version 1 entries may have been written from inside a DM's unit: never read. */
 TEST(QemuCapsCache, VersionOneEntriesAreNeverRead)
 {
 	std::string v2 = serializeQemuCaps(fakeCaps("7.2-xen"));
@@ -230,7 +230,7 @@ TEST(QemuProbeReal, DebianXenQemu)
 	EXPECT_TRUE(c.chroot());
 	EXPECT_FALSE(c.runWith());
 	EXPECT_TRUE(c.sandboxListed());
-	EXPECT_FALSE(c.sandbox) << "Debian 12's Xen QEMU is built without libseccomp (DESIGN fact 4)";
+	EXPECT_FALSE(c.sandbox) << "Debian 12's Xen QEMU is built without libseccomp (no -sandbox)";
 	EXPECT_FALSE(c.help.options.at("xen-domid-restrict"));
 	EXPECT_TRUE(c.help.options.at("xen-domid"));
 	EXPECT_TRUE(c.help.options.at("chardev"));

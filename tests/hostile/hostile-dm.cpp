@@ -299,7 +299,7 @@ Outcome writeFileIn(const std::string &dir)
 	return openCheck(dir + "/hostile-dm-was-here", O_WRONLY | O_CREAT | O_TRUNC);
 }
 
-/* ---------------------------------------------------------------- persistent storage (issue 10, class 6) */
+/* ---------------------------------------------------------------- persistent storage */
 
 constexpr const char *kProbeCache = "/var/cache/qemu-dm/probe";
 
@@ -832,7 +832,7 @@ Outcome memfdDoubleMap()
 	return allowed("memfd mapped W and X at once; code written through one view ran through the other");
 }
 
-/* ---------------------------------------------------------------- the allow-list view (issue 10, class 5) */
+/* ---------------------------------------------------------------- the allow-list view */
 
 /* The view's root on the host (installed by qemu-dm, prefix /usr). */
 constexpr const char *kViewRootPath = "/usr/libexec/qemu-dm/view/root";
@@ -894,7 +894,7 @@ Outcome replacePeerLibxlQmp()
 	return allowed("replaced " + target + " with a socket of domain " + std::to_string(g.domid));
 }
 
-/* ---------------------------------------------------------------- declared values and objects (issue 10, classes 1, 2, 4, 7, 8) */
+/* ---------------------------------------------------------------- declared values and objects */
 
 /*
  * What the suite passes as -hostile-literal: every character a unit file or
@@ -1227,7 +1227,7 @@ std::vector<Vector> vectors()
 		{ "root-window-connect-systemd-private", true,
 		  [] { return connectUnix("/run/systemd/private", true); } },
 		{ "root-window-connect-xenstored", true, [] { return connectUnix("/run/xenstored/socket", false); } },
-		/* ---- issue 10, classes 1, 2, 4, 7, 8: declared values and objects ---- */
+		/* ---- declared values and objects ---- */
 		{ "root-window-argv-as-declared", true, argvAsDeclared },
 		{ "root-window-environment-as-declared", true, environmentAsDeclared },
 		{ "root-window-write-next-to-declared-disk", true,
@@ -1258,7 +1258,7 @@ std::vector<Vector> vectors()
 		  [] { return writeFileIn("/run/systemd/generator/qemu-dm@.service.d"); } },
 		{ "root-window-finit-module", true,
 		  [] { return check(syscall(SYS_finit_module, 0, "", 0), "finit_module(fd 0)"); } },
-		/* the allow-list view (issue 10, class 5): another domain's objects, host secrets, undeclared dirs */
+		/* the allow-list view: another domain's objects, host secrets, undeclared dirs */
 		{ "root-window-connect-peer-libxl-qmp", true,
 		  [] { return connectUnix("/run/xen/qmp-libxl-" + std::to_string(g.peer), false); } },
 		{ "root-window-replace-peer-libxl-qmp", true, replacePeerLibxlQmp },
@@ -1317,7 +1317,7 @@ std::vector<Vector> vectors()
 			  return check(setgroups(1, &z), "setgroups([0])");
 		  } },
 		{ "capset-full", false, capsetFull },
-		/* issue 10, class 4: one DM's own ids only */
+		/* one DM's own ids only */
 		{ "setuid-peer-uid", false, [] { return check(setuid(g.peerUid), "setuid(peer uid)"); } },
 		{ "setgroups-root-group", false,
 		  [] {
@@ -1640,7 +1640,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (a.size() == 2 && a[0] == "-accel" && a[1] == "help") {
-		/* Installed also as hostile-dm-xen: a stand-in that gets -xen-domid-restrict (issue 10, class 6). */
+		/* Installed also as hostile-dm-xen: a stand-in that gets -xen-domid-restrict (the probe-cache poisoning case). */
 		std::string_view self = argv[0];
 		self.remove_prefix(self.rfind('/') == std::string_view::npos ? 0 : self.rfind('/') + 1);
 		out(self == "hostile-dm-xen" ? kAccelXen : kAccel);
@@ -1745,7 +1745,7 @@ int main(int argc, char **argv)
 
 	/* Before the drop, like QEMU: our "QMP" socket and pid in the runtime dir. */
 	int lsock = listenSocket();
-	/* A file in /dev/shm the peer must not see (issue 10, class 6); made before the pid file the peer waits for. */
+	/* A file in /dev/shm the peer must not see; made before the pid file the peer waits for. */
 	touch("/dev/shm/hostile-dm-" + std::to_string(g.domid), "");
 	touch(g.runDir() + "/hostile.pid", std::to_string(getpid()));
 	announce("pid " + std::to_string(getpid()));

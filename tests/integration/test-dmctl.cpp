@@ -1096,7 +1096,7 @@ TEST_F(DmctlTest, MissingRangeBaseUserIsAClearError)
 TEST_F(DmctlTest, PolicyOutputFedToSystemdRunStartsAnEquivalentUnit)
 {
 	/*
-	 * Hostile-looking argv values (issue 10, class 1): each must reach QEMU
+	 * Hostile-looking argv values: each must reach QEMU
 	 * as one argument, unchanged: no word splitting, no specifier, no prefix
 	 * meaning, also after systemd re-read the unit ('$', ';', '`' and control
 	 * characters are refused: ArgumentsSystemdCannotKeepAreRefused).
@@ -1346,7 +1346,7 @@ TEST_F(DmctlTest, DeclaredObjectsThatAreNoDisksAreRefused)
 }
 
 /*
- * The never-root privilege model (issue 13) in a real systemd: the generator
+ * The never-root privilege model in a real systemd: the generator
  * writes the never-root host policy, the unit runs as the domain's user from
  * exec (systemd resolves User= through qemu-dm-userdb, which answers while the
  * transient unit is loaded), no capability in any set, and qemu-dm-exec
@@ -1419,8 +1419,8 @@ TEST_F(NeverRootTest, TheDmRunsAsItsUserFromExecWithNoCapabilities)
 	EXPECT_THAT(journal, HasSubstr("Removed the caller's -chroot /var/run/xen/qemu-root-61"));
 	/*
 	 * PV: every node, gntdev too, was the unit's for its start only: once the
-	 * start returned, qemu-dm-ready@ had reset DeviceAllow= (issue 13; the
-	 * window itself is test-grant's).
+	 * start returned, qemu-dm-ready@ had reset DeviceAllow= (the window
+	 * itself is test-grant's).
 	 */
 	auto devices = bed().run({ "systemctl", "show", "-p", "DeviceAllow", unit });
 	ASSERT_TRUE(devices.ok());

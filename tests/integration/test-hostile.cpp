@@ -96,9 +96,9 @@ const Expect kExpect[] = {
 	{ "root-window-connect-peer-socket", "ENOENT", "view (RootDirectory=): other domains' runtime dirs are not bound" },
 	{ "root-window-connect-dbus-system-bus", "ENOENT", "view (RootDirectory=): no /run/dbus" },
 	{ "root-window-connect-systemd-private", "ENOENT", "view (RootDirectory=): of /run/systemd only the notify socket" },
-	{ "root-window-connect-xenstored", "ALLOWED", "FINDING: xenstored's root-only socket is connectable (lab §8.9)" },
+	{ "root-window-connect-xenstored", "ALLOWED", "FINDING: xenstored's root-only socket is connectable (read-only mounts do not stop connect())" },
 	{ "root-window-finit-module", "SIGSYS", "SystemCallFilter=~@module" },
-	/* the allow-list view (issue 10, class 5) */
+	/* the allow-list view */
 	{ "root-window-connect-peer-libxl-qmp", "ENOENT", "view (RootDirectory=): no /run/xen (libxenstat's socket is in the own runtime dir)" },
 	{ "root-window-replace-peer-libxl-qmp", "ENOENT", "view (RootDirectory=): no /run/xen" },
 	{ "root-window-write-peer-qemu-root", "ENOENT", "view (RootDirectory=): no /run/xen (QEMU chroots into the own runtime dir)" },
@@ -193,8 +193,8 @@ const Expect kExpect[] = {
 	{ "mmap-write-exec", "EPERM", "MemoryDenyWriteExecute=yes" },
 	{ "mprotect-exec-after-write", "EPERM", "MemoryDenyWriteExecute=yes" },
 	{ "memfd-double-map-write-exec", "ALLOWED", "FINDING (known systemd limit): MemoryDenyWriteExecute= does not cover two mappings of one memfd" },
-	/* ---- issue 10, classes 1, 2, 4, 8: declared values and objects, before and after the drop ---- */
-	{ "root-window-argv-as-declared", "-", "ExecStart sent as a typed argv (common/bus_property.h)" },
+	/* ---- declared values and objects, before and after the drop ---- */
+	{ "root-window-argv-as-declared", "-", "ExecStart sent as a typed argv (bus_property.h)" },
 	{ "root-window-environment-as-declared", "-", "Environment sent as typed strings; no $VAR expansion" },
 	{ "root-window-write-next-to-declared-disk", "ENOENT", "view (RootDirectory=): only the declared disk itself is bound (one array element), its directory is a private read-only tmpfs" },
 	{ "root-window-write-prefix-of-declared-disk", "ENOENT", "view (RootDirectory=): only the declared disk itself is bound (one array element)" },
@@ -617,7 +617,7 @@ TEST_F(HostileDm, OutsideChecks)
 		EXPECT_EQ(limit("Max locked memory"), "0/0");
 		EXPECT_EQ(limit("Max file locks"), "0/0");
 		EXPECT_EQ(limit("Max msgqueue size"), "0/0");
-		/* Documented default: infinity (upstream's 256 KiB breaks file-backed disks, DESIGN.md fact 8). */
+		/* Documented default: infinity (upstream's 256 KiB fails every write past 256 KiB of a file-backed disk). */
 		EXPECT_EQ(limit("Max file size"), "unlimited/unlimited");
 		for (const char *k : { "Max core file size", "Max locked memory", "Max file locks", "Max msgqueue size",
 				       "Max file size" })
@@ -629,7 +629,7 @@ TEST_F(HostileDm, OutsideChecks)
 }
 
 /*
- * The allow-list view from outside (issue 10, class 5): each DM's mount table
+ * The allow-list view from outside: each DM's mount table
  * holds its own declared disk, its own runtime dir and the xenstored socket,
  * and nothing of the other domain, /run/xen or /etc/ssh; its "/" is the
  * unit's own view directory.

@@ -130,7 +130,7 @@ TEST_F(PolicyTest, BrokenConfigFailsClosedWithTheReasonVisible)
 
 TEST_F(PolicyTest, PerDomainUsersResolveOnlyWhileTheirUnitIsLoaded)
 {
-	/* Before the DM unit exists: nothing resolves, so stock libxl's clash check passes (DESIGN.md fact 9). */
+	/* Before the DM unit exists: nothing resolves, so stock libxl's clash check passes (it refuses a uid that has a name). */
 	EXPECT_FALSE(mustRun({ "getent", "passwd", "xen-qemuuser-5" }).ok());
 	EXPECT_FALSE(mustRun({ "getent", "passwd", "131077" }).ok());
 	EXPECT_FALSE(mustRun({ "getent", "group", "131077" }).ok());

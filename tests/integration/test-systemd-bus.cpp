@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * common/systemd_bus + tests/support/unit_property against a real systemd 252: a
+ * dbus/systemd_bus + tests/support/unit_property against a real systemd 252: a
  * test bed's PID 1, reached through its private socket /run/systemd/private
  * (no bus daemon involved) from a process inside the bed (TestBed::inside():
  * PID 1 refuses peers from outside its pid namespace), and through the bed's

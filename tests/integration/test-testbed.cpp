@@ -159,7 +159,7 @@ TEST_F(TestBedTest, TheInstalledProjectIsVisibleInside)
 
 TEST_F(TestBedTest, TransientUnitOverDBusRunsConfined)
 {
-	/* A userdb record resolves the unit's User= (DESIGN.md fact 3). */
+	/* A userdb record resolves the unit's User= (a bare numeric UID would fail with 217/USER). */
 	ASSERT_TRUE(bed()
 			.writeFile("/run/userdb/xen-qemuuser-5.user",
 				   R"({"userName":"xen-qemuuser-5","uid":131077,"gid":131077,)"

@@ -252,6 +252,10 @@ def main():
         print("lab: %s" % p, file=sys.stderr)
     print("lab: %d passed, %d failed%s" % (len(passes), len(fails), ", incomplete" if problems else ""),
           file=sys.stderr)
+    # Once more in one line after the count: a CI log excerpt of the last lines still names them.
+    if fails or problems:
+        what = ["%s.%s: %s" % (x[0], x[1], x[3][:160]) for x in fails] + [p[:160] for p in problems]
+        print("lab: failing: %s" % " | ".join(what), file=sys.stderr)
     return 0 if ok else 1
 
 

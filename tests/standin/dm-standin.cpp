@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * dm-standin: a stand-in device model for the start/stop tests (issue 4).
+ * dm-standin: a stand-in device model for the start/stop tests.
  * It looks like QEMU 7.2 to qemu-dm-exec's probe, drops privileges the way
  * QEMU does (-chroot, -runas), then behaves as told:
  *

@@ -82,7 +82,7 @@ if [ "$rootfs" = - ]; then
 fi
 
 # The modes the real system has: a world-writable /run would make
-# confinement tests pass or fail for the wrong reason (DESIGN.md fact 1).
+# confinement tests pass or fail for the wrong reason (tmpfs defaults to 1777).
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm

@@ -3,7 +3,7 @@
 
 /*
  * The test bed: a private systemd PID 1 in fresh pid, mount, cgroup, ipc,
- * uts and net namespaces (DESIGN.md fact 1), with the project installed into
+ * uts and net namespaces (booted to basic.target), with the project installed into
  * it from a `meson install --destdir` tree. Used by the integration suites,
  * the demo and the benchmarks.
  *

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * common/bus_property: each typed per-domain value is sent with the D-Bus
+ * bus_property: each typed per-domain value is sent with the D-Bus
  * signature systemd 252 reads for its property, and printed as the
  * unit-file line that reads back as the same value. "Reads back" is checked
- * against common/unit_property, the unit-file text converter that the
+ * against tests/support/unit_property, the unit-file text converter that the
  * integration suite proves equal to `systemd-run -p`: the printed line,
  * converted, gives exactly the typed message. Values that no line could
  * carry are refused.

@@ -38,7 +38,7 @@ TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 	const std::vector<UnitProperty> expected = {
 		{ "CapabilityBoundingSet", "CAP_SETUID CAP_SETGID CAP_SYS_CHROOT" },
 		{ "NoNewPrivileges", "yes" },
-		/* The allow-list view (issue 10, class 5). */
+		/* The allow-list view. */
 		{ "RootDirectory", std::string(QEMU_DM_VIEW_ROOT) },
 		{ "MountAPIVFS", "yes" },
 		{ "TemporaryFileSystem", "/run:ro,mode=0755,nosuid,nodev,noexec /etc:ro,mode=0755 /var:ro,mode=0755 "
@@ -51,7 +51,7 @@ TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 		{ "BindPaths", "-/run/qemu-dm/%i" },
 		{ "ProtectSystem", "strict" },
 		{ "ProtectHome", "yes" },
-		/* No persistent storage, bounded tmpfs as TMPDIR (issue 10, class 6). */
+		/* No persistent storage, bounded tmpfs as TMPDIR. */
 		{ "PrivateTmp", "yes" },
 		{ "BindReadOnlyPaths", fmt::format("{0}:/tmp {0}:/var/tmp", QEMU_DM_VIEW_EMPTY) },
 		{ "TemporaryFileSystem", "/tmp/qemu-dm:mode=1777,size=16M,nosuid,nodev" },

@@ -2,7 +2,7 @@
 
 /*
  * dmRequestFromQemuArgv() against the QEMU command lines stock libxl 4.17
- * built on a real Xen host (DESIGN.md fact 10, xen-lab.md 5.1 and 5.3).
+ * built on a real Xen host under dm_restrict=1 (HVM and PV).
  */
 
 #include <gmock/gmock.h>

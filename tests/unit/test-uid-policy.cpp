@@ -137,7 +137,7 @@ INSTANTIATE_TEST_SUITE_P(
 	      },
 	      req(5, "alice"), 0, "", ident(2000, 2000, "alice", true) },
 
-	/* ---- device_model_user is one DM's own user (issue 10, class 4) ---- */
+	/* ---- device_model_user is one DM's own user ---- */
 	Case{ "UserNobody",
 	      [](test::FakeUserLookup &l, Config &) {
 		      l.users.push_back({ "nobody", 65534, 65534 });

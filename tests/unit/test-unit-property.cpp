@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * common/unit_property: unit-file text -> the D-Bus "(sv)" StartTransientUnit
+ * tests/support/unit_property: unit-file text -> the D-Bus "(sv)" StartTransientUnit
  * takes. Each test builds a real sd-bus method call, seals it, reads it back
  * and compares name, variant signature and value with what systemd 252
  * expects (src/core/dbus-*.c) and what systemd-run would send.

@@ -2,7 +2,7 @@
 
 /*
  * qemu-dm-grant: the device grant of a never-root device model, with a
- * lifetime (issue 13; docs/confinement.md, "Never root": the grant).
+ * lifetime (docs/confinement.md, "Never root": the grant).
  *
  * Run as root by two units qemu-dm@<domid>.service is bound to (units/; the
  * generator's 50-qemu-dm-grant.conf, never-root model only):

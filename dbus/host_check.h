@@ -24,7 +24,7 @@
  *   QEMU Xen accelerator, QEMU -xen-domid-restrict, QEMU privilege drop  FAIL
  *   QEMU -sandbox       not built with seccomp                          WARN
  *   Device <path>       each [Devices] DeviceAllow= node exists          WARN
- *   never-root only (PrivilegeModel=never-root, the device grant of issue 13):
+ *   never-root only (PrivilegeModel=never-root, the device grant with a lifetime):
  *   POSIX ACLs on /dev  the file system of /dev stores ACLs (devtmpfs:
  *                       CONFIG_TMPFS_POSIX_ACL)                          FAIL
  *   Device control      cgroup v2 BPF device programs PASS; cgroup v1

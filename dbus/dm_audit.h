@@ -240,7 +240,7 @@ AuditCheck noXenFdsInfo();
 /* True for xenstored's socket paths (/run/xenstored/socket, /var/run/xenstored/socket_ro...). */
 bool isXenstoredSocketPath(std::string_view path);
 
-/* ---- pure parts: the never-root device grant (issue 13, dev_grant.h) ---- */
+/* ---- pure parts: the never-root device grant (dev_grant.h) ---- */
 
 /* The named-user ACL entries of one Xen node. */
 struct NodeGrants {

@@ -4,7 +4,7 @@
 /*
  * The seam between qemu-dm-exec and libxenctrl: one question, "what state is
  * domain N in?". exec_xen.cpp is the only file that includes xenctrl.h (it
- * needs GNU C++, see helpers/meson.build); tests use a fake XenControl.
+ * needs GNU C++, see helpers/exec/meson.build); tests use a fake XenControl.
  */
 
 #include <cstdint>
