@@ -1146,6 +1146,27 @@ void p3(const Settings &cfg, Out &out)
 			survivors("destroy");
 		}
 		/*
+		 * systemd's own kill, no qemu-dm code: KillUnit(all, SIGKILL) over the
+		 * bus, until no process of the uid is left (what the reaper is timed to).
+		 */
+		if (startTree(true)) {
+			auto mgr = SystemdManager::connect();
+			if (!mgr) {
+				out.fail("P3 KillUnit: " + mgr.error().message());
+				continue;
+			}
+			auto t0 = Clock::now();
+			if (auto k = mgr->killUnit(dmUnitName(kDom), "all", SIGKILL); !k)
+				out.fail("P3 KillUnit: " + k.error().message());
+			out.sample("p3.killunit_call.time", usSince(t0));
+			while (processesOf(target) > 0) {
+			}
+			out.sample("p3.killunit.time", usSince(t0));
+			(void)mgr->stopUnit(dmUnitName(kDom), std::chrono::seconds(30));
+			(void)mgr->resetFailed(dmUnitName(kDom));
+			survivors("killunit");
+		}
+		/*
 		 * libxl's reaper on the same tree: setresuid(reaper, target, 0), then
 		 * kill(-1, SIGKILL). Upstream sends it once and is done when the reaper
 		 * exits ("kill1"); repeated until no process of the target uid is left
@@ -1666,6 +1687,9 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 		row("graceful `qemu_dm_stop(…, 1 s)`, SIGTERM ignored (waits the timeout, then SIGKILL)",
 		    "graceful_ignored");
 		row("destroy `qemu_dm_destroy` / `qemu-dmctl stop --kill`, SIGTERM ignored", "destroy");
+		row("systemd's `KillUnit(all, SIGKILL)` alone (no qemu-dm code), until no process of the uid is left",
+		    "killunit");
+		row("of which the `KillUnit` call (PID 1 signals and logs each process)", "killunit_call");
 		row("libxl's reaper as upstream: setresuid(reaper, target, 0), one kill(-1, SIGKILL), until it "
 		    "returned",
 		    "reaper_once");
@@ -1770,6 +1794,13 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 	     "difference is nss-systemd asking PID 1 in parallel.");
 	line("- P3: graceful stop of a DM that ignores SIGTERM lasts its stop timeout by design; "
 	     "`qemu_dm_destroy()` (`qemu-dmctl stop --kill`, the shim when libxl SIGKILLs it) is the destroy. "
+	     "systemd 252's `KillUnit` signals a cgroup's processes one by one from PID 1's event loop, reading "
+	     "each one's comm and logging a journal line for each (1000 lines per destroy here; no cgroup.kill "
+	     "for KillUnit in 252), so the destroy kills the unit's cgroup itself where it may (root, the "
+	     "cgroup file system as PID 1 sees it): cgroup.kill on a kernel with it, else each listed process "
+	     "by pidfd, and only a pid still listed after its pidfd was opened; `KillUnit` only as the "
+	     "fallback. Then it waits for the unit's signals as before. Both it and the reaper then wait for "
+	     "PID 1 to reap the 1000 zombies (they were reparented to it), one per event-loop iteration. "
 	     "kill(-1, SIGKILL) returns 0 while any other process of the pid namespace exists, even one it may "
 	     "not signal (kernel/signal.c, kill_something_info()), so the reaper's \"until none left\" is "
 	     "judged from /proc.");
