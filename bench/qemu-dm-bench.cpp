@@ -12,8 +12,10 @@
  *       the same host drop-ins, (c) an unconfined transient unit, (d) libxl's
  *       way (fork, setsid, unshare(NEWNS|NEWIPC), upstream rlimits, exec);
  *       then the confinement cost by directive group and by single directive;
+ *       all of it with PrivilegeModel=root, and (a)-(d) again with never-root,
+ *       where (b) also waits for qemu-dm-ready@N as the C API does;
  *   P2  a burst of concurrent starts through the C API: DMs/s, PID 1 RSS per
- *       unit, the user database's RSS;
+ *       unit, the user database's RSS; one burst with never-root;
  *   P3  reap of a DM with many setsid + double-forked processes ignoring
  *       SIGTERM: graceful stop, destroy (qemu_dm_destroy), libxl's reaper;
  *   P4  getpwuid/getpwnam of a DM user through NSS (nss-systemd, our userdb)
@@ -22,7 +24,9 @@
  *       against fork+exec of /bin/true.
  * The policy is never copied here: (a) plans through the core, (b) and the
  * breakdown read the properties planDmUnit() builds and the drop-ins the
- * bed's generator wrote, so whatever main's policy is gets measured.
+ * bed's generator wrote, so whatever main's policy is gets measured. Each
+ * step writes the bed's qemu-dm.conf with its PrivilegeModel= (never the
+ * default), and what a step leaves loaded is a failure, stopped before the next.
  *
  * Every figure is a median with min and max over repeated runs; ratios are
  * of medians of the same run. Nothing is asserted about speed; the run fails
