@@ -90,6 +90,7 @@ struct Settings {
 	int directiveRounds = 5;    /* by single directive */
 	int burst = 200;	    /* P2 */
 	int burstRounds = 3;	    /* P2 */
+	int privateBurst = 100;	    /* P2 over the private socket (N x N signals) */
 	int reapProcesses = 1000;   /* P3 */
 	int reapRounds = 5;	    /* P3 */
 	int lookups = 2000;	    /* P4, per kind */
@@ -959,7 +960,7 @@ void p2(const Settings &cfg, Out &out, bool neverRoot)
 	 * key "p2": the C API's own choice (the system bus, see dbus/systemd_bus.h);
 	 * "p2.private": the same burst over PID 1's private socket, its fallback.
 	 */
-	auto burst = [&](const std::string &key, int round) {
+	auto burst = [&](const std::string &key, int round, int n) {
 		const bool main = key == "p2";
 		const pid_t udb = userdbPid(); /* socket-activated: it may have exited when idle and come back */
 		long pid1Before = rssKiB(1), udbBefore = udb > 0 ? rssKiB(udb) : -1;
@@ -977,7 +978,7 @@ void p2(const Settings &cfg, Out &out, bool neverRoot)
 		});
 		std::atomic<bool> stopLookups{ false };
 		std::thread looker([&] {
-			if (!neverRoot)
+			if (!neverRoot && key != "p2.same")
 				(void)lookups(dm, 0, main ? "p4.burst.dm" : "p4.burst_private.dm", out, &stopLookups);
 		});
 
@@ -986,7 +987,7 @@ void p2(const Settings &cfg, Out &out, bool neverRoot)
 		bool go = false;
 		std::atomic<int> started{ 0 };
 		std::vector<std::thread> threads;
-		for (int i = 0; i < cfg.burst; i++) {
+		for (int i = 0; i < n; i++) {
 			threads.emplace_back([&, i] {
 				{
 					std::unique_lock<std::mutex> l(m);
@@ -996,9 +997,10 @@ void p2(const Settings &cfg, Out &out, bool neverRoot)
 				auto t0 = Clock::now();
 				if (capiStart(static_cast<uint32_t>(i + 1), {}, err) < 0) {
 					out.fail(fmt::format("P2: domain {} ({}): {}", i + 1,
-							     neverRoot ? "never-root"
-							     : main    ? "default: system bus"
-								       : "private socket",
+							     neverRoot		   ? "never-root"
+							     : key == "p2.private" ? "private socket"
+							     : key == "p2.same"	   ? "system bus, same size"
+										   : "default: system bus",
 							     err));
 					return;
 				}
@@ -1034,13 +1036,13 @@ void p2(const Settings &cfg, Out &out, bool neverRoot)
 			if (udb > 0 && udbCpuBefore >= 0)
 				out.sample("p2.userdb_cpu_ms", cpuMs(udb) - udbCpuBefore);
 		}
-		if (started != cfg.burst)
-			out.fail(fmt::format("P2: {} of {} DMs started ({})", started.load(), cfg.burst, key));
+		if (started != n)
+			out.fail(fmt::format("P2: {} of {} DMs started ({})", started.load(), n, key));
 
 		/* Stop them all, concurrently too. */
 		threads.clear();
 		auto t1 = Clock::now();
-		for (int i = 0; i < cfg.burst; i++) {
+		for (int i = 0; i < n; i++) {
 			threads.emplace_back([&, i] {
 				char *e = nullptr;
 				if (qemu_dm_stop(static_cast<uint32_t>(i + 1), 30, &e) < 0) {
@@ -1054,7 +1056,7 @@ void p2(const Settings &cfg, Out &out, bool neverRoot)
 			t.join();
 		out.sample(key + ".stop_wall", usSince(t1));
 		int left = 0;
-		for (int i = 0; i < cfg.burst; i++)
+		for (int i = 0; i < n; i++)
 			left += processesOf(kRangeBase + static_cast<uid_t>(i + 1));
 		if (left)
 			out.fail(fmt::format("P2: {} processes survived the stop", left));
@@ -1067,7 +1069,7 @@ void p2(const Settings &cfg, Out &out, bool neverRoot)
 	 * matches ask for. The same burst over both.
 	 */
 	if (neverRoot) {
-		burst("p2nr", 0);
+		burst("p2nr", 0, cfg.burst);
 		return;
 	}
 	if (auto m = SystemdManager::connect())
@@ -1077,9 +1079,13 @@ void p2(const Settings &cfg, Out &out, bool neverRoot)
 	 * minutes (N x N signals), and PID 1 is left busy for a while after it.
 	 */
 	for (int round = 0; round < cfg.burstRounds; round++)
-		burst("p2", round);
+		burst("p2", round, cfg.burst);
+	/* The same size over the system bus just before, for the ratio (the private socket's cost grows as N x N). */
+	if (cfg.privateBurst != cfg.burst)
+		burst("p2.same", 0, cfg.privateBurst);
+	out.info("p2.private.n", std::to_string(cfg.privateBurst));
 	::setenv("QEMU_DM_SYSTEMD_ADDRESS", "unix:path=/run/systemd/private", 1);
-	burst("p2.private", 0);
+	burst("p2.private", 0, cfg.privateBurst);
 	::unsetenv("QEMU_DM_SYSTEMD_ADDRESS");
 	char *e = nullptr;
 	if (qemu_dm_stop(kDomLookup, 30, &e) < 0)
@@ -1384,7 +1390,7 @@ std::string firstLine(const std::string &cmd)
 	return r->out.substr(0, r->out.find('\n'));
 }
 
-std::string report(const Results &r, const Settings &cfg, const std::string &command)
+std::string report(const Results &r, const Settings &cfg, const std::string &command, const std::string &loadStart)
 {
 	std::string o;
 	auto line = [&](const std::string &s) { o += s + "\n"; };
@@ -1407,7 +1413,8 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 			 u.machine, firstLine("systemctl --version")));
 	line(fmt::format("- tree: {}", firstLine("git -C " + std::string(QEMU_DM_SOURCE_ROOT) +
 						 " describe --always --dirty 2>/dev/null || echo unknown")));
-	line(fmt::format("- load at the start: {}", firstLine("cat /proc/loadavg")));
+	line(fmt::format("- load (/proc/loadavg) at the start: {}; at the end: {}", loadStart,
+			 firstLine("cat /proc/loadavg")));
 	line("- model: each section names the PrivilegeModel= of the bed's qemu-dm.conf it ran with (set per "
 	     "step, never the default); P1 runs in both");
 	line("- where: a private systemd test bed (tests/testbed, systemd 252 as PID 1) with this build "
@@ -1603,24 +1610,49 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 		line(fmt::format(
 		    "Each thread calls `qemu_dm_start()` at once (its own connection), then all are stopped "
 		    "concurrently. \"default\": where the C API connects by itself ({}), {} rounds; \"private "
-		    "socket\": the same burst over PID 1's private socket, its fallback without a bus daemon "
+		    "socket\": a burst over PID 1's private socket, its fallback without a bus daemon "
 		    "(`QEMU_DM_SYSTEMD_ADDRESS=unix:path=/run/systemd/private`), one round (it takes minutes).",
 		    address, r.samples.at("p2.burst_wall").size()));
 		line("");
-		line(priv ? "| measure | default | private socket |" : "| measure | default |");
-		line(priv ? "|---|---|---|" : "|---|---|");
-		auto row = [&](const std::string &label, const std::string &a, const std::string &b) {
-			line(priv ? fmt::format("| {} | {} | {} |", label, a, b)
-				  : fmt::format("| {} | {} |", label, a));
+		const bool same = r.has("p2.same.burst_wall");
+		const std::string n =
+		    r.info.count("p2.private.n") ? r.info.at("p2.private.n").front() : std::to_string(cfg.burst);
+		if (same) {
+			line(fmt::format(
+			    "The private socket's burst has {0} DMs (its cost grows as N × N); \"default, "
+			    "{0}\" is a burst of the same size over the system bus right before it, one round.",
+			    n));
+			line("");
+		}
+		std::vector<std::pair<std::string, std::string>> cols = { { fmt::format("default, {}", cfg.burst),
+									    "p2" } };
+		if (same)
+			cols.push_back({ fmt::format("default, {}", n), "p2.same" });
+		if (priv)
+			cols.push_back({ fmt::format("private socket, {}", n), "p2.private" });
+		std::string head = "| measure |", rule = "|---|";
+		for (const auto &c : cols) {
+			head += " " + c.first + " |";
+			rule += "---|";
+		}
+		line(head);
+		line(rule);
+		auto row = [&](const std::string &label, const std::function<std::string(const std::string &)> &cell) {
+			std::string l = "| " + label + " |";
+			for (const auto &c : cols)
+				l += " " + cell(c.second) + " |";
+			line(l);
 		};
-		row(fmt::format("all {} running (s)", cfg.burst), seconds("p2.burst_wall"),
-		    priv ? seconds("p2.private.burst_wall") : "");
-		row("DMs per second", plain(r.get("p2.dms_per_s")), plain(r.get("p2.private.dms_per_s")));
-		row("one start's latency in the burst (ms)", ms(r.get("p2.start_latency")),
-		    ms(r.get("p2.private.start_latency")));
-		row("all stopped (ms)", ms(r.get("p2.stop_wall")), ms(r.get("p2.private.stop_wall")));
-		row("starts that failed (all rounds)", std::to_string(failed("default")),
-		    std::to_string(failed("private")));
+		row("all running (s)", [&](const std::string &k) { return seconds(k + ".burst_wall"); });
+		row("DMs per second", [&](const std::string &k) { return plain(r.get(k + ".dms_per_s")); });
+		row("one start's latency in the burst (ms)",
+		    [&](const std::string &k) { return ms(r.get(k + ".start_latency")); });
+		row("all stopped (ms)", [&](const std::string &k) { return ms(r.get(k + ".stop_wall")); });
+		row("starts that failed (all rounds)", [&](const std::string &k) {
+			return std::to_string(failed(k == "p2.private" ? "private"
+						     : k == "p2.same"  ? "system bus, same"
+								       : "default"));
+		});
 		line("");
 		line("Measured in the default bursts:");
 		line("");
@@ -1641,9 +1673,10 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 				 plain(r.get("p2.userdb_cpu_ms"), 1)));
 		line("");
 		if (priv)
-			line(fmt::format("- default / private socket, all running: {} (the lower the better for the "
-					 "default).",
-					 ratio(r.get("p2.burst_wall"), r.get("p2.private.burst_wall"))));
+			line(fmt::format("- default / private socket, all running, same size: {} (the lower the better "
+					 "for the default).",
+					 ratio(r.get(same ? "p2.same.burst_wall" : "p2.burst_wall"),
+					       r.get("p2.private.burst_wall"))));
 		if (r.has("p2nr.burst_wall")) {
 			line("");
 			line(fmt::format(
@@ -1761,7 +1794,7 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 	}
 	line("## Reading these numbers");
 	line("");
-	line("- The machine is shared: the date line's load average says how busy it was. Compare ratios of one "
+	line("- The machine is shared: the load line says how busy it was. Compare ratios of one "
 	     "run, not figures of two runs.");
 	line("- P1 (a) − (b) is everything qemu-dm adds to the same unit: the C API's connection, configuration, "
 	     "uid policy (NSS lookups of the uid and name, through our userdb), the QEMU probe cache, the "
@@ -1832,6 +1865,7 @@ int run(int argc, char **argv)
 			cfg.directiveRounds = 1;
 			cfg.burst = 20;
 			cfg.burstRounds = 1;
+			cfg.privateBurst = 20;
 			cfg.reapProcesses = 100;
 			cfg.reapRounds = 1;
 			cfg.lookups = 100;
@@ -1863,6 +1897,7 @@ int run(int argc, char **argv)
 	}
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
+	const std::string loadStart = firstLine("cat /proc/loadavg");
 	auto root = testbed::installTree(build);
 	if (!root) {
 		std::fprintf(stderr, "qemu-dm-bench: %s\n", root.error().message().c_str());
@@ -1979,7 +2014,7 @@ int run(int argc, char **argv)
 		step("P5", "root", [&](Out &o) { p5(cfg, o); });
 	(void)(*bed)->shutdown();
 
-	std::string md = report(results, cfg, command);
+	std::string md = report(results, cfg, command, loadStart);
 	std::fputs(md.c_str(), stdout);
 	if (!outFile.empty()) {
 		std::ofstream f(outFile);
