@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "atomic_file.h"
+#include "test_util.h"
 
 using namespace qemudm;
 
@@ -20,11 +21,9 @@ class AtomicFileTest : public testing::Test
 protected:
 	void SetUp() override
 	{
-		char tmpl[] = "/tmp/test-atomic-XXXXXX";
-		ASSERT_NE(::mkdtemp(tmpl), nullptr);
-		dir_ = tmpl;
+		ASSERT_TRUE(tmp_) << "could not make a directory below /tmp";
+		dir_ = tmp_.path();
 	}
-	void TearDown() override { std::filesystem::remove_all(dir_); }
 
 	std::vector<std::string> entries() const
 	{
@@ -42,6 +41,7 @@ protected:
 		return ss.str();
 	}
 
+	qemudm::test::TempDir tmp_{ "test-atomic" };
 	std::filesystem::path dir_;
 };
 

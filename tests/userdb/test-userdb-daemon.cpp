@@ -32,10 +32,12 @@
 
 #include "build_config.h"
 #include "json.h"
+#include "test_util.h"
 #include "unique_fd.h"
 
 using namespace qemudm;
 using json::Value;
+using qemudm::test::TempDir;
 
 namespace {
 
@@ -115,26 +117,6 @@ std::string userNameOf(const std::string &reply)
 		return "";
 	return *rec->find("userName")->asString();
 }
-
-class TempDir
-{
-public:
-	TempDir()
-	{
-		char tmpl[] = "/tmp/qemu-dm-userdb-test.XXXXXX";
-		const char *p = mkdtemp(tmpl);
-		path_ = p ? p : "";
-	}
-	~TempDir()
-	{
-		if (!path_.empty())
-			(void)std::system(("rm -rf '" + path_ + "'").c_str());
-	}
-	const std::string &path() const { return path_; }
-
-private:
-	std::string path_;
-};
 
 /* The daemon under test, started with --listen or with a passed socket. */
 class Daemon
@@ -314,7 +296,7 @@ protected:
 	{
 		if (binary().empty())
 			GTEST_SKIP() << "QEMU_DM_USERDB_BIN not set";
-		daemon_ = std::make_unique<Daemon>(dir_.path());
+		daemon_ = std::make_unique<Daemon>(dir_.str());
 	}
 
 	TempDir dir_;
@@ -592,7 +574,7 @@ TEST_F(UserdbDaemon, AUidHoldingManyConnectionsStallsNoOne)
 		GTEST_SKIP() << "needs root to connect as other uids";
 	ASSERT_TRUE(daemon_->start({ "--max-connections-per-uid=4", "--request-timeout=30" }));
 	ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
-	ASSERT_EQ(chmod((dir_.path() + "/" + kService).c_str(), 0666), 0);
+	ASSERT_EQ(chmod((dir_.str() + "/" + kService).c_str(), 0666), 0);
 
 	int p[2];
 	ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
