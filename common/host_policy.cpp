@@ -220,8 +220,9 @@ std::vector<UnitProperty> buildHardeningPolicy(const Config &config)
 	/*
 	 * ~@privileged and ~@mount also remove chroot, setuid and setgroups:
 	 * QEMU's -chroot and -runas need them back in the root model. A
-	 * never-root DM calls none of them: every set*id call is denied (also by
-	 * qemu-dm-exec's credential filter, which pins them to the DM's own ids).
+	 * never-root DM calls none of them: set*uid and setgroups are killed here
+	 * (SIGSYS); set*gid stay in @system-service and meet qemu-dm-exec's
+	 * credential filter, pinned to the DM's own gid (EPERM).
 	 * seccomp(2) can only restrict the caller further: qemu-dm-exec installs
 	 * that filter, and QEMU builds with -sandbox probe it at start.
 	 */

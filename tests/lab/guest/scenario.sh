@@ -17,6 +17,8 @@ SHIM=/usr/libexec/qemu-dm/qemu-dm-shim
 QEMU=/usr/libexec/xen-qemu-system-i386
 DISK=$LAB/disk.img
 MISSING=$LAB/missing-disk.img
+# The Xen nodes a never-root DM is granted until QMP answers (then revoked).
+XEN_NODES="privcmd evtchn hypercall xenbus gntdev"
 # Every HVM guest's disk holds a boot sector that prints "lab-tick NNNN" (a counter
 # in hex) to Xen's debug port 0xe9 once a second, so xl dmesg shows whether a
 # guest (a restored one, say) runs. Without it the firmware finds no OS and the
@@ -53,6 +55,22 @@ oneline() { tr '\n\t' '  ' | sed -E 's/ +/ /g; s/^ //; s/ $//' | cut -c1-300; }
 	done
 ) &
 HEARTBEAT=$!
+
+# A scenario that ends before LAB-DONE (a shell error under set -u, say) is a
+# FAIL of its step with the shell's last words, and dom0 still powers off:
+# the host gets a verdict now, not at its boot bound.
+DONE=0
+aborted() {
+	local rc=$? why
+	[[ $DONE == 1 ]] && return
+	why=$(grep -v -e '^LAB' "$LAB/scenario.log" 2>/dev/null | tail -n 3 | oneline)
+	result "${CUR:-0}.scenario-aborted" 1 "scenario.sh exited with status $rc before LAB-DONE: ${why:-no output}"
+	kill "$HEARTBEAT" 2>/dev/null
+	journalctl --no-pager -b -o short-monotonic >"$EV/journal.txt" 2>&1
+	sync
+	grep -qw qemudm.lab.nopoweroff /proc/cmdline || systemctl --no-block poweroff
+}
+trap aborted EXIT
 
 # result ID OK DETAIL: OK is a shell status (0 = pass).
 result() {
@@ -167,7 +185,6 @@ status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/
 # MODEL is what the generator made of qemu-dm.conf for the DMs started next:
 # never-root (the unit runs as the DM's user from exec, no capabilities) or root.
 MODEL_DROPIN=/etc/xen/qemu-dm.conf.d/50-lab-model.conf
-GEN_DIR=/run/systemd/generator/qemu-dm@.service.d
 
 # use_model root|default: a qemu-dm.conf.d drop-in for root (none for the
 # default, never-root), the generator run once by hand to learn the model, and
@@ -947,6 +964,7 @@ xl dmesg >"$EV/xl-dmesg.txt" 2>&1
 journalctl --no-pager -b -o short-monotonic >"$EV/journal.txt" 2>&1
 kill "$HEARTBEAT" 2>/dev/null
 echo LAB-DONE | tee -a "$RES"
+DONE=1
 sync
 grep -qw qemudm.lab.nopoweroff /proc/cmdline || systemctl --no-block poweroff
 exit 0
