@@ -6,8 +6,6 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "atomic_file.h"
 #include "test_util.h"
@@ -33,13 +31,7 @@ protected:
 		std::sort(v.begin(), v.end());
 		return v;
 	}
-	std::string read(const std::string &name) const
-	{
-		std::ifstream in(dir_ / name);
-		std::stringstream ss;
-		ss << in.rdbuf();
-		return ss.str();
-	}
+	std::string read(const std::string &name) const { return test::slurp(dir_ / name); }
 
 	qemudm::test::TempDir tmp_{ "test-atomic" };
 	std::filesystem::path dir_;
