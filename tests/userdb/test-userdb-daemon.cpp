@@ -25,7 +25,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -273,13 +272,9 @@ public:
 	/* VmRSS in KiB. */
 	long rssKiB() const
 	{
-		std::ifstream f(fmt::format("/proc/{}/status", pid_));
-		std::string line;
-		while (std::getline(f, line)) {
-			if (line.rfind("VmRSS:", 0) == 0)
-				return std::strtol(line.c_str() + 6, nullptr, 10);
-		}
-		return -1;
+		std::string rss =
+		    test::procStatusField(test::slurp(fmt::format("/proc/{}/status", pid_)), "VmRSS"); /* "1234 kB" */
+		return rss.empty() ? -1 : std::strtol(rss.c_str(), nullptr, 10);
 	}
 
 private:
@@ -374,10 +369,7 @@ TEST_F(UserdbDaemon, ReplaysTheFuzzCorpusAndKeepsServing)
 	UniqueFd shared = daemon_->connect();
 	std::string sharedBuf;
 	for (const auto &file : files) {
-		std::ifstream f(file, std::ios::binary);
-		std::stringstream ss;
-		ss << f.rdbuf();
-		std::string request = ss.str();
+		std::string request = test::slurp(file);
 		ASSERT_EQ(request.find('\0'), std::string::npos) << file << ": corpus entries hold one message";
 
 		/* On its own connection ... */
