@@ -60,10 +60,12 @@ HEARTBEAT=$!
 # FAIL of its step with the shell's last words, and dom0 still powers off:
 # the host gets a verdict now, not at its boot bound.
 DONE=0
+SIGNALLED=
 aborted() {
 	local rc=$? why
 	[[ $DONE == 1 ]] && return
 	why=$(grep -v -e '^LAB' "$LAB/scenario.log" 2>/dev/null | tail -n 3 | oneline)
+	[[ -n $SIGNALLED ]] && why="stopped by SIG$SIGNALLED (qemu-dm-lab.service's TimeoutStartSec=, or a shutdown) after $(up) s of uptime; last output: $why"
 	result "${CUR:-0}.scenario-aborted" 1 "scenario.sh exited with status $rc before LAB-DONE: ${why:-no output}"
 	kill "$HEARTBEAT" 2>/dev/null
 	journalctl --no-pager -b -o short-monotonic >"$EV/journal.txt" 2>&1
@@ -71,6 +73,8 @@ aborted() {
 	grep -qw qemudm.lab.nopoweroff /proc/cmdline || systemctl --no-block poweroff
 }
 trap aborted EXIT
+trap 'SIGNALLED=TERM; exit 143' TERM
+trap 'SIGNALLED=INT; exit 130' INT
 
 # result ID OK DETAIL: OK is a shell status (0 = pass).
 result() {
