@@ -12,8 +12,10 @@
  *       the same host drop-ins, (c) an unconfined transient unit, (d) libxl's
  *       way (fork, setsid, unshare(NEWNS|NEWIPC), upstream rlimits, exec);
  *       then the confinement cost by directive group and by single directive;
+ *       all of it with PrivilegeModel=root, and (a)-(d) again with never-root,
+ *       where (b) also waits for qemu-dm-ready@N as the C API does;
  *   P2  a burst of concurrent starts through the C API: DMs/s, PID 1 RSS per
- *       unit, the user database's RSS;
+ *       unit, the user database's RSS; one burst with never-root;
  *   P3  reap of a DM with many setsid + double-forked processes ignoring
  *       SIGTERM: graceful stop, destroy (qemu_dm_destroy), libxl's reaper;
  *   P4  getpwuid/getpwnam of a DM user through NSS (nss-systemd, our userdb)
@@ -22,7 +24,9 @@
  *       against fork+exec of /bin/true.
  * The policy is never copied here: (a) plans through the core, (b) and the
  * breakdown read the properties planDmUnit() builds and the drop-ins the
- * bed's generator wrote, so whatever main's policy is gets measured.
+ * bed's generator wrote, so whatever main's policy is gets measured. Each
+ * step writes the bed's qemu-dm.conf with its PrivilegeModel= (never the
+ * default), and what a step leaves loaded is a failure, stopped before the next.
  *
  * Every figure is a median with min and max over repeated runs; ratios are
  * of medians of the same run. Nothing is asserted about speed; the run fails
@@ -63,6 +67,7 @@
 #include "config.h"
 #include "dm_control.h"
 #include "domain.h"
+#include "fake_xen_dev.h"
 #include "qemu-dm.h"
 #include "systemd_bus.h"
 #include "testbed.h"
@@ -85,6 +90,7 @@ struct Settings {
 	int directiveRounds = 5;    /* by single directive */
 	int burst = 200;	    /* P2 */
 	int burstRounds = 3;	    /* P2 */
+	int privateBurst = 100;	    /* P2 over the private socket (N x N signals) */
 	int reapProcesses = 1000;   /* P3 */
 	int reapRounds = 5;	    /* P3 */
 	int lookups = 2000;	    /* P4, per kind */
@@ -210,6 +216,31 @@ int capiStart(uint32_t domid, const std::vector<std::string> &args, std::string 
 	if (r < 0)
 		error = capiError(err);
 	return r;
+}
+
+/* The units a start of `unit` may load: itself and, for qemu-dm@N, its grant and ready units. */
+std::vector<std::string> unitsOf(const std::string &unit)
+{
+	std::vector<std::string> units = { unit };
+	if (auto domid = domidFromUnitName(unit)) {
+		units.push_back(fmt::format("qemu-dm-grant@{}.service", *domid));
+		units.push_back(fmt::format("qemu-dm-ready@{}.service", *domid));
+	}
+	return units;
+}
+
+/*
+ * Stops `unit` and resets it and its grant and ready units: a failed unit
+ * stays loaded, and a loaded unit that names qemu-dm@N keeps that transient
+ * unit (and its file) loaded, so the next StartTransientUnit of it fails.
+ */
+void forgetUnit(SystemdManager &mgr, const std::string &unit)
+{
+	(void)mgr.stopUnit(unit, std::chrono::seconds(30));
+	for (const auto &u : unitsOf(unit)) {
+		(void)mgr.stopUnit(u, std::chrono::seconds(30));
+		(void)mgr.resetFailed(u);
+	}
 }
 
 /* One "Name=Value" line of a drop-in and its section ("Unit" or "Service"). */
@@ -345,10 +376,16 @@ struct BareUnit {
 	std::string name;
 	BusProperties properties; /* typed, as DmController::start sends them; ExecStart added from execStart */
 	std::vector<std::string> execStart;
+	std::string ready = {}; /* never-root: the unit whose start is the end of the start (qemu-dm-ready@N) */
 };
 
-/* Start, time to "exec'd" (Type=exec job done); stop, time to inactive and empty. */
-bool bareStartStop(const BareUnit &u, double &startUs, double &stopUs, std::string &error)
+/*
+ * Start, time to "exec'd" (Type=exec job done) and, with a ready unit, to
+ * that unit's job done too (`execUs` is then the first part); stop, time to
+ * inactive and empty (and its grant and ready units stopped). A failed start
+ * or stop leaves nothing loaded.
+ */
+bool bareStartStop(const BareUnit &u, double &startUs, double &stopUs, std::string &error, double *execUs = nullptr)
 {
 	auto t0 = Clock::now();
 	auto mgr = SystemdManager::connect(); /* a connection per start, as each C API call opens one */
@@ -359,37 +396,71 @@ bool bareStartStop(const BareUnit &u, double &startUs, double &stopUs, std::stri
 	BusProperties props = u.properties;
 	props.push_back({ "ExecStart", ExecArgv{ u.execStart } });
 	auto job = mgr->startTransientUnit(u.name, "fail", props, {}, std::chrono::seconds(30));
-	startUs = usSince(t0);
+	if (execUs)
+		*execUs = usSince(t0);
 	bool ok = job && *job == "done";
 	if (!ok)
 		error = job ? fmt::format("{}: job {}", u.name, *job) : job.error().message();
+	if (ok && !u.ready.empty()) {
+		/* The ready unit's start job was queued with the DM's (BindsTo=): this waits for it. */
+		auto ready = mgr->startUnit(u.ready, "fail", std::chrono::seconds(60));
+		if (!ready || *ready != "done") {
+			error = ready ? fmt::format("{}: job {}", u.ready, *ready) : ready.error().message();
+			ok = false;
+		}
+	}
+	startUs = usSince(t0);
+	if (!ok) {
+		forgetUnit(*mgr, u.name);
+		return false;
+	}
 	auto t1 = Clock::now();
 	auto mgr2 = SystemdManager::connect();
 	auto s = mgr2 ? mgr2->stopUnit(u.name, std::chrono::seconds(30)) : Status(mgr2.error());
+	/* Never root: until the grant unit's revoke (after the DM ended) is done too, as qemu_dm_stop() waits. */
+	if (s && !u.ready.empty())
+		for (const auto &x : unitsOf(u.name))
+			if (x != u.name && s)
+				s = mgr2->stopUnit(x, std::chrono::seconds(30));
 	stopUs = usSince(t1);
-	if (mgr2)
-		(void)mgr2->resetFailed(u.name);
-	if (!s && ok) {
+	if (!s) {
 		error = s.error().message();
 		ok = false;
 	}
+	if (mgr2)
+		for (const auto &x : unitsOf(u.name))
+			(void)mgr2->resetFailed(x);
+	if (!ok)
+		forgetUnit(*mgr, u.name);
 	return ok;
 }
 
-/* The argv QEMU was exec'd with in a running DM unit (its /proc cmdline). */
+/*
+ * The argv QEMU was exec'd with in a running DM unit (its /proc cmdline).
+ * READY=1 comes right before qemu-dm-exec's exec: until then the main
+ * process is qemu-dm-exec, so this waits (setup, untimed) for the stand-in.
+ */
 std::vector<std::string> execdArgv(uint32_t domid)
 {
 	auto mgr = SystemdManager::connect();
 	if (!mgr)
 		return {};
-	auto pid = mgr->mainPid(dmUnitName(domid));
-	if (!pid || *pid == 0)
-		return {};
-	std::ifstream f(fmt::format("/proc/{}/cmdline", *pid));
 	std::vector<std::string> argv;
-	std::string a;
-	while (std::getline(f, a, '\0'))
-		argv.push_back(a);
+	(void)waitFor(
+	    [&] {
+		    argv.clear();
+		    auto pid = mgr->mainPid(dmUnitName(domid));
+		    if (!pid || *pid == 0)
+			    return false;
+		    std::ifstream f(fmt::format("/proc/{}/cmdline", *pid));
+		    std::string a;
+		    while (std::getline(f, a, '\0'))
+			    argv.push_back(a);
+		    return !argv.empty() && argv.front() == kStandin;
+	    },
+	    std::chrono::seconds(10));
+	if (argv.empty() || argv.front() != kStandin)
+		return {};
 	return argv;
 }
 
@@ -419,30 +490,65 @@ BusProperties execTyped(BusProperties p)
 
 double runTimed(const std::vector<std::string> &argv, const std::vector<std::string> &env, bool &ok);
 
-void p1(const Settings &cfg, Out &out)
+/* `argv` with every mention of domain `from`'s runtime directory naming domain `to`'s. */
+std::vector<std::string> retargetRuntimeDir(std::vector<std::string> argv, uint32_t from, uint32_t to)
 {
-	constexpr uint32_t kDomA = 11, kDomB = 12, kDomD = 14;
+	const std::string a = fmt::format("/run/qemu-dm/{}/", from), b = fmt::format("/run/qemu-dm/{}/", to);
+	for (auto &x : argv)
+		for (size_t pos; (pos = x.find(a)) != std::string::npos;)
+			x.replace(pos, a.size(), b);
+	return argv;
+}
+
+/* `argv` without the QMP monitor qemu-dm-exec adds for the never-root grant's end (its -chardev and -mon). */
+std::vector<std::string> withoutReadyMonitor(const std::vector<std::string> &argv)
+{
+	std::vector<std::string> out;
+	for (size_t i = 0; i < argv.size(); i++) {
+		if (i + 1 < argv.size() && (argv[i] == "-chardev" || argv[i] == "-mon") &&
+		    argv[i + 1].find("qemu-dm-ready") != std::string::npos) {
+			i++;
+			continue;
+		}
+		out.push_back(argv[i]);
+	}
+	return out;
+}
+
+/*
+ * P1 in one privilege model. Root (keys "p1."): QEMU starts as root and
+ * drops itself (-runas, -chroot); also the breakdown by directive. Never
+ * root (keys "p1nr."): the unit runs as the DM's user, bound to
+ * qemu-dm-grant@N (ACLs on the Xen nodes before the start) and
+ * qemu-dm-ready@N (after QEMU answered QMP: the access revoked), and a start
+ * returns once qemu-dm-ready@N is up.
+ */
+void p1(const Settings &cfg, Out &out, bool neverRoot)
+{
+	const std::string k = neverRoot ? "p1nr." : "p1.";
+	const std::string what = neverRoot ? "P1 never-root" : "P1";
+	const uint32_t kDomA = neverRoot ? 21 : 11, kDomB = neverRoot ? 22 : 12, kDomD = neverRoot ? 24 : 14;
 
 	/* Warm-up, untimed: fills the QEMU probe cache as any first start on a host does. */
 	std::string err;
 	if (capiStart(kDomA, {}, err) < 0) {
-		out.fail("P1: warm-up start through the C API: " + err);
+		out.fail(what + ": warm-up start through the C API: " + err);
 		return;
 	}
 	const std::vector<std::string> argvA = execdArgv(kDomA);
 	char *e = nullptr;
 	if (qemu_dm_stop(kDomA, 30, &e) < 0)
-		out.fail("P1: warm-up stop: " + capiError(e));
+		out.fail(what + ": warm-up stop: " + capiError(e));
 	if (argvA.empty()) {
-		out.fail("P1: could not read the argv QEMU was exec'd with");
+		out.fail(what + ": could not read the argv QEMU was exec'd with");
 		return;
 	}
-	out.info("p1.execd_argv", fmt::format("{}", fmt::join(argvA, " ")));
+	out.info(k + "execd_argv", fmt::format("{}", fmt::join(argvA, " ")));
 
 	/* (b): what planDmUnit() builds for the same request, as qemu-dm@N with the host drop-ins. */
 	auto ctl = DmController::open();
 	if (!ctl) {
-		out.fail("P1: " + ctl.error().message());
+		out.fail(what + ": " + ctl.error().message());
 		return;
 	}
 	DmRequest req;
@@ -451,7 +557,7 @@ void p1(const Settings &cfg, Out &out)
 	req.qemuArgv = { kStandin };
 	auto plan = ctl->plan(req);
 	if (!plan) {
-		out.fail("P1: plan: " + plan.error().message());
+		out.fail(what + ": plan: " + plan.error().message());
 		return;
 	}
 	std::string runtimeDir;
@@ -459,26 +565,40 @@ void p1(const Settings &cfg, Out &out)
 		if (auto *dirs = std::get_if<Strings>(&p.value);
 		    p.name == "RuntimeDirectory" && dirs && !dirs->items.empty())
 			runtimeDir = "/run/" + dirs->items.front();
-	BareUnit b{ dmUnitName(kDomB), execTyped(plan->properties), withChroot(argvA, runtimeDir) };
-	/* -runas of (a)'s argv is domain 11's uid; (b) runs as its own. */
+	BareUnit b{ dmUnitName(kDomB), execTyped(plan->properties),
+		    withChroot(retargetRuntimeDir(argvA, kDomA, kDomB), runtimeDir) };
+	if (neverRoot)
+		b.ready = fmt::format("qemu-dm-ready@{}.service", kDomB);
+	/* -runas of (a)'s argv is domain A's uid; (b) runs as its own. */
 	for (size_t i = 0; i + 1 < b.execStart.size(); i++)
 		if (b.execStart[i] == "-runas")
 			b.execStart[i + 1] = fmt::format("{}:{}", plan->identity.uid, plan->identity.gid);
-	BareUnit c{ "qemu-dm-bench-plain.service", { { "Type", std::string("exec") } }, withChroot(b.execStart, "/") };
+	/* (c) and (d) have no grant to end: no QMP monitor for it. */
+	const std::vector<std::string> bare = withoutReadyMonitor(b.execStart);
+	BareUnit c{ "qemu-dm-bench-plain.service", { { "Type", std::string("exec") } }, withChroot(bare, "/") };
 
 	const std::vector<DropInLine> host = hostDropInLines();
-	out.info("p1.host_dropin_lines", std::to_string(host.size()));
+	out.info(k + "host_dropin_lines", std::to_string(host.size()));
 	if (host.empty())
-		out.fail("P1: no host drop-ins in " + std::string(kDropInDir));
+		out.fail(what + ": no host drop-ins in " + std::string(kDropInDir));
 
-	/* (d) libxl: the chroot directory it creates (mode 0000), its log file, the same argv. */
+	/*
+	 * (d) libxl: the chroot directory it creates (mode 0000), its log file, the
+	 * same argv; libxl passes -runas and -chroot under dm_restrict whatever
+	 * qemu-dm's model.
+	 */
 	const std::string libxlRoot = "/run/bench-libxl";
 	(void)::mkdir(libxlRoot.c_str(), 0755);
 	const std::string libxlChroot = fmt::format("{}/qemu-root-{}", libxlRoot, kDomD);
-	std::vector<std::string> argvD = withChroot(b.execStart, libxlChroot);
+	std::vector<std::string> argvD = withChroot(bare, libxlChroot);
+	const std::string runasD = fmt::format("{}:{}", kRangeBase + kDomD, plan->identity.gid);
+	if (std::find(argvD.begin(), argvD.end(), "-runas") == argvD.end())
+		argvD.insert(argvD.end(), { "-runas", runasD });
+	if (std::find(argvD.begin(), argvD.end(), "-chroot") == argvD.end())
+		argvD.insert(argvD.end(), { "-chroot", libxlChroot });
 	for (size_t i = 0; i + 1 < argvD.size(); i++)
 		if (argvD[i] == "-runas")
-			argvD[i + 1] = fmt::format("{}:{}", kRangeBase + kDomD, plan->identity.gid);
+			argvD[i + 1] = runasD;
 
 	auto libxlStartStop = [&](double &startUs, double &stopUs) -> bool {
 		auto t0 = Clock::now();
@@ -542,35 +662,42 @@ void p1(const Settings &cfg, Out &out)
 		int r = capiStart(kDomA, {}, err);
 		double aStart = usSince(t0);
 		if (r < 0) {
-			out.fail("P1 (a): " + err);
+			out.fail(what + " (a): " + err);
 		} else {
-			out.sample("p1.a.start", aStart);
+			out.sample(k + "a.start", aStart);
 			auto t1 = Clock::now();
 			if (qemu_dm_stop(kDomA, 30, &e) < 0)
-				out.fail("P1 (a) stop: " + capiError(e));
+				out.fail(what + " (a) stop: " + capiError(e));
 			else
-				out.sample("p1.a.stop", usSince(t1));
+				out.sample(k + "a.stop", usSince(t1));
 		}
 		double s, t;
-		if (bareStartStop(b, s, t, err)) {
-			out.sample("p1.b.start", s);
-			out.sample("p1.b.stop", t);
+		double x = 0;
+		if (bareStartStop(b, s, t, err, &x)) {
+			out.sample(k + "b.start", s);
+			out.sample(k + "b.stop", t);
+			if (neverRoot)
+				out.sample(k + "b.start_exec", x);
 		} else {
-			out.fail("P1 (b): " + err);
+			out.fail(what + " (b): " + err);
 		}
 		if (bareStartStop(c, s, t, err)) {
-			out.sample("p1.c.start", s);
-			out.sample("p1.c.stop", t);
+			out.sample(k + "c.start", s);
+			out.sample(k + "c.stop", t);
 		} else {
-			out.fail("P1 (c): " + err);
+			out.fail(what + " (c): " + err);
 		}
 		if (libxlStartStop(s, t)) {
-			out.sample("p1.d.start", s);
-			out.sample("p1.d.stop", t);
+			out.sample(k + "d.start", s);
+			out.sample(k + "d.stop", t);
 		} else {
-			out.fail("P1 (d): libxl's way did not start or stop the stand-in");
+			out.fail(what + " (d): libxl's way did not start or stop the stand-in");
 		}
 	}
+
+	/* The breakdown is of the root model's policy. */
+	if (neverRoot)
+		return;
 
 	/*
 	 * The breakdown: units outside qemu-dm@ (no host drop-in applies), each
@@ -671,7 +798,8 @@ void p1(const Settings &cfg, Out &out)
 		for (const char *section : { "Unit", "Service" }) {
 			text += fmt::format("[{}]\n", section);
 			for (const auto &l : host)
-				if (l.section == section && v.keep(l.property.name))
+				if (l.section == section && v.keep(l.property.name) &&
+				    (l.section != "Unit" || l.property.value.find("%i") == std::string::npos))
 					text += fmt::format("{}={}\n", l.property.name, l.property.value);
 			if (std::string_view(section) == "Service")
 				text += v.extra;
@@ -823,7 +951,8 @@ void p4idle(const Settings &cfg, Out &out)
 
 /* ---- P2 ---- */
 
-void p2(const Settings &cfg, Out &out)
+/* Root: bursts over the system bus and one over the private socket, with P4's lookups; never root ("p2nr"): one burst. */
+void p2(const Settings &cfg, Out &out, bool neverRoot)
 {
 	constexpr uint32_t kDomLookup = 250;
 	LookupTarget dm{ fmt::format("xen-qemuuser-{}", kDomLookup), kRangeBase + kDomLookup };
@@ -831,7 +960,7 @@ void p2(const Settings &cfg, Out &out)
 	 * key "p2": the C API's own choice (the system bus, see dbus/systemd_bus.h);
 	 * "p2.private": the same burst over PID 1's private socket, its fallback.
 	 */
-	auto burst = [&](const std::string &key, int round) {
+	auto burst = [&](const std::string &key, int round, int n) {
 		const bool main = key == "p2";
 		const pid_t udb = userdbPid(); /* socket-activated: it may have exited when idle and come back */
 		long pid1Before = rssKiB(1), udbBefore = udb > 0 ? rssKiB(udb) : -1;
@@ -848,15 +977,17 @@ void p2(const Settings &cfg, Out &out)
 			}
 		});
 		std::atomic<bool> stopLookups{ false };
-		std::thread looker(
-		    [&] { (void)lookups(dm, 0, main ? "p4.burst.dm" : "p4.burst_private.dm", out, &stopLookups); });
+		std::thread looker([&] {
+			if (!neverRoot && key != "p2.same")
+				(void)lookups(dm, 0, main ? "p4.burst.dm" : "p4.burst_private.dm", out, &stopLookups);
+		});
 
 		std::mutex m;
 		std::condition_variable cv;
 		bool go = false;
 		std::atomic<int> started{ 0 };
 		std::vector<std::thread> threads;
-		for (int i = 0; i < cfg.burst; i++) {
+		for (int i = 0; i < n; i++) {
 			threads.emplace_back([&, i] {
 				{
 					std::unique_lock<std::mutex> l(m);
@@ -866,7 +997,11 @@ void p2(const Settings &cfg, Out &out)
 				auto t0 = Clock::now();
 				if (capiStart(static_cast<uint32_t>(i + 1), {}, err) < 0) {
 					out.fail(fmt::format("P2: domain {} ({}): {}", i + 1,
-							     main ? "default: system bus" : "private socket", err));
+							     neverRoot		   ? "never-root"
+							     : key == "p2.private" ? "private socket"
+							     : key == "p2.same"	   ? "system bus, same size"
+										   : "default: system bus",
+							     err));
 					return;
 				}
 				out.sample(key + ".start_latency", usSince(t0));
@@ -901,13 +1036,13 @@ void p2(const Settings &cfg, Out &out)
 			if (udb > 0 && udbCpuBefore >= 0)
 				out.sample("p2.userdb_cpu_ms", cpuMs(udb) - udbCpuBefore);
 		}
-		if (started != cfg.burst)
-			out.fail(fmt::format("P2: {} of {} DMs started ({})", started.load(), cfg.burst, key));
+		if (started != n)
+			out.fail(fmt::format("P2: {} of {} DMs started ({})", started.load(), n, key));
 
 		/* Stop them all, concurrently too. */
 		threads.clear();
 		auto t1 = Clock::now();
-		for (int i = 0; i < cfg.burst; i++) {
+		for (int i = 0; i < n; i++) {
 			threads.emplace_back([&, i] {
 				char *e = nullptr;
 				if (qemu_dm_stop(static_cast<uint32_t>(i + 1), 30, &e) < 0) {
@@ -921,7 +1056,7 @@ void p2(const Settings &cfg, Out &out)
 			t.join();
 		out.sample(key + ".stop_wall", usSince(t1));
 		int left = 0;
-		for (int i = 0; i < cfg.burst; i++)
+		for (int i = 0; i < n; i++)
 			left += processesOf(kRangeBase + static_cast<uid_t>(i + 1));
 		if (left)
 			out.fail(fmt::format("P2: {} processes survived the stop", left));
@@ -933,6 +1068,10 @@ void p2(const Settings &cfg, Out &out)
 	 * sends; on the system bus the bus daemon delivers only what a client's
 	 * matches ask for. The same burst over both.
 	 */
+	if (neverRoot) {
+		burst("p2nr", 0, cfg.burst);
+		return;
+	}
 	if (auto m = SystemdManager::connect())
 		out.info("p2.address", m->address());
 	/*
@@ -940,9 +1079,13 @@ void p2(const Settings &cfg, Out &out)
 	 * minutes (N x N signals), and PID 1 is left busy for a while after it.
 	 */
 	for (int round = 0; round < cfg.burstRounds; round++)
-		burst("p2", round);
+		burst("p2", round, cfg.burst);
+	/* The same size over the system bus just before, for the ratio (the private socket's cost grows as N x N). */
+	if (cfg.privateBurst != cfg.burst)
+		burst("p2.same", 0, cfg.privateBurst);
+	out.info("p2.private.n", std::to_string(cfg.privateBurst));
 	::setenv("QEMU_DM_SYSTEMD_ADDRESS", "unix:path=/run/systemd/private", 1);
-	burst("p2.private", 0);
+	burst("p2.private", 0, cfg.privateBurst);
 	::unsetenv("QEMU_DM_SYSTEMD_ADDRESS");
 	char *e = nullptr;
 	if (qemu_dm_stop(kDomLookup, 30, &e) < 0)
@@ -1011,6 +1154,27 @@ void p3(const Settings &cfg, Out &out)
 				out.fail("P3 destroy: " + capiError(e));
 			out.sample("p3.destroy.time", usSince(t0));
 			survivors("destroy");
+		}
+		/*
+		 * systemd's own kill, no qemu-dm code: KillUnit(all, SIGKILL) over the
+		 * bus, until no process of the uid is left (what the reaper is timed to).
+		 */
+		if (startTree(true)) {
+			auto mgr = SystemdManager::connect();
+			if (!mgr) {
+				out.fail("P3 KillUnit: " + mgr.error().message());
+				continue;
+			}
+			auto t0 = Clock::now();
+			if (auto k = mgr->killUnit(dmUnitName(kDom), "all", SIGKILL); !k)
+				out.fail("P3 KillUnit: " + k.error().message());
+			out.sample("p3.killunit_call.time", usSince(t0));
+			while (processesOf(target) > 0) {
+			}
+			out.sample("p3.killunit.time", usSince(t0));
+			(void)mgr->stopUnit(dmUnitName(kDom), std::chrono::seconds(30));
+			(void)mgr->resetFailed(dmUnitName(kDom));
+			survivors("killunit");
 		}
 		/*
 		 * libxl's reaper on the same tree: setresuid(reaper, target, 0), then
@@ -1226,7 +1390,7 @@ std::string firstLine(const std::string &cmd)
 	return r->out.substr(0, r->out.find('\n'));
 }
 
-std::string report(const Results &r, const Settings &cfg, const std::string &command)
+std::string report(const Results &r, const Settings &cfg, const std::string &command, const std::string &loadStart)
 {
 	std::string o;
 	auto line = [&](const std::string &s) { o += s + "\n"; };
@@ -1249,7 +1413,10 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 			 u.machine, firstLine("systemctl --version")));
 	line(fmt::format("- tree: {}", firstLine("git -C " + std::string(QEMU_DM_SOURCE_ROOT) +
 						 " describe --always --dirty 2>/dev/null || echo unknown")));
-	line(fmt::format("- load at the start: {}", firstLine("cat /proc/loadavg")));
+	line(fmt::format("- load (/proc/loadavg) at the start: {}; at the end: {}", loadStart,
+			 firstLine("cat /proc/loadavg")));
+	line("- model: each section names the PrivilegeModel= of the bed's qemu-dm.conf it ran with (set per "
+	     "step, never the default); P1 runs in both");
 	line("- where: a private systemd test bed (tests/testbed, systemd 252 as PID 1) with this build "
 	     "installed; DM = tests/standin/dm-standin (drops privileges as QEMU does: -chroot, -runas)");
 	line("");
@@ -1262,43 +1429,77 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 		line("");
 	}
 
-	if (r.has("p1.a.start")) {
-		auto a = r.get("p1.a.start"), b = r.get("p1.b.start"), c = r.get("p1.c.start"), d = r.get("p1.d.start");
-		line("## P1: start and stop of one device model (ms)");
+	/* The table of P1 (a)-(d) of one model (key prefix `k`). */
+	auto p1Table = [&](const std::string &k, bool neverRoot) {
+		auto a = r.get(k + "a.start"), b = r.get(k + "b.start"), c = r.get(k + "c.start"),
+		     d = r.get(k + "d.start");
+		line(neverRoot ? "## P1 never-root: start and stop of one device model, PrivilegeModel=never-root (ms)"
+			       : "## P1: start and stop of one device model, PrivilegeModel=root (ms)");
 		line("");
-		line(fmt::format("{} rounds, interleaved a, b, c, d.", r.samples.at("p1.a.start").size()));
+		line(fmt::format("{} rounds, interleaved a, b, c, d.", r.samples.at(k + "a.start").size()));
 		line("");
 		line("| path | start | stop |");
 		line("|---|---|---|");
-		line(fmt::format("| (a) `qemu_dm_start`/`qemu_dm_stop`, full policy, until QEMU exec'd | {} | {} |",
-				 ms(a), ms(r.get("p1.a.stop"))));
-		line(fmt::format(
-		    "| (b) bare `StartTransientUnit` of `qemu-dm@N` (same properties, Type=exec, host drop-ins) "
-		    "| {} | {} |",
-		    ms(b), ms(r.get("p1.b.stop"))));
+		line(fmt::format("| (a) `qemu_dm_start`/`qemu_dm_stop`, full policy, until {} | {} | {} |",
+				 neverRoot ? "qemu-dm-ready@N is up (QEMU answered QMP, the access revoked)"
+					   : "QEMU exec'd",
+				 ms(a), ms(r.get(k + "a.stop"))));
+		if (neverRoot) {
+			line(fmt::format(
+			    "| (b) bare `StartTransientUnit` of `qemu-dm@N` (same properties, Type=exec, host "
+			    "drop-ins: qemu-dm-grant@N and qemu-dm-ready@N come with it), then `StartUnit` "
+			    "of qemu-dm-ready@N until done | {} | {} |",
+			    ms(b), ms(r.get(k + "b.stop"))));
+			line(fmt::format(
+			    "| (b) until its `StartTransientUnit` job is done (the grant done, QEMU exec'd; "
+			    "no QMP wait) | {} | |",
+			    ms(r.get(k + "b.start_exec"))));
+		} else {
+			line(fmt::format("| (b) bare `StartTransientUnit` of `qemu-dm@N` (same properties, Type=exec, "
+					 "host drop-ins) "
+					 "| {} | {} |",
+					 ms(b), ms(r.get(k + "b.stop"))));
+		}
 		line(fmt::format("| (c) bare `StartTransientUnit`, unconfined (Type=exec only) | {} | {} |", ms(c),
-				 ms(r.get("p1.c.stop"))));
+				 ms(r.get(k + "c.stop"))));
 		line(fmt::format(
 		    "| (d) libxl's way: fork, setsid, unshare(NEWNS\\|NEWIPC), rlimits, exec; SIGTERM + waitpid "
 		    "| {} | {} |",
-		    ms(d), ms(r.get("p1.d.stop"))));
+		    ms(d), ms(r.get(k + "d.stop"))));
 		line("");
 		line(fmt::format(
-		    "- **(a)/(b) = {}** (goal ≤ 1.15): what qemu-dm adds to the same unit (C API: config, "
+		    "- **(a)/(b) = {}** (goal ≤ 1.15): what qemu-dm adds to the same unit{} (C API: config, "
 		    "uid policy with NSS lookups, plan, QEMU probe cache, host-policy check; qemu-dm-exec's "
 		    "checks and its exec).",
-		    ratio(a, b)));
-		line(fmt::format("- **(b)/(c) = {}** (goal ≤ 7): the cost of the confinement itself.", ratio(b, c)));
+		    ratio(a, b), neverRoot ? " and the same grant and ready units" : ""));
+		if (neverRoot) {
+			auto bx = r.get(k + "b.start_exec");
+			line(fmt::format(
+			    "- **(b)/(c) = {}** (goal ≤ 7): the confinement, the two units of the grant "
+			    "and the wait for QEMU's QMP answer; without that wait, (b) until its job / (c) "
+			    "= {}; the QMP wait and revocation: (b) − (b) until its job = {:.2f} ms.",
+			    ratio(b, c), ratio(bx, c), b.n && bx.n ? (b.median - bx.median) / 1000 : 0.0));
+		} else {
+			line(fmt::format("- **(b)/(c) = {}** (goal ≤ 7): the cost of the confinement itself.",
+					 ratio(b, c)));
+		}
 		line(fmt::format("- (a)/(d) = {}, (c)/(d) = {}: systemd against libxl's fork+exec.", ratio(a, d),
 				 ratio(c, d)));
-		line(fmt::format("- stop: (a)/(b) = {}, (b)/(c) = {}.", ratio(r.get("p1.a.stop"), r.get("p1.b.stop")),
-				 ratio(r.get("p1.b.stop"), r.get("p1.c.stop"))));
-		if (r.info.count("p1.execd_argv"))
-			line(fmt::format("- QEMU's argv as exec'd in (a), used for (b)–(d) (chroot: (b) the unit's "
+		line(fmt::format("- stop: (a)/(b) = {}, (b)/(c) = {}.", ratio(r.get(k + "a.stop"), r.get(k + "b.stop")),
+				 ratio(r.get(k + "b.stop"), r.get(k + "c.stop"))));
+		if (r.info.count(k + "execd_argv"))
+			line(fmt::format("- QEMU's argv as exec'd in (a), used for (b)–(d) ({}chroot: (b) the unit's "
 					 "RuntimeDirectory, (c) `/`, (d) libxl's mode-0000 directory): `{}`",
-					 r.info.at("p1.execd_argv").front()));
+					 neverRoot ? "(c) and (d) without the QMP monitor of the grant's end, (d) "
+						     "with libxl's -runas and -chroot; "
+						   : "",
+					 r.info.at(k + "execd_argv").front()));
 		line("");
+	};
+	if (r.has("p1.a.start"))
+		p1Table("p1.", false);
 
+	if (r.has("p1.a.start")) {
 		auto all = r.get("p1.g.all.start"), none = r.get("p1.g.none.start");
 		if (all.n) {
 			line("### The confinement cost by directive group (start, ms)");
@@ -1385,6 +1586,9 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 		}
 	}
 
+	if (r.has("p1nr.a.start"))
+		p1Table("p1nr.", true);
+
 	if (r.has("p2.burst_wall")) {
 		auto seconds = [&](const std::string &key) {
 			std::vector<double> v;
@@ -1400,29 +1604,55 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 		const bool priv = r.has("p2.private.burst_wall");
 		const std::string address =
 		    r.info.count("p2.address") ? r.info.at("p2.address").front() : std::string("unknown");
-		line(fmt::format("## P2: a burst of {} concurrent starts through the C API", cfg.burst));
+		line(fmt::format("## P2: a burst of {} concurrent starts through the C API, PrivilegeModel=root",
+				 cfg.burst));
 		line("");
 		line(fmt::format(
 		    "Each thread calls `qemu_dm_start()` at once (its own connection), then all are stopped "
 		    "concurrently. \"default\": where the C API connects by itself ({}), {} rounds; \"private "
-		    "socket\": the same burst over PID 1's private socket, its fallback without a bus daemon "
+		    "socket\": a burst over PID 1's private socket, its fallback without a bus daemon "
 		    "(`QEMU_DM_SYSTEMD_ADDRESS=unix:path=/run/systemd/private`), one round (it takes minutes).",
 		    address, r.samples.at("p2.burst_wall").size()));
 		line("");
-		line(priv ? "| measure | default | private socket |" : "| measure | default |");
-		line(priv ? "|---|---|---|" : "|---|---|");
-		auto row = [&](const std::string &label, const std::string &a, const std::string &b) {
-			line(priv ? fmt::format("| {} | {} | {} |", label, a, b)
-				  : fmt::format("| {} | {} |", label, a));
+		const bool same = r.has("p2.same.burst_wall");
+		const std::string n =
+		    r.info.count("p2.private.n") ? r.info.at("p2.private.n").front() : std::to_string(cfg.burst);
+		if (same) {
+			line(fmt::format(
+			    "The private socket's burst has {0} DMs (its cost grows as N × N); \"default, "
+			    "{0}\" is a burst of the same size over the system bus right before it, one round.",
+			    n));
+			line("");
+		}
+		std::vector<std::pair<std::string, std::string>> cols = { { fmt::format("default, {}", cfg.burst),
+									    "p2" } };
+		if (same)
+			cols.push_back({ fmt::format("default, {}", n), "p2.same" });
+		if (priv)
+			cols.push_back({ fmt::format("private socket, {}", n), "p2.private" });
+		std::string head = "| measure |", rule = "|---|";
+		for (const auto &c : cols) {
+			head += " " + c.first + " |";
+			rule += "---|";
+		}
+		line(head);
+		line(rule);
+		auto row = [&](const std::string &label, const std::function<std::string(const std::string &)> &cell) {
+			std::string l = "| " + label + " |";
+			for (const auto &c : cols)
+				l += " " + cell(c.second) + " |";
+			line(l);
 		};
-		row(fmt::format("all {} running (s)", cfg.burst), seconds("p2.burst_wall"),
-		    priv ? seconds("p2.private.burst_wall") : "");
-		row("DMs per second", plain(r.get("p2.dms_per_s")), plain(r.get("p2.private.dms_per_s")));
-		row("one start's latency in the burst (ms)", ms(r.get("p2.start_latency")),
-		    ms(r.get("p2.private.start_latency")));
-		row("all stopped (ms)", ms(r.get("p2.stop_wall")), ms(r.get("p2.private.stop_wall")));
-		row("starts that failed (all rounds)", std::to_string(failed("default")),
-		    std::to_string(failed("private")));
+		row("all running (s)", [&](const std::string &k) { return seconds(k + ".burst_wall"); });
+		row("DMs per second", [&](const std::string &k) { return plain(r.get(k + ".dms_per_s")); });
+		row("one start's latency in the burst (ms)",
+		    [&](const std::string &k) { return ms(r.get(k + ".start_latency")); });
+		row("all stopped (ms)", [&](const std::string &k) { return ms(r.get(k + ".stop_wall")); });
+		row("starts that failed (all rounds)", [&](const std::string &k) {
+			return std::to_string(failed(k == "p2.private" ? "private"
+						     : k == "p2.same"  ? "system bus, same"
+								       : "default"));
+		});
 		line("");
 		line("Measured in the default bursts:");
 		line("");
@@ -1443,16 +1673,40 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 				 plain(r.get("p2.userdb_cpu_ms"), 1)));
 		line("");
 		if (priv)
-			line(fmt::format("- default / private socket, all running: {} (the lower the better for the "
-					 "default).",
-					 ratio(r.get("p2.burst_wall"), r.get("p2.private.burst_wall"))));
+			line(fmt::format("- default / private socket, all running, same size: {} (the lower the better "
+					 "for the default).",
+					 ratio(r.get(same ? "p2.same.burst_wall" : "p2.burst_wall"),
+					       r.get("p2.private.burst_wall"))));
+		if (r.has("p2nr.burst_wall")) {
+			line("");
+			line(fmt::format(
+			    "The same burst with PrivilegeModel=never-root (the system bus, one round; each "
+			    "start is three units, and returns once qemu-dm-ready@N is up):"));
+			line("");
+			line("| measure | never-root | root (default, above) |");
+			line("|---|---|---|");
+			line(fmt::format("| all {} running (s) | {} | {} |", cfg.burst, seconds("p2nr.burst_wall"),
+					 seconds("p2.burst_wall")));
+			line(fmt::format("| DMs per second | {} | {} |", plain(r.get("p2nr.dms_per_s")),
+					 plain(r.get("p2.dms_per_s"))));
+			line(fmt::format("| one start's latency in the burst (ms) | {} | {} |",
+					 ms(r.get("p2nr.start_latency")), ms(r.get("p2.start_latency"))));
+			line(fmt::format("| all stopped (ms) | {} | {} |", ms(r.get("p2nr.stop_wall")),
+					 ms(r.get("p2.stop_wall"))));
+			line(fmt::format("| starts that failed | {} | {} |", failed("never-root"), failed("default")));
+			line("");
+			line(fmt::format("- never-root / root, all running: {}.",
+					 ratio(r.get("p2nr.burst_wall"), r.get("p2.burst_wall"))));
+		}
 		line("");
 	}
 
 	if (r.has("p3.destroy.time")) {
 		auto destroy = r.get("p3.destroy.time"), reaper = r.get("p3.reaper.time");
-		line(fmt::format("## P3: reap of a DM with {} escaped processes (setsid + double fork) (ms)",
-				 cfg.reapProcesses));
+		line(fmt::format(
+		    "## P3: reap of a DM with {} escaped processes (setsid + double fork), PrivilegeModel=root "
+		    "(ms)",
+		    cfg.reapProcesses));
 		line("");
 		line("Until every process is gone; for qemu-dm also the unit inactive. TasksMax=4096 in the bed's "
 		     "qemu-dm.conf (the default 128 would refuse the forks).");
@@ -1470,6 +1724,9 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 		row("graceful `qemu_dm_stop(…, 1 s)`, SIGTERM ignored (waits the timeout, then SIGKILL)",
 		    "graceful_ignored");
 		row("destroy `qemu_dm_destroy` / `qemu-dmctl stop --kill`, SIGTERM ignored", "destroy");
+		row("systemd's `KillUnit(all, SIGKILL)` alone (no qemu-dm code), until no process of the uid is left",
+		    "killunit");
+		row("of which the `KillUnit` call (PID 1 signals and logs each process)", "killunit_call");
 		row("libxl's reaper as upstream: setresuid(reaper, target, 0), one kill(-1, SIGKILL), until it "
 		    "returned",
 		    "reaper_once");
@@ -1482,7 +1739,7 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 	}
 
 	if (r.has("p4.idle.dm.getpwuid")) {
-		line("## P4: user lookups through NSS (µs, median (min–max), p99)");
+		line("## P4: user lookups through NSS, PrivilegeModel=root (µs, median (min–max), p99)");
 		line("");
 		line("In the bed, `passwd: files systemd`: a DM user `xen-qemuuser-N` resolves through nss-systemd and "
 		     "qemu-dm-userdb's varlink socket; `xen-qemuuser-range-base` is a line of the bed's /etc/passwd. "
@@ -1537,13 +1794,25 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 	}
 	line("## Reading these numbers");
 	line("");
-	line("- The machine is shared: the date line's load average says how busy it was. Compare ratios of one "
+	line("- The machine is shared: the load line says how busy it was. Compare ratios of one "
 	     "run, not figures of two runs.");
 	line("- P1 (a) − (b) is everything qemu-dm adds to the same unit: the C API's connection, configuration, "
 	     "uid policy (NSS lookups of the uid and name, through our userdb), the QEMU probe cache, the "
 	     "DropInPaths check of the host policy, and in the unit qemu-dm-exec's checks before READY=1 and "
 	     "its exec of QEMU. Start and stop wait for systemd's signals (JobRemoved, the unit's "
 	     "PropertiesChanged/UnitRemoved); no sleep or poll is left in either path.");
+	line("- P1 never-root: the DM unit is bound (BindsTo=, the generator's 50-qemu-dm-grant.conf) to "
+	     "qemu-dm-grant@N and qemu-dm-ready@N, so one start is three units: qemu-dm-grant@N (oneshot, "
+	     "ordered before the DM: `qemu-dm-grant grant N` adds u:<uid>:rw ACL entries on the unit's Xen "
+	     "nodes, under one host-wide lock), the DM, and qemu-dm-ready@N (oneshot, after the DM's READY=1: "
+	     "it waits until QEMU answers on its QMP monitor, then resets the unit's DeviceAllow= at runtime "
+	     "and removes the ACL entries). A start returns only once qemu-dm-ready@N is up. The grant's cost "
+	     "is two more units for PID 1 to load, fork and track, two execs of qemu-dm-grant, and the wait "
+	     "for QEMU's main loop (for Xen's QEMU its device set-up; for the stand-in, which serves QMP at "
+	     "once, little); a stop ends all three. The bed's /dev has fake Xen nodes (tests/integration/"
+	     "fake_xen_dev.h), so the ACLs are real. The root model has neither: QEMU opens the nodes as root "
+	     "and drops privileges itself (-runas, -chroot). The breakdown by directive is of the root "
+	     "model's policy.");
 	line("- P2: systemd 252 sends every signal to every connection on its private socket, unconditionally "
 	     "(src/core/dbus.c, bus_foreach_bus()), so N concurrent callers each receive the signals of all N "
 	     "starts and PID 1 builds N × N messages; on the system bus the bus daemon delivers only what a "
@@ -1562,6 +1831,13 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 	     "difference is nss-systemd asking PID 1 in parallel.");
 	line("- P3: graceful stop of a DM that ignores SIGTERM lasts its stop timeout by design; "
 	     "`qemu_dm_destroy()` (`qemu-dmctl stop --kill`, the shim when libxl SIGKILLs it) is the destroy. "
+	     "systemd 252's `KillUnit` signals a cgroup's processes one by one from PID 1's event loop, reading "
+	     "each one's comm and logging a journal line for each (1000 lines per destroy here; no cgroup.kill "
+	     "for KillUnit in 252), so the destroy kills the unit's cgroup itself where it may (root, the "
+	     "cgroup file system as PID 1 sees it): cgroup.kill on a kernel with it, else each listed process "
+	     "by pidfd, and only a pid still listed after its pidfd was opened; `KillUnit` only as the "
+	     "fallback. Then it waits for the unit's signals as before. Both it and the reaper then wait for "
+	     "PID 1 to reap the 1000 zombies (they were reparented to it), one per event-loop iteration. "
 	     "kill(-1, SIGKILL) returns 0 while any other process of the pid namespace exists, even one it may "
 	     "not signal (kernel/signal.c, kill_something_info()), so the reaper's \"until none left\" is "
 	     "judged from /proc.");
@@ -1589,6 +1865,7 @@ int run(int argc, char **argv)
 			cfg.directiveRounds = 1;
 			cfg.burst = 20;
 			cfg.burstRounds = 1;
+			cfg.privateBurst = 20;
 			cfg.reapProcesses = 100;
 			cfg.reapRounds = 1;
 			cfg.lookups = 100;
@@ -1620,6 +1897,7 @@ int run(int argc, char **argv)
 	}
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
+	const std::string loadStart = firstLine("cat /proc/loadavg");
 	auto root = testbed::installTree(build);
 	if (!root) {
 		std::fprintf(stderr, "qemu-dm-bench: %s\n", root.error().message().c_str());
@@ -1633,21 +1911,68 @@ int run(int argc, char **argv)
 		std::fprintf(stderr, "qemu-dm-bench: Failed to boot the test bed: %s\n", bed.error().message().c_str());
 		return 1;
 	}
-	/* The range base user as upstream documents it; tasks for P3's 1000 processes; the generator again. */
+	/*
+	 * The range base user as upstream documents it; fake Xen nodes in the
+	 * bed's own /dev (POSIX ACLs: the never-root grant works on them).
+	 */
 	auto prep = (*bed)->sh("useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "
-			       "--uid 131072 --user-group xen-qemuuser-range-base 2>/dev/null && "
-			       "mkdir -p /etc/xen && printf '[Limits]\\nTasksMax=4096\\n' > /etc/xen/qemu-dm.conf && "
-			       "systemctl daemon-reload");
+			       "--uid 131072 --user-group xen-qemuuser-range-base 2>/dev/null && mkdir -p /etc/xen");
+	if (prep && prep->ok())
+		prep = (*bed)->sh(testbed::kFakeXenDev);
 	if (!prep || !prep->ok()) {
 		std::fprintf(stderr, "qemu-dm-bench: Failed to prepare the test bed: %s\n",
 			     prep ? prep->err.c_str() : prep.error().message().c_str());
 		return 1;
 	}
+	/*
+	 * Every step names its privilege model in the bed's qemu-dm.conf, never
+	 * the default; TasksMax for P3's 1000 processes (the default 128 would
+	 * refuse the forks). The generator writes the model's drop-ins again.
+	 */
+	std::string model;
+	auto useModel = [&](const std::string &m) -> bool {
+		if (m == model)
+			return true;
+		auto w =
+		    (*bed)->writeFile("/etc/xen/qemu-dm.conf",
+				      fmt::format("[Device Model]\nPrivilegeModel={}\n\n[Limits]\nTasksMax=4096\n", m));
+		if (!w)
+			return false;
+		auto r = (*bed)->sh("systemctl daemon-reload");
+		if (!r || !r->ok())
+			return false;
+		model = m;
+		return true;
+	};
+	/*
+	 * What a step left loaded (a DM, its grant or ready unit, a breakdown
+	 * unit): a failure of that step, stopped and reset so the next one starts clean.
+	 */
+	const std::string leftovers =
+	    "systemctl list-units --all --plain --no-legend 'qemu-dm@*' 'qemu-dm-grant@*' "
+	    "'qemu-dm-ready@*' 'qemu-dm-bench-*' | awk '$3 != \"inactive\" {print $1 \"=\" $3}'";
+	auto sweep = [&](const std::string &name, Results &results) {
+		auto r = (*bed)->sh(leftovers);
+		if (r && r->ok() && !r->out.empty()) {
+			std::string left = r->out;
+			std::replace(left.begin(), left.end(), '\n', ' ');
+			results.failures.push_back(name + ": left behind: " + left);
+		}
+		(void)(*bed)->sh(
+		    "for u in $(systemctl list-units --all --plain --no-legend 'qemu-dm@*' 'qemu-dm-grant@*' "
+		    "'qemu-dm-ready@*' 'qemu-dm-bench-*' | awk '{print $1}'); do systemctl kill -s KILL $u; "
+		    "systemctl stop $u; systemctl reset-failed $u; done 2>/dev/null; true",
+		    std::chrono::seconds(120));
+	};
 
 	Results results;
-	auto step = [&](const std::string &name, const std::function<void(Out &)> &fn) {
-		std::printf("qemu-dm-bench: %s ...\n", name.c_str());
+	auto step = [&](const std::string &name, const std::string &m, const std::function<void(Out &)> &fn) {
+		std::printf("qemu-dm-bench: %s (PrivilegeModel=%s) ...\n", name.c_str(), m.c_str());
 		auto t0 = Clock::now();
+		if (!useModel(m)) {
+			results.failures.push_back(name + ": could not set PrivilegeModel=" + m + " in the bed");
+			return;
+		}
 		auto text = (*bed)->inside(
 		    [&]() -> std::string {
 			    Out out;
@@ -1663,28 +1988,33 @@ int run(int argc, char **argv)
 			results.failures.push_back(name + ": " + text.error().message());
 		else
 			results.parse(*text);
+		sweep(name, results);
 		std::printf("qemu-dm-bench: %s done in %.1f s\n", name.c_str(), usSince(t0) / 1e6);
 	};
-	if (want(cfg, "P1"))
-		step("P1", [&](Out &o) { p1(cfg, o); });
+	if (want(cfg, "P1")) {
+		step("P1", "root", [&](Out &o) { p1(cfg, o, false); });
+		step("P1 never-root", "never-root", [&](Out &o) { p1(cfg, o, true); });
+	}
 	if (want(cfg, "P4") || want(cfg, "P2"))
-		step("P4 idle + P2", [&](Out &o) {
+		step("P4 idle + P2", "root", [&](Out &o) {
 			p4idle(cfg, o);
 			if (want(cfg, "P2"))
-				p2(cfg, o);
+				p2(cfg, o, false);
 			else {
 				char *e = nullptr;
 				(void)qemu_dm_stop(250, 30, &e);
 				qemu_dm_free(e);
 			}
 		});
+	if (want(cfg, "P2"))
+		step("P2 never-root", "never-root", [&](Out &o) { p2(cfg, o, true); });
 	if (want(cfg, "P3"))
-		step("P3", [&](Out &o) { p3(cfg, o); });
+		step("P3", "root", [&](Out &o) { p3(cfg, o); });
 	if (want(cfg, "P5"))
-		step("P5", [&](Out &o) { p5(cfg, o); });
+		step("P5", "root", [&](Out &o) { p5(cfg, o); });
 	(void)(*bed)->shutdown();
 
-	std::string md = report(results, cfg, command);
+	std::string md = report(results, cfg, command, loadStart);
 	std::fputs(md.c_str(), stdout);
 	if (!outFile.empty()) {
 		std::ofstream f(outFile);

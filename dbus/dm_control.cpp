@@ -55,6 +55,45 @@ bool isRunning(const std::string &state)
 	return state == "active" || state == "activating" || state == "reloading" || state == "deactivating";
 }
 
+/* The never-root grant and ready units of domain `domid` (units/qemu-dm-grant@.service.in, qemu-dm-ready@). */
+std::vector<std::string> grantUnitNames(uint32_t domid)
+{
+	return { fmt::format("qemu-dm-grant@{}.service", domid), fmt::format("qemu-dm-ready@{}.service", domid) };
+}
+
+/* Which of them `unit` is bound to (BindsTo=, the never-root drop-in), read while it is loaded; none as root. */
+std::vector<std::string> boundGrantUnits(SystemdManager &manager, const std::string &unit, uint32_t domid)
+{
+	std::vector<std::string> out;
+	auto bound = manager.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit", "BindsTo");
+	if (!bound)
+		return out;
+	for (const auto &g : grantUnitNames(domid))
+		if (std::find(bound->begin(), bound->end(), g) != bound->end())
+			out.push_back(g);
+	return out;
+}
+
+/*
+ * After the DM unit stopped: its grant unit revokes in ExecStopPost=, after
+ * the DM ended. Waits for that (a stop job joins the pending one), so that
+ * "stopped" means the access is gone too, and the DM's transient unit, which
+ * a loaded grant or ready unit keeps loaded, can be started again at once.
+ */
+Status stopGrantUnits(SystemdManager &manager, uint32_t domid, const std::vector<std::string> &units)
+{
+	for (const auto &u : units) {
+		if (Status s = manager.stopUnit(u, std::chrono::seconds(30)); !s)
+			return s.error().wrap(fmt::format("domain {}: the device model stopped, but not {}", domid, u));
+		if (auto st = manager.activeState(u); st && *st == "failed")
+			return makeError(EIO,
+					 "domain {}: the device model stopped, but {} failed: its Xen device access "
+					 "may be left (journalctl -u {})",
+					 domid, u, u);
+	}
+	return success();
+}
+
 } /* namespace */
 
 Result<DmController> DmController::open(std::optional<std::string> address)
@@ -318,6 +357,9 @@ Result<DmStarted> DmController::start(const DmRequest &request, const DmStartOpt
 		return makeError(EEXIST, "domain {}: a device model is already running ({} is {})", domid, unit,
 				 *state);
 	if (state && *state == "failed")
+		for (const auto &u : grantUnitNames(domid))
+			(void)manager_.resetFailed(u);
+	if (state && *state == "failed")
 		(void)manager_.resetFailed(unit);
 
 	/*
@@ -405,7 +447,11 @@ Result<DmStarted> DmController::start(const DmRequest &request, const DmStartOpt
 	DmStarted started{ p->warnings };
 
 	auto cleanup = [&]() {
+		const auto bound = boundGrantUnits(manager_, unit, domid);
 		(void)manager_.stopUnit(unit, std::chrono::seconds(10));
+		(void)stopGrantUnits(manager_, domid, bound);
+		for (const auto &u : bound)
+			(void)manager_.resetFailed(u);
 		(void)manager_.resetFailed(unit);
 	};
 
@@ -500,6 +546,7 @@ Status DmController::stop(uint32_t domid, std::chrono::milliseconds timeout)
 	const std::string unit = dmUnitName(domid);
 	if (Status r = requireDm(domid, unit); !r)
 		return r;
+	const auto bound = boundGrantUnits(manager_, unit, domid);
 	auto s = manager_.stopUnit(unit, timeout);
 	if (!s && s.error().code() == ETIMEDOUT) {
 		/* It ignored SIGTERM past our timeout: SIGKILL the whole cgroup, then wait again. */
@@ -509,6 +556,8 @@ Status DmController::stop(uint32_t domid, std::chrono::milliseconds timeout)
 	}
 	if (!s)
 		return s.error().wrap(fmt::format("domain {}: Failed to stop the device model", domid));
+	if (Status g = stopGrantUnits(manager_, domid, bound); !g)
+		return g;
 	(void)manager_.resetFailed(unit);
 	/* libxl unlinks its socket names on destroy too; a link of ours left dangling would name nothing. */
 	removeHostLinks(domid);
@@ -520,9 +569,12 @@ Status DmController::destroy(uint32_t domid, std::chrono::milliseconds timeout)
 	const std::string unit = dmUnitName(domid);
 	if (Status r = requireDm(domid, unit); !r)
 		return r;
+	const auto bound = boundGrantUnits(manager_, unit, domid);
 	auto s = manager_.destroyUnit(unit, timeout);
 	if (!s)
 		return s.error().wrap(fmt::format("domain {}: Failed to destroy the device model", domid));
+	if (Status g = stopGrantUnits(manager_, domid, bound); !g)
+		return g;
 	(void)manager_.resetFailed(unit);
 	removeHostLinks(domid);
 	return success();

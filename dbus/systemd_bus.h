@@ -184,7 +184,9 @@ public:
 	[[nodiscard]] Status stopUnit(const std::string &name, std::chrono::milliseconds timeout = kDefaultJobTimeout);
 
 	/*
-	 * Destroy: KillUnit(name, "all", SIGKILL), then wait as stopUnit() does
+	 * Destroy: SIGKILL to every process of the unit's cgroup, by the caller
+	 * where it may (cgroup.kill, else each process by pidfd), else by
+	 * KillUnit(name, "all", SIGKILL); then wait as stopUnit() does
 	 * until the unit is inactive, failed or gone and its cgroup is empty. No
 	 * SIGTERM and no stop timeout: what `xl destroy` means. A unit that is not
 	 * loaded counts as stopped. ETIMEDOUT if not within timeout.

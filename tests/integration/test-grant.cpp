@@ -263,6 +263,22 @@ TEST_F(GrantTest, NothingLeftWhenTheDmIsKilledStoppedOrDestroyedInTheWindow)
 	}
 }
 
+TEST_F(GrantTest, AStoppedDomainStartsAgainAtOnce)
+{
+	/* A stop returns once the grant unit has revoked: the same domid starts again at once, no "already running". */
+	const std::string unit = dmUnitName(17);
+	for (const char *how : { "stop", "stop --kill", "stop", "stop --kill" }) {
+		SCOPED_TRACE(how);
+		auto start = bed().run({ "qemu-dmctl", "start", "17", "--no-domain-check", "--", kStandin });
+		ASSERT_TRUE(start.ok() && start->ok())
+		    << (start.ok() ? start->err : start.error().message()) << bed().journal(unit);
+		EXPECT_EQ(show(unit, "ActiveState"), "active");
+		sh(fmt::format("qemu-dmctl {} 17", how));
+		EXPECT_EQ(show("qemu-dm-grant@17.service", "ActiveState"), "inactive");
+		EXPECT_EQ(allAclUsers(), "");
+	}
+}
+
 TEST_F(GrantTest, ConcurrentStartsLoseNoGrantAndLeaveNone)
 {
 	/* Six DMs read-modify-write the same ACLs at once: each sees its own grant, none is left after. */
