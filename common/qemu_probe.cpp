@@ -3,7 +3,6 @@
 #include "qemu_probe.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -17,6 +16,7 @@
 #include <fmt/ranges.h>
 
 #include "build_config.h"
+#include "file_util.h"
 #include "log.h"
 #include "unique_fd.h"
 #include "parse_util.h"
@@ -425,35 +425,9 @@ Result<RunOutput> runCapture(const std::string &path, const std::vector<std::str
 	writeEnd.reset();
 
 	RunOutput out;
-	auto deadline = std::chrono::steady_clock::now() + timeout;
-	bool timedOut = false, tooLong = false;
-	char buf[8192];
-	for (;;) {
-		auto left =
-		    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-		if (left.count() <= 0) {
-			timedOut = true;
-			break;
-		}
-		struct pollfd pfd = { readEnd.get(), POLLIN, 0 };
-		int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r == 0) {
-			timedOut = true;
-			break;
-		}
-		ssize_t n = ::read(readEnd.get(), buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (out.output.size() + static_cast<size_t>(n) > kMaxOutput) {
-			tooLong = true;
-			break;
-		}
-		out.output.append(buf, static_cast<size_t>(n));
-	}
+	DeadlineRead read = readUntilDeadline(readEnd.get(), std::chrono::steady_clock::now() + timeout, kMaxOutput);
+	out.output = std::move(read.data);
+	bool timedOut = read.stop == ReadStop::Deadline, tooLong = read.stop == ReadStop::TooLong;
 	if (timedOut || tooLong)
 		(void)::kill(pid, SIGKILL);
 	while (::waitpid(pid, &out.status, 0) < 0) {

@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
@@ -437,32 +436,9 @@ Result<ProcessAudit> auditProcess(pid_t pid, const AuditExpectations &expect, co
 	}
 	writeEnd.reset();
 
-	std::string data;
-	auto deadline = std::chrono::steady_clock::now() + options.timeout;
-	bool timedOut = false;
-	for (;;) {
-		auto left =
-		    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-		if (left.count() <= 0) {
-			timedOut = true;
-			break;
-		}
-		pollfd pfd{ readEnd.get(), POLLIN, 0 };
-		int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r == 0) {
-			timedOut = true;
-			break;
-		}
-		char buf[65536];
-		ssize_t n = ::read(readEnd.get(), buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		data.append(buf, static_cast<size_t>(n));
-	}
+	DeadlineRead read = readUntilDeadline(readEnd.get(), std::chrono::steady_clock::now() + options.timeout);
+	std::string data = std::move(read.data);
+	bool timedOut = read.stop == ReadStop::Deadline;
 	int wstatus = 0;
 	if (timedOut) {
 		/* Reap it if it dies within a second; a child stuck in the kernel is left to init, not waited for. */

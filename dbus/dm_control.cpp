@@ -43,6 +43,13 @@ std::string userName(uid_t uid)
 	return std::to_string(uid);
 }
 
+Status validDomid(uint32_t domid)
+{
+	if (domid < 1 || domid > kMaxDomid)
+		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
+	return success();
+}
+
 bool isRunning(const std::string &state)
 {
 	return state == "active" || state == "activating" || state == "reloading" || state == "deactivating";
@@ -340,8 +347,8 @@ std::string DmController::startFailureExcerpt(const std::string &unit, uint64_t 
 Result<DmStarted> DmController::start(const DmRequest &request, const DmStartOptions &options)
 {
 	const uint32_t domid = request.domid;
-	if (domid < 1 || domid > kMaxDomid)
-		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
+	if (Status v = validDomid(domid); !v)
+		return v.error();
 	const std::string unit = dmUnitName(domid);
 
 	/* Before the UID policy: a running DM of this domain owns its uid, which would read as "uid busy". */
@@ -536,8 +543,6 @@ Result<DmStarted> DmController::start(const DmRequest &request, const DmStartOpt
 
 Status DmController::stop(uint32_t domid, std::chrono::milliseconds timeout)
 {
-	if (domid < 1 || domid > kMaxDomid)
-		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
 	const std::string unit = dmUnitName(domid);
 	if (Status r = requireDm(domid, unit); !r)
 		return r;
@@ -561,8 +566,6 @@ Status DmController::stop(uint32_t domid, std::chrono::milliseconds timeout)
 
 Status DmController::destroy(uint32_t domid, std::chrono::milliseconds timeout)
 {
-	if (domid < 1 || domid > kMaxDomid)
-		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
 	const std::string unit = dmUnitName(domid);
 	if (Status r = requireDm(domid, unit); !r)
 		return r;
@@ -579,6 +582,8 @@ Status DmController::destroy(uint32_t domid, std::chrono::milliseconds timeout)
 
 Status DmController::requireDm(uint32_t domid, const std::string &unit)
 {
+	if (Status v = validDomid(domid); !v)
+		return v;
 	auto state = manager_.activeState(unit);
 	if (state && *state != "inactive")
 		return success();
@@ -591,8 +596,8 @@ Status DmController::requireDm(uint32_t domid, const std::string &unit)
 
 Status DmController::kill(uint32_t domid, int signal)
 {
-	if (domid < 1 || domid > kMaxDomid)
-		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
+	if (Status v = validDomid(domid); !v)
+		return v.error();
 	if (signal < 1 || signal >= NSIG)
 		return makeError(EINVAL, "domain {}: invalid signal {}", domid, signal);
 	const std::string unit = dmUnitName(domid);
@@ -607,8 +612,8 @@ Status DmController::kill(uint32_t domid, int signal)
 
 Result<DmStatus> DmController::status(uint32_t domid)
 {
-	if (domid < 1 || domid > kMaxDomid)
-		return makeError(EINVAL, "domain {}: invalid domain id, expected 1 to {}", domid, kMaxDomid);
+	if (Status v = validDomid(domid); !v)
+		return v.error();
 	DmStatus st;
 	st.domid = domid;
 	st.unit = dmUnitName(domid);

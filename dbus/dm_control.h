@@ -136,7 +136,8 @@ public:
 
 private:
 	explicit DmController(SystemdManager manager) : manager_(std::move(manager)) {}
-	/* ESRCH (and the domain's host links removed) unless the unit is active or still has processes. */
+	/* EINVAL for an invalid domid; ESRCH (and the domain's host links removed) unless the unit is active or
+	 * still has processes. */
 	Status requireDm(uint32_t domid, const std::string &unit);
 	SystemdManager manager_;
 };

@@ -110,7 +110,9 @@ int qemu_dm_options_from_qemu_argv(const char *const *argv, qemu_dm_options **op
  * NULL-terminated (or argv NULL: the argv of qemu_dm_options_from_qemu_argv()). Returns 0 once QEMU was exec'd in the unit; on failure
  * (-EIO when the unit failed to start) *error names the domain, the cause
  * (qemu-dm-exec's reason) and the unit's last journal lines, and nothing of
- * the attempt is left loaded.
+ * the attempt is left loaded. Notes on a start that succeeded (a shared-user
+ * fallback, a host link not made) are logged at debug level only
+ * (QEMU_DM_LOG_LEVEL=debug); `qemu-dmctl policy` prints them.
  */
 int qemu_dm_start(uint32_t domid, const char *const *argv, const qemu_dm_options *options, char **error);
 /* Stop it; returns once the unit is inactive and every process of it is gone. */

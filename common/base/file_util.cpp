@@ -3,6 +3,7 @@
 #include "file_util.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -81,6 +82,38 @@ Result<std::optional<std::string>> readFile(const std::filesystem::path &path, c
 					 options.maxSize);
 	}
 	return std::optional<std::string>(std::move(text));
+}
+
+DeadlineRead readUntilDeadline(int fd, std::chrono::steady_clock::time_point deadline, size_t maxSize)
+{
+	DeadlineRead out;
+	char buf[65536];
+	for (;;) {
+		auto left =
+		    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+		if (left.count() <= 0) {
+			out.stop = ReadStop::Deadline;
+			return out;
+		}
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			out.stop = ReadStop::Deadline;
+			return out;
+		}
+		ssize_t n = ::read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return out;
+		if (static_cast<size_t>(n) > maxSize - out.data.size()) {
+			out.stop = ReadStop::TooLong;
+			return out;
+		}
+		out.data.append(buf, static_cast<size_t>(n));
+	}
 }
 
 } /* namespace qemudm */

@@ -8,7 +8,9 @@
  * the caller in open() or read() nor be read as if it were a file.
  */
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -34,5 +36,20 @@ struct ReadFileOptions {
  */
 [[nodiscard]] Result<std::optional<std::string>> readFile(const std::filesystem::path &path,
 							  const ReadFileOptions &options = {});
+
+/* Why readUntilDeadline() stopped: end of file (or a read error), the deadline, or the size limit. */
+enum class ReadStop { End, Deadline, TooLong };
+
+struct DeadlineRead {
+	std::string data;
+	ReadStop stop = ReadStop::End;
+};
+
+/*
+ * Read a pipe or socket until end of file, a read error, the deadline or more
+ * than maxSize bytes; EINTR is retried. The chunk that would pass maxSize is
+ * dropped, so data never holds more than maxSize bytes.
+ */
+DeadlineRead readUntilDeadline(int fd, std::chrono::steady_clock::time_point deadline, size_t maxSize = SIZE_MAX);
 
 } /* namespace qemudm */

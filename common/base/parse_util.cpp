@@ -35,6 +35,37 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b)
 	       std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
+/* A term's value and how many characters after the number (and its spaces) its suffix took, 0 for none. */
+using TermValue = std::optional<std::pair<uint64_t, size_t>>;
+
+/*
+ * The sum of "<number>[ ]<suffix>" terms, as systemd writes time spans and
+ * sizes: `term` gets each number and the text after it and its spaces. No sum
+ * passes `limit`.
+ */
+template <typename Term>
+std::optional<uint64_t> sumTerms(std::string_view v, uint64_t limit, Term term)
+{
+	v = trim(v);
+	if (v.empty())
+		return std::nullopt;
+	uint64_t total = 0;
+	while (!v.empty()) {
+		size_t numLen = numberLength(v);
+		if (numLen == 0)
+			return std::nullopt;
+		size_t s = numLen;
+		while (s < v.size() && isWhitespace(v[s]))
+			s++;
+		TermValue t = term(v.substr(0, numLen), v.substr(s));
+		if (!t || t->first > limit - total)
+			return std::nullopt;
+		total += t->first;
+		v = trim(v.substr(t->second == 0 ? numLen : s + t->second));
+	}
+	return total;
+}
+
 } /* namespace */
 
 std::optional<uint64_t> parseScaledDecimal(std::string_view s, uint64_t scale, size_t &used)
@@ -123,26 +154,14 @@ std::optional<uint64_t> parseTimespan(std::string_view v, uint64_t defaultUnit)
 	    { "y", 31557600000000ULL },
 	} };
 
-	v = trim(v);
-	if (v == "infinity")
+	if (trim(v) == "infinity")
 		return kInfinity;
-	if (v.empty())
-		return std::nullopt;
-
-	uint64_t total = 0;
-	while (!v.empty()) {
-		/* the unit first: we need its scale before the number */
-		size_t numLen = numberLength(v);
-		if (numLen == 0)
-			return std::nullopt;
-		size_t u = numLen;
-		while (u < v.size() && isWhitespace(v[u]))
-			u++;
-		size_t unitEnd = u;
-		while (unitEnd < v.size() && !isWhitespace(v[unitEnd]) && !(v[unitEnd] >= '0' && v[unitEnd] <= '9') &&
-		       v[unitEnd] != '.')
-			unitEnd++;
-		std::string_view unit = v.substr(u, unitEnd - u);
+	return sumTerms(v, kInfinity - 1, [&](std::string_view number, std::string_view rest) -> TermValue {
+		size_t unitLen = 0;
+		while (unitLen < rest.size() && !isWhitespace(rest[unitLen]) &&
+		       !(rest[unitLen] >= '0' && rest[unitLen] <= '9') && rest[unitLen] != '.')
+			unitLen++;
+		std::string_view unit = rest.substr(0, unitLen);
 
 		uint64_t scale = defaultUnit;
 		bool nanoseconds = false;
@@ -154,52 +173,34 @@ std::optional<uint64_t> parseTimespan(std::string_view v, uint64_t defaultUnit)
 			scale = it->second;
 			nanoseconds = scale == 0;
 		}
-
 		size_t used = 0;
-		auto value = parseScaledDecimal(v.substr(0, numLen), nanoseconds ? 1 : scale, used);
-		if (!value || used != numLen)
+		auto value = parseScaledDecimal(number, nanoseconds ? 1 : scale, used);
+		if (!value || used != number.size())
 			return std::nullopt;
-		uint64_t usec = nanoseconds ? *value / 1000 : *value;
-		if (total > kInfinity - 1 - usec)
-			return std::nullopt;
-		total += usec;
-		v = trim(v.substr(unit.empty() ? numLen : unitEnd));
-	}
-	return total;
+		return std::pair{ nanoseconds ? *value / 1000 : *value, unitLen };
+	});
 }
 
 std::optional<uint64_t> parseSize(std::string_view v)
 {
-	v = trim(v);
-	if (v.empty())
-		return std::nullopt;
-	uint64_t total = 0;
-	while (!v.empty()) {
-		size_t numLen = numberLength(v);
-		if (numLen == 0)
-			return std::nullopt;
-		size_t s = numLen;
-		while (s < v.size() && isWhitespace(v[s]))
-			s++;
+	return sumTerms(v, kInfinity, [](std::string_view number, std::string_view rest) -> TermValue {
+		static constexpr std::string_view suffixes = "BKMGTPE";
 		uint64_t scale = 1;
-		size_t next = numLen;
-		if (s < v.size()) {
-			static constexpr std::string_view suffixes = "BKMGTPE";
-			auto pos = suffixes.find(v[s]);
+		size_t suffixLen = 0;
+		if (!rest.empty()) {
+			auto pos = suffixes.find(rest[0]);
 			if (pos != std::string_view::npos) {
 				for (size_t k = 0; k < pos; k++)
 					scale *= 1024;
-				next = s + 1;
+				suffixLen = 1;
 			}
 		}
 		size_t used = 0;
-		auto value = parseScaledDecimal(v.substr(0, numLen), scale, used);
-		if (!value || used != numLen || total > kInfinity - *value)
+		auto value = parseScaledDecimal(number, scale, used);
+		if (!value || used != number.size())
 			return std::nullopt;
-		total += *value;
-		v = trim(v.substr(next));
-	}
-	return total;
+		return std::pair{ *value, suffixLen };
+	});
 }
 
 std::optional<int> parseSignal(std::string_view v)

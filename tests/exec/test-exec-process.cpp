@@ -28,6 +28,7 @@
 
 #include "qemu_probe.h"
 #include "test_support.h"
+#include "test_util.h"
 
 using namespace std::string_literals;
 using namespace qemudm;
@@ -137,16 +138,8 @@ protected:
 		if (!std::getenv("QEMU_DM_EXEC") || !std::getenv("FAKE_QEMU"))
 			GTEST_SKIP() << "QEMU_DM_EXEC / FAKE_QEMU not set (run through meson test)";
 		fake_ = std::getenv("FAKE_QEMU");
-		char tmpl[] = "/tmp/qemu-dm-exec-proc.XXXXXX";
-		tmp_ = mkdtemp(tmpl);
+		ASSERT_TRUE(tmp_) << "could not make a directory below /tmp";
 		root_ = tmp_ / "root";
-	}
-	void TearDown() override
-	{
-		if (!tmp_.empty()) {
-			std::error_code ec;
-			fs::remove_all(tmp_, ec);
-		}
 	}
 	void needRoot()
 	{
@@ -155,7 +148,7 @@ protected:
 	}
 
 	std::string fake_;
-	fs::path tmp_;
+	qemudm::test::TempDir tmp_{ "qemu-dm-exec-proc" };
 	fs::path root_;
 };
 

@@ -87,8 +87,7 @@ protected:
 				FAIL() << missing;
 			GTEST_SKIP() << missing;
 		}
-		char tmpl[] = "/tmp/qemu-dm-exec-real.XXXXXX";
-		tmp_ = mkdtemp(tmpl);
+		ASSERT_TRUE(tmp_) << "could not make a directory below /tmp";
 		root_ = tmp_ / "root";
 		/* The host's users plus ours: dmuser is the DM's uid:gid with a
 		 * supplementary group, "4200005" a numeric name of another uid,
@@ -98,13 +97,6 @@ protected:
 						  "4200005:x:4200007:997::/nonexistent:/usr/sbin/nologin\n"
 						  "dmother:x:4200008:4200008::/nonexistent:/usr/sbin/nologin\n";
 		std::ofstream(tmp_ / "group") << slurp("/etc/group") << "dmextra:x:4200100:dmuser\n";
-	}
-	void TearDown() override
-	{
-		if (!tmp_.empty()) {
-			std::error_code ec;
-			fs::remove_all(tmp_, ec);
-		}
 	}
 
 	/* qemu-dm-exec --runas 4200005:997 --chroot ROOT -- qemu-system-i386 ... EXTRA */
@@ -226,7 +218,7 @@ protected:
 		return s;
 	}
 
-	fs::path tmp_;
+	qemudm::test::TempDir tmp_{ "qemu-dm-exec-real" };
 	fs::path root_;
 };
 

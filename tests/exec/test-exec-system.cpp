@@ -19,31 +19,13 @@
 
 #include "exec_system.h"
 #include "exec_xen.h"
+#include "test_util.h"
 
 using namespace qemudm;
+using qemudm::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-class TempDir
-{
-public:
-	TempDir()
-	{
-		char tmpl[] = "/tmp/qemu-dm-exec-test.XXXXXX";
-		path_ = ::mkdtemp(tmpl);
-	}
-	~TempDir()
-	{
-		std::error_code ec;
-		fs::permissions(path_, fs::perms::owner_all, ec);
-		fs::remove_all(path_, ec);
-	}
-	const fs::path &path() const { return path_; }
-
-private:
-	fs::path path_;
-};
 
 /* An in-memory file system for prepareChrootDir(). */
 struct FakeFs {

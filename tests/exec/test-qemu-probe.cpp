@@ -16,6 +16,7 @@
 
 #include "qemu_probe.h"
 #include "test_support.h"
+#include "test_util.h"
 
 using namespace qemudm;
 using namespace qemudm::test;
@@ -25,21 +26,6 @@ namespace {
 
 constexpr const char *kXenQemu = "/usr/libexec/xen-qemu-system-i386";
 constexpr const char *kTcgQemu = "/usr/bin/qemu-system-i386";
-
-class TempDir
-{
-public:
-	TempDir()
-	{
-		char tmpl[] = "/tmp/qemu-dm-probe-test.XXXXXX";
-		path_ = ::mkdtemp(tmpl);
-	}
-	~TempDir() { fs::remove_all(path_); }
-	const fs::path &path() const { return path_; }
-
-private:
-	fs::path path_;
-};
 
 std::string fakeQemu()
 {

@@ -2,12 +2,37 @@
 
 #include "test_util.h"
 
+#include <stdlib.h>
+
 #include <fstream>
 #include <sstream>
 
 #include "string_util.h"
 
 namespace qemudm::test {
+
+TempDir::TempDir(std::string_view prefix, const std::filesystem::path &parent)
+{
+	std::string tmpl = (parent / prefix).string() + "-XXXXXX";
+	if (::mkdtemp(tmpl.data()))
+		path_ = tmpl;
+}
+
+TempDir::~TempDir()
+{
+	if (path_.empty())
+		return;
+	std::error_code ec;
+	/* A test may have taken its own rights away (a read-only chroot directory). */
+	std::filesystem::permissions(path_, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
+	std::filesystem::remove_all(path_, ec);
+}
+
+void TempDir::write(const std::filesystem::path &rel, std::string_view text) const
+{
+	std::filesystem::create_directories((path_ / rel).parent_path());
+	std::ofstream(path_ / rel) << text;
+}
 
 std::string slurp(const std::filesystem::path &path)
 {

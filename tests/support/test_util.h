@@ -12,6 +12,30 @@
 
 namespace qemudm::test {
 
+/*
+ * A fresh directory (mkdtemp, mode 0700) named "<parent>/<prefix>-XXXXXX",
+ * removed with all it holds when the object goes; path() is empty if it
+ * could not be made (the test's first use of it fails).
+ */
+class TempDir
+{
+public:
+	explicit TempDir(std::string_view prefix = "qemu-dm-test", const std::filesystem::path &parent = "/tmp");
+	~TempDir();
+	TempDir(const TempDir &) = delete;
+	TempDir &operator=(const TempDir &) = delete;
+
+	const std::filesystem::path &path() const { return path_; }
+	std::string str() const { return path_.string(); }
+	explicit operator bool() const { return !path_.empty(); }
+	std::filesystem::path operator/(const std::filesystem::path &rel) const { return path_ / rel; }
+	/* Write `text` to the file `rel` below the directory, making its parents. */
+	void write(const std::filesystem::path &rel, std::string_view text) const;
+
+private:
+	std::filesystem::path path_;
+};
+
 /* The whole file as bytes; "" if it cannot be read (the test's assertion on the content says why). */
 std::string slurp(const std::filesystem::path &path);
 

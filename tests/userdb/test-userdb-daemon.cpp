@@ -25,17 +25,18 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "build_config.h"
 #include "json.h"
+#include "test_util.h"
 #include "unique_fd.h"
 
 using namespace qemudm;
 using json::Value;
+using qemudm::test::TempDir;
 
 namespace {
 
@@ -115,26 +116,6 @@ std::string userNameOf(const std::string &reply)
 		return "";
 	return *rec->find("userName")->asString();
 }
-
-class TempDir
-{
-public:
-	TempDir()
-	{
-		char tmpl[] = "/tmp/qemu-dm-userdb-test.XXXXXX";
-		const char *p = mkdtemp(tmpl);
-		path_ = p ? p : "";
-	}
-	~TempDir()
-	{
-		if (!path_.empty())
-			(void)std::system(("rm -rf '" + path_ + "'").c_str());
-	}
-	const std::string &path() const { return path_; }
-
-private:
-	std::string path_;
-};
 
 /* The daemon under test, started with --listen or with a passed socket. */
 class Daemon
@@ -291,13 +272,9 @@ public:
 	/* VmRSS in KiB. */
 	long rssKiB() const
 	{
-		std::ifstream f(fmt::format("/proc/{}/status", pid_));
-		std::string line;
-		while (std::getline(f, line)) {
-			if (line.rfind("VmRSS:", 0) == 0)
-				return std::strtol(line.c_str() + 6, nullptr, 10);
-		}
-		return -1;
+		std::string rss =
+		    test::procStatusField(test::slurp(fmt::format("/proc/{}/status", pid_)), "VmRSS"); /* "1234 kB" */
+		return rss.empty() ? -1 : std::strtol(rss.c_str(), nullptr, 10);
 	}
 
 private:
@@ -314,7 +291,7 @@ protected:
 	{
 		if (binary().empty())
 			GTEST_SKIP() << "QEMU_DM_USERDB_BIN not set";
-		daemon_ = std::make_unique<Daemon>(dir_.path());
+		daemon_ = std::make_unique<Daemon>(dir_.str());
 	}
 
 	TempDir dir_;
@@ -392,10 +369,7 @@ TEST_F(UserdbDaemon, ReplaysTheFuzzCorpusAndKeepsServing)
 	UniqueFd shared = daemon_->connect();
 	std::string sharedBuf;
 	for (const auto &file : files) {
-		std::ifstream f(file, std::ios::binary);
-		std::stringstream ss;
-		ss << f.rdbuf();
-		std::string request = ss.str();
+		std::string request = test::slurp(file);
 		ASSERT_EQ(request.find('\0'), std::string::npos) << file << ": corpus entries hold one message";
 
 		/* On its own connection ... */
@@ -592,7 +566,7 @@ TEST_F(UserdbDaemon, AUidHoldingManyConnectionsStallsNoOne)
 		GTEST_SKIP() << "needs root to connect as other uids";
 	ASSERT_TRUE(daemon_->start({ "--max-connections-per-uid=4", "--request-timeout=30" }));
 	ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
-	ASSERT_EQ(chmod((dir_.path() + "/" + kService).c_str(), 0666), 0);
+	ASSERT_EQ(chmod((dir_.str() + "/" + kService).c_str(), 0666), 0);
 
 	int p[2];
 	ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);

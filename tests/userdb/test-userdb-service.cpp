@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "json.h"
+#include "test_util.h"
 #include "userdb_service.h"
 
 using namespace qemudm;
@@ -570,9 +571,9 @@ namespace {
 /* The identity FileAccounts gives of its files: unchanged while they are, and none while a change is fresh. */
 TEST(FileAccountsState, ChangesWithTheFilesAndIsWithheldWhileAChangeIsFresh)
 {
-	char tmpl[] = "/tmp/qemu-dm-userdb-state-XXXXXX";
-	ASSERT_TRUE(mkdtemp(tmpl));
-	const std::string dir = tmpl, passwd = dir + "/passwd", group = dir + "/group";
+	test::TempDir tmp("qemu-dm-userdb-state");
+	ASSERT_TRUE(tmp) << "could not make a directory below /tmp";
+	const std::string passwd = tmp.str() + "/passwd", group = tmp.str() + "/group";
 	std::ofstream(passwd) << "xen-qemuuser-range-base:x:131072:131000::/:/usr/sbin/nologin\n";
 	std::ofstream(group) << "xen-qemuuser-range-base:x:131000:\n";
 	FileAccounts accounts(passwd, group);
@@ -596,9 +597,6 @@ TEST(FileAccountsState, ChangesWithTheFilesAndIsWithheldWhileAChangeIsFresh)
 	ASSERT_EQ(unlink(group.c_str()), 0);
 	auto third = accounts.stateId();
 	EXPECT_NE(third, second);
-
-	(void)unlink(passwd.c_str());
-	(void)rmdir(dir.c_str());
 }
 
 } /* namespace */

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "user_lookup.h"
+#include "test_util.h"
 
 using namespace qemudm;
 
@@ -24,12 +25,10 @@ class FakeSystem : public testing::Test
 protected:
 	void SetUp() override
 	{
-		char tmpl[] = "/tmp/test-lookup-XXXXXX";
-		ASSERT_NE(::mkdtemp(tmpl), nullptr);
-		root_ = tmpl;
+		ASSERT_TRUE(tmp_) << "could not make a directory below /tmp";
+		root_ = tmp_.path();
 		std::filesystem::create_directories(root_ / "proc");
 	}
-	void TearDown() override { std::filesystem::remove_all(root_); }
 
 	void process(int pid, const std::string &text)
 	{
@@ -48,6 +47,7 @@ protected:
 	}
 	SystemUserLookup lookup() { return SystemUserLookup(root_ / "proc"); }
 
+	qemudm::test::TempDir tmp_{ "test-lookup" };
 	std::filesystem::path root_;
 };
 

@@ -19,6 +19,7 @@
 #include "dev_grant.h"
 #include "host_check.h"
 #include "fake_user_lookup.h"
+#include "test_util.h"
 
 using namespace qemudm;
 using testing::HasSubstr;
@@ -79,9 +80,8 @@ class HostCheck : public testing::Test
 protected:
 	void SetUp() override
 	{
-		char tmpl[] = "/tmp/test-host-check-XXXXXX";
-		ASSERT_NE(::mkdtemp(tmpl), nullptr);
-		root_ = tmpl;
+		ASSERT_TRUE(tmp_) << "could not make a directory below /tmp";
+		root_ = tmp_.path();
 		for (const char *d : { "etc", "dev/xen", "proc", "sys/hypervisor", "sys/fs/cgroup", "bin", "run" })
 			std::filesystem::create_directories(root_ / d);
 
@@ -121,7 +121,6 @@ protected:
 		write("bin/qemu", "#!/bin/sh\n");
 		::chmod((root_ / "bin/qemu").c_str(), 0755);
 	}
-	void TearDown() override { std::filesystem::remove_all(root_); }
 
 	void write(const std::string &rel, const std::string &text)
 	{
@@ -152,6 +151,7 @@ protected:
 		caps_.sandbox = true;
 	}
 
+	qemudm::test::TempDir tmp_{ "test-host-check" };
 	std::filesystem::path root_;
 	std::shared_ptr<FakeUsers> users_;
 	HostCheckEnv env_;

@@ -6,10 +6,9 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "atomic_file.h"
+#include "test_util.h"
 
 using namespace qemudm;
 
@@ -20,11 +19,9 @@ class AtomicFileTest : public testing::Test
 protected:
 	void SetUp() override
 	{
-		char tmpl[] = "/tmp/test-atomic-XXXXXX";
-		ASSERT_NE(::mkdtemp(tmpl), nullptr);
-		dir_ = tmpl;
+		ASSERT_TRUE(tmp_) << "could not make a directory below /tmp";
+		dir_ = tmp_.path();
 	}
-	void TearDown() override { std::filesystem::remove_all(dir_); }
 
 	std::vector<std::string> entries() const
 	{
@@ -34,14 +31,9 @@ protected:
 		std::sort(v.begin(), v.end());
 		return v;
 	}
-	std::string read(const std::string &name) const
-	{
-		std::ifstream in(dir_ / name);
-		std::stringstream ss;
-		ss << in.rdbuf();
-		return ss.str();
-	}
+	std::string read(const std::string &name) const { return test::slurp(dir_ / name); }
 
+	qemudm::test::TempDir tmp_{ "test-atomic" };
 	std::filesystem::path dir_;
 };
 

@@ -25,6 +25,7 @@
 #include "path_util.h"
 #include "string_util.h"
 #include "unique_fd.h"
+#include "test_util.h"
 
 using namespace qemudm;
 using ::testing::HasSubstr;
@@ -159,12 +160,11 @@ class FileUtil : public testing::Test
 protected:
 	void SetUp() override
 	{
-		char tmpl[] = "/tmp/test-base-util-XXXXXX";
-		ASSERT_NE(::mkdtemp(tmpl), nullptr);
-		dir_ = tmpl;
+		ASSERT_TRUE(tmp_) << "could not make a directory below /tmp";
+		dir_ = tmp_.path();
 	}
-	void TearDown() override { std::filesystem::remove_all(dir_); }
 
+	qemudm::test::TempDir tmp_{ "test-base-util" };
 	std::filesystem::path dir_;
 };
 

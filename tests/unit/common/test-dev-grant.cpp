@@ -15,6 +15,7 @@
 
 #include "dev_grant.h"
 #include "host_policy.h"
+#include "test_util.h"
 
 using namespace qemudm;
 
@@ -26,9 +27,8 @@ class DevGrantTest : public testing::Test
 protected:
 	void SetUp() override
 	{
-		char tmpl[] = "/dev/shm/test-dev-grant-XXXXXX";
-		ASSERT_NE(::mkdtemp(tmpl), nullptr);
-		dir_ = tmpl;
+		ASSERT_TRUE(tmp_) << "could not make a directory below /dev/shm";
+		dir_ = tmp_.str();
 		auto acl = supportsPosixAcl(dir_);
 		ASSERT_TRUE(acl) << acl.error().message();
 		if (!*acl)
@@ -39,7 +39,6 @@ protected:
 		::close(fd);
 		lock_ = dir_ + "/grant.lock";
 	}
-	void TearDown() override { std::filesystem::remove_all(dir_); }
 
 	std::vector<AclUserEntry> entries(const std::string &path) const
 	{
@@ -55,6 +54,7 @@ protected:
 		return st.st_mode & 07777;
 	}
 
+	qemudm::test::TempDir tmp_{ "test-dev-grant", "/dev/shm" };
 	std::string dir_, node_, lock_;
 };
 

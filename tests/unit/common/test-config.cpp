@@ -11,8 +11,10 @@
 
 #include "build_config.h"
 #include "config.h"
+#include "test_util.h"
 
 using namespace qemudm;
+using qemudm::test::TempDir;
 
 namespace {
 
@@ -24,26 +26,6 @@ Result<Config> parse(std::string_view text)
 		return r.error();
 	return c;
 }
-
-class TempDir
-{
-public:
-	TempDir()
-	{
-		char tmpl[] = "/tmp/test-config-XXXXXX";
-		path_ = ::mkdtemp(tmpl);
-	}
-	~TempDir() { std::filesystem::remove_all(path_); }
-	const std::filesystem::path &path() const { return path_; }
-	void write(const std::string &rel, std::string_view text) const
-	{
-		std::filesystem::create_directories((path_ / rel).parent_path());
-		std::ofstream(path_ / rel) << text;
-	}
-
-private:
-	std::filesystem::path path_;
-};
 
 } /* namespace */
 

@@ -17,6 +17,7 @@
 #include <fstream>
 
 #include "declared_path.h"
+#include "test_util.h"
 
 using namespace qemudm;
 using ::testing::HasSubstr;
@@ -28,13 +29,11 @@ class DeclaredPath : public ::testing::Test
 protected:
 	void SetUp() override
 	{
-		char tmpl[] = "/tmp/qemu-dm-declared-XXXXXX";
-		ASSERT_NE(::mkdtemp(tmpl), nullptr);
-		root_ = tmpl;
+		ASSERT_TRUE(tmp_) << "could not make a directory below /tmp";
+		root_ = tmp_.str();
 		mkdir("srv");
 		file("srv/a.img");
 	}
-	void TearDown() override { std::filesystem::remove_all(root_); }
 
 	void mkdir(const std::string &rel, mode_t mode = 0755)
 	{
@@ -55,6 +54,7 @@ protected:
 		EXPECT_THAT(r.error().message(), HasSubstr(reason)) << path;
 	}
 
+	qemudm::test::TempDir tmp_{ "qemu-dm-declared" };
 	std::string root_;
 };
 

@@ -28,6 +28,7 @@
 
 #include "dm_media.h"
 #include "qmp_client.h"
+#include "test_util.h"
 
 using namespace qemudm;
 using ::testing::HasSubstr;
@@ -281,9 +282,8 @@ class Cdrom : public ::testing::Test
 protected:
 	void SetUp() override
 	{
-		char tmpl[] = "/tmp/qemu-dm-cdrom-XXXXXX";
-		ASSERT_NE(::mkdtemp(tmpl), nullptr);
-		root_ = tmpl;
+		ASSERT_TRUE(tmp_) << "could not make a directory below /tmp";
+		root_ = tmp_.str();
 		std::filesystem::create_directories(root_ + "/srv");
 		std::ofstream(root_ + "/srv/one.iso") << "medium one";
 		socket_ = root_ + "/qmp.sock";
@@ -299,7 +299,6 @@ protected:
 		if (qemu_.joinable())
 			qemu_.join();
 		::close(listen_);
-		std::filesystem::remove_all(root_);
 	}
 	/* Accept one client and play `script`. */
 	void serve(std::function<void(Peer &)> script)
@@ -324,6 +323,7 @@ protected:
 		return c;
 	}
 
+	qemudm::test::TempDir tmp_{ "qemu-dm-cdrom" };
 	std::string root_, socket_;
 	int listen_ = -1;
 	std::thread qemu_;

@@ -30,6 +30,7 @@
 #include "qemu_probe.h"
 #include "unit_property.h"
 #include "fake_user_lookup.h"
+#include "test_util.h"
 
 using namespace qemudm;
 using namespace qemudm::test;
@@ -242,10 +243,10 @@ TEST(BusProperty, EveryLineOfAPlanReadsBackAsItsValue)
 	 * of our own below /var/lib when root (the build dir may sit below /var/tmp or
 	 * /tmp, which every user can write), else below the build dir.
 	 */
-	std::string tmpl = (::geteuid() == 0 ? std::filesystem::path("/var/lib") : std::filesystem::current_path()) /
-			   "qemu-dm-bus-property-XXXXXX";
-	ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << tmpl;
-	std::filesystem::path dir = tmpl;
+	TempDir tmp("qemu-dm-bus-property",
+		    ::geteuid() == 0 ? std::filesystem::path("/var/lib") : std::filesystem::current_path());
+	ASSERT_TRUE(tmp) << "could not make a directory for the declared objects";
+	const std::filesystem::path &dir = tmp.path();
 	::chmod(dir.c_str(), 0755);
 	const std::string disk = (dir / "a+b~c,d=e@f_g-h.img").string(), ro = (dir / "ro.img").string();
 	std::ofstream(disk) << "x";
@@ -293,5 +294,4 @@ TEST(BusProperty, EveryLineOfAPlanReadsBackAsItsValue)
 	EXPECT_THAT(text, HasSubstr("\nLogExtraFields=XEN_DOMAIN_NAME=web-1.example_a+b@c\n"));
 	EXPECT_THAT(text,
 		    HasSubstr(" -- /bin/true -name web-1 %%n \"a b\" \"it's\" \"q\\\"x\" \"back\\\\slash\" \"\"\n"));
-	std::filesystem::remove_all(dir);
 }
