@@ -74,6 +74,16 @@ std::string dmUnitName(uint32_t domid)
 	return fmt::format("qemu-dm@{}.service", domid);
 }
 
+std::string grantUnitName(uint32_t domid)
+{
+	return fmt::format("qemu-dm-grant@{}.service", domid);
+}
+
+std::string readyUnitName(uint32_t domid)
+{
+	return fmt::format("qemu-dm-ready@{}.service", domid);
+}
+
 std::optional<uint32_t> domidFromUnitName(std::string_view unit)
 {
 	constexpr std::string_view prefix = "qemu-dm@", suffix = ".service";

@@ -43,6 +43,9 @@ std::optional<uint32_t> domidFromUserName(std::string_view name);
 
 /* "qemu-dm@5.service". */
 std::string dmUnitName(uint32_t domid);
+/* Never-root: "qemu-dm-grant@5.service" (grants and revokes), "qemu-dm-ready@5.service" (ends the grant at QMP). */
+std::string grantUnitName(uint32_t domid);
+std::string readyUnitName(uint32_t domid);
 /* "qemu-dm@5.service" -> 5. */
 std::optional<uint32_t> domidFromUnitName(std::string_view unit);
 

@@ -549,7 +549,7 @@ Result<AuditReport> auditDmUnit(SystemdManager &manager, uint32_t domid, const C
 		return makeError(ENOENT, "domain {}: {} has no process to audit", domid, unit);
 
 	/* Never-root (bound to qemu-dm-ready@): the device access ended at readiness, and no grant is stale. */
-	const std::string ready = fmt::format("qemu-dm-ready@{}.service", domid);
+	const std::string ready = readyUnitName(domid);
 	auto bound = manager.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit", "BindsTo");
 	if (bound && std::find(bound->begin(), bound->end(), ready) != bound->end()) {
 		auto readyState = manager.activeState(ready);

@@ -58,7 +58,7 @@ bool isRunning(const std::string &state)
 /* The never-root grant and ready units of domain `domid` (units/qemu-dm-grant@.service.in, qemu-dm-ready@). */
 std::vector<std::string> grantUnitNames(uint32_t domid)
 {
-	return { fmt::format("qemu-dm-grant@{}.service", domid), fmt::format("qemu-dm-ready@{}.service", domid) };
+	return { grantUnitName(domid), readyUnitName(domid) };
 }
 
 /* Which of them `unit` is bound to (BindsTo=, the never-root drop-in), read while it is loaded; none as root. */
@@ -494,10 +494,9 @@ Result<DmStarted> DmController::start(const DmRequest &request, const DmStartOpt
 	 * us; here we only wait for it.
 	 */
 	if (*job == "done") {
-		const std::string ready = fmt::format("qemu-dm-ready@{}.service", domid);
-		auto bound =
-		    manager_.unitProperty<std::vector<std::string>>(unit, "org.freedesktop.systemd1.Unit", "BindsTo");
-		if (bound && std::find(bound->begin(), bound->end(), ready) != bound->end()) {
+		const std::string ready = readyUnitName(domid);
+		const auto bound = boundGrantUnits(manager_, unit, domid);
+		if (std::find(bound.begin(), bound.end(), ready) != bound.end()) {
 			auto revoked = manager_.startUnit(ready, "fail", options.jobTimeout);
 			auto dmState = manager_.activeState(unit);
 			if ((!revoked || *revoked != "done") && dmState &&
