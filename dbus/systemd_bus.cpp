@@ -2,27 +2,18 @@
 
 #include "systemd_bus.h"
 
-#include <fcntl.h>
-#include <linux/magic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <set>
 #include <utility>
 
 #include <fmt/format.h>
 
-#include "file_util.h"
 #include "log.h"
-#include "parse_util.h"
-#include "unique_fd.h"
+#include "unit_cgroup.h"
 
 namespace qemudm {
 
@@ -88,120 +79,6 @@ long long remainingUsec(Clock::time_point deadline)
 {
 	auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
 	return left > 0 ? left : 0;
-}
-
-/*
- * The directory of a unit's cgroup (ControlGroup=, relative to the root of
- * the hierarchy systemd manages) in this mount namespace: the unified
- * hierarchy (cgroup v2, or the hybrid layout's unified one), else systemd's
- * named v1 hierarchy. `unified`: it may have cgroup.kill.
- */
-struct CgroupDir {
-	std::filesystem::path path;
-	bool unified = false;
-};
-
-std::optional<CgroupDir> unitCgroupDir(const std::string &controlGroup)
-{
-	if (controlGroup.size() < 2 || controlGroup[0] != '/' ||
-	    std::filesystem::path(controlGroup).lexically_normal().string() != controlGroup)
-		return std::nullopt;
-	const std::pair<const char *, bool> roots[] = { { "/sys/fs/cgroup", true },
-							{ "/sys/fs/cgroup/unified", true },
-							{ "/sys/fs/cgroup/systemd", false } };
-	for (auto [root, unified] : roots) {
-		struct statfs fs;
-		if (::statfs(root, &fs) < 0)
-			continue;
-		if (static_cast<unsigned long>(fs.f_type) != (unified ? CGROUP2_SUPER_MAGIC : CGROUP_SUPER_MAGIC))
-			continue;
-		CgroupDir dir{ std::string(root) + controlGroup, unified };
-		struct stat st;
-		if (::stat(dir.path.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
-			return std::nullopt;
-		return dir;
-	}
-	return std::nullopt;
-}
-
-/* The pids in the cgroup.procs of `dir` and of every cgroup below it. */
-Result<std::set<pid_t>> cgroupPids(const std::filesystem::path &dir)
-{
-	std::set<pid_t> pids;
-	std::error_code ec;
-	std::vector<std::filesystem::path> dirs = { dir };
-	for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-		if (it->is_directory(ec))
-			dirs.push_back(it->path());
-	if (ec)
-		return errnoError(ec.value(), "Failed to list the cgroups below {}", dir.string());
-	for (const auto &d : dirs) {
-		auto text = readFile(d / "cgroup.procs", { .missingOk = true });
-		if (!text)
-			return text.error();
-		if (!*text) /* removed since it was listed */
-			continue;
-		size_t pos = 0;
-		const std::string &s = **text;
-		while (pos < s.size()) {
-			size_t nl = s.find('\n', pos);
-			std::string_view word(s.data() + pos, (nl == std::string::npos ? s.size() : nl) - pos);
-			pos = nl == std::string::npos ? s.size() : nl + 1;
-			if (auto pid = parseInteger<pid_t>(word); pid && *pid > 0)
-				pids.insert(*pid);
-		}
-	}
-	return pids;
-}
-
-/*
- * SIGKILL to every process of the cgroup directory `dir`, as the caller.
- * cgroup.kill where the kernel has it (atomic); else every pid listed, by
- * pidfd, and only a pid still listed after its pidfd was opened (so a pid
- * reused outside the cgroup is never signalled), again until a pass finds
- * none it has not signalled. Returns the number of processes signalled
- * (0 for cgroup.kill, which does not tell).
- */
-Result<size_t> killCgroup(const CgroupDir &dir, Clock::time_point deadline)
-{
-	if (dir.unified) {
-		UniqueFd fd(::open((dir.path / "cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
-		if (fd && ::write(fd.get(), "1", 1) == 1)
-			return size_t{ 0 };
-		if (fd || errno != ENOENT)
-			return errnoError(errno, "Failed to write {}/cgroup.kill", dir.path.string());
-	}
-	std::set<pid_t> signalled;
-	for (;;) {
-		auto listed = cgroupPids(dir.path);
-		if (!listed)
-			return listed.error();
-		std::vector<std::pair<pid_t, UniqueFd>> opened;
-		for (pid_t pid : *listed) {
-			if (signalled.count(pid))
-				continue;
-			UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-			if (fd)
-				opened.emplace_back(pid, std::move(fd));
-			else if (errno != ESRCH)
-				return errnoError(errno, "Failed to open process {} of {}", pid, dir.path.string());
-		}
-		if (opened.empty())
-			return signalled.size();
-		if (remainingUsec(deadline) == 0)
-			return makeError(ETIMEDOUT, "Failed to kill the processes of {}: still new ones",
-					 dir.path.string());
-		auto still = cgroupPids(dir.path);
-		if (!still)
-			return still.error();
-		for (auto &[pid, fd] : opened) {
-			if (!still->count(pid))
-				continue;
-			if (::syscall(SYS_pidfd_send_signal, fd.get(), SIGKILL, nullptr, 0) < 0 && errno != ESRCH)
-				return errnoError(errno, "Failed to kill process {} of {}", pid, dir.path.string());
-			signalled.insert(pid);
-		}
-	}
 }
 
 } /* namespace */
@@ -740,8 +617,8 @@ Status SystemdManager::destroyUnit(const std::string &name, std::chrono::millise
 	 * processes, 1000 journal entries), in PID 1's event loop; else by KillUnit.
 	 */
 	if (auto cg = controlGroup(name); cg && !cg->empty()) {
-		if (auto dir = unitCgroupDir(*cg)) {
-			auto killed = killCgroup(*dir, deadline);
+		if (auto dir = cgroup::unitCgroupDir(*cg)) {
+			auto killed = cgroup::killCgroup(*dir, deadline);
 			if (killed) {
 				log::debug("{}: sent SIGKILL to the processes of {} ({})", name, dir->path.string(),
 					   dir->unified && *killed == 0 ? std::string("cgroup.kill")

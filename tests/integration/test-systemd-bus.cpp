@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -39,6 +40,7 @@
 #include "test_util.h"
 #include "testbed_fixture.h"
 #include "unique_fd.h"
+#include "unit_cgroup.h"
 #include "unit_property.h"
 
 using namespace qemudm;
@@ -761,6 +763,95 @@ TEST_F(SystemdBusTest, StopTimesOutOnAUnitThatWillNotDie)
 	EXPECT_EQ(r["again"], "ok");
 	expectGone(unit, "marker309");
 	cleanUp(unit);
+}
+
+/*
+ * The pidfd walk of the destroy path (used where cgroup.kill is missing), run
+ * on a unit's cgroup in systemd's named v1 hierarchy: a unit whose processes
+ * escape (new session, reparented, SIGTERM ignored) while more keep coming
+ * ends with none left and inactive; a process outside that cgroup lives on.
+ */
+TEST_F(SystemdBusTest, PidfdWalkKillsEscapingProcessesAndNothingElse)
+{
+	const std::string unit = unitName(10);
+	const std::string outsider = unitName(11);
+	auto pidsIn = [](const std::filesystem::path &dir) -> std::string {
+		if (!std::filesystem::exists(dir))
+			return "0";
+		auto pids = cgroup::cgroupPids(dir);
+		return pids.ok() ? std::to_string(pids->size()) : text(pids);
+	};
+	auto r = withSystemd([&](SystemdManager &systemd) {
+		Report report;
+		TextExtras outsiderExtras;
+		outsiderExtras.execStart = { "/bin/sleep", "3319" };
+		report.add("outsider",
+			   startFromText(systemd, outsider, "fail", { { "Type", "exec" } }, outsiderExtras, 30s));
+		auto outsiderPid = systemd.mainPid(outsider);
+		report.add("outsiderPid", outsiderPid);
+
+		/* 300 escapers, then three spawners that make more until they are killed. */
+		TextExtras extras;
+		extras.execStart = {
+			"/bin/sh", "-c",
+			"trap '' TERM; i=0; while [ $i -lt 300 ]; do setsid -f sh -c 'exec sleep 3317'; "
+			"i=$((i+1)); done; for s in 1 2 3; do while :; do setsid -f sh -c 'exec sleep 3317'; "
+			"done & done; wait"
+		};
+		report.add("job", startFromText(systemd, unit, "fail",
+						{ { "Type", "exec" },
+						  { "TimeoutStopSec", "300" },
+						  { "TasksMax", "infinity" },
+						  { "Nice", "19" },
+						  { "SuccessExitStatus", "SIGKILL" } },
+						extras, 30s));
+		auto cg = systemd.controlGroup(unit);
+		report.add("cgroup", cg);
+		if (!cg.ok())
+			return report;
+		const cgroup::CgroupDir v1{ std::filesystem::path("/sys/fs/cgroup/systemd" + *cg), false };
+		const std::filesystem::path unified = "/sys/fs/cgroup/unified" + *cg;
+		size_t listed = 0;
+		for (int i = 0; i < 6000 && listed < 301; i++) {
+			auto pids = cgroup::cgroupPids(v1.path);
+			listed = pids.ok() ? pids->size() : 0;
+			::usleep(10000);
+		}
+		report.add("listed", listed >= 301 ? "enough" : std::to_string(listed));
+
+		auto killed = cgroup::killCgroup(v1, std::chrono::steady_clock::now() + 60s);
+		report.add("killed", killed.ok() && *killed >= 301 ? "enough" : text(killed));
+		for (int i = 0; i < 1000 && (pidsIn(v1.path) != "0" || pidsIn(unified) != "0"); i++)
+			::usleep(10000);
+		report.add("leftV1", pidsIn(v1.path));
+		report.add("leftUnified", pidsIn(unified));
+		for (int i = 0; i < 1000 && systemd.activeState(unit).ok() && *systemd.activeState(unit) != "inactive";
+		     i++)
+			::usleep(10000);
+		report.add("state", systemd.activeState(unit));
+		report.add("outsiderState", systemd.activeState(outsider));
+		report.add("outsiderAlive",
+			   outsiderPid.ok() && *outsiderPid > 0 && ::kill(static_cast<pid_t>(*outsiderPid), 0) == 0);
+		report.add("outsiderSame", systemd.mainPid(outsider));
+		return report;
+	});
+	EXPECT_EQ(r["outsider"], "done");
+	EXPECT_EQ(r["job"], "done") << bed().journal(unit);
+	EXPECT_THAT(r["cgroup"], HasSubstr(unit));
+	EXPECT_EQ(r["listed"], "enough");
+	EXPECT_EQ(r["killed"], "enough");
+	EXPECT_EQ(r["leftV1"], "0");
+	EXPECT_EQ(r["leftUnified"], "0");
+	EXPECT_EQ(r["state"], "inactive"); /* before TimeoutStopSec: systemd did not have to kill anything */
+	auto pgrep = bed().run({ "pgrep", "-f", "sleep 3317" });
+	ASSERT_TRUE(pgrep.ok());
+	EXPECT_NE(pgrep->exitStatus, 0) << "processes left: " << pgrep->out;
+	EXPECT_EQ(r["outsiderState"], "active");
+	EXPECT_EQ(r["outsiderAlive"], "true");
+	EXPECT_EQ(r["outsiderSame"], r["outsiderPid"]);
+	(void)bed().run({ "systemctl", "kill", "--signal=SIGKILL", unit });
+	cleanUp(unit);
+	cleanUp(outsider);
 }
 
 /*
