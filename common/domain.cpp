@@ -84,15 +84,30 @@ std::string readyUnitName(uint32_t domid)
 	return fmt::format("qemu-dm-ready@{}.service", domid);
 }
 
-std::optional<uint32_t> domidFromUnitName(std::string_view unit)
+namespace {
+
+/* The strict domid of `prefix` N `.service`; nullopt for any other name. */
+std::optional<uint32_t> domidOfInstance(std::string_view unit, std::string_view prefix)
 {
-	constexpr std::string_view prefix = "qemu-dm@", suffix = ".service";
+	constexpr std::string_view suffix = ".service";
 	if (!unit.starts_with(prefix) || !unit.ends_with(suffix))
 		return std::nullopt;
 	auto d = parseDomid(unit.substr(prefix.size(), unit.size() - prefix.size() - suffix.size()));
 	if (!d)
 		return std::nullopt;
 	return *d;
+}
+
+} /* namespace */
+
+std::optional<uint32_t> domidFromUnitName(std::string_view unit)
+{
+	return domidOfInstance(unit, "qemu-dm@");
+}
+
+std::optional<uint32_t> domidFromGrantUnitName(std::string_view unit)
+{
+	return domidOfInstance(unit, "qemu-dm-grant@");
 }
 
 bool dmUnitLoaded(uint32_t domid, std::string_view dir)

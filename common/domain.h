@@ -48,6 +48,8 @@ std::string grantUnitName(uint32_t domid);
 std::string readyUnitName(uint32_t domid);
 /* "qemu-dm@5.service" -> 5. */
 std::optional<uint32_t> domidFromUnitName(std::string_view unit);
+/* "qemu-dm-grant@5.service" -> 5. */
+std::optional<uint32_t> domidFromGrantUnitName(std::string_view unit);
 
 /*
  * Where systemd keeps the unit file of a transient unit while it is loaded

@@ -599,12 +599,14 @@ Result<std::vector<AuditCheck>> auditHostGrants(SystemdManager &manager)
 	for (const auto &g : *grants) {
 		if (g.activeState != "active" && g.activeState != "activating")
 			continue;
-		std::string domid = g.name.substr(14, g.name.size() - 14 - 8); /* qemu-dm-grant@ N .service */
-		auto readyState = manager.activeState(fmt::format("qemu-dm-ready@{}.service", domid));
+		auto domid = domidFromGrantUnitName(g.name);
+		if (!domid)
+			continue;
+		auto readyState = manager.activeState(readyUnitName(*domid));
 		if (readyState && *readyState == "active")
 			continue;
 		auto env = manager.unitProperty<std::vector<std::string>>(
-		    fmt::format("qemu-dm@{}.service", domid), "org.freedesktop.systemd1.Service", "Environment");
+		    dmUnitName(*domid), "org.freedesktop.systemd1.Service", "Environment");
 		if (!env)
 			continue;
 		for (const auto &v : *env)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * Issue 13 end to end in a real (private) systemd: the never-root model's
+ * End to end in a real (private) systemd: the never-root model's
  * device grant with a lifetime. qemu-dm-grant, run by the unit itself from the
  * generator's host drop-in, grants the DM's uid the unit's Xen nodes before
  * the start, revokes the unit's device access and removes the ACL entries

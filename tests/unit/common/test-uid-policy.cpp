@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "domain.h"
 #include "uid_policy.h"
 #include "fake_user_lookup.h"
 
@@ -452,6 +453,17 @@ TEST(UidPolicy, PerDomainUserName)
 {
 	EXPECT_EQ(perDomainUserName(5), "xen-qemuuser-5");
 	EXPECT_EQ(perDomainUserName(32751), "xen-qemuuser-32751");
+}
+
+TEST(UidPolicy, UnitNamesOfADomainRoundTrip)
+{
+	EXPECT_EQ(domidFromUnitName(dmUnitName(5)), 5u);
+	EXPECT_EQ(domidFromGrantUnitName(grantUnitName(32751)), 32751u);
+	EXPECT_EQ(domidFromGrantUnitName(dmUnitName(5)), std::nullopt);
+	EXPECT_EQ(domidFromUnitName(grantUnitName(5)), std::nullopt);
+	EXPECT_EQ(domidFromGrantUnitName(readyUnitName(5)), std::nullopt);
+	EXPECT_EQ(domidFromGrantUnitName("qemu-dm-grant@05.service"), std::nullopt);
+	EXPECT_EQ(domidFromGrantUnitName("qemu-dm-grant@.service"), std::nullopt);
 }
 
 } /* namespace */
