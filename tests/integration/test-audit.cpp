@@ -145,6 +145,20 @@ TEST_F(AuditTest, DeviceModelUserIsHeldToThatUser)
 	EXPECT_TRUE(ctl({ "stop", "14" }).ok());
 }
 
+/* `qemu-dmctl stop N; qemu-dmctl start N` works every time: a start right after a stop never finds the old unit. */
+TEST_F(AuditTest, StartRightAfterStopWorksEveryTime)
+{
+	startStandin(16, {});
+	for (int i = 0; i < 25; i++) {
+		auto stop = ctl({ "stop", "16" });
+		ASSERT_TRUE(stop.ok()) << "round " << i << ": " << stop.err;
+		auto start = ctl({ "start", "16", "--no-domain-check", "--", kStandin });
+		ASSERT_TRUE(start.ok()) << "round " << i << ": " << start.err;
+	}
+	EXPECT_EQ(show("qemu-dm@16.service", "ActiveState"), "active");
+	EXPECT_TRUE(ctl({ "stop", "16" }).ok());
+}
+
 TEST_F(AuditTest, AUnitThatDeclaresTheHostNetworkIsNotFailedForIt)
 {
 	/* --tap: emulated NICs need the host network namespace (PrivateNetwork=no); that is reported, not failed. */
