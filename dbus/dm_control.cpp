@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <climits>
 #include <cstring>
 #include <ctime>
@@ -476,17 +475,18 @@ Result<DmStarted> DmController::start(const DmRequest &request, const DmStartOpt
 				 domid, unit, kHostPolicyDropIn);
 	};
 	auto job = manager_.startTransientUnit(unit, "fail", properties, extras, options.jobTimeout);
-	/* A stop returns once the unit is down and its cgroup empty; PID 1 unloads the transient unit a moment later. */
-	for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-	     !job && job.error().code() == EEXIST && std::chrono::steady_clock::now() < until;) {
-		auto leftover = manager_.activeState(unit);
-		if (leftover && isRunning(*leftover))
-			break;
-		log::debug("domain {}: {} is still loaded ({}), waiting for it to be unloaded", domid, unit,
-			   leftover ? *leftover : leftover.error().message());
-		(void)manager_.resetFailed(unit);
-		::usleep(20000);
-		job = manager_.startTransientUnit(unit, "fail", properties, extras, options.jobTimeout);
+	/*
+	 * A stop returns once the unit is down and its cgroup empty; PID 1 unloads
+	 * the transient unit on a later pass, and until then StartTransientUnit
+	 * refuses the name. A unit that is down is released (signals, no polling)
+	 * and the start made once more; a running one is refused below.
+	 */
+	if (!job && job.error().code() == EEXIST) {
+		auto released = manager_.releaseStopped(unit, options.jobTimeout);
+		log::debug("domain {}: {} was still loaded: {}", domid, unit,
+			   released ? std::string("released") : released.error().message());
+		if (released)
+			job = manager_.startTransientUnit(unit, "fail", properties, extras, options.jobTimeout);
 	}
 	if (!job) {
 		if (job.error().code() == ENOPKG) {

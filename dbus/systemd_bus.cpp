@@ -499,6 +499,69 @@ Status SystemdManager::watchUnit(const std::string &name, UnitWatch &watch)
 	return success();
 }
 
+Result<bool> SystemdManager::unloaded(const std::string &name, const std::string &what)
+{
+	BusError getError;
+	auto get = newManagerCall("GetUnit");
+	if (!get)
+		return get.error();
+	int r = sd_bus_message_append(get->get(), "s", name.c_str());
+	if (r < 0)
+		return errnoError(r, "Failed to build the GetUnit call for {}", name);
+	auto unit = call(get->get(), what, getError, r);
+	if (!unit && !getError.hasName(kNoSuchUnit))
+		return unit.error();
+	return !unit;
+}
+
+Status SystemdManager::releaseStopped(const std::string &name, std::chrono::milliseconds timeout)
+{
+	const auto deadline = Clock::now() + timeout;
+	const std::string what = fmt::format("release the stopped unit {}", name);
+	drain();
+	UnitWatch watch;
+	if (auto w = watchUnit(name, watch); !w)
+		return w.error();
+	for (bool reset = false;;) {
+		watch.changed = false;
+		auto gone = unloaded(name, what);
+		if (!gone)
+			return gone.error();
+		if (*gone)
+			return success();
+		auto state = activeState(name);
+		if (!state)
+			return state.error();
+		if (*state != "inactive" && *state != "failed")
+			return makeError(EBUSY, "{} is {}", name, *state);
+		if (auto procs = unitProcesses(name); procs && !procs->empty())
+			return makeError(EBUSY, "{} is {} but {} processes remain in its cgroup", name, *state,
+					 procs->size());
+		/* Once: a failed unit waits for it; an inactive one is collected on PID 1's next pass. */
+		if (!reset) {
+			reset = true;
+			if (auto r = resetFailed(name); !r)
+				log::debug("{}: {}", name, r.error().message());
+			continue;
+		}
+		while (!watch.changed) {
+			int r = sd_bus_process(bus_.get(), nullptr);
+			if (r < 0)
+				return errnoError(r, "Failed to wait for {} to be unloaded", name);
+			if (r > 0)
+				continue;
+			long long left = remainingUsec(deadline);
+			if (left == 0)
+				return makeError(ETIMEDOUT,
+						 "{} is {} and still loaded after {} ms (held by another unit?)", name,
+						 *state, static_cast<long long>(timeout.count()));
+			r = sd_bus_wait(bus_.get(), static_cast<uint64_t>(left));
+			if (r < 0 && r != -EINTR)
+				return errnoError(r, "Failed to wait for {} to be unloaded", name);
+		}
+	}
+}
+
 Status SystemdManager::waitUntilStopped(const std::string &name, UnitWatch &watch, const std::string &what,
 					Clock::time_point deadline, std::chrono::milliseconds timeout)
 {
@@ -508,19 +571,7 @@ Status SystemdManager::waitUntilStopped(const std::string &name, UnitWatch &watc
 	 * The watch was armed before the call that stops it, so no change is missed.
 	 */
 	/* True when the unit is not loaded: systemd keeps units with processes loaded. */
-	auto gone = [&]() -> Result<bool> {
-		BusError getError;
-		auto get = newManagerCall("GetUnit");
-		if (!get)
-			return get.error();
-		int r = sd_bus_message_append(get->get(), "s", name.c_str());
-		if (r < 0)
-			return errnoError(r, "Failed to build the GetUnit call for {}", name);
-		auto unit = call(get->get(), what, getError, r);
-		if (!unit && !getError.hasName(kNoSuchUnit))
-			return unit.error();
-		return !unit;
-	};
+	auto gone = [&]() { return unloaded(name, what); };
 	for (;;) {
 		watch.changed = false;
 		auto unloaded = gone();

@@ -208,6 +208,15 @@ public:
 	/* ResetFailedUnit(name): a failed transient unit is then unloaded. */
 	[[nodiscard]] Status resetFailed(const std::string &name);
 
+	/*
+	 * A unit still loaded but down (inactive or failed, its cgroup empty; a
+	 * stop returns before PID 1 collects it): ResetFailedUnit once, then wait
+	 * until PID 1 unloads it (UnitRemoved, no polling). A unit that is not
+	 * loaded is released already. EBUSY if it runs or holds processes;
+	 * ETIMEDOUT if it stays loaded (another unit keeps it).
+	 */
+	[[nodiscard]] Status releaseStopped(const std::string &name, std::chrono::milliseconds timeout);
+
 	/* The unit's object path: GetUnit, or LoadUnit if it is not loaded. */
 	[[nodiscard]] Result<std::string> unitObjectPath(const std::string &name);
 
@@ -266,6 +275,8 @@ private:
 	static int onUnitChanged(sd_bus_message *m, void *userdata, sd_bus_error *error) noexcept;
 	static int onUnitRemoved(sd_bus_message *m, void *userdata, sd_bus_error *error) noexcept;
 	Status watchUnit(const std::string &name, UnitWatch &watch);
+	/* True when PID 1 has no unit of that name loaded (GetUnit: NoSuchUnit). */
+	Result<bool> unloaded(const std::string &name, const std::string &what);
 	Status waitUntilStopped(const std::string &name, UnitWatch &watch, const std::string &what,
 				std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds timeout);
 

@@ -618,6 +618,62 @@ TEST_F(SystemdBusTest, SameNameTwiceIsAlreadyExists)
 	expectGone(unit, "sleep 304");
 }
 
+/*
+ * A stop returns before PID 1 unloads the unit, and StartTransientUnit
+ * refuses a loaded name: releaseStopped() frees a down unit's name, refuses
+ * a running one, and names the reason when another unit keeps it loaded.
+ */
+TEST_F(SystemdBusTest, ReleaseStoppedFreesTheNameOfADownUnitOnly)
+{
+	const std::string failed = unitName(35), running = unitName(36), held = unitName(37), holder = unitName(38);
+	auto r = withSystemd([&](SystemdManager &systemd) {
+		Report report;
+		const UnitProperties fails = { { "Type", "oneshot" }, { "ExecStart", "/bin/false" } };
+		report.add("failed.job", startFromText(systemd, failed, "fail", fails, {}, 30s));
+		report.add("failed.again", startFromText(systemd, failed, "fail", fails, {}, 30s));
+		report.add("failed.release", systemd.releaseStopped(failed, 10s));
+		report.add("failed.loaded", systemd.loadState(failed));
+		report.add("failed.restart", startFromText(systemd, failed, "fail", fails, {}, 30s));
+		report.add("failed.reset", systemd.resetFailed(failed));
+
+		TextExtras sleeper;
+		sleeper.execStart = { "/bin/sleep", "336" };
+		report.add("running.job", startFromText(systemd, running, "fail", {}, sleeper, 30s));
+		report.add("running.release", systemd.releaseStopped(running, 10s));
+		report.add("running.state", systemd.activeState(running));
+		report.add("running.stop", systemd.stopUnit(running, 30s));
+
+		report.add("held.job", startFromText(systemd, held, "fail", fails, {}, 30s));
+		TextExtras holding;
+		holding.execStart = { "/bin/sleep", "338" };
+		report.add("holder.job", startFromText(systemd, holder, "fail", { { "Wants", held } }, holding, 30s));
+		report.add("held.release", systemd.releaseStopped(held, 2s));
+		report.add("holder.stop", systemd.stopUnit(holder, 30s));
+		(void)systemd.resetFailed(held);
+		return report;
+	});
+	EXPECT_EQ(r["failed.job"], "failed");
+	EXPECT_THAT(r["failed.again"], HasSubstr(fmt::format("error {}: ", EEXIST)));
+	EXPECT_EQ(r["failed.release"], "ok");
+	EXPECT_EQ(r["failed.restart"], "failed") << "the name was not free again";
+	EXPECT_EQ(r["failed.reset"], "ok");
+
+	EXPECT_EQ(r["running.job"], "done");
+	EXPECT_EQ(r["running.release"], fmt::format("error {}: qemu-dm-bus-test@36.service is active", EBUSY));
+	EXPECT_EQ(r["running.state"], "active");
+	EXPECT_EQ(r["running.stop"], "ok");
+	expectGone(running, "sleep 336");
+
+	EXPECT_EQ(r["held.job"], "failed");
+	EXPECT_EQ(r["holder.job"], "done");
+	EXPECT_THAT(r["held.release"], HasSubstr(fmt::format("error {}: ", ETIMEDOUT)));
+	EXPECT_THAT(r["held.release"], HasSubstr("still loaded"));
+	EXPECT_EQ(r["holder.stop"], "ok");
+	expectGone(holder, "sleep 338");
+	cleanUp(held);
+	cleanUp(failed);
+}
+
 TEST_F(SystemdBusTest, KillListAndGetters)
 {
 	const std::string unit = unitName(7);
