@@ -76,12 +76,22 @@ std::string dmUnitName(uint32_t domid)
 
 std::string grantUnitName(uint32_t domid)
 {
-	return fmt::format("qemu-dm-grant@{}.service", domid);
+	return grantUnitName(std::to_string(domid));
 }
 
 std::string readyUnitName(uint32_t domid)
 {
-	return fmt::format("qemu-dm-ready@{}.service", domid);
+	return readyUnitName(std::to_string(domid));
+}
+
+std::string grantUnitName(std::string_view instance)
+{
+	return fmt::format("qemu-dm-grant@{}.service", instance);
+}
+
+std::string readyUnitName(std::string_view instance)
+{
+	return fmt::format("qemu-dm-ready@{}.service", instance);
 }
 
 namespace {

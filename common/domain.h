@@ -46,6 +46,9 @@ std::string dmUnitName(uint32_t domid);
 /* Never-root: "qemu-dm-grant@5.service" (grants and revokes), "qemu-dm-ready@5.service" (ends the grant at QMP). */
 std::string grantUnitName(uint32_t domid);
 std::string readyUnitName(uint32_t domid);
+/* The same with a specifier as the instance, for drop-ins of qemu-dm@.service: grantUnitName("%i"). */
+std::string grantUnitName(std::string_view instance);
+std::string readyUnitName(std::string_view instance);
 /* "qemu-dm@5.service" -> 5. */
 std::optional<uint32_t> domidFromUnitName(std::string_view unit);
 /* "qemu-dm-grant@5.service" -> 5. */

@@ -273,8 +273,8 @@ std::vector<UnitProperty> buildGrantPolicy(const Config &config)
 	 * qemu-dm-ready@ (after the DM's READY=1) ends the access once QEMU answers
 	 * QMP. BindsTo= here: if either fails, the DM is stopped.
 	 */
-	add(p, "BindsTo", "qemu-dm-grant@%i.service qemu-dm-ready@%i.service");
-	add(p, "After", "qemu-dm-grant@%i.service");
+	add(p, "BindsTo", fmt::format("{} {}", grantUnitName("%i"), readyUnitName("%i")));
+	add(p, "After", grantUnitName("%i"));
 	return p;
 }
 
