@@ -771,8 +771,7 @@ void p1(const Settings &cfg, Out &out, bool neverRoot)
 		std::function<bool(const std::string &)> keep;
 		int rounds;
 		std::string unit;
-		std::string extra = {};				 /* more [Service] lines of the drop-in */
-		std::map<std::string, std::string> replace = {}; /* "Name=value" of a host line -> its replacement */
+		std::string extra = {}; /* more [Service] lines of the drop-in */
 	};
 	std::vector<Variant> variants;
 	variants.push_back({ "all", [](const std::string &) { return true; }, cfg.groupRounds, {} });
@@ -833,52 +832,6 @@ void p1(const Settings &cfg, Out &out, bool neverRoot)
 		      {},
 		      "ReadOnlyPaths=/sys\n" });
 
-	/*
-	 * Not taken yet, measured: on a merged-/usr host (Debian 12) /bin, /sbin
-	 * and /lib* are symlinks into /usr; a view whose skeleton has the same
-	 * symlinks needs only the /usr bind, not one bind (and one read-only
-	 * remount) for each. The skeleton is a copy of the view's, in /run.
-	 */
-	const fs::path mergedView = "/run/qemu-dm-bench-view";
-	for (auto it = host.begin(); it != host.end(); ++it) {
-		if (it->property.name != "BindReadOnlyPaths" || it->property.value.rfind("/usr ", 0) != 0)
-			continue;
-		auto root = std::find_if(host.begin(), host.end(),
-					 [](const DropInLine &l) { return l.property.name == "RootDirectory"; });
-		std::error_code ec;
-		if (root == host.end() || !fs::is_directory(root->property.value, ec))
-			break;
-		fs::remove_all(mergedView, ec);
-		fs::create_directories(mergedView, ec);
-		std::string binds = "/usr";
-		for (const auto &entry : fs::directory_iterator(root->property.value, ec)) {
-			const std::string name = entry.path().filename();
-			const fs::path hostPath = fs::path("/") / name;
-			bool linked = fs::is_symlink(hostPath, ec) &&
-				      fs::read_symlink(hostPath, ec) == fs::path("usr") / name &&
-				      it->property.value.find(" -/" + name) != std::string::npos;
-			if (linked)
-				fs::create_directory_symlink(fs::path("usr") / name, mergedView / name, ec);
-			else
-				fs::create_directory(mergedView / name, ec);
-		}
-		std::istringstream words(it->property.value);
-		for (std::string w; words >> w;)
-			if (w != "/usr" && !fs::is_symlink(mergedView / fs::path(w.substr(w[0] == '-' ? 2 : 1)), ec))
-				binds += " " + w;
-		if (binds == it->property.value)
-			break;
-		variants.push_back(
-		    { "alt.merged-usr-view",
-		      [](const std::string &) { return true; },
-		      cfg.groupRounds,
-		      {},
-		      {},
-		      { { "RootDirectory=" + root->property.value, "RootDirectory=" + mergedView.string() },
-			{ "BindReadOnlyPaths=" + it->property.value, "BindReadOnlyPaths=" + binds } } });
-		break;
-	}
-
 	std::vector<fs::path> dropInDirs;
 	for (size_t i = 0; i < variants.size(); i++) {
 		auto &v = variants[i];
@@ -891,12 +844,8 @@ void p1(const Settings &cfg, Out &out, bool neverRoot)
 			text += fmt::format("[{}]\n", section);
 			for (const auto &l : host)
 				if (l.section == section && v.keep(l.property.name) &&
-				    (l.section != "Unit" || l.property.value.find("%i") == std::string::npos)) {
-					std::string line = fmt::format("{}={}", l.property.name, l.property.value);
-					if (auto r = v.replace.find(line); r != v.replace.end())
-						line = r->second;
-					text += line + "\n";
-				}
+				    (l.section != "Unit" || l.property.value.find("%i") == std::string::npos))
+					text += fmt::format("{}={}\n", l.property.name, l.property.value);
 			if (std::string_view(section) == "Service")
 				text += v.extra;
 		}
@@ -930,8 +879,6 @@ void p1(const Settings &cfg, Out &out, bool neverRoot)
 	}
 	for (const auto &d : dropInDirs)
 		fs::remove_all(d);
-	std::error_code ec;
-	fs::remove_all(mergedView, ec);
 	(void)runTimed({ "/usr/bin/systemctl", "daemon-reload" }, {}, reloaded);
 }
 
@@ -1666,16 +1613,6 @@ std::string report(const Results &r, const Settings &cfg, const std::string &com
 					line(fmt::format("| {} | {} | {:+.2f} | {} |", key.substr(4), ms(alt),
 							 (all.median - alt.median) / 1000, why));
 				}
-				line("");
-				if (auto mv = r.get("p1.g.alt.merged-usr-view.start"); mv.n)
-					line(fmt::format(
-					    "Not a directive, the view itself: a skeleton whose /bin, /sbin, /lib* are "
-					    "symlinks into /usr, as on the merged-/usr host, and only the /usr bind: "
-					    "{} "
-					    "(saves {:+.2f}). Not taken yet: it holds only on a merged-/usr host "
-					    "(Debian "
-					    "12 is), which the package would have to check.",
-					    ms(mv), (all.median - mv.median) / 1000));
 				line("");
 				line("Not taken: the policy keeps all four directives (docs/confinement.md, the "
 				     "kernel row). `systemd-analyze security` reads the directives, not their "

@@ -45,7 +45,7 @@ TEST(HostPolicy, DefaultsAreTheLabsRecommendedSet)
 		{ "MountAPIVFS", "yes" },
 		{ "TemporaryFileSystem", "/run:ro,mode=0755,nosuid,nodev,noexec /etc:ro,mode=0755 /var:ro,mode=0755 "
 					 "/srv:ro,mode=0755 /opt:ro,mode=0755 /mnt:ro,mode=0755 /media:ro,mode=0755" },
-		{ "BindReadOnlyPaths", "/usr -/bin -/sbin -/lib -/lib64 -/lib32 -/libx32" },
+		{ "BindReadOnlyPaths", "/usr" },
 		{ "BindReadOnlyPaths",
 		  "-/etc/ld.so.cache -/etc/localtime -/etc/passwd -/etc/group -/etc/nsswitch.conf" },
 		{ "BindReadOnlyPaths", "-/run/xenstored -/run/xenstored:/var/run/xenstored" },
