@@ -352,6 +352,25 @@ Result<SystemdManager::JobsGuard> SystemdManager::watchJobs(const std::string &u
 	return guard;
 }
 
+Result<bool> SystemdManager::processUntil(const std::function<bool()> &done, Clock::time_point deadline,
+					  const std::string &waitingFor)
+{
+	while (!done()) {
+		int r = sd_bus_process(bus_.get(), nullptr);
+		if (r < 0)
+			return errnoError(r, "Failed to wait for {}", waitingFor);
+		if (r > 0)
+			continue;
+		long long left = remainingUsec(deadline);
+		if (left == 0)
+			return false;
+		r = sd_bus_wait(bus_.get(), static_cast<uint64_t>(left));
+		if (r < 0 && r != -EINTR)
+			return errnoError(r, "Failed to wait for {}", waitingFor);
+	}
+	return true;
+}
+
 Result<std::string> SystemdManager::waitForJob(const std::string &jobPath, const std::string &what,
 					       Clock::time_point deadline)
 {
@@ -364,19 +383,12 @@ Result<std::string> SystemdManager::waitForJob(const std::string &jobPath, const
 		~Reset() { w->path.clear(); }
 	} reset{ jobs_.get() };
 
-	while (!jobs_->result) {
-		int r = sd_bus_process(bus_.get(), nullptr);
-		if (r < 0)
-			return errnoError(r, "Failed to wait for the job to {} ({})", what, jobPath);
-		if (r > 0)
-			continue;
-		long long left = remainingUsec(deadline);
-		if (left == 0)
-			return makeError(ETIMEDOUT, "Failed to {}: timed out waiting for job {}", what, jobPath);
-		r = sd_bus_wait(bus_.get(), static_cast<uint64_t>(left));
-		if (r < 0 && r != -EINTR)
-			return errnoError(r, "Failed to wait for the job to {} ({})", what, jobPath);
-	}
+	auto finished = processUntil([&] { return jobs_->result.has_value(); }, deadline,
+				     fmt::format("the job to {} ({})", what, jobPath));
+	if (!finished)
+		return finished.error();
+	if (!*finished)
+		return makeError(ETIMEDOUT, "Failed to {}: timed out waiting for job {}", what, jobPath);
 	log::debug("Job {} ({}) finished: {}", jobPath, what, *jobs_->result);
 	return *jobs_->result;
 }
@@ -544,21 +556,13 @@ Status SystemdManager::releaseStopped(const std::string &name, std::chrono::mill
 				log::debug("{}: {}", name, r.error().message());
 			continue;
 		}
-		while (!watch.changed) {
-			int r = sd_bus_process(bus_.get(), nullptr);
-			if (r < 0)
-				return errnoError(r, "Failed to wait for {} to be unloaded", name);
-			if (r > 0)
-				continue;
-			long long left = remainingUsec(deadline);
-			if (left == 0)
-				return makeError(ETIMEDOUT,
-						 "{} is {} and still loaded after {} ms (held by another unit?)", name,
-						 *state, static_cast<long long>(timeout.count()));
-			r = sd_bus_wait(bus_.get(), static_cast<uint64_t>(left));
-			if (r < 0 && r != -EINTR)
-				return errnoError(r, "Failed to wait for {} to be unloaded", name);
-		}
+		auto changed =
+		    processUntil([&] { return watch.changed; }, deadline, fmt::format("{} to be unloaded", name));
+		if (!changed)
+			return changed.error();
+		if (!*changed)
+			return makeError(ETIMEDOUT, "{} is {} and still loaded after {} ms (held by another unit?)",
+					 name, *state, static_cast<long long>(timeout.count()));
 	}
 }
 
@@ -597,20 +601,12 @@ Status SystemdManager::waitUntilStopped(const std::string &name, UnitWatch &watc
 			log::debug("{} is {} but {} processes remain in its cgroup", name, *state, procs->size());
 		}
 
-		while (!watch.changed) {
-			int r = sd_bus_process(bus_.get(), nullptr);
-			if (r < 0)
-				return errnoError(r, "Failed to wait for {} to stop", name);
-			if (r > 0)
-				continue;
-			long long left = remainingUsec(deadline);
-			if (left == 0)
-				return makeError(ETIMEDOUT, "Failed to {}: still {} after {} ms", what, *state,
-						 static_cast<long long>(timeout.count()));
-			r = sd_bus_wait(bus_.get(), static_cast<uint64_t>(left));
-			if (r < 0 && r != -EINTR)
-				return errnoError(r, "Failed to wait for {} to stop", name);
-		}
+		auto changed = processUntil([&] { return watch.changed; }, deadline, fmt::format("{} to stop", name));
+		if (!changed)
+			return changed.error();
+		if (!*changed)
+			return makeError(ETIMEDOUT, "Failed to {}: still {} after {} ms", what, *state,
+					 static_cast<long long>(timeout.count()));
 	}
 }
 

@@ -275,6 +275,12 @@ private:
 	static int onUnitChanged(sd_bus_message *m, void *userdata, sd_bus_error *error) noexcept;
 	static int onUnitRemoved(sd_bus_message *m, void *userdata, sd_bus_error *error) noexcept;
 	Status watchUnit(const std::string &name, UnitWatch &watch);
+	/*
+	 * Dispatch the bus's messages (and so its callbacks) until done() or the
+	 * deadline: false at the deadline. Nothing but the bus wakes it: no timer.
+	 */
+	Result<bool> processUntil(const std::function<bool()> &done, std::chrono::steady_clock::time_point deadline,
+				  const std::string &waitingFor);
 	/* True when PID 1 has no unit of that name loaded (GetUnit: NoSuchUnit). */
 	Result<bool> unloaded(const std::string &name, const std::string &what);
 	Status waitUntilStopped(const std::string &name, UnitWatch &watch, const std::string &what,
