@@ -107,6 +107,12 @@ protected:
 		ASSERT_EQ(*r, "");
 		ASSERT_TRUE(waitUntil([&] { return show(unit, "ActiveState") == "active"; }))
 		    << "unit never became active: " << bed().journal(unit);
+		/* Active at fork (Type=simple): until the exec, the main process is still systemd's set-up. */
+		const std::string comm = fs::path(argv.front()).filename().string().substr(0, 15) + "\n";
+		ASSERT_TRUE(waitUntil([&] {
+			return slurp(bed().hostPath(fmt::format("/proc/{}/comm", show(unit, "MainPID")))) == comm;
+		})) << "the main process never exec'd "
+		    << argv.front();
 	}
 };
 
