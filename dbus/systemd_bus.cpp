@@ -574,14 +574,13 @@ Status SystemdManager::waitUntilStopped(const std::string &name, UnitWatch &watc
 	 * (PropertiesChanged of its object, e.g. ActiveState, or UnitRemoved).
 	 * The watch was armed before the call that stops it, so no change is missed.
 	 */
-	/* True when the unit is not loaded: systemd keeps units with processes loaded. */
-	auto gone = [&]() { return unloaded(name, what); };
 	for (;;) {
 		watch.changed = false;
-		auto unloaded = gone();
-		if (!unloaded)
-			return unloaded.error();
-		if (*unloaded)
+		/* Not loaded: gone (systemd keeps a unit with processes loaded). */
+		auto gone = unloaded(name, what);
+		if (!gone)
+			return gone.error();
+		if (*gone)
 			return success();
 
 		auto state = activeState(name);
@@ -591,8 +590,8 @@ Status SystemdManager::waitUntilStopped(const std::string &name, UnitWatch &watc
 			auto procs = unitProcesses(name);
 			if (!procs) {
 				/* Collected since we looked (CollectMode=): gone is stopped. */
-				unloaded = gone();
-				if (unloaded && *unloaded)
+				gone = unloaded(name, what);
+				if (gone && *gone)
 					return success();
 				return procs.error();
 			}
